@@ -1,0 +1,223 @@
+//! `gleaner index`, `rebuild` and `demo`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gleaner::index::ingest::{self, IngestOptions, IngestReport, Progress, Source};
+use gleaner::index::writer::Writer;
+use gleaner::index::MailIndex;
+use gleaner::store::SourceKind;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+/// The sources indexed into a data directory, remembered for `rebuild`.
+#[derive(Serialize, Deserialize, Default)]
+struct SourceList {
+    sources: Vec<SourceEntry>,
+}
+
+#[derive(Serialize, Deserialize, PartialEq, Clone)]
+struct SourceEntry {
+    path: PathBuf,
+    kind: String,
+    list: Option<String>,
+}
+
+fn kind_name(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Maildir => "maildir",
+        SourceKind::Mbox => "mbox",
+        SourceKind::Eml => "eml",
+        SourceKind::PublicInbox => "public-inbox",
+    }
+}
+
+fn kind_from(name: &str) -> Option<SourceKind> {
+    Some(match name {
+        "maildir" => SourceKind::Maildir,
+        "mbox" => SourceKind::Mbox,
+        "eml" => SourceKind::Eml,
+        "public-inbox" => SourceKind::PublicInbox,
+        _ => return None,
+    })
+}
+
+const SOURCES_FILE: &str = "sources.json";
+
+fn load_sources(data: &Path) -> anyhow::Result<SourceList> {
+    match std::fs::read(data.join(SOURCES_FILE)) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes)
+            .with_context(|| format!("reading {}", data.join(SOURCES_FILE).display()))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SourceList::default()),
+        Err(e) => Err(e).context("reading the source list"),
+    }
+}
+
+fn remember_sources(data: &Path, sources: &[Source]) -> anyhow::Result<()> {
+    let mut known = load_sources(data)?;
+    for s in sources {
+        let entry = SourceEntry {
+            path: std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()),
+            kind: kind_name(s.kind).to_string(),
+            list: s.list.clone(),
+        };
+        if !known.sources.contains(&entry) {
+            known.sources.push(entry);
+        }
+    }
+    let tmp = data.join(format!("{SOURCES_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&known)?)?;
+    std::fs::rename(&tmp, data.join(SOURCES_FILE))?;
+    Ok(())
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {pos} messages ({per_sec}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar
+}
+
+fn run_ingest(index: &MailIndex, sources: &[Source], threads: Option<usize>) -> anyhow::Result<IngestReport> {
+    let mut opts = IngestOptions::default();
+    if let Some(t) = threads {
+        opts.workers = t.max(1);
+    }
+    let mut writer = Writer::new(index, 2)?;
+    let bar = progress_bar();
+    let report = ingest::ingest(&mut writer, sources, &opts, &|p: Progress| {
+        bar.set_position(p.done);
+        bar.set_message(format!("{} new", p.indexed));
+    })?;
+    bar.finish_and_clear();
+    writer.finish()?;
+    Ok(report)
+}
+
+fn print_report(report: &IngestReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+        return Ok(());
+    }
+    let rate = report.seen as f64 / report.seconds.max(0.001);
+    println!(
+        "{} messages read in {:.1}s ({:.0}/s): {} indexed, {} duplicates, {} already indexed, {} skipped",
+        report.seen,
+        report.seconds,
+        rate,
+        report.indexed,
+        report.duplicates,
+        report.unchanged,
+        report.skipped_total()
+    );
+    for (reason, n) in &report.skipped {
+        println!("  skipped {n}: {reason}");
+    }
+    for (loc, reason) in report.skipped_examples.iter().take(5) {
+        println!("    e.g. {loc}: {reason}");
+    }
+    if !report.defects.is_empty() {
+        let defects: Vec<String> = report
+            .defects
+            .iter()
+            .map(|(d, n)| format!("{d} ({n})"))
+            .collect();
+        println!("  indexed despite defects: {}", defects.join(", "));
+    }
+    Ok(())
+}
+
+/// `gleaner index PATH...`
+pub fn index(
+    data: &Path,
+    paths: &[PathBuf],
+    list: Option<&str>,
+    threads: Option<usize>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut sources = Vec::new();
+    for p in paths {
+        sources.extend(ingest::discover(p, list).with_context(|| format!("reading {}", p.display()))?);
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let index = MailIndex::open(&data.join("index"), true)?;
+    remember_sources(data, &sources)?;
+    let report = run_ingest(&index, &sources, threads)?;
+    print_report(&report, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gleaner rebuild`: a fresh index from the remembered sources, swapped in when complete.
+pub fn rebuild(data: &Path, threads: Option<usize>) -> anyhow::Result<ExitCode> {
+    let known = load_sources(data)?;
+    anyhow::ensure!(
+        !known.sources.is_empty(),
+        "no sources are recorded in {}: index something first",
+        data.display()
+    );
+    let sources: Vec<Source> = known
+        .sources
+        .iter()
+        .filter_map(|e| {
+            Some(Source {
+                path: e.path.clone(),
+                kind: kind_from(&e.kind)?,
+                list: e.list.clone(),
+            })
+        })
+        .collect();
+    let fresh = data.join("index.rebuild");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh)?;
+    }
+    let index = MailIndex::open(&fresh, true)?;
+    let report = run_ingest(&index, &sources, threads)?;
+    drop(index);
+    let live = data.join("index");
+    let old = data.join("index.old");
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    if live.exists() {
+        std::fs::rename(&live, &old)?;
+    }
+    std::fs::rename(&fresh, &live)?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    print_report(&report, false)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gleaner demo`: index the sample corpus into a temporary directory.
+pub fn demo(corpus: &Path) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        corpus.exists(),
+        "the sample corpus {} is missing: run gleaner demo from the project directory, or pass --corpus DIR",
+        corpus.display()
+    );
+    let dir = tempfile::Builder::new().prefix("gleaner-demo-").tempdir()?;
+    let data = dir.keep();
+    println!("Indexing {} into {} ...", corpus.display(), data.display());
+    index(&data, &[corpus.to_path_buf()], None, None, false)?;
+    println!();
+    println!("Try, for example:");
+    let exe = std::env::args().next().unwrap_or_else(|| "gleaner".into());
+    let d = data.display();
+    for q in [
+        "certificate expired",
+        "\"root cause\" list:ops",
+        "from:smith after:2019",
+        "subject:replication date:2019",
+        "lang:de festplatte",
+        "検索",
+        "has:attachment larger:10k",
+    ] {
+        println!("  {exe} --data {d} search '{q}'");
+    }
+    println!("  {exe} --data {d} stats");
+    Ok(ExitCode::SUCCESS)
+}

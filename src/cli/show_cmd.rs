@@ -1,0 +1,89 @@
+//! `gleaner show`: one message, decoded or raw.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gleaner::extract::{self, ExtractContext};
+use gleaner::index::doc::display_address;
+use gleaner::query;
+use gleaner::store::{self, Location};
+
+use super::search_cmd::{open, rfc3339};
+
+/// Reads the first readable location of a message.
+fn read_any(locations: &[String]) -> anyhow::Result<Vec<u8>> {
+    let mut last = None;
+    for uri in locations {
+        match Location::from_uri(uri).and_then(|l| store::read_location(&l)) {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => Err(e).context("the message is in the index but its mail file cannot be read"),
+        None => anyhow::bail!("the message has no recorded location"),
+    }
+}
+
+/// `gleaner show [--raw] ID`
+pub fn show(data: &Path, id: &str, raw: bool, as_json: bool) -> anyhow::Result<ExitCode> {
+    let index = open(data)?;
+    let Some(stored) = query::find_message(&index, id)? else {
+        eprintln!("gleaner: no message with id {id}");
+        return Ok(ExitCode::from(1));
+    };
+    let bytes = read_any(&stored.locations)?;
+    let mut out = std::io::stdout().lock();
+    if raw {
+        out.write_all(&bytes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ctx = ExtractContext {
+        list: None,
+        envelope: None,
+    };
+    let doc = extract::extract(&bytes, &ctx).context("decoding the message")?;
+    if as_json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let addrs = |v: &[extract::Address]| {
+        v.iter().map(display_address).collect::<Vec<_>>().join(", ")
+    };
+    writeln!(out, "Message-ID: {}", doc.message_id.as_deref().unwrap_or("(none)"))?;
+    writeln!(out, "Date:       {}", doc.date.map(rfc3339).unwrap_or_default())?;
+    writeln!(out, "From:       {}", addrs(&doc.from))?;
+    writeln!(out, "To:         {}", addrs(&doc.to))?;
+    if !doc.cc.is_empty() {
+        writeln!(out, "Cc:         {}", addrs(&doc.cc))?;
+    }
+    writeln!(out, "Subject:    {}", doc.subject)?;
+    writeln!(out, "List:       {}", stored.list)?;
+    writeln!(out, "Thread:     {}", stored.thread_id)?;
+    for loc in &stored.locations {
+        writeln!(out, "Location:   {loc}")?;
+    }
+    for a in &doc.attachments {
+        writeln!(
+            out,
+            "Attachment: {} ({}, {} bytes)",
+            a.filename.as_deref().unwrap_or("(unnamed)"),
+            a.mime,
+            a.size
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", doc.body.trim_end())?;
+    if !doc.quoted.trim().is_empty() {
+        writeln!(out)?;
+        for line in doc.quoted.lines() {
+            writeln!(out, "> {line}")?;
+        }
+    }
+    if !doc.footer.trim().is_empty() {
+        writeln!(out, "\n-- \n{}", doc.footer.trim_end())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,467 @@
+//! Header reading: message ids, addresses, dates with their fallbacks, the list
+//! id and subject normalisation for threading. Also the cheap checks done on the
+//! raw bytes before parsing (is this mail at all; undeclared 8-bit headers).
+
+use mail_parser::{Addr, DateTime, HeaderName, HeaderValue, Message};
+
+use super::text::{clean, collapse_ws, decode_mixed};
+use super::{Address, DateSource};
+
+/// The header fields `extract` copies into the document.
+pub(crate) struct Headers {
+    pub message_id: Option<String>,
+    pub subject: String,
+    pub from: Vec<Address>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub reply_to: Vec<Address>,
+    pub list: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+/// Splits off a leading mbox envelope line (`From sender date`), returning its
+/// text after `From `.
+pub(crate) fn split_envelope(raw: &[u8]) -> (Option<String>, &[u8]) {
+    if !raw.starts_with(b"From ") {
+        return (None, raw);
+    }
+    let end = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
+    let line = String::from_utf8_lossy(&raw[5..end]).trim().to_string();
+    (Some(line), raw.get(end + 1..).unwrap_or_default())
+}
+
+/// Header names that only mail has; one of them makes a lone header line enough.
+const CORE_HEADERS: &[&str] = &[
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "received",
+    "return-path",
+    "mime-version",
+    "content-type",
+    "delivered-to",
+    "references",
+    "in-reply-to",
+    "sender",
+    "reply-to",
+];
+
+/// The name of a header line (`Name: value`), if the line is one.
+fn header_name(line: &[u8]) -> Option<&[u8]> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = &line[..colon];
+    // Some mailers write "Name : value".
+    let name = name.strip_suffix(b" ").unwrap_or(name);
+    let ok = !name.is_empty() && name.len() <= 76 && name.iter().all(|&b| (0x21..=0x7e).contains(&b));
+    ok.then_some(name)
+}
+
+/// True when the bytes start with a plausible header block.
+pub(crate) fn looks_like_mail(bytes: &[u8]) -> bool {
+    let mut count = 0;
+    let mut core = false;
+    for line in bytes.split(|&b| b == b'\n').take(500) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if count == 0 {
+                return false;
+            }
+            continue;
+        }
+        match header_name(line) {
+            Some(name) => {
+                count += 1;
+                let lower = name.to_ascii_lowercase();
+                core |= CORE_HEADERS.iter().any(|h| h.as_bytes() == lower.as_slice());
+            }
+            None if count == 0 => return false,
+            None => break,
+        }
+    }
+    count >= 2 || core
+}
+
+/// If the header block holds bytes that are not UTF-8, returns a copy of the
+/// message whose header block was decoded as UTF-8-or-windows-1252.
+pub(crate) fn transcode_8bit_headers(bytes: &[u8]) -> Option<Vec<u8>> {
+    let end = header_end(bytes);
+    let head = &bytes[..end];
+    if std::str::from_utf8(head).is_ok() {
+        return None;
+    }
+    let (text, _) = decode_mixed(head);
+    let mut out = Vec::with_capacity(bytes.len() + text.len() - head.len());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[end..]);
+    Some(out)
+}
+
+/// Offset of the blank line that ends the header block (or the length).
+fn header_end(bytes: &[u8]) -> usize {
+    let mut pos = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        if line == b"\n" || line == b"\r\n" {
+            return pos;
+        }
+        pos += line.len();
+    }
+    bytes.len()
+}
+
+/// The raw value of the first root header called `name`, unfolded.
+fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
+    raw_headers(message, name).next()
+}
+
+fn raw_headers<'m>(message: &'m Message<'_>, name: &'m str) -> impl Iterator<Item = String> + 'm {
+    message.headers().iter().filter_map(move |h| {
+        if !h.name.as_str().eq_ignore_ascii_case(name) {
+            return None;
+        }
+        let bytes = message
+            .raw_message
+            .get(h.offset_start as usize..h.offset_end as usize)?;
+        let (text, _) = decode_mixed(bytes);
+        Some(collapse_ws(&text))
+    })
+}
+
+fn has_header(message: &Message<'_>, name: &str) -> bool {
+    message
+        .headers()
+        .iter()
+        .any(|h| h.name.as_str().eq_ignore_ascii_case(name))
+}
+
+/// Reads ids, subject, addresses and list from the root headers.
+pub(crate) fn read(message: &Message<'_>, defects: &mut Vec<String>) -> Headers {
+    let message_id = raw_header(message, "Message-ID")
+        .and_then(|raw| {
+            let ids = parse_ids(&raw);
+            match ids.len() {
+                0 => raw.split_whitespace().next().map(str::to_string).filter(|_| !raw.contains('<')),
+                _ => ids.into_iter().next(),
+            }
+        })
+        .or_else(|| message.message_id().and_then(normalise_id));
+    let references = dedup(parse_ids(&raw_headers(message, "References").collect::<Vec<_>>().join(" ")));
+    let in_reply_to = raw_header(message, "In-Reply-To").and_then(|r| parse_ids(&r).into_iter().next());
+    let subject = message.subject().map(|s| collapse_ws(&clean(s))).unwrap_or_default();
+    let from = addresses(message, HeaderName::From);
+    if from.is_empty() {
+        defects.push("no from".to_string());
+    }
+    Headers {
+        message_id,
+        subject,
+        from,
+        to: addresses(message, HeaderName::To),
+        cc: addresses(message, HeaderName::Cc),
+        reply_to: addresses(message, HeaderName::ReplyTo),
+        list: list_id(message),
+        in_reply_to,
+        references,
+    }
+}
+
+fn dedup(ids: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// Removes `(comments)`, honouring nesting and backslash escapes.
+fn strip_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    let mut in_angle = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '<' if depth == 0 => {
+                in_angle = true;
+                out.push(c);
+            }
+            '>' if depth == 0 => {
+                in_angle = false;
+                out.push(c);
+            }
+            '(' if !in_angle => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            '\\' if depth > 0 => {
+                chars.next();
+            }
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Normalises one id: no angle brackets, whitespace or comments.
+pub(crate) fn normalise_id(s: &str) -> Option<String> {
+    let s = strip_comments(s);
+    let id: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>')
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
+/// The ids in a Message-ID / In-Reply-To / References value, normalised, in order.
+/// Without angle brackets, only tokens that look like `x@y` count.
+pub(crate) fn parse_ids(raw: &str) -> Vec<String> {
+    let s = strip_comments(raw);
+    if s.contains('<') {
+        s.split('<')
+            .skip(1)
+            .filter_map(|seg| seg.split('>').next())
+            .filter_map(normalise_id)
+            .collect()
+    } else {
+        s.split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| t.contains('@'))
+            .filter_map(normalise_id)
+            .collect()
+    }
+}
+
+/// Every mailbox in every instance of an address header, groups flattened.
+fn addresses(message: &Message<'_>, name: HeaderName<'static>) -> Vec<Address> {
+    let mut out = Vec::new();
+    for value in message.header_values(name) {
+        match value {
+            HeaderValue::Address(list) => out.extend(list.iter().filter_map(address)),
+            HeaderValue::Text(t) => out.extend(name_only(t)),
+            HeaderValue::TextList(ts) => out.extend(ts.iter().filter_map(|t| name_only(t))),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn name_only(text: &str) -> Option<Address> {
+    let name = collapse_ws(&clean(text));
+    (!name.is_empty()).then_some(Address {
+        name: Some(name),
+        addr: None,
+    })
+}
+
+fn address(a: &Addr<'_>) -> Option<Address> {
+    let name = a
+        .name()
+        .map(|n| collapse_ws(&clean(n)))
+        .map(|n| n.trim_matches(|c| c == '"' || c == '\'').trim().to_string())
+        .filter(|n| !n.is_empty());
+    let addr = a.address().and_then(normalise_addr);
+    if name.is_none() && addr.is_none() {
+        return None;
+    }
+    Some(Address { name, addr })
+}
+
+/// Trims, drops angle brackets and lowercases the domain.
+pub(crate) fn normalise_addr(addr: &str) -> Option<String> {
+    let addr = clean(addr);
+    let mut addr = addr.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    // Garbage around an address: keep the last token that looks like one.
+    if addr.contains(|c: char| c.is_whitespace() || c == ',' || c == '<' || c == '>') {
+        addr = addr
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .map(|t| t.trim_matches(|c| c == '<' || c == '>'))
+            .rfind(|t| t.contains('@'))
+            .unwrap_or(addr);
+    }
+    if addr.is_empty() {
+        return None;
+    }
+    Some(match addr.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        None => addr.to_string(),
+    })
+}
+
+/// List-Id's `<id>`, else X-Mailing-List / Mailing-List, lowercased.
+fn list_id(message: &Message<'_>) -> Option<String> {
+    if let Some(raw) = raw_header(message, "List-Id") {
+        let inner = match (raw.rfind('<'), raw.rfind('>')) {
+            (Some(a), Some(b)) if a < b => raw[a + 1..b].to_string(),
+            // No brackets: the whole value is the id when it is one token.
+            _ => raw.split_whitespace().last().unwrap_or("").to_string(),
+        };
+        if let Some(id) = tidy_list(&inner) {
+            return Some(id);
+        }
+    }
+    for name in ["X-Mailing-List", "Mailing-List"] {
+        let Some(raw) = raw_header(message, name) else { continue };
+        let raw = raw.split(';').next().unwrap_or("");
+        let inner = match (raw.find('<'), raw.find('>')) {
+            (Some(a), Some(b)) if a < b => raw[a + 1..b].to_string(),
+            _ => {
+                let raw = raw.trim();
+                let raw = raw.strip_prefix("list ").unwrap_or(raw);
+                raw.split_whitespace().next().unwrap_or("").to_string()
+            }
+        };
+        if let Some(id) = tidy_list(&inner) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+fn tidy_list(s: &str) -> Option<String> {
+    let id: String = s.trim().trim_matches('"').trim().to_lowercase();
+    (!id.is_empty() && !id.contains(char::is_whitespace)).then_some(id)
+}
+
+/// Accepts a parsed date only when every field is in range and the year is
+/// plausible for mail.
+fn valid_timestamp(dt: &DateTime) -> Option<i64> {
+    (dt.is_valid() && (1971..=2100).contains(&dt.year)).then(|| dt.to_timestamp())
+}
+
+/// The message date: Date header, else newest Received, else mbox envelope.
+pub(crate) fn date(
+    message: &Message<'_>,
+    envelope: Option<&str>,
+    defects: &mut Vec<String>,
+) -> (Option<i64>, DateSource) {
+    if has_header(message, "Date") {
+        if let Some(ts) = message.date().and_then(valid_timestamp) {
+            return (Some(ts), DateSource::Header);
+        }
+        defects.push("bad date".to_string());
+    } else {
+        defects.push("no date".to_string());
+    }
+    let received = raw_headers(message, "Received")
+        .filter_map(|r| {
+            let tail = r.rsplit_once(';').map(|(_, t)| t)?;
+            DateTime::parse_rfc822(tail.trim()).as_ref().and_then(valid_timestamp)
+        })
+        .max();
+    if let Some(ts) = received {
+        return (Some(ts), DateSource::Received);
+    }
+    if let Some(ts) = envelope.and_then(envelope_date) {
+        return (Some(ts), DateSource::Envelope);
+    }
+    (None, DateSource::None)
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// Parses the date of an mbox envelope, `sender Www Mmm dd hh:mm:ss [zone] yyyy [zone]`.
+pub(crate) fn envelope_date(envelope: &str) -> Option<i64> {
+    let mut tokens = envelope.split_whitespace();
+    tokens.next()?; // sender
+    let rest: Vec<&str> = tokens.collect();
+    let (mut month, mut day, mut time, mut year, mut zone) = (None, None, None, None, 0i64);
+    for t in &rest {
+        let lower = t.trim_end_matches(',').to_ascii_lowercase();
+        if month.is_none() && lower.len() >= 3 {
+            if let Some(m) = MONTHS.iter().position(|m| lower.starts_with(m)) {
+                month = Some(m as u32 + 1);
+                continue;
+            }
+        }
+        if t.contains(':') && time.is_none() {
+            let mut parts = t.split(':').map(|p| p.parse::<u32>().ok());
+            let h = parts.next().flatten()?;
+            let m = parts.next().flatten()?;
+            let s = parts.next().flatten().unwrap_or(0);
+            time = Some((h, m, s));
+        } else if (t.starts_with('+') || t.starts_with('-')) && t.len() == 5 {
+            let n: i64 = t[1..].parse().ok()?;
+            let secs = (n / 100) * 3600 + (n % 100) * 60;
+            zone = if t.starts_with('-') { -secs } else { secs };
+        } else if let Ok(n) = lower.parse::<u32>() {
+            if t.len() == 4 && year.is_none() {
+                year = Some(n);
+            } else if day.is_none() && (1..=31).contains(&n) {
+                day = Some(n);
+            }
+        }
+    }
+    let (h, mi, s) = time?;
+    let dt = DateTime {
+        year: u16::try_from(year?).ok()?,
+        month: u8::try_from(month?).ok()?,
+        day: u8::try_from(day?).ok()?,
+        hour: u8::try_from(h).ok()?,
+        minute: u8::try_from(mi).ok()?,
+        second: u8::try_from(s).ok()?,
+        tz_before_gmt: false,
+        tz_hour: 0,
+        tz_minute: 0,
+    };
+    valid_timestamp(&dt).map(|ts| ts - zone)
+}
+
+/// Reply and forward prefixes, lowercased, without the colon.
+const PREFIXES: &[&str] = &[
+    "re", "fwd", "fw", "aw", "wg", "sv", "vs", "antw", "réf", "ref", "tr", "回复", "答复", "回覆",
+    "转发", "轉寄",
+];
+
+/// Lowercased subject without `[list-tag]`s and reply/forward prefixes (repeated,
+/// any order, also `Re[2]:`), whitespace collapsed.
+pub(crate) fn thread_subject(subject: &str) -> String {
+    let mut s = collapse_ws(&subject.to_lowercase());
+    loop {
+        let before = s.len();
+        let t = s.trim_start();
+        let t = if t.starts_with('[') {
+            match t.find(']') {
+                // Keep a subject that is only a bracketed text.
+                Some(end) if !t[end + 1..].trim().is_empty() => &t[end + 1..],
+                _ => t,
+            }
+        } else {
+            strip_prefix_word(t).unwrap_or(t)
+        };
+        s = t.trim_start().to_string();
+        if s.len() == before {
+            break;
+        }
+    }
+    collapse_ws(&s)
+}
+
+/// `re:`, `re[2]:`, `re(2):`, `re :`, `回复：` and the like.
+fn strip_prefix_word(s: &str) -> Option<&str> {
+    for p in PREFIXES {
+        let Some(rest) = s.strip_prefix(p) else { continue };
+        let mut rest = rest;
+        if let Some(r) = rest.strip_prefix('[').or_else(|| rest.strip_prefix('(')) {
+            let digits = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            let after = &r[digits..];
+            if digits > 0 {
+                if let Some(a) = after.strip_prefix(']').or_else(|| after.strip_prefix(')')) {
+                    rest = a;
+                }
+            }
+        }
+        let rest = rest.trim_start_matches(' ');
+        if let Some(r) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('：')) {
+            return Some(r);
+        }
+    }
+    None
+}

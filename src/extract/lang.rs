@@ -1,0 +1,111 @@
+//! Language detection of a body: whatlang on a bounded sample, restricted to the
+//! languages the index has analysers for, with "und" when unsure.
+
+use std::sync::OnceLock;
+
+use whatlang::{Detector, Lang};
+
+use super::text::prefix_at_most;
+
+/// Bytes of text looked at (whatlang's cost grows with the sample).
+const SAMPLE_BYTES: usize = 1_500;
+
+/// Minimum confidence for a detection whatlang does not itself call reliable.
+const MIN_CONFIDENCE: f64 = 0.5;
+
+/// The 18 languages with tantivy stemmers, then those with their own unstemmed
+/// handling (CJK bigrams) or that are common on lists.
+const ALLOWED: [Lang; 24] = [
+    Lang::Eng,
+    Lang::Deu,
+    Lang::Fra,
+    Lang::Spa,
+    Lang::Ita,
+    Lang::Por,
+    Lang::Nld,
+    Lang::Swe,
+    Lang::Dan,
+    Lang::Nob,
+    Lang::Fin,
+    Lang::Hun,
+    Lang::Ron,
+    Lang::Rus,
+    Lang::Tur,
+    Lang::Ell,
+    Lang::Ara,
+    Lang::Tam,
+    Lang::Cmn,
+    Lang::Jpn,
+    Lang::Kor,
+    Lang::Ukr,
+    Lang::Pol,
+    Lang::Ces,
+];
+
+fn detector() -> &'static Detector {
+    static DETECTOR: OnceLock<Detector> = OnceLock::new();
+    DETECTOR.get_or_init(|| Detector::with_allowlist(ALLOWED.to_vec()))
+}
+
+/// The whatlang 3-letter code of `text` ("eng", "deu", "jpn", "cmn", ...) among
+/// the allowed languages, or "und" when the text is too short or the guess weak.
+///
+/// Only the first ~1,500 bytes are looked at, and lines that are mostly not
+/// letters (URLs, numbers, code) are skipped, so the cost is bounded.
+pub fn detect_lang(text: &str) -> &'static str {
+    let sample = sample(text);
+    match detector().detect(&sample) {
+        Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => info.lang().code(),
+        // whatlang is unsure on short texts; short English replies are common
+        // on lists and easy to recognise by their function words.
+        _ if looks_english(&sample) => "eng",
+        _ => "und",
+    }
+}
+
+/// English function words that other Latin-script languages rarely use.
+const ENGLISH_WORDS: &[&str] = &[
+    "the", "and", "of", "to", "for", "with", "that", "this", "it", "it's", "i", "i'm", "i've",
+    "you", "we", "they", "he", "she", "me", "my", "your", "our", "is", "are", "be", "been",
+    "have", "has", "had", "do", "does", "did", "not", "don't", "can", "could", "would",
+    "should", "what", "which", "who", "when", "where", "why", "how", "if", "or", "but", "at",
+    "on", "from", "by", "about", "there", "their", "some", "any", "all", "just", "thanks",
+    "thank", "please", "yes", "no", "works", "here", "now", "then", "than", "too", "very",
+];
+
+/// At least two English function words making up a quarter of the words.
+fn looks_english(sample: &str) -> bool {
+    let mut words = 0usize;
+    let mut hits = 0usize;
+    for w in sample.split_whitespace().take(200) {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+        if w.is_empty() {
+            continue;
+        }
+        words += 1;
+        if ENGLISH_WORDS.iter().any(|e| w.eq_ignore_ascii_case(e)) {
+            hits += 1;
+        }
+    }
+    hits >= 2 && hits * 4 >= words
+}
+
+/// The first words of `text`, without URLs and e-mail addresses.
+fn sample(text: &str) -> String {
+    let mut out = String::with_capacity(SAMPLE_BYTES + 64);
+    // Bound the scan too: an unspaced CJK text is one long "word".
+    for word in prefix_at_most(text, 8 * SAMPLE_BYTES).split_whitespace() {
+        if out.len() >= SAMPLE_BYTES {
+            break;
+        }
+        if word.contains("://") || word.contains('@') || word.starts_with("www.") {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let room = SAMPLE_BYTES + 64 - out.len();
+        out.push_str(prefix_at_most(word, room));
+    }
+    out
+}

@@ -1,0 +1,257 @@
+//! Raw message bytes → [`MailDoc`]: everything the index needs to know about one
+//! message (ids, addresses, dates, list, thread keys, the author's own text apart
+//! from quoted text and footers, attachments, language).
+//!
+//! Pure: no file or network I/O, and it knows nothing of where the bytes came from
+//! (the store passes what it knows in [`ExtractContext`]) nor of tantivy or HTTP.
+//! It never panics on input and always returns as much as it could understand;
+//! what it could not understand is listed in [`MailDoc::defects`].
+
+mod body;
+mod headers;
+mod lang;
+mod quoting;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use mail_parser::MessageParser;
+use sha2::{Digest, Sha256};
+
+pub use lang::detect_lang;
+pub use text::fold;
+
+/// One mailbox from an address header.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Address {
+    /// Display name, decoded (RFC 2047) and trimmed.
+    pub name: Option<String>,
+    /// `local@domain`, domain lowercased, local part as written.
+    pub addr: Option<String>,
+}
+
+/// A MIME part that is not part of the body.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    /// The file name from Content-Disposition or Content-Type, if any.
+    pub filename: Option<String>,
+    /// `type/subtype`, lowercased.
+    pub mime: String,
+    /// Decoded size in bytes.
+    pub size: u64,
+}
+
+/// Where [`MailDoc::date`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum DateSource {
+    /// The `Date:` header.
+    Header,
+    /// The newest parseable `Received:` header.
+    Received,
+    /// The mbox envelope (`From sender date`).
+    Envelope,
+    /// No date could be found.
+    None,
+}
+
+/// What the index needs to know about one message.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MailDoc {
+    /// Normalised Message-ID: no angle brackets, whitespace or comments; case kept.
+    pub message_id: Option<String>,
+    /// `<message_id>` when present, else `sha256:<hex of raw bytes>`.
+    pub key: String,
+    /// Hex SHA-256 of the raw bytes.
+    pub raw_sha256: String,
+    /// Hex SHA-256 over normalised content (subject, from addresses, Date header,
+    /// body and quoted text with whitespace collapsed): the same for one message
+    /// stored in a Maildir and in an mbox.
+    pub content_hash: String,
+    /// Decoded subject, trimmed; `""` if none.
+    pub subject: String,
+    /// Lowercased subject without list tags and reply/forward prefixes.
+    pub thread_subject: String,
+    /// From: mailboxes.
+    pub from: Vec<Address>,
+    /// To: mailboxes.
+    pub to: Vec<Address>,
+    /// Cc: mailboxes.
+    pub cc: Vec<Address>,
+    /// Reply-To: mailboxes.
+    pub reply_to: Vec<Address>,
+    /// Unix seconds, UTC.
+    pub date: Option<i64>,
+    /// Where `date` came from.
+    pub date_source: DateSource,
+    /// The list id (List-Id's `<...>`, lowercased), else X-Mailing-List /
+    /// Mailing-List, else the context's list.
+    pub list: Option<String>,
+    /// First In-Reply-To id, normalised.
+    pub in_reply_to: Option<String>,
+    /// References ids, normalised, in order.
+    pub references: Vec<String>,
+    /// First References id, else In-Reply-To, else own Message-ID, else `key`.
+    pub thread_key: String,
+    /// The author's own words.
+    pub body: String,
+    /// Quoted reply text (`>` lines without the prefix, attribution lines,
+    /// forwarded "Original Message" blocks).
+    pub quoted: String,
+    /// Signature and mailing-list footer.
+    pub footer: String,
+    /// Parts that are not the body.
+    pub attachments: Vec<Attachment>,
+    /// Text of text/* and message/rfc822 attachments, capped at 1 MiB.
+    pub attachment_text: String,
+    /// whatlang 3-letter code of the body, or `und`.
+    pub lang: String,
+    /// Raw size in bytes.
+    pub size: u64,
+    /// The message had HTML and no text/plain body.
+    pub html_only: bool,
+    /// Short stable reasons for what could not be understood.
+    pub defects: Vec<String>,
+}
+
+/// What the caller knows about a message beyond its bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractContext<'a> {
+    /// The list the source is configured for (used when the headers name none).
+    pub list: Option<&'a str>,
+    /// The mbox envelope line without `From `: `sender asctime-date`.
+    pub envelope: Option<&'a str>,
+}
+
+/// Why a message could not be extracted at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// The bytes do not start with header lines: not mail at all.
+    #[error("not a mail message")]
+    NotMail,
+}
+
+/// Cap on the text kept for `body + quoted + footer`, and on `attachment_text`.
+pub const TEXT_CAP: usize = 1 << 20;
+
+/// Extracts a [`MailDoc`] from raw message bytes.
+///
+/// Never panics; always returns a document (as much as could be understood),
+/// except for input that is not mail at all, which yields
+/// [`ExtractError::NotMail`] so the caller can count it as skipped.
+pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError> {
+    let raw_sha256 = hex::encode(Sha256::digest(raw));
+    let mut defects = Vec::new();
+
+    // An mbox envelope line left at the start is not a header.
+    let (envelope_line, rest) = headers::split_envelope(raw);
+    if !headers::looks_like_mail(rest) {
+        return Err(ExtractError::NotMail);
+    }
+    let prepared = headers::transcode_8bit_headers(rest);
+    if prepared.is_some() {
+        defects.push("undeclared 8-bit".to_string());
+    }
+    let bytes: &[u8] = prepared.as_deref().unwrap_or(rest);
+    let message = MessageParser::default()
+        .parse(bytes)
+        .ok_or(ExtractError::NotMail)?;
+
+    let h = headers::read(&message, &mut defects);
+    let envelope = ctx.envelope.or(envelope_line.as_deref());
+    let (date, date_source) = headers::date(&message, envelope, &mut defects);
+    let b = body::read(&message, &mut defects);
+
+    let message_id = h.message_id;
+    if message_id.is_none() {
+        defects.push("no message-id".to_string());
+    }
+    let key = match &message_id {
+        Some(id) => format!("<{id}>"),
+        None => format!("sha256:{raw_sha256}"),
+    };
+    let thread_key = h
+        .references
+        .first()
+        .or(h.in_reply_to.as_ref())
+        .or(message_id.as_ref())
+        .cloned()
+        .unwrap_or_else(|| key.clone());
+    let header_date = if date_source == DateSource::Header {
+        date
+    } else {
+        None
+    };
+    let content_hash = content_hash(&h.subject, &h.from, header_date, &b.body, &b.quoted);
+    let lang_sample = if b.body.trim().is_empty() {
+        &h.subject
+    } else {
+        &b.body
+    };
+    let lang = detect_lang(lang_sample).to_string();
+    let list = h.list.or_else(|| {
+        ctx.list
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty())
+    });
+    defects.sort();
+    defects.dedup();
+
+    Ok(MailDoc {
+        message_id,
+        key,
+        raw_sha256,
+        content_hash,
+        thread_subject: headers::thread_subject(&h.subject),
+        subject: h.subject,
+        from: h.from,
+        to: h.to,
+        cc: h.cc,
+        reply_to: h.reply_to,
+        date,
+        date_source,
+        list,
+        in_reply_to: h.in_reply_to,
+        references: h.references,
+        thread_key,
+        body: b.body,
+        quoted: b.quoted,
+        footer: b.footer,
+        attachments: b.attachments,
+        attachment_text: b.attachment_text,
+        lang,
+        size: raw.len() as u64,
+        html_only: b.html_only,
+        defects,
+    })
+}
+
+/// Hash of what a reader sees, blind to transport headers, line endings,
+/// whitespace and list footers.
+fn content_hash(
+    subject: &str,
+    from: &[Address],
+    date: Option<i64>,
+    body: &str,
+    quoted: &str,
+) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |s: &str| {
+        for (i, word) in s.split_whitespace().enumerate() {
+            if i > 0 {
+                hasher.update(b" ");
+            }
+            hasher.update(word.as_bytes());
+        }
+        hasher.update([0x1f]);
+    };
+    field(subject);
+    for a in from {
+        field(a.addr.as_deref().unwrap_or(""));
+    }
+    field(&date.map(|d| d.to_string()).unwrap_or_default());
+    field(body);
+    field(quoted);
+    hex::encode(hasher.finalize())
+}

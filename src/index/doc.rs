@@ -1,0 +1,204 @@
+//! Conversion between [`MailDoc`] and tantivy documents, both ways.
+//!
+//! Writing: every searchable field of a `MailDoc` plus its locations.
+//! Reading: [`StoredMessage`], what the stored fields give back without
+//! re-reading the mail store.
+
+use serde::Serialize;
+use tantivy::schema::Value;
+use tantivy::TantivyDocument;
+
+use super::Fields;
+use crate::extract::{Address, MailDoc};
+
+/// Stored body text is capped (snippets and previews only need the start; the
+/// full text is always re-read from the mail store).
+const STORED_TEXT_MAX: usize = 32 * 1024;
+
+/// One place a message was found: its stable key and its URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Identity that survives flag changes (see `store::Location::stable_key`).
+    pub stable_key: String,
+    /// Where to read the bytes (see `store::Location::to_uri`).
+    pub uri: String,
+}
+
+/// Formats an address as `Name <addr>`, `addr` or `Name`.
+pub fn display_address(a: &Address) -> String {
+    match (&a.name, &a.addr) {
+        (Some(n), Some(ad)) if !n.is_empty() => format!("{n} <{ad}>"),
+        (_, Some(ad)) => ad.clone(),
+        (Some(n), None) => n.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+fn address_terms(list: &[Address]) -> String {
+    let mut s = String::new();
+    for a in list {
+        if let Some(n) = &a.name {
+            s.push_str(n);
+            s.push(' ');
+        }
+        if let Some(ad) = &a.addr {
+            s.push_str(ad);
+            s.push(' ');
+        }
+        s.push_str("\n\n");
+    }
+    s
+}
+
+fn display_list(list: &[Address]) -> String {
+    serde_json::to_string(&list.iter().map(display_address).collect::<Vec<_>>())
+        .unwrap_or_default()
+}
+
+fn cap(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Builds the tantivy document for `doc`, keyed `key`, found at `places`.
+pub fn to_document(
+    f: &Fields,
+    doc: &MailDoc,
+    key: &str,
+    places: &[Place],
+    flags: &str,
+) -> TantivyDocument {
+    let mut d = TantivyDocument::default();
+    d.add_text(f.key, key);
+    if let Some(mid) = &doc.message_id {
+        d.add_text(f.message_id, mid);
+        d.add_text(f.mid, mid.to_lowercase());
+    }
+    d.add_text(f.thread, &doc.thread_key);
+    for p in places {
+        d.add_text(f.loc, &p.stable_key);
+        d.add_text(f.location, &p.uri);
+    }
+    d.add_text(f.flags, flags);
+    d.add_text(f.from, address_terms(&doc.from));
+    d.add_text(f.to, address_terms(&doc.to));
+    d.add_text(f.cc, address_terms(&doc.cc));
+    d.add_text(f.from_disp, display_list(&doc.from));
+    d.add_text(f.to_disp, display_list(&doc.to));
+    d.add_text(f.cc_disp, display_list(&doc.cc));
+    d.add_text(f.subject, &doc.subject);
+    d.add_text(f.thread_subject, &doc.thread_subject);
+    // The subject also goes into the body field so stemmed matching covers it.
+    let body_field = f.body_field_for(&doc.lang);
+    d.add_text(body_field, format!("{}\n\n{}", doc.subject, doc.body));
+    d.add_text(f.text, cap(&doc.body, STORED_TEXT_MAX));
+    d.add_text(f.quoted, &doc.quoted);
+    d.add_text(f.footer, &doc.footer);
+    d.add_text(f.attach, &doc.attachment_text);
+    for a in &doc.attachments {
+        if let Some(name) = &a.filename {
+            d.add_text(f.filename, name);
+        }
+    }
+    if let Some(list) = &doc.list {
+        d.add_text(f.list, list);
+        d.add_text(f.list_text, list);
+    }
+    d.add_text(f.lang, &doc.lang);
+    d.add_i64(f.date, doc.date.unwrap_or(0));
+    d.add_u64(f.size, doc.size);
+    d.add_u64(f.has_attach, u64::from(!doc.attachments.is_empty()));
+    d.add_text(f.content_hash, &doc.content_hash);
+    if let Some(irt) = &doc.in_reply_to {
+        d.add_text(f.in_reply_to, irt);
+    }
+    if !doc.defects.is_empty() {
+        d.add_text(f.defects, doc.defects.join(", "));
+    }
+    d
+}
+
+/// What the index stores about a message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredMessage {
+    /// Document key.
+    pub key: String,
+    /// Message-ID (normalised), empty when the mail had none.
+    pub message_id: String,
+    /// Thread key.
+    pub thread_id: String,
+    /// Date, unix seconds UTC (0 when unknown).
+    pub date: i64,
+    /// Senders, as `Name <addr>`.
+    pub from: Vec<String>,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Copies.
+    pub cc: Vec<String>,
+    /// Decoded subject.
+    pub subject: String,
+    /// List id, empty when none.
+    pub list: String,
+    /// Language code.
+    pub lang: String,
+    /// Raw size.
+    pub size: u64,
+    /// Location URIs.
+    pub locations: Vec<String>,
+    /// Maildir flags.
+    pub flags: String,
+    /// Content hash.
+    #[serde(skip)]
+    pub content_hash: String,
+    /// In-Reply-To.
+    pub in_reply_to: String,
+    /// The start of the author's text.
+    #[serde(skip)]
+    pub text: String,
+}
+
+fn first_str(d: &TantivyDocument, field: tantivy::schema::Field) -> String {
+    d.get_first(field)
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn all_str(d: &TantivyDocument, field: tantivy::schema::Field) -> Vec<String> {
+    d.get_all(field)
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+fn json_list(d: &TantivyDocument, field: tantivy::schema::Field) -> Vec<String> {
+    serde_json::from_str(&first_str(d, field)).unwrap_or_default()
+}
+
+impl StoredMessage {
+    /// Reads the stored fields of a tantivy document.
+    pub fn from_document(f: &Fields, d: &TantivyDocument) -> StoredMessage {
+        StoredMessage {
+            key: first_str(d, f.key),
+            message_id: first_str(d, f.message_id),
+            thread_id: first_str(d, f.thread),
+            date: d.get_first(f.date).and_then(|v| v.as_i64()).unwrap_or(0),
+            from: json_list(d, f.from_disp),
+            to: json_list(d, f.to_disp),
+            cc: json_list(d, f.cc_disp),
+            subject: first_str(d, f.subject),
+            list: first_str(d, f.list),
+            lang: first_str(d, f.lang),
+            size: d.get_first(f.size).and_then(|v| v.as_u64()).unwrap_or(0),
+            locations: all_str(d, f.location),
+            flags: first_str(d, f.flags),
+            content_hash: first_str(d, f.content_hash),
+            in_reply_to: first_str(d, f.in_reply_to),
+            text: first_str(d, f.text),
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Bulk ingestion: mail store → extraction (on every core) → the writer.
+//!
+//! One thread scans the sources and drops locations the index already holds
+//! (nothing is re-extracted on a re-run); worker threads extract; the calling
+//! thread owns the writer, deduplicates and commits every
+//! [`IngestOptions::commit_every`] documents so memory stays bounded and a crash
+//! loses at most one batch of work (re-done on the next run, never duplicated).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::bounded;
+use serde::Serialize;
+
+use super::writer::{Outcome, Writer};
+use super::IndexError;
+use crate::extract::{self, ExtractContext, MailDoc};
+use crate::store::{self, Location, RawMessage, ScanOptions, SourceKind};
+
+/// One source to read.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// File or directory.
+    pub path: PathBuf,
+    /// Its format.
+    pub kind: SourceKind,
+    /// List name to use when a message has no List-Id.
+    pub list: Option<String>,
+}
+
+/// Tuning for a run.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Extraction threads.
+    pub workers: usize,
+    /// Commit after this many new documents.
+    pub commit_every: usize,
+    /// Largest message read, in bytes.
+    pub max_message_bytes: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        IngestOptions {
+            workers: cores.max(1),
+            commit_every: 50_000,
+            max_message_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    /// Messages read from the sources (including ones already indexed).
+    pub seen: u64,
+    /// New documents.
+    pub indexed: u64,
+    /// Messages that were already indexed from another location.
+    pub duplicates: u64,
+    /// Locations already indexed by an earlier run.
+    pub unchanged: u64,
+    /// Messages that could not be indexed, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// A few examples of skipped locations with their reasons.
+    pub skipped_examples: Vec<(String, String)>,
+    /// Defects noticed in messages that were indexed, by kind.
+    pub defects: BTreeMap<String, u64>,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+impl IngestReport {
+    /// Total skipped messages.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    fn skip(&mut self, location: String, reason: String) {
+        if self.skipped_examples.len() < 20 {
+            self.skipped_examples.push((location, reason.clone()));
+        }
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+}
+
+/// Progress so far, for a progress bar.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Messages handled.
+    pub done: u64,
+    /// New documents.
+    pub indexed: u64,
+}
+
+enum Work {
+    Extracted(Location, String, Box<MailDoc>),
+    Skipped(String, String),
+    Unchanged,
+}
+
+/// Reads every source into the index and commits.
+pub fn ingest(
+    writer: &mut Writer,
+    sources: &[Source],
+    opts: &IngestOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<IngestReport, IndexError> {
+    let started = Instant::now();
+    let mut report = IngestReport::default();
+    let scan_opts = ScanOptions {
+        max_message_bytes: opts.max_message_bytes,
+    };
+    // Open every source first so a bad path fails before any work.
+    let mut scans = Vec::new();
+    for s in sources {
+        scans.push((store::scan(&s.path, s.kind, &scan_opts)?, s.list.clone()));
+    }
+    let lookup = writer.location_lookup();
+    let (raw_tx, raw_rx) = bounded::<(RawMessage, Option<String>)>(512);
+    let (work_tx, work_rx) = bounded::<Work>(512);
+    let mut result = Ok(());
+    std::thread::scope(|scope| {
+        let scan_tx = work_tx.clone();
+        scope.spawn(move || {
+            for (scan, list) in scans {
+                for item in scan {
+                    let sent = match item {
+                        Ok(raw) if lookup.contains(&raw.location.stable_key()) => {
+                            scan_tx.send(Work::Unchanged).is_ok()
+                        }
+                        Ok(raw) => raw_tx.send((raw, list.clone())).is_ok(),
+                        Err(skip) => scan_tx
+                            .send(Work::Skipped(skip.location, skip.reason))
+                            .is_ok(),
+                    };
+                    if !sent {
+                        return;
+                    }
+                }
+            }
+        });
+        for _ in 0..opts.workers.max(1) {
+            let rx = raw_rx.clone();
+            let tx = work_tx.clone();
+            scope.spawn(move || {
+                for (raw, list) in rx {
+                    let ctx = ExtractContext {
+                        list: list.as_deref(),
+                        envelope: raw.envelope.as_deref(),
+                    };
+                    let work = match extract::extract(&raw.bytes, &ctx) {
+                        Ok(doc) => Work::Extracted(raw.location, raw.flags, Box::new(doc)),
+                        Err(e) => Work::Skipped(raw.location.to_uri(), e.to_string()),
+                    };
+                    if tx.send(work).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(work_tx);
+        drop(raw_rx);
+        let mut since_commit = 0usize;
+        let mut last_tick = Instant::now();
+        for work in work_rx.iter() {
+            report.seen += 1;
+            match work {
+                Work::Unchanged => report.unchanged += 1,
+                Work::Skipped(loc, reason) => report.skip(loc, reason),
+                Work::Extracted(loc, flags, doc) => {
+                    for d in &doc.defects {
+                        *report.defects.entry(d.clone()).or_default() += 1;
+                    }
+                    match writer.upsert(&doc, &loc, &flags) {
+                        Ok(Outcome::Added) => {
+                            report.indexed += 1;
+                            since_commit += 1;
+                        }
+                        Ok(Outcome::Duplicate) => report.duplicates += 1,
+                        Ok(Outcome::Unchanged) => report.unchanged += 1,
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    if since_commit >= opts.commit_every {
+                        if let Err(e) = writer.commit(None) {
+                            result = Err(e);
+                            break;
+                        }
+                        since_commit = 0;
+                    }
+                }
+            }
+            if last_tick.elapsed() > Duration::from_millis(100) {
+                last_tick = Instant::now();
+                progress(Progress {
+                    done: report.seen,
+                    indexed: report.indexed,
+                });
+            }
+        }
+        // Dropping the receiver stops the scanner and workers early on error.
+        drop(work_rx);
+    });
+    result?;
+    writer.commit(None)?;
+    progress(Progress {
+        done: report.seen,
+        indexed: report.indexed,
+    });
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Expands a path given by the user into sources: a Maildir (or Maildir++
+/// tree), a public-inbox, an mbox file or a `.eml` file is one source; any
+/// other directory is searched for them, so `gleaner index archive/` finds
+/// every Maildir and mbox below `archive/`.
+pub fn discover(path: &std::path::Path, list: Option<&str>) -> Result<Vec<Source>, IndexError> {
+    let mut out = Vec::new();
+    discover_into(path, list, &mut out, 0)?;
+    Ok(out)
+}
+
+fn is_store_root(dir: &std::path::Path) -> bool {
+    dir.join("cur").is_dir() || dir.join("new").is_dir() || dir.join("git").is_dir()
+}
+
+fn discover_into(
+    path: &std::path::Path,
+    list: Option<&str>,
+    out: &mut Vec<Source>,
+    depth: usize,
+) -> Result<(), IndexError> {
+    let source = |kind| Source {
+        path: path.to_path_buf(),
+        kind,
+        list: list.map(str::to_string),
+    };
+    if !path.is_dir() || is_store_root(path) || depth > 8 {
+        out.push(source(store::detect(path)?));
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| store::StoreError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') && !p.is_dir())
+        })
+        .collect();
+    entries.sort();
+    let has_subdirs = entries.iter().any(|p| p.is_dir());
+    if !has_subdirs {
+        // A plain directory of files: one source of its own kind (an .eml tree,
+        // or mbox files each on their own).
+        let mut any_eml = false;
+        for p in &entries {
+            match store::detect(p) {
+                Ok(SourceKind::Mbox) => discover_into(p, list, out, depth + 1)?,
+                Ok(_) => any_eml = true,
+                Err(_) => {}
+            }
+        }
+        if any_eml {
+            out.push(source(SourceKind::Eml));
+        }
+        return Ok(());
+    }
+    for p in entries {
+        if p.is_dir() {
+            discover_into(&p, list, out, depth + 1)?;
+        } else if let Ok(kind) = store::detect(&p) {
+            out.push(Source {
+                path: p,
+                kind,
+                list: list.map(str::to_string),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The one writer of the index: idempotent upserts keyed by document key.
+//!
+//! Decides, for every extracted message, whether it is new, a duplicate of a
+//! message already indexed (same key and content: one document, one more
+//! location), or a different message that reuses a Message-ID (then it is keyed
+//! by the SHA-256 of its raw bytes). Commits carry a payload (the tail
+//! checkpoints) so both become durable together.
+
+use std::collections::HashMap;
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::TermQuery;
+use tantivy::schema::IndexRecordOption;
+use tantivy::{IndexWriter, Searcher, TantivyDocument, Term};
+
+use super::doc::{to_document, Place, StoredMessage};
+use super::{IndexError, MailIndex};
+use crate::extract::MailDoc;
+use crate::store::Location;
+
+/// Writer memory budget (split across its threads).
+const WRITER_HEAP: usize = 256 * 1024 * 1024;
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new document.
+    Added,
+    /// The message was already indexed from elsewhere; a location was added.
+    Duplicate,
+    /// The message was already indexed from this very location.
+    Unchanged,
+}
+
+/// A document written since the last commit (not yet visible to searchers).
+struct Pending {
+    content_hash: String,
+    places: Vec<Place>,
+}
+
+/// The single index writer.
+pub struct Writer {
+    index: MailIndex,
+    writer: IndexWriter<TantivyDocument>,
+    /// Committed state, refreshed at every commit.
+    searcher: Searcher,
+    pending: HashMap<String, Pending>,
+    pending_locs: HashMap<String, String>,
+}
+
+/// Looks up committed locations without holding the writer.
+#[derive(Clone)]
+pub struct LocationLookup {
+    searcher: Searcher,
+    field: tantivy::schema::Field,
+}
+
+impl LocationLookup {
+    /// Is a message with this stable location key in the committed index?
+    pub fn contains(&self, stable_key: &str) -> bool {
+        let q = TermQuery::new(
+            Term::from_field_text(self.field, stable_key),
+            IndexRecordOption::Basic,
+        );
+        self.searcher.search(&q, &Count).map(|n| n > 0).unwrap_or(false)
+    }
+}
+
+impl Writer {
+    /// Takes the index's writer lock (fails if another process holds it).
+    pub fn new(index: &MailIndex, threads: usize) -> Result<Writer, IndexError> {
+        let threads = threads.clamp(1, 8);
+        let writer = match index
+            .index
+            .writer_with_num_threads(threads, WRITER_HEAP.max(threads * 20_000_000))
+        {
+            Ok(w) => w,
+            Err(tantivy::TantivyError::LockFailure(..)) => {
+                return Err(IndexError::Locked(index.dir.clone()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let reader = index.index.reader()?;
+        Ok(Writer {
+            index: index.clone(),
+            writer,
+            searcher: reader.searcher(),
+            pending: HashMap::new(),
+            pending_locs: HashMap::new(),
+        })
+    }
+
+    /// A lookup of committed locations, for scanners running beside the writer.
+    pub fn location_lookup(&self) -> LocationLookup {
+        LocationLookup {
+            searcher: self.searcher.clone(),
+            field: self.index.fields.loc,
+        }
+    }
+
+    /// Is this location already indexed (committed or pending)?
+    pub fn has_location(&self, stable_key: &str) -> bool {
+        self.pending_locs.contains_key(stable_key) || self.location_lookup().contains(stable_key)
+    }
+
+    /// Number of documents written since the last commit.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn committed(&self, key: &str) -> Result<Option<StoredMessage>, IndexError> {
+        let f = &self.index.fields;
+        let q = TermQuery::new(Term::from_field_text(f.key, key), IndexRecordOption::Basic);
+        let top = self.searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        match top.first() {
+            Some((_, addr)) => {
+                let d: TantivyDocument = self.searcher.doc(*addr)?;
+                Ok(Some(StoredMessage::from_document(f, &d)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The content hash and places of `key`, pending or committed.
+    fn existing(&self, key: &str) -> Result<Option<(String, Vec<Place>)>, IndexError> {
+        if let Some(p) = self.pending.get(key) {
+            return Ok(Some((p.content_hash.clone(), p.places.clone())));
+        }
+        Ok(self.committed(key)?.map(|m| {
+            let places = m
+                .locations
+                .iter()
+                .map(|uri| Place {
+                    stable_key: Location::from_uri(uri)
+                        .map(|l| l.stable_key())
+                        .unwrap_or_else(|_| uri.clone()),
+                    uri: uri.clone(),
+                })
+                .collect();
+            (m.content_hash, places)
+        }))
+    }
+
+    /// Adds or merges `doc`, found at `location` with Maildir `flags`.
+    pub fn upsert(
+        &mut self,
+        doc: &MailDoc,
+        location: &Location,
+        flags: &str,
+    ) -> Result<Outcome, IndexError> {
+        let place = Place {
+            stable_key: location.stable_key(),
+            uri: location.to_uri(),
+        };
+        let mut doc_key = doc.key.clone();
+        for attempt in 0..2 {
+            match self.existing(&doc_key)? {
+                None => {
+                    self.write(doc, &doc_key, vec![place], flags)?;
+                    return Ok(Outcome::Added);
+                }
+                Some((hash, mut places)) if hash == doc.content_hash => {
+                    if places.iter().any(|p| p.stable_key == place.stable_key) {
+                        return Ok(Outcome::Unchanged);
+                    }
+                    places.push(place);
+                    self.writer
+                        .delete_term(Term::from_field_text(self.index.fields.key, &doc_key));
+                    self.write(doc, &doc_key, places, flags)?;
+                    return Ok(Outcome::Duplicate);
+                }
+                Some(_) if attempt == 0 => {
+                    // Same Message-ID, different content: key by the raw bytes.
+                    doc_key = format!("sha256:{}", doc.raw_sha256);
+                }
+                Some(_) => {
+                    // Same raw hash yet another content hash cannot happen for
+                    // honest input; keep the first and count this as a duplicate.
+                    return Ok(Outcome::Duplicate);
+                }
+            }
+        }
+        Ok(Outcome::Duplicate)
+    }
+
+    fn write(
+        &mut self,
+        doc: &MailDoc,
+        key: &str,
+        places: Vec<Place>,
+        flags: &str,
+    ) -> Result<(), IndexError> {
+        let tdoc = to_document(&self.index.fields, doc, key, &places, flags);
+        self.writer.add_document(tdoc)?;
+        for p in &places {
+            self.pending_locs.insert(p.stable_key.clone(), key.to_string());
+        }
+        self.pending.insert(
+            key.to_string(),
+            Pending {
+                content_hash: doc.content_hash.clone(),
+                places,
+            },
+        );
+        Ok(())
+    }
+
+    /// Commits everything written so far, with `payload` (checkpoints) attached.
+    pub fn commit(&mut self, payload: Option<&str>) -> Result<(), IndexError> {
+        let mut prepared = self.writer.prepare_commit()?;
+        if let Some(p) = payload {
+            prepared.set_payload(p);
+        }
+        prepared.commit()?;
+        let reader = self.index.index.reader()?;
+        self.searcher = reader.searcher();
+        self.pending.clear();
+        self.pending_locs.clear();
+        Ok(())
+    }
+
+    /// Waits for background merges and releases the lock.
+    pub fn finish(self) -> Result<(), IndexError> {
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! gleaner: makes years of mailing-list mail searchable in milliseconds.
+//!
+//! Data flows down this list of modules; each uses only the ones above it.
+
+#![warn(missing_docs)]
+
+pub mod store;
+pub mod extract;
+pub mod index;
+pub mod query;

@@ -1,0 +1,31 @@
+//! The `gleaner` command: parses arguments, runs a command, maps errors to exit
+//! codes (0 success, 1 failure, 2 usage or query error).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`gleaner search x | head`) is not a failure.
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            if let Some(q) = err.downcast_ref::<gleaner::query::QueryError>() {
+                if q.is_user_error() {
+                    eprintln!("gleaner: {q}");
+                    return ExitCode::from(2);
+                }
+            }
+            eprintln!("gleaner: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Queries: gleaner's query language, planned onto the index, and run.
+//!
+//! `grammar` turns text into an AST and knows nothing of the schema; `plan`
+//! turns the AST into a tantivy query using the schema and analysers;
+//! `search` runs it (totals, hits, snippets) and `stats` summarises the index.
+//! Surfaces (CLI, HTTP, Solr, curation) go through this module and never build
+//! tantivy queries themselves.
+
+pub mod grammar;
+pub mod plan;
+pub mod search;
+pub mod stats;
+
+pub use search::{find_message, search, Hit, Request, Results, Sort};
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The query text is malformed (the user's mistake).
+    #[error("bad query: {0}")]
+    Parse(#[from] grammar::ParseError),
+    /// The query is well formed but asks for something gleaner cannot do.
+    #[error("bad query: at position {position}: {message}")]
+    Unsupported {
+        /// Character offset in the query.
+        position: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The index failed (our failure).
+    #[error("index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+}
+
+impl QueryError {
+    /// Is this the user's mistake (as opposed to a failure of ours)?
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, QueryError::Parse(_) | QueryError::Unsupported { .. })
+    }
+
+    /// The character position the error refers to, for user errors.
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            QueryError::Parse(e) => Some(e.position),
+            QueryError::Unsupported { position, .. } => Some(*position),
+            QueryError::Index(_) => None,
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The planner: query AST → tantivy query, using the schema and analysers.
+//!
+//! A bare word is looked for in the subject (weighted highest), the body field
+//! of every language (each with its own stemmer, so the query need not know the
+//! mail's language), the sender, attachments, and — weighted lowest — quoted
+//! reply text and signatures/footers. Each term goes through the analyser of
+//! the field it is matched against, so case, accents and CJK segmentation match
+//! what indexing did.
+
+use std::ops::Bound;
+
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query,
+    RangeQuery, RegexQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::Term;
+use time::{Date, Month, OffsetDateTime};
+
+use super::grammar::{self, AgeUnit, DateSpec, Query as Ast, Value};
+use super::QueryError;
+use crate::index::analysis::{fold_analyzer, terms};
+use crate::index::{Fields, MailIndex};
+
+/// Weights of the default fields for bare words.
+const SUBJECT_BOOST: f32 = 3.0;
+const BODY_BOOST: f32 = 1.0;
+const FROM_BOOST: f32 = 1.0;
+const ATTACH_BOOST: f32 = 0.5;
+const QUOTED_BOOST: f32 = 0.3;
+const FOOTER_BOOST: f32 = 0.1;
+
+/// Parses and plans `text`; `now` (unix seconds) anchors `older:`/`newer:`.
+pub fn plan_text(index: &MailIndex, text: &str, now: i64) -> Result<Box<dyn Query>, QueryError> {
+    let ast = grammar::parse(text)?;
+    Planner::new(index, now).plan(&ast)
+}
+
+/// Turns ASTs into tantivy queries for one index.
+pub struct Planner<'a> {
+    index: &'a MailIndex,
+    f: &'a Fields,
+    now: i64,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for `index`, with `now` for relative dates.
+    pub fn new(index: &'a MailIndex, now: i64) -> Self {
+        Planner {
+            index,
+            f: &index.fields,
+            now,
+        }
+    }
+
+    /// Plans one AST.
+    pub fn plan(&self, ast: &Ast) -> Result<Box<dyn Query>, QueryError> {
+        Ok(match ast {
+            Ast::And(items) => {
+                let mut clauses = Vec::new();
+                for item in items {
+                    match item {
+                        Ast::Not(inner) => clauses.push((Occur::MustNot, self.plan(inner)?)),
+                        _ => clauses.push((Occur::Must, self.plan(item)?)),
+                    }
+                }
+                if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+            Ast::Or(items) => {
+                let clauses = items
+                    .iter()
+                    .map(|q| Ok((Occur::Should, self.plan(q)?)))
+                    .collect::<Result<Vec<_>, QueryError>>()?;
+                Box::new(BooleanQuery::new(clauses))
+            }
+            Ast::Not(inner) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery)),
+                (Occur::MustNot, self.plan(inner)?),
+            ])),
+            Ast::Term(term) => self.term(term)?,
+            Ast::HasAttachment => Box::new(TermQuery::new(
+                Term::from_field_u64(self.f.has_attach, 1),
+                IndexRecordOption::Basic,
+            )),
+            Ast::Size { larger, bytes } => {
+                let t = |v| Term::from_field_u64(self.f.size, v);
+                if *larger {
+                    range(Bound::Included(t(*bytes)), Bound::Unbounded)
+                } else {
+                    range(Bound::Included(t(0)), Bound::Excluded(t(*bytes)))
+                }
+            }
+            Ast::DateRange { from, to } => self.dates(
+                from.map(|d| day_start(d.start_of())),
+                to.map(|d| day_start(d.end_exclusive())),
+            ),
+            Ast::After(d) => self.dates(Some(day_start(d.start_of())), None),
+            Ast::Before(d) => self.dates(None, Some(day_start(d.start_of()))),
+            Ast::Age {
+                older,
+                amount,
+                unit,
+            } => {
+                let cutoff = age_cutoff(self.now, *amount, *unit);
+                if *older {
+                    self.dates(None, Some(cutoff))
+                } else {
+                    self.dates(Some(cutoff), None)
+                }
+            }
+        })
+    }
+
+    /// `from <= date < to` (unix seconds); undated mail (stored as 0) never matches.
+    fn dates(&self, from: Option<i64>, to: Option<i64>) -> Box<dyn Query> {
+        let t = |v| Term::from_field_i64(self.f.date, v);
+        let lower = Bound::Included(t(from.unwrap_or(1).max(1)));
+        let upper = to.map_or(Bound::Unbounded, |v| Bound::Excluded(t(v)));
+        range(lower, upper)
+    }
+
+    fn term(&self, term: &grammar::Term) -> Result<Box<dyn Query>, QueryError> {
+        use grammar::Field as G;
+        let f = self.f;
+        let fields: Vec<(Field, f32)> = match term.field {
+            None => {
+                let mut v = vec![(f.subject, SUBJECT_BOOST), (f.from, FROM_BOOST)];
+                v.extend(f.body_fields().into_iter().map(|b| (b, BODY_BOOST)));
+                v.extend([
+                    (f.attach, ATTACH_BOOST),
+                    (f.filename, ATTACH_BOOST),
+                    (f.quoted, QUOTED_BOOST),
+                    (f.footer, FOOTER_BOOST),
+                ]);
+                v
+            }
+            Some(G::Body) => {
+                let mut v: Vec<_> = f.body_fields().into_iter().map(|b| (b, 1.0)).collect();
+                v.extend([
+                    (f.attach, ATTACH_BOOST),
+                    (f.quoted, QUOTED_BOOST),
+                    (f.footer, FOOTER_BOOST),
+                ]);
+                v
+            }
+            Some(G::From) => vec![(f.from, 1.0)],
+            Some(G::To) => vec![(f.to, 1.0)],
+            Some(G::Cc) => vec![(f.cc, 1.0)],
+            Some(G::Subject) => vec![(f.subject, 1.0)],
+            Some(G::Filename) => vec![(f.filename, 1.0)],
+            Some(G::List) => return Ok(self.list(&term.value)),
+            Some(G::Id) => return Ok(self.exact(f.mid, &term.value, true)),
+            Some(G::Thread) => return Ok(self.exact(f.thread, &term.value, false)),
+            Some(G::Lang) => return Ok(self.lang(&term.value)),
+            Some(other @ (G::Is | G::Cited)) => {
+                return Err(QueryError::Unsupported {
+                    position: term.span.0,
+                    message: format!("'{}:' is not supported yet", other.name()),
+                })
+            }
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, boost) in fields {
+            if let Some(q) = self.text(field, &term.value)? {
+                let q: Box<dyn Query> = if (boost - 1.0).abs() > f32::EPSILON {
+                    Box::new(BoostQuery::new(q, boost))
+                } else {
+                    q
+                };
+                clauses.push((Occur::Should, q));
+            }
+        }
+        if clauses.is_empty() {
+            return Err(QueryError::Unsupported {
+                position: term.span.0,
+                message: "this term has no letters or digits to search for".into(),
+            });
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    fn analyzer(&self, field: Field) -> Result<TextAnalyzer, QueryError> {
+        Ok(self.index.index.tokenizer_for_field(field)?)
+    }
+
+    /// A word, phrase or prefix in one tokenised field; None if it has no tokens there.
+    fn text(&self, field: Field, value: &Value) -> Result<Option<Box<dyn Query>>, QueryError> {
+        let (text, prefix) = match value {
+            Value::Word(w) | Value::Phrase(w) => (w.as_str(), false),
+            Value::Prefix(p) => (p.as_str(), true),
+        };
+        // Prefixes are matched unstemmed: a stem may be shorter than the prefix.
+        let tokens = if prefix {
+            terms(&mut fold_analyzer(), text)
+        } else {
+            terms(&mut self.analyzer(field)?, text)
+        };
+        let mut ts: Vec<Term> = tokens
+            .iter()
+            .map(|t| Term::from_field_text(field, t))
+            .collect();
+        Ok(match (ts.len(), prefix) {
+            (0, _) => None,
+            (1, false) => Some(Box::new(TermQuery::new(
+                ts.remove(0),
+                IndexRecordOption::WithFreqs,
+            ))),
+            (1, true) => Some(prefix_query(field, &tokens[0])?),
+            (_, false) => Some(Box::new(PhraseQuery::new(ts))),
+            (_, true) => Some(Box::new(PhrasePrefixQuery::new(ts))),
+        })
+    }
+
+    /// `list:dev` matches the exact list id or any of its dot-separated parts.
+    fn list(&self, value: &Value) -> Box<dyn Query> {
+        let exact = self.exact(self.f.list, value, true);
+        match self.text(self.f.list_text, value) {
+            Ok(Some(parts)) => Box::new(BooleanQuery::new(vec![
+                (Occur::Should, exact),
+                (Occur::Should, parts),
+            ])),
+            _ => exact,
+        }
+    }
+
+    /// An untokenised field: exact value (angle brackets stripped), or a prefix.
+    fn exact(&self, field: Field, value: &Value, lowercase: bool) -> Box<dyn Query> {
+        let (raw, prefix) = match value {
+            Value::Word(w) | Value::Phrase(w) => (w, false),
+            Value::Prefix(p) => (p, true),
+        };
+        let mut v = raw.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+        if lowercase {
+            v = v.to_lowercase();
+        }
+        if prefix {
+            return prefix_query(field, &v).unwrap_or_else(|_| Box::new(EmptyQuery));
+        }
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, &v),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    fn lang(&self, value: &Value) -> Box<dyn Query> {
+        let v = match value {
+            Value::Word(w) | Value::Phrase(w) | Value::Prefix(w) => w.to_lowercase(),
+        };
+        let code = lang_code(&v).unwrap_or(&v);
+        Box::new(TermQuery::new(
+            Term::from_field_text(self.f.lang, code),
+            IndexRecordOption::Basic,
+        ))
+    }
+}
+
+fn range(lower: Bound<Term>, upper: Bound<Term>) -> Box<dyn Query> {
+    Box::new(RangeQuery::new(lower, upper))
+}
+
+fn prefix_query(field: Field, prefix: &str) -> Result<Box<dyn Query>, QueryError> {
+    let mut pattern = String::with_capacity(prefix.len() + 4);
+    for c in prefix.chars() {
+        if c.is_alphanumeric() {
+            pattern.push(c);
+        } else {
+            pattern.push('\\');
+            pattern.push(c);
+        }
+    }
+    pattern.push_str(".*");
+    Ok(Box::new(RegexQuery::from_pattern(&pattern, field)?))
+}
+
+/// Two-letter codes and English names for the languages gleaner detects.
+const LANG_NAMES: [(&str, &str, &str); 24] = [
+    ("en", "english", "eng"),
+    ("de", "german", "deu"),
+    ("fr", "french", "fra"),
+    ("es", "spanish", "spa"),
+    ("it", "italian", "ita"),
+    ("pt", "portuguese", "por"),
+    ("nl", "dutch", "nld"),
+    ("sv", "swedish", "swe"),
+    ("da", "danish", "dan"),
+    ("no", "norwegian", "nob"),
+    ("fi", "finnish", "fin"),
+    ("hu", "hungarian", "hun"),
+    ("ro", "romanian", "ron"),
+    ("ru", "russian", "rus"),
+    ("tr", "turkish", "tur"),
+    ("el", "greek", "ell"),
+    ("ar", "arabic", "ara"),
+    ("ta", "tamil", "tam"),
+    ("zh", "chinese", "cmn"),
+    ("ja", "japanese", "jpn"),
+    ("ko", "korean", "kor"),
+    ("uk", "ukrainian", "ukr"),
+    ("pl", "polish", "pol"),
+    ("cs", "czech", "ces"),
+];
+
+/// Maps `de`, `german` or `deu` to `deu`.
+pub fn lang_code(v: &str) -> Option<&'static str> {
+    LANG_NAMES
+        .iter()
+        .find(|(two, name, three)| v == *two || v == *name || v == *three)
+        .map(|(_, _, three)| *three)
+}
+
+/// Unix seconds of 00:00 UTC on a calendar day (clamped to the supported range).
+pub fn day_start((y, m, d): (i32, u8, u8)) -> i64 {
+    let month = Month::try_from(m).unwrap_or(Month::January);
+    match Date::from_calendar_date(y.clamp(-9999, 9999), month, d) {
+        Ok(date) => date.midnight().assume_utc().unix_timestamp(),
+        Err(_) if y > 1970 => i64::MAX / 2,
+        Err(_) => 0,
+    }
+}
+
+/// `now` minus `amount` units; years and months move on the calendar.
+pub fn age_cutoff(now: i64, amount: u32, unit: AgeUnit) -> i64 {
+    let amount = i64::from(amount);
+    let months = match unit {
+        AgeUnit::Hours => return now - amount * 3600,
+        AgeUnit::Days => return now - amount * 86_400,
+        AgeUnit::Weeks => return now - amount * 7 * 86_400,
+        AgeUnit::Months => amount,
+        AgeUnit::Years => amount * 12,
+    };
+    let Ok(t) = OffsetDateTime::from_unix_timestamp(now) else {
+        return now;
+    };
+    let total = i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1 - months;
+    let year = total.div_euclid(12) as i32;
+    let month = (total.rem_euclid(12) + 1) as u8;
+    let max_day = time::util::days_in_month(Month::try_from(month).unwrap_or(Month::January), year);
+    let spec = DateSpec {
+        year,
+        month: Some(month),
+        day: Some(t.day().min(max_day)),
+    };
+    day_start(spec.start_of()) + i64::from(t.time().hour()) * 3600
+        + i64::from(t.time().minute()) * 60
+        + i64::from(t.time().second())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_ages() {
+        let now = day_start((2026, 3, 31)) + 3600;
+        assert_eq!(age_cutoff(now, 1, AgeUnit::Months), day_start((2026, 2, 28)) + 3600);
+        assert_eq!(age_cutoff(now, 6, AgeUnit::Years), day_start((2020, 3, 31)) + 3600);
+        assert_eq!(age_cutoff(now, 2, AgeUnit::Days), now - 2 * 86_400);
+    }
+
+    #[test]
+    fn lang_names() {
+        assert_eq!(lang_code("de"), Some("deu"));
+        assert_eq!(lang_code("japanese"), Some("jpn"));
+        assert_eq!(lang_code("xx"), None);
+    }
+}

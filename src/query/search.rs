@@ -1,0 +1,269 @@
+//! Running a query: exact totals, the top hits with snippets, in relevance or
+//! date order.
+//!
+//! Snippets come from the stored start of the author's text, highlighted with
+//! the analyser of the message's language, so `upgrading` highlights
+//! `upgrade` in English mail.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+
+use super::{plan, QueryError};
+use crate::index::doc::StoredMessage;
+use crate::index::MailIndex;
+
+/// Result order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Best match first (BM25, subject above body above quoted text).
+    #[default]
+    Relevance,
+    /// Newest first.
+    Date,
+    /// Oldest first.
+    Oldest,
+}
+
+/// A search to run.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Query text in gleaner's query language.
+    pub query: String,
+    /// Hits to return.
+    pub limit: usize,
+    /// Hits to skip.
+    pub offset: usize,
+    /// Order.
+    pub sort: Sort,
+    /// "Now" for `older:`/`newer:`, unix seconds.
+    pub now: i64,
+}
+
+/// A highlighted extract of a message.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Snippet {
+    /// Plain text of the extract.
+    pub text: String,
+    /// Byte ranges of `text` to highlight.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+impl Snippet {
+    /// The extract as HTML: everything escaped, matches in `<mark>`.
+    pub fn to_html(&self) -> String {
+        let mut out = String::new();
+        let mut pos = 0;
+        for &(a, b) in &self.highlights {
+            if a < pos || b > self.text.len() || a > b {
+                continue;
+            }
+            out.push_str(&escape_html(&self.text[pos..a]));
+            out.push_str("<mark>");
+            out.push_str(&escape_html(&self.text[a..b]));
+            out.push_str("</mark>");
+            pos = b;
+        }
+        out.push_str(&escape_html(&self.text[pos.min(self.text.len())..]));
+        out
+    }
+
+    /// The extract for a terminal: matches wrapped in `open` and `close`.
+    pub fn marked(&self, open: &str, close: &str) -> String {
+        let mut out = String::new();
+        let mut pos = 0;
+        for &(a, b) in &self.highlights {
+            if a < pos || b > self.text.len() || a > b {
+                continue;
+            }
+            out.push_str(&self.text[pos..a]);
+            out.push_str(open);
+            out.push_str(&self.text[a..b]);
+            out.push_str(close);
+            pos = b;
+        }
+        out.push_str(&self.text[pos.min(self.text.len())..]);
+        out
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// One search result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// The stored message.
+    #[serde(flatten)]
+    pub message: StoredMessage,
+    /// BM25 score (0 when sorted by date).
+    pub score: f32,
+    /// Highlighted extract.
+    pub snippet: Snippet,
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    /// Exact number of matching messages.
+    pub total: usize,
+    /// The requested page of hits.
+    pub hits: Vec<Hit>,
+    /// Milliseconds taken.
+    pub took_ms: f64,
+}
+
+/// Runs `req` against `index`.
+pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
+    let started = Instant::now();
+    let searcher = index.reader.searcher();
+    let query = plan::plan_text(index, &req.query, req.now)?;
+    let (total, hits) = top(&searcher, query.as_ref(), req)?;
+    let mut snippets = Snippets::new(index, &searcher, query.as_ref());
+    let mut out = Vec::with_capacity(hits.len());
+    for (score, addr) in hits {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let message = StoredMessage::from_document(&index.fields, &doc);
+        let snippet = snippets.make(&message);
+        out.push(Hit {
+            message,
+            score,
+            snippet,
+        });
+    }
+    Ok(Results {
+        total,
+        hits: out,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+fn top(
+    searcher: &Searcher,
+    query: &dyn Query,
+    req: &Request,
+) -> Result<(usize, Vec<(f32, DocAddress)>), QueryError> {
+    let limit = req.limit.max(1);
+    let docs = TopDocs::with_limit(limit).and_offset(req.offset);
+    Ok(match req.sort {
+        Sort::Relevance => searcher.search(query, &(Count, docs.order_by_score()))?,
+        Sort::Date | Sort::Oldest => {
+            let order = if req.sort == Sort::Date {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            let (n, d) =
+                searcher.search(query, &(Count, docs.order_by_fast_field::<i64>("date", order)))?;
+            (n, d.into_iter().map(|(_, a)| (0.0, a)).collect())
+        }
+    })
+}
+
+/// Snippet generators per body field, made on first use.
+struct Snippets<'a> {
+    index: &'a MailIndex,
+    searcher: &'a Searcher,
+    query: &'a dyn Query,
+    by_field: HashMap<Field, Option<SnippetGenerator>>,
+}
+
+const SNIPPET_CHARS: usize = 200;
+
+impl<'a> Snippets<'a> {
+    fn new(index: &'a MailIndex, searcher: &'a Searcher, query: &'a dyn Query) -> Self {
+        Snippets {
+            index,
+            searcher,
+            query,
+            by_field: HashMap::new(),
+        }
+    }
+
+    fn make(&mut self, m: &StoredMessage) -> Snippet {
+        let field = self.index.fields.body_field_for(&m.lang);
+        let generator = self.by_field.entry(field).or_insert_with(|| {
+            SnippetGenerator::create(self.searcher, self.query, field)
+                .ok()
+                .map(|mut g| {
+                    g.set_max_num_chars(SNIPPET_CHARS);
+                    g
+                })
+        });
+        if let Some(g) = generator {
+            let s = g.snippet(&m.text);
+            if !s.is_empty() && !s.highlighted().is_empty() {
+                return Snippet {
+                    // Same-length replacement keeps the highlight offsets valid.
+                    text: s.fragment().replace(['\n', '\r', '\t'], " "),
+                    highlights: s
+                        .highlighted()
+                        .iter()
+                        .map(|r| (r.start, r.end))
+                        .collect(),
+                };
+            }
+        }
+        Snippet {
+            text: preview(&m.text, SNIPPET_CHARS),
+            highlights: Vec::new(),
+        }
+    }
+}
+
+/// The first `max` characters of `text`, whitespace collapsed.
+pub fn preview(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for word in text.split_whitespace() {
+        if out.chars().count() + word.chars().count() > max {
+            if out.is_empty() {
+                out.extend(word.chars().take(max));
+            }
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Finds a message by Message-ID (with or without angle brackets) or by key.
+pub fn find_message(index: &MailIndex, id: &str) -> Result<Option<StoredMessage>, QueryError> {
+    let f = &index.fields;
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let searcher = index.reader.searcher();
+    for term in [
+        Term::from_field_text(f.key, id),
+        Term::from_field_text(f.mid, &id.to_lowercase()),
+    ] {
+        let q = TermQuery::new(term, IndexRecordOption::Basic);
+        let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        if let Some((_, addr)) = top.first() {
+            let doc: TantivyDocument = searcher.doc(*addr)?;
+            return Ok(Some(StoredMessage::from_document(f, &doc)));
+        }
+    }
+    Ok(None)
+}

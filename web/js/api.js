@@ -1,0 +1,81 @@
+// JSON API client. Every call goes to this origin (CSP connect-src 'self').
+
+export class ApiError extends Error {
+  constructor(status, body, message) {
+    super(message || (body && typeof body.error === 'string' ? body.error : `HTTP ${status}`));
+    this.status = status;
+    this.body = body || {};
+    this.position = body && Number.isInteger(body.position) ? body.position : null;
+  }
+}
+
+let csrfToken = null;
+export const setCsrfToken = (t) => { csrfToken = typeof t === 'string' ? t : null; };
+export const getCsrfToken = () => csrfToken;
+
+/** Where the login page should send the user back to: a same-origin path only. */
+export function safeNext(next) {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  if (next.startsWith('/login') || next.startsWith('/api/')) return '/';
+  return next;
+}
+
+export function redirectToLogin() {
+  const next = location.pathname + location.search + location.hash;
+  location.assign('/login?next=' + encodeURIComponent(safeNext(next)));
+}
+
+async function readBody(res) {
+  const type = res.headers.get('content-type') || '';
+  if (type.includes('json')) {
+    try { return await res.json(); } catch { return null; }
+  }
+  try {
+    const t = await res.text();
+    return t ? { error: t.slice(0, 500) } : null;
+  } catch { return null; }
+}
+
+/**
+ * Fetch JSON. Throws ApiError on non-2xx; on 401 redirects to the login page
+ * (unless opts.noRedirect) and throws. opts.signal aborts.
+ */
+export async function api(path, opts = {}) {
+  const method = opts.method || 'GET';
+  const headers = { Accept: 'application/json' };
+  let body;
+  if (opts.json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.json);
+  }
+  if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body, credentials: 'same-origin', signal: opts.signal, cache: 'no-store' });
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw new ApiError(0, null, 'Cannot reach the gleaner server. Is it running?');
+  }
+  const data = await readBody(res);
+  if (res.status === 401 && !opts.noRedirect) {
+    redirectToLogin();
+    throw new ApiError(401, data, 'login required');
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export function search({ q, sort = 'relevance', offset = 0, limit = 20 }, signal) {
+  const p = new URLSearchParams({ q, limit: String(limit), offset: String(offset), sort });
+  return api('/api/search?' + p.toString(), { signal });
+}
+export const getMessage = (id, signal) => api('/api/messages/' + enc(id), { signal });
+export const rawHref = (id) => '/api/messages/' + enc(id) + '/raw';
+export const getThread = (id, signal) => api('/api/threads/' + enc(id), { signal });
+export const exportHref = (q) => '/api/export.mbox?' + new URLSearchParams({ q }).toString();
+export const getStats = () => api('/api/stats');
+export const getMe = (opts = {}) => api('/api/me', opts);
+export const logout = () => api('/api/logout', { method: 'POST', json: {} });
+export const login = (username, password) => api('/api/login', { method: 'POST', json: { username, password }, noRedirect: true });

@@ -1,0 +1,44 @@
+// /api/stats, fetched once per page load and shared (status line, home page, completion).
+import { getStats } from './api.js';
+import { h, clear, fmtNum, plural, fmtDay, fmtDateTime, fmtBytes } from './dom.js';
+
+let promise = null;
+export function loadStats(refresh = false) {
+  if (!promise || refresh) promise = getStats().catch((e) => { promise = null; throw e; });
+  return promise;
+}
+
+/** Fill the footer's #status from the stats. */
+export async function renderStatus() {
+  const el = document.getElementById('status');
+  if (!el) return;
+  let s;
+  try { s = await loadStats(); } catch (e) {
+    if (e && e.status === 401) return;
+    el.textContent = 'Index status unavailable.';
+    el.classList.add('warn');
+    return;
+  }
+  clear(el);
+  el.classList.remove('warn');
+  const lists = Array.isArray(s.lists) ? s.lists.length : 0;
+  const parts = [
+    h('span', { id: 'status-count' }, plural(Number(s.messages) || 0, 'message')),
+    h('span', {}, plural(lists, 'list')),
+  ];
+  if (s.first_date || s.last_date) parts.push(h('span', {}, `${fmtDay(s.first_date)} – ${fmtDay(s.last_date)}`));
+  if (s.index_bytes) parts.push(h('span', {}, `index ${fmtBytes(s.index_bytes)}`));
+  const w = s.watermark || {};
+  if (w.indexed_through) parts.push(h('span', { id: 'status-watermark', title: 'Everything received up to this time is searchable' }, `indexed through ${fmtDateTime(w.indexed_through)}`));
+  else if ('indexed_through' in w) parts.push(h('span', { id: 'status-watermark' }, 'indexing has not finished a pass yet'));
+  if (Number(w.pending) > 0) parts.push(h('span', { class: 'pending' }, `${fmtNum(w.pending)} pending`));
+  const failing = (Array.isArray(w.sources) ? w.sources : []).filter((x) => x && x.last_error);
+  if (failing.length) {
+    parts.push(h('span', { class: 'source-errors', title: failing.map((x) => `${x.path}: ${x.last_error}`).join('\n') },
+      `⚠ ${plural(failing.length, 'source')} failing`));
+  }
+  parts.forEach((p, i) => {
+    if (i) el.appendChild(h('span', { class: 'sep', 'aria-hidden': 'true' }, ' · '));
+    el.appendChild(p);
+  });
+}

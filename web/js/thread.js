@@ -1,0 +1,130 @@
+// Thread view (/t/<id>): the reply tree, each message with its text.
+
+import { h, plural, fmtDay, fmtDateTime, splitAddress, messageHref, searchHref } from './dom.js';
+import { getThread, getMessage, rawHref, ApiError } from './api.js';
+import { isCurrent } from './router.js';
+import { renderBodyParts } from './message.js';
+import { resetSelection } from './keys.js';
+
+const EAGER = 40;        // threads up to this size load every body at once
+const CONCURRENCY = 4;   // parallel /api/messages requests
+const FLAT_DEPTH = 6;    // deeper replies stop indenting
+
+function normSubject(s) {
+  return String(s || '').replace(/^\s*((re|fwd?|aw|sv|wg)\s*(\[\d+\])?\s*:\s*|\[[^\]]*\]\s*)*/i, '').trim().toLowerCase();
+}
+
+export async function renderThread(main, match, params, gen) {
+  let id;
+  try { id = decodeURIComponent(match[1]); } catch { id = match[1]; }
+  const focus = params.get('focus');
+  main.replaceChildren(h('div', { class: 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading thread…'));
+  let t;
+  try {
+    t = await getThread(id);
+  } catch (e) {
+    if (!isCurrent(gen)) return;
+    main.replaceChildren(h('div', { id: 'error', class: 'error-box', role: 'alert' },
+      h('p', { class: 'error-title' }, e instanceof ApiError && e.status === 404 ? 'No such thread (or you may not see it): ' : 'Could not load the thread: ', h('code', {}, id)),
+      e instanceof ApiError && e.status !== 404 ? h('p', {}, e.message) : null));
+    return;
+  }
+  if (!isCurrent(gen)) return;
+
+  const roots = Array.isArray(t.messages) ? t.messages : [];
+  const flat = [];
+  const walk = (nodes, depth) => { for (const n of nodes) { if (!n) continue; flat.push([n, depth]); walk(Array.isArray(n.children) ? n.children : [], depth + 1); } };
+  walk(roots, 0);
+  const subject = t.subject && String(t.subject).trim() ? String(t.subject) : (flat[0] && flat[0][0].subject) || '(no subject)';
+  document.title = `${subject} — gleaner`;
+  const dates = flat.map(([n]) => n.date).filter(Boolean).sort();
+  const lists = [...new Set(flat.map(([n]) => n.list).filter(Boolean))];
+  const authors = new Set(flat.map(([n]) => splitAddress(n.from).addr.toLowerCase()));
+  const threadSubject = normSubject(subject);
+
+  const pending = [];
+  let counter = 0;
+  const build = (nodes, depth) => {
+    const ol = h('ol', { class: ['tree', depth >= FLAT_DEPTH && 'flat'] });
+    for (const n of nodes) {
+      if (!n) continue;
+      const from = splitAddress(n.from);
+      const idx = counter++;
+      const mid = n.message_id || n.key || '';
+      const bodyBox = h('div', { class: 'tmsg-text' });
+      if (n.snippet) bodyBox.appendChild(h('p', { class: 'tmsg-snippet' }, String(n.snippet)));
+      const showSubject = n.subject && normSubject(n.subject) !== threadSubject;
+      const art = h('article', {
+        class: ['tmsg', focus && (focus === n.message_id || focus === n.key) && 'focused'],
+        id: `tm-${idx}`, dataset: { key: n.key || mid, depth },
+        'aria-label': `${from.name}, ${fmtDay(n.date)}`, tabindex: '-1',
+      },
+      h('header', { class: 'tmsg-head' },
+        h('span', { class: 'tmsg-from', title: n.from || '' }, from.name || '(unknown sender)'),
+        h('time', { class: 'tmsg-date', datetime: n.date || null, title: fmtDateTime(n.date) }, fmtDateTime(n.date)),
+        n.list && lists.length > 1 ? h('span', { class: 'tmsg-list' }, String(n.list)) : null,
+        h('span', { class: 'tmsg-links' },
+          h('a', { class: 'hit-link', href: messageHref(n), title: 'Open this message alone (permalink)' }, 'message'),
+          ' · ',
+          h('a', { href: rawHref(mid), download: '', rel: 'nofollow' }, 'raw'))),
+      showSubject ? h('p', { class: 'tmsg-subject' }, String(n.subject)) : null,
+      bodyBox);
+      pending.push([mid, bodyBox, art]);
+      const li = h('li', { class: 'tnode' }, art);
+      const kids = Array.isArray(n.children) ? n.children.filter(Boolean) : [];
+      if (kids.length) li.appendChild(build(kids, depth + 1));
+      ol.appendChild(li);
+    }
+    return ol;
+  };
+
+  const tree = build(roots, 0);
+  const span = dates.length ? (fmtDay(dates[0]) === fmtDay(dates[dates.length - 1]) ? fmtDay(dates[0]) : `${fmtDay(dates[0])} – ${fmtDay(dates[dates.length - 1])}`) : '';
+  main.replaceChildren(h('div', { id: 'thread', class: 'thread', dataset: { threadId: t.thread_id || id } },
+    h('header', { class: 'thread-head' },
+      h('h1', {}, subject),
+      h('p', { class: 'muted' },
+        [plural(flat.length, 'message'), plural(authors.size, 'participant'), span, lists.join(', ')].filter(Boolean).join(' · '), ' · ',
+        h('a', { href: searchHref(`thread:"${String(t.thread_id || id).replace(/"/g, '')}"`, 'oldest') }, 'as search results'))),
+    tree));
+  resetSelection();
+
+  const focused = main.querySelector('.tmsg.focused');
+  if (focused) { focused.scrollIntoView({ block: 'start' }); focused.focus({ preventScroll: true }); }
+
+  loadBodies(pending, gen);
+}
+
+async function loadOne([mid, box], gen) {
+  if (box.dataset.loaded) return;
+  box.dataset.loaded = '1';
+  try {
+    const msg = await getMessage(mid);
+    if (!isCurrent(gen)) return;
+    box.replaceChildren();
+    renderBodyParts(box, msg);
+  } catch (e) {
+    if (!isCurrent(gen)) return;
+    box.appendChild(h('p', { class: 'muted small' }, `Could not load the text (${e.message}).`));
+  }
+}
+
+function loadBodies(pending, gen) {
+  if (pending.length <= EAGER || !('IntersectionObserver' in window)) {
+    let i = 0;
+    const worker = async () => { while (i < pending.length && isCurrent(gen)) await loadOne(pending[i++], gen); };
+    for (let k = 0; k < CONCURRENCY; k++) worker();
+    return;
+  }
+  // Big threads: load each text when it comes near the viewport.
+  const byEl = new Map(pending.map((p) => [p[2], p]));
+  const io = new IntersectionObserver((entries) => {
+    if (!isCurrent(gen)) { io.disconnect(); return; }
+    for (const en of entries) {
+      if (!en.isIntersecting) continue;
+      io.unobserve(en.target);
+      loadOne(byEl.get(en.target), gen);
+    }
+  }, { rootMargin: '1200px 0px' });
+  for (const p of pending) io.observe(p[2]);
+}
