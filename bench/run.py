@@ -282,6 +282,16 @@ class Tool:
     def parse_count(self, r: Result):
         return len([ln for ln in r.out.splitlines() if ln.strip()])
 
+    def indexed_count(self, timeout):
+        """How many messages the index holds, by a match-everything query."""
+        if self.all_query is None:
+            return None
+        r = run(self.count_argv(self.all_query), self.env, timeout)
+        try:
+            return self.parse_count(r) if self.ok(r) else None
+        except ValueError:
+            return None
+
 
 class Gleaner(Tool):
     name = "gleaner"
@@ -309,6 +319,14 @@ class Gleaner(Tool):
         return [self.path, "search", "--data", self.data, "--json",
                 "--limit", str(max(self.corpus.messages, 1)), q]
 
+    def indexed_count(self, timeout):
+        r = run([self.path, "stats", "--data", self.data, "--json"], self.env, timeout)
+        try:
+            n = json.loads(r.out).get("messages") if r.rc == 0 else None
+        except (ValueError, AttributeError):
+            return None
+        return n if isinstance(n, int) else None
+
     def parse_count(self, r):
         text = r.out.decode("utf-8", "replace").strip()
         if not text:
@@ -328,10 +346,10 @@ class Gleaner(Tool):
                 if isinstance(doc.get(k), list):
                     return len(doc[k])
         lines = [ln for ln in text.splitlines() if ln.strip()]
-        try:  # JSON lines: maybe a header/footer object that carries the total
+        try:  # JSON lines, one hit per line; each hit (or a header/footer line) may carry the total
             for ln in (lines[0], lines[-1]):
                 obj = json.loads(ln)
-                if isinstance(obj, dict) and len(obj) <= 3:
+                if isinstance(obj, dict):
                     for k in keys:
                         if isinstance(obj.get(k), int):
                             return obj[k]
@@ -542,13 +560,7 @@ def do_index(tools, args, corpus):
             ok = False
             res["error"] = f"exited 0 but left no index in {t.db_dir()}"
             log(f"  {t.name} FAILED: {res['error']}")
-        indexed = None
-        if ok and t.all_query is not None:
-            r = run(t.count_argv(t.all_query), t.env, args.timeout)
-            try:
-                indexed = t.parse_count(r) if t.ok(r) else None
-            except ValueError:
-                pass
+        indexed = t.indexed_count(args.timeout) if ok else None
         res.update(ok=ok, wall_s=wall, cpu_s=cpu, maxrss_kb=rss, index_bytes=size, indexed=indexed,
                    msgs_per_s=corpus.messages / wall if ok and wall else None,
                    index_ratio=size / corpus.raw_bytes if corpus.raw_bytes else None)
@@ -662,6 +674,14 @@ def main(argv=None):
         else:
             entry["status"] = "ok"
             entry["version"] = t.version()
+            if name == "gleaner":
+                try:
+                    head = subprocess.run(["git", "-C", str(Path(t.path).parent), "describe", "--always",
+                                           "--dirty"], capture_output=True, text=True, timeout=10)
+                    if head.returncode == 0:
+                        entry["version"] = f"{entry['version']} (git {head.stdout.strip()})".strip()
+                except (OSError, subprocess.SubprocessError):
+                    pass
             tools.append(t)
         status[name] = entry
 
@@ -763,7 +783,7 @@ def render(d) -> str:
           "time cover all of the tool's commands; msgs/s is corpus messages / wall time; peak RSS is "
           "the largest `ru_maxrss` of them (from `wait4`); index size is the allocated size (`du`) "
           "of the tool's database directory; 'searchable' is what a match-everything query returns "
-          "afterwards (notmuch `*`, mu `\"\"`, mairix `~xyzzyplugh`).", ""]
+          "afterwards (gleaner `stats --json` messages, notmuch `*`, mu `\"\"`, mairix `~xyzzyplugh`).", ""]
     rows = []
     for n in TOOLS:
         r = d["index"].get(n)

@@ -58,12 +58,14 @@ def read_mbox(path):
             cur.append(ln)
         prev_blank = (ln == b"")
     if cur is not None:
+        if cur and cur[-1] == b"":
+            cur.pop()  # artefact of the final newline
         yield finish(cur), sep
 
 
 def finish(lines):
-    # drop the empty line that separates messages (and the split artefact)
-    while lines and lines[-1] == b"":
+    # drop exactly the one empty line that separates messages
+    if lines and lines[-1] == b"":
         lines.pop()
     return b"\n".join(lines) + b"\n"
 

@@ -16,6 +16,7 @@ at a time, not by the corpus size.  See corpus/README.md.
 import argparse
 import base64
 import binascii
+import bisect
 import calendar
 import heapq
 import os
@@ -493,7 +494,7 @@ OPS_LOG = [
     "{date_log} {hostshort} kernel: [{up}] Out of memory: Killed process {pid} ({svc})",
 ]
 CAUSES = [
-    "the renewal cron job silently failing", "a full /var partition", "a stale NFS lock",
+    "a certificate renewal hook that never ran", "a full /var partition", "a stale NFS lock",
     "an expired intermediate certificate", "a typo in the zone file",
     "the MTU on the new VLAN", "a runaway log rotation", "a missing index on messages.thread_id",
     "clock skew between the replicas", "the OOM killer hitting postgres", "a bad DIMM",
@@ -664,9 +665,14 @@ MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "No
 CODEC = {"us-ascii": "ascii", "iso-8859-15": "iso8859_15"}
 
 
+_TZS = {}
+
+
 def tzstr(off):
-    s = "+" if off >= 0 else "-"
-    return "%s%02d%02d" % (s, abs(off) // 60, abs(off) % 60)
+    z = _TZS.get(off)
+    if z is None:
+        z = _TZS[off] = "%s%02d%02d" % ("+" if off >= 0 else "-", abs(off) // 60, abs(off) % 60)
+    return z
 
 
 def fmt_date(ts, off, style):
@@ -702,10 +708,23 @@ def year_of(ts):
 QSAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!*+-/")
 
 
+_EW_CACHE = {}
+
+
 def ew_encode(text, charset, mode, single=False):
     """RFC 2047 encode `text` as one or more encoded words joined by folding."""
     if text.isascii():
         return text
+    key = (text, charset, mode, single)
+    v = _EW_CACHE.get(key)
+    if v is None:
+        if len(_EW_CACHE) > 100000:
+            _EW_CACHE.clear()
+        v = _EW_CACHE[key] = _ew_encode(text, charset, mode, single)
+    return v
+
+
+def _ew_encode(text, charset, mode, single):
     codec = CODEC.get(charset, charset)
     try:
         text.encode(codec)
@@ -747,19 +766,18 @@ def ew_encode(text, charset, mode, single=False):
 def wrap(text, width=72):
     if len(text) <= width:
         return [text]
-    words = text.split(" ")
-    if len(words) == 1:  # CJK: no spaces; wrap by characters
-        w = 38
-        return [text[i:i + w] for i in range(0, len(text), w)]
+    if " " not in text:  # CJK: no spaces; wrap by characters
+        return [text[i:i + 38] for i in range(0, len(text), 38)]
     lines = []
-    cur = words[0]
-    for w in words[1:]:
-        if len(cur) + 1 + len(w) > width:
-            lines.append(cur)
-            cur = w
-        else:
-            cur += " " + w
-    lines.append(cur)
+    while len(text) > width:
+        i = text.rfind(" ", 0, width + 1)
+        if i <= 0:
+            i = text.find(" ", width)
+            if i < 0:
+                break
+        lines.append(text[:i])
+        text = text[i + 1:]
+    lines.append(text)
     return lines
 
 
@@ -778,6 +796,36 @@ def make_png(rng, w, h):
         return c + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(bytes(raw), 6)) + chunk(b"IEND", b""))
+
+KVER = {2009: "2.6.32", 2010: "2.6.35", 2011: "3.0.4", 2012: "3.2.0", 2013: "3.10.5",
+        2014: "3.16.7", 2015: "4.1.12", 2016: "4.4.38", 2017: "4.9.65", 2018: "4.14.78",
+        2019: "4.19.67", 2020: "5.4.80", 2021: "5.10.46", 2022: "5.15.74", 2023: "6.1.55",
+        2024: "6.6.30", 2025: "6.12.9"}
+DISTROS = ("Debian 6 (squeeze)", "Debian 7 (wheezy)", "Debian 8 (jessie)",
+           "Debian 9 (stretch)", "Debian 10 (buster)", "Debian 11 (bullseye)",
+           "Debian 12 (bookworm)", "CentOS 6", "CentOS 7", "Ubuntu 12.04",
+           "Ubuntu 18.04", "Ubuntu 22.04", "FreeBSD 11", "Rocky Linux 9")
+# thread-sticky values computed on first use: f(rng, year, start_ts)
+LAZY = {
+    "oldver": lambda r, y, t: "%d.%d" % (max(1, (y - 2009) // 4), r.randrange(8)),
+    "kver": lambda r, y, t: KVER.get(y, "6.1.0"),
+    "distro": lambda r, y, t: r.choice(DISTROS),
+    "host2": lambda r, y, t: "%s%02d" % (r.choice(HOST_PREFIX), r.randrange(1, 13)),
+    "domain": lambda r, y, t: r.choice(("lists.example.org", "www.example.org", "mail.example.org",
+                                        "archive.example.org", "git.example.org", "example.net")),
+    "dc": lambda r, y, t: r.choice(("fra1", "ams2", "nyc3", "sfo1", "sgp1")),
+    "feature": lambda r, y, t: r.choice(FEATURES),
+    "proposal": lambda r, y, t: r.choice(PROPOSALS),
+    "platform": lambda r, y, t: r.choice(PLATFORMS),
+    "path": lambda r, y, t: r.choice(("/srv/kestrel", "/var/lib/kestrel", "/home/archive", "/data/mail",
+                                      "/opt/kestrel/data")),
+    "cve": lambda r, y, t: "CVE-%d-%04d" % (y, r.randrange(1000, 40000)),
+    "langname": lambda r, y, t: r.choice(LANGNAMES),
+    "locale": lambda r, y, t: r.choice(LOCALES),
+    "charset": lambda r, y, t: r.choice(("ISO-2022-JP", "KOI8-R", "GB2312", "windows-1252", "Shift_JIS")),
+    "date_log": lambda r, y, t: "%s %2d %02d:%02d:%02d" % (MON[time.gmtime(t)[1] - 1], time.gmtime(t)[2],
+                                                           r.randrange(24), r.randrange(60), r.randrange(60)),
+}
 
 
 class Slots(dict):
@@ -819,6 +867,10 @@ class Slots(dict):
             return str(r.randrange(4, 9))
         if key == "err":
             return r.choice(ERRORS)
+        f = LAZY.get(key)
+        if f is not None:
+            v = self[key] = f(r, self["_yr"], self["_start"])
+            return v
         raise KeyError(key)
 
 
@@ -850,8 +902,32 @@ class Generator:
             if step == 1:
                 return a + int(_rand() * (b - a))
             return a + step * int(_rand() * ((b - a + step - 1) // step))
+        def sample(seq, k):
+            n = len(seq)
+            used = set()
+            res = []
+            while len(res) < k:
+                i = int(_rand() * n)
+                if i not in used:
+                    used.add(i)
+                    res.append(seq[i])
+            return res
         rng.choice = choice
         rng.randrange = randrange
+        rng.fast_sample = sample
+        self.list_cum = []
+        acc = 0
+        for l in LISTS:
+            acc += l[2]
+            self.list_cum.append(acc)
+        self.lang_cum = []
+        for l in LISTS:
+            acc = 0
+            cum = []
+            for v in l[4].values():
+                acc += v
+                cum.append(acc)
+            self.lang_cum.append((list(l[4]), cum))
         self.n_total = n_messages
         self.vocab, self.vcum = build_vocab(random.Random(seed * 7919 + 1))
         self.wbuf = []
@@ -869,6 +945,11 @@ class Generator:
             sel = rng.sample(cands, k)
             self.list_people[name] = sel
         self.list_weights = [l[2] for l in LISTS]
+        self.list_culture = {}
+        for name in LIST_NAMES:
+            d = self.list_culture[name] = {}
+            for p in self.list_people[name]:
+                d.setdefault(p.culture, []).append(p)
         self.stats = {name: [0, 0] for name in LIST_NAMES}
 
     # -- vocabulary -------------------------------------------------------
@@ -990,10 +1071,11 @@ class Generator:
 
     def new_thread(self, start, budget):
         r = self.rng
-        li = r.choices(range(len(LISTS)), weights=self.list_weights)[0]
+        li = bisect.bisect(self.list_cum, r.random() * self.list_cum[-1])
         name, _desc, _w, tag, langs = LISTS[li]
         size = min(self.thread_size(name), budget)
-        lang = r.choices(list(langs), weights=list(langs.values()))[0]
+        lnames, lcum = self.lang_cum[li]
+        lang = lnames[bisect.bisect(lcum, r.random() * lcum[-1])]
         th = Thread()
         th.lst = name
         th.lang = lang
@@ -1005,10 +1087,10 @@ class Generator:
         if lang == "en":
             cands = pool
         else:
-            cands = [p for p in pool if p.culture == lang] or pool
+            cands = self.list_culture[name].get(lang) or pool
         starter = r.choice(cands)
         npart = min(len(pool), 2 + int(size ** 0.7))
-        others = [p for p in r.sample(cands, min(len(cands), npart + 1)) if p is not starter][:npart]
+        others = [p for p in r.fast_sample(cands, min(len(cands), npart + 1)) if p is not starter][:npart]
         th.people = [starter] + others
         if lang != "en" and r.random() < 0.3:
             th.people.append(r.choice(pool))
@@ -1018,35 +1100,16 @@ class Generator:
         yr = year_of(start)
         major = (yr - 2009) // 4 + 1
         minor = (yr - 2009) % 4 * 2 + r.randrange(2)
+        ctx["_yr"] = yr
+        ctx["_start"] = start
         ctx.update({
             "ver": "%d.%d.%d" % (major, minor, r.randrange(6)),
             "ver2": "%d.%d.%d" % (major, minor + 1, r.randrange(3)),
-            "oldver": "%d.%d" % (max(1, major - 1), r.randrange(8)),
-            "kver": {2009: "2.6.32", 2010: "2.6.35", 2011: "3.0.4", 2012: "3.2.0", 2013: "3.10.5",
-                     2014: "3.16.7", 2015: "4.1.12", 2016: "4.4.38", 2017: "4.9.65", 2018: "4.14.78",
-                     2019: "4.19.67", 2020: "5.4.80", 2021: "5.10.46", 2022: "5.15.74", 2023: "6.1.55",
-                     2024: "6.6.30", 2025: "6.12.9"}.get(yr, "6.1.0"),
-            "distro": r.choice(("Debian 6 (squeeze)", "Debian 7 (wheezy)", "Debian 8 (jessie)",
-                                "Debian 9 (stretch)", "Debian 10 (buster)", "Debian 11 (bullseye)",
-                                "Debian 12 (bookworm)", "CentOS 6", "CentOS 7", "Ubuntu 12.04",
-                                "Ubuntu 18.04", "Ubuntu 22.04", "FreeBSD 11", "Rocky Linux 9")),
             "host": "%s%02d" % (r.choice(HOST_PREFIX), r.randrange(1, 13)),
-            "host2": "%s%02d" % (r.choice(HOST_PREFIX), r.randrange(1, 13)),
             "svc": r.choice(SERVICES), "cause": r.choice(CAUSES),
-            "domain": r.choice(("lists.example.org", "www.example.org", "mail.example.org",
-                                "archive.example.org", "git.example.org", "example.net")),
-            "dc": r.choice(("fra1", "ams2", "nyc3", "sfo1", "sgp1")),
-            "comp": r.choice(COMPONENTS), "feature": r.choice(FEATURES),
-            "proposal": r.choice(PROPOSALS), "platform": r.choice(PLATFORMS),
-            "path": r.choice(("/srv/kestrel", "/var/lib/kestrel", "/home/archive", "/data/mail",
-                              "/opt/kestrel/data")),
-            "cve": "CVE-%d-%04d" % (yr, r.randrange(1000, 40000)),
-            "langname": r.choice(LANGNAMES), "locale": r.choice(LOCALES),
-            "charset": r.choice(("ISO-2022-JP", "KOI8-R", "GB2312", "windows-1252", "Shift_JIS")),
+            "comp": r.choice(COMPONENTS),
         })
         ctx["hostshort"] = ctx["host"]
-        ctx["date_log"] = "%s %2d %02d:%02d:%02d" % (MON[time.gmtime(start)[1] - 1], time.gmtime(start)[2],
-                                                     r.randrange(24), r.randrange(60), r.randrange(60))
         ctx["func"] = ctx["comp"] + "_" + r.choice(ROOTS)
         ctx["action"] = r.choice(ACTIONS).format_map(ctx)
         th.ctx = ctx
@@ -1097,7 +1160,7 @@ class Generator:
     def en_paras(self, th, templates, k, extra_generic=2):
         r = self.rng
         ctx = th.ctx
-        sents = [s.format_map(ctx) for s in r.sample(templates, min(k, len(templates)))]
+        sents = [s.format_map(ctx) for s in r.fast_sample(templates, min(k, len(templates)))]
         for _ in range(r.randrange(0, extra_generic + 1)):
             sents.insert(r.randrange(len(sents) + 1), r.choice(GENERIC_EN).format_map(ctx))
         paras = []
@@ -1111,7 +1174,7 @@ class Generator:
     def foreign_paras(self, lang, k):
         r = self.rng
         sents = LANG_TEXT[lang][1]
-        chosen = r.sample(sents, min(k, len(sents)))
+        chosen = r.fast_sample(sents, min(k, len(sents)))
         sep = "" if lang in CJK else " "
         paras = []
         i = 0
@@ -1470,6 +1533,9 @@ class Generator:
         x = r.random()
         if th.story is not None:
             x = 0.5 if not attach else 0.99
+        if broken == "nul-bytes":
+            x = 0.5
+            attach = []
         if broken == "undeclared-8bit":
             # 8-bit latin-1 body, no charset, claims 7bit
             txt = "\n".join(text_lines + ([""] + footer if add_footer else [])) + "\n"

@@ -43,7 +43,11 @@ pub(crate) fn read(message: &Message<'_>, defects: &mut Vec<String>) -> Body {
     walk(message, 0, 0, &mut w);
     let html_only = w.plain.is_empty() && !w.html.is_empty();
     let text = if html_only {
-        w.html.iter().map(|h| html_to_text(h)).collect::<Vec<_>>().join("\n")
+        w.html
+            .iter()
+            .map(|h| html_to_text(h))
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         w.plain.join("\n")
     };
@@ -67,8 +71,12 @@ pub(crate) fn read(message: &Message<'_>, defects: &mut Vec<String>) -> Body {
 fn html_to_text(html: &str) -> String {
     let html = prefix_at_most(html, HTML_CAP);
     // The rich decorator marks links and emphasis with annotations rather than
-    // brackets and stars, and still prefixes quotes with "> ".
-    let Ok(lines) = html2text::config::rich().lines_from_read(html.as_bytes(), HTML_WIDTH) else {
+    // brackets and stars, and still prefixes quotes with "> ". Raw mode lays
+    // tables out as one cell per line: layout at this width is very slow.
+    let Ok(lines) = html2text::config::rich()
+        .raw_mode(true)
+        .lines_from_read(html.as_bytes(), HTML_WIDTH)
+    else {
         return String::new();
     };
     let mut out = String::with_capacity(html.len() / 2);
@@ -92,7 +100,9 @@ fn mime_of(part: &MessagePart<'_>) -> String {
 }
 
 fn is_attachment(part: &MessagePart<'_>) -> bool {
-    part.content_disposition().is_some_and(|d| d.is_attachment()) || part.attachment_name().is_some()
+    part.content_disposition()
+        .is_some_and(|d| d.is_attachment())
+        || part.attachment_name().is_some()
 }
 
 fn filename(part: &MessagePart<'_>) -> Option<String> {
@@ -110,7 +120,9 @@ fn is_body_text(mime: &str) -> bool {
 }
 
 fn walk(msg: &Message<'_>, id: usize, depth: usize, w: &mut Walk) {
-    let Some(part) = msg.parts.get(id) else { return };
+    let Some(part) = msg.parts.get(id) else {
+        return;
+    };
     let is_root = id == 0;
     match &part.body {
         PartType::Multipart(children) => {
@@ -157,7 +169,12 @@ fn walk(msg: &Message<'_>, id: usize, depth: usize, w: &mut Walk) {
             attach(w, part, mime_of(part), bytes.len() as u64);
         }
         PartType::Message(inner) => {
-            attach(w, part, "message/rfc822".to_string(), inner.raw_message.len() as u64);
+            attach(
+                w,
+                part,
+                "message/rfc822".to_string(),
+                inner.raw_message.len() as u64,
+            );
             if depth < MAX_DEPTH {
                 attached_message(inner, depth + 1, w);
             }
@@ -174,7 +191,11 @@ fn attached_message(inner: &Message<'_>, depth: usize, w: &mut Walk) {
         add_attachment_text(w, subject);
     }
     let text = if sub.plain.is_empty() {
-        sub.html.iter().map(|h| html_to_text(h)).collect::<Vec<_>>().join("\n")
+        sub.html
+            .iter()
+            .map(|h| html_to_text(h))
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         sub.plain.join("\n")
     };
@@ -191,12 +212,14 @@ fn pick_alternative(msg: &Message<'_>, children: &[u32]) -> Option<usize> {
     ids.clone()
         .find(|&c| holds(msg, c, false, 0))
         .or_else(|| ids.clone().find(|&c| holds(msg, c, true, 0)))
-        .or_else(|| ids.last())
+        .or_else(|| children.last().map(|&c| c as usize))
 }
 
 /// Whether the subtree at `id` holds an inline text/plain (or HTML) part.
 fn holds(msg: &Message<'_>, id: usize, html: bool, depth: usize) -> bool {
-    let Some(part) = msg.parts.get(id) else { return false };
+    let Some(part) = msg.parts.get(id) else {
+        return false;
+    };
     match &part.body {
         PartType::Multipart(children) if depth < 32 => children
             .iter()

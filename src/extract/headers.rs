@@ -56,7 +56,8 @@ fn header_name(line: &[u8]) -> Option<&[u8]> {
     let name = &line[..colon];
     // Some mailers write "Name : value".
     let name = name.strip_suffix(b" ").unwrap_or(name);
-    let ok = !name.is_empty() && name.len() <= 76 && name.iter().all(|&b| (0x21..=0x7e).contains(&b));
+    let ok =
+        !name.is_empty() && name.len() <= 76 && name.iter().all(|&b| (0x21..=0x7e).contains(&b));
     ok.then_some(name)
 }
 
@@ -79,7 +80,9 @@ pub(crate) fn looks_like_mail(bytes: &[u8]) -> bool {
             Some(name) => {
                 count += 1;
                 let lower = name.to_ascii_lowercase();
-                core |= CORE_HEADERS.iter().any(|h| h.as_bytes() == lower.as_slice());
+                core |= CORE_HEADERS
+                    .iter()
+                    .any(|h| h.as_bytes() == lower.as_slice());
             }
             None if count == 0 => return false,
             None => break,
@@ -146,14 +149,26 @@ pub(crate) fn read(message: &Message<'_>, defects: &mut Vec<String>) -> Headers 
         .and_then(|raw| {
             let ids = parse_ids(&raw);
             match ids.len() {
-                0 => raw.split_whitespace().next().map(str::to_string).filter(|_| !raw.contains('<')),
+                0 => raw
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_string)
+                    .filter(|_| !raw.contains('<')),
                 _ => ids.into_iter().next(),
             }
         })
         .or_else(|| message.message_id().and_then(normalise_id));
-    let references = dedup(parse_ids(&raw_headers(message, "References").collect::<Vec<_>>().join(" ")));
-    let in_reply_to = raw_header(message, "In-Reply-To").and_then(|r| parse_ids(&r).into_iter().next());
-    let subject = message.subject().map(|s| collapse_ws(&clean(s))).unwrap_or_default();
+    let references = dedup(parse_ids(
+        &raw_headers(message, "References")
+            .collect::<Vec<_>>()
+            .join(" "),
+    ));
+    let in_reply_to =
+        raw_header(message, "In-Reply-To").and_then(|r| parse_ids(&r).into_iter().next());
+    let subject = message
+        .subject()
+        .map(|s| collapse_ws(&clean(s)))
+        .unwrap_or_default();
     let from = addresses(message, HeaderName::From);
     if from.is_empty() {
         defects.push("no from".to_string());
@@ -275,7 +290,11 @@ fn address(a: &Addr<'_>) -> Option<Address> {
 /// Trims, drops angle brackets and lowercases the domain.
 pub(crate) fn normalise_addr(addr: &str) -> Option<String> {
     let addr = clean(addr);
-    let mut addr = addr.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let mut addr = addr
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     // Garbage around an address: keep the last token that looks like one.
     if addr.contains(|c: char| c.is_whitespace() || c == ',' || c == '<' || c == '>') {
         addr = addr
@@ -306,7 +325,9 @@ fn list_id(message: &Message<'_>) -> Option<String> {
         }
     }
     for name in ["X-Mailing-List", "Mailing-List"] {
-        let Some(raw) = raw_header(message, name) else { continue };
+        let Some(raw) = raw_header(message, name) else {
+            continue;
+        };
         let raw = raw.split(';').next().unwrap_or("");
         let inner = match (raw.find('<'), raw.find('>')) {
             (Some(a), Some(b)) if a < b => raw[a + 1..b].to_string(),
@@ -351,7 +372,9 @@ pub(crate) fn date(
     let received = raw_headers(message, "Received")
         .filter_map(|r| {
             let tail = r.rsplit_once(';').map(|(_, t)| t)?;
-            DateTime::parse_rfc822(tail.trim()).as_ref().and_then(valid_timestamp)
+            DateTime::parse_rfc822(tail.trim())
+                .as_ref()
+                .and_then(valid_timestamp)
         })
         .max();
     if let Some(ts) = received {
@@ -447,7 +470,9 @@ pub(crate) fn thread_subject(subject: &str) -> String {
 /// `re:`, `re[2]:`, `re(2):`, `re :`, `回复：` and the like.
 fn strip_prefix_word(s: &str) -> Option<&str> {
     for p in PREFIXES {
-        let Some(rest) = s.strip_prefix(p) else { continue };
+        let Some(rest) = s.strip_prefix(p) else {
+            continue;
+        };
         let mut rest = rest;
         if let Some(r) = rest.strip_prefix('[').or_else(|| rest.strip_prefix('(')) {
             let digits = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());

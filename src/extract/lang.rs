@@ -55,7 +55,9 @@ fn detector() -> &'static Detector {
 pub fn detect_lang(text: &str) -> &'static str {
     let sample = sample(text);
     match detector().detect(&sample) {
-        Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => info.lang().code(),
+        Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => {
+            info.lang().code()
+        }
         // whatlang is unsure on short texts; short English replies are common
         // on lists and easy to recognise by their function words.
         _ if looks_english(&sample) => "eng",
@@ -66,11 +68,11 @@ pub fn detect_lang(text: &str) -> &'static str {
 /// English function words that other Latin-script languages rarely use.
 const ENGLISH_WORDS: &[&str] = &[
     "the", "and", "of", "to", "for", "with", "that", "this", "it", "it's", "i", "i'm", "i've",
-    "you", "we", "they", "he", "she", "me", "my", "your", "our", "is", "are", "be", "been",
-    "have", "has", "had", "do", "does", "did", "not", "don't", "can", "could", "would",
-    "should", "what", "which", "who", "when", "where", "why", "how", "if", "or", "but", "at",
-    "on", "from", "by", "about", "there", "their", "some", "any", "all", "just", "thanks",
-    "thank", "please", "yes", "no", "works", "here", "now", "then", "than", "too", "very",
+    "you", "we", "they", "he", "she", "me", "my", "your", "our", "is", "are", "be", "been", "have",
+    "has", "had", "do", "does", "did", "not", "don't", "can", "could", "would", "should", "what",
+    "which", "who", "when", "where", "why", "how", "if", "or", "but", "at", "on", "from", "by",
+    "about", "there", "their", "some", "any", "all", "just", "thanks", "thank", "please", "yes",
+    "no", "works", "here", "now", "then", "than", "too", "very",
 ];
 
 /// At least two English function words making up a quarter of the words.

@@ -62,7 +62,12 @@ pub(crate) fn split(text: &str) -> Split {
         i += 1;
     }
     let mut footer = tidy(&sig);
-    let list_footer = tidy(&lines[footer_start..].iter().map(|l| l.to_string()).collect::<Vec<_>>());
+    let list_footer = tidy(
+        &lines[footer_start..]
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>(),
+    );
     if !list_footer.is_empty() {
         if !footer.is_empty() {
             footer.push_str("\n\n");
@@ -84,7 +89,10 @@ fn is_quoted(line: &str) -> bool {
 fn unquote(line: &str) -> String {
     let mut s = line.trim_start();
     while let Some(rest) = s.strip_prefix('>') {
-        s = rest.strip_prefix(' ').unwrap_or(rest).trim_start_matches(' ');
+        s = rest
+            .strip_prefix(' ')
+            .unwrap_or(rest)
+            .trim_start_matches(' ');
     }
     s.to_string()
 }
@@ -159,9 +167,11 @@ fn is_separator(lines: &[&str], i: usize) -> bool {
     }
     if t.len() >= 10 && t.bytes().all(|b| b == b'_') {
         let next = lines.get(i + 1).map(|l| l.trim_start()).unwrap_or("");
-        return ["From:", "Von:", "De :", "De:", "Fra:", "Från:", "Van:", "Da:"]
-            .iter()
-            .any(|p| next.starts_with(p));
+        return [
+            "From:", "Von:", "De :", "De:", "Fra:", "Från:", "Van:", "Da:",
+        ]
+        .iter()
+        .any(|p| next.starts_with(p));
     }
     false
 }
@@ -215,7 +225,9 @@ fn attribution(lines: &[&str], i: usize) -> Option<usize> {
         if !next.is_empty()
             && !is_quoted(next)
             && t.len() + next.len() <= 300
-            && (ends_like_attribution(next) || (t.starts_with("Am ") && next.ends_with(':') && next.contains("schrieb")) || (t.contains(" schrieb") && next.ends_with(':')))
+            && (ends_like_attribution(next)
+                || (t.starts_with("Am ") && next.ends_with(':') && next.contains("schrieb"))
+                || (t.contains(" schrieb") && next.ends_with(':')))
         {
             return Some(2);
         }
@@ -229,10 +241,7 @@ fn is_sig_start(lines: &[&str], i: usize) -> bool {
         "-- " => true,
         "--" => {
             let rest = &lines[i + 1..];
-            let end = rest
-                .iter()
-                .position(|l| is_quoted(l))
-                .unwrap_or(rest.len());
+            let end = rest.iter().position(|l| is_quoted(l)).unwrap_or(rest.len());
             rest[..end].iter().filter(|l| !l.trim().is_empty()).count() <= BARE_SIG_MAX_LINES
         }
         _ => false,

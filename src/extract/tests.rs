@@ -58,7 +58,10 @@ fn golden() {
             }
         }
     }
-    assert!(failed.is_empty(), "golden mismatch (see .json.failed): {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "golden mismatch (see .json.failed): {failed:?}"
+    );
 }
 
 fn corpus_files() -> Option<Vec<PathBuf>> {
@@ -87,6 +90,11 @@ fn corpora_never_panic() {
         match extract(&raw, &ExtractContext::default()) {
             Ok(doc) => {
                 ok += 1;
+                if doc.defects.iter().any(|d| d == "bad date") && defects.get("bad date").copied().unwrap_or(0) < 8 {
+                    let head = String::from_utf8_lossy(&raw[..raw.len().min(20_000)]).to_string();
+                    let date = head.lines().find(|l| l.to_ascii_lowercase().starts_with("date:"));
+                    println!("bad date: {date:?}");
+                }
                 for d in doc.defects {
                     *defects.entry(d).or_default() += 1;
                 }
@@ -113,13 +121,23 @@ fn throughput() {
         println!("skipped: no corpus at {}", dir.display());
         return;
     };
-    let raws: Vec<Vec<u8>> = entries.flatten().map(|e| std::fs::read(e.path()).unwrap()).collect();
+    let raws: Vec<Vec<u8>> = entries
+        .flatten()
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
     let bytes: usize = raws.iter().map(Vec::len).sum();
     let start = Instant::now();
-    for raw in &raws {
+    let mut slowest = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        let t = Instant::now();
         let _ = extract(raw, &ExtractContext::default());
+        slowest.push((t.elapsed(), i));
     }
     let secs = start.elapsed().as_secs_f64();
+    slowest.sort();
+    for (t, i) in slowest.iter().rev().take(5) {
+        println!("slow: {t:?} for {} bytes", raws[*i].len());
+    }
     println!(
         "extract: {} messages, {:.1} MB in {secs:.2}s = {:.0} msg/s",
         raws.len(),
@@ -136,7 +154,10 @@ fn throughput() {
         std::hint::black_box(detect_lang(b));
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("detect_lang: {:.0} detections/s", bodies.len() as f64 / secs);
+    println!(
+        "detect_lang: {:.0} detections/s",
+        bodies.len() as f64 / secs
+    );
 }
 
 fn doc(raw: &str) -> MailDoc {
@@ -163,7 +184,8 @@ fn content_hash_sees_body_changes() {
 
 #[test]
 fn mbox_envelope_line_in_raw_is_used_and_skipped() {
-    let d = doc("From someone@example.org Wed Mar 20 11:22:33 2019\nFrom: a@b.c\nSubject: s\n\nbody\n");
+    let d =
+        doc("From someone@example.org Wed Mar 20 11:22:33 2019\nFrom: a@b.c\nSubject: s\n\nbody\n");
     assert_eq!(d.date_source, DateSource::Envelope);
     assert_eq!(d.date, Some(1_553_080_953));
     assert_eq!(d.from[0].addr.as_deref(), Some("a@b.c"));
@@ -172,10 +194,22 @@ fn mbox_envelope_line_in_raw_is_used_and_skipped() {
 #[test]
 fn envelope_dates() {
     use super::headers::envelope_date;
-    assert_eq!(envelope_date("x@y Wed Mar 20 11:22:33 2019"), Some(1_553_080_953));
-    assert_eq!(envelope_date("x@y Wed Mar  2 11:22:33 2019"), Some(1_551_525_753));
-    assert_eq!(envelope_date("x@y Wed Mar 20 11:22:33 +0100 2019"), Some(1_553_077_353));
-    assert_eq!(envelope_date("MAILER-DAEMON Thu Jan  1 00:00:00 1970"), None);
+    assert_eq!(
+        envelope_date("x@y Wed Mar 20 11:22:33 2019"),
+        Some(1_553_080_953)
+    );
+    assert_eq!(
+        envelope_date("x@y Wed Mar  2 11:22:33 2019"),
+        Some(1_551_525_753)
+    );
+    assert_eq!(
+        envelope_date("x@y Wed Mar 20 11:22:33 +0100 2019"),
+        Some(1_553_077_353)
+    );
+    assert_eq!(
+        envelope_date("MAILER-DAEMON Thu Jan  1 00:00:00 1970"),
+        None
+    );
     assert_eq!(envelope_date("x@y garbage"), None);
     assert_eq!(envelope_date(""), None);
 }
@@ -229,7 +263,10 @@ fn languages() {
         detect_lang("Vielen Dank, das hat das Problem gelöst. Ich werde morgen die Dokumentation aktualisieren."),
         "deu"
     );
-    assert_eq!(detect_lang("来週の月曜日にメールサーバーを新しいデータセンターへ移行します。"), "jpn");
+    assert_eq!(
+        detect_lang("来週の月曜日にメールサーバーを新しいデータセンターへ移行します。"),
+        "jpn"
+    );
     // A huge unspaced text is cut to a sample, not scanned whole.
     let big = "数据库服务器的磁盘满了".repeat(200_000);
     let start = Instant::now();
@@ -241,9 +278,18 @@ fn languages() {
 fn not_mail() {
     let ctx = ExtractContext::default();
     assert_eq!(extract(b"", &ctx), Err(ExtractError::NotMail));
-    assert_eq!(extract(b"\x00\x01\x02binary", &ctx), Err(ExtractError::NotMail));
-    assert_eq!(extract(b"just some text\nmore\n", &ctx), Err(ExtractError::NotMail));
-    assert_eq!(extract(b"Foo: bar\n\nbody", &ctx), Err(ExtractError::NotMail));
+    assert_eq!(
+        extract(b"\x00\x01\x02binary", &ctx),
+        Err(ExtractError::NotMail)
+    );
+    assert_eq!(
+        extract(b"just some text\nmore\n", &ctx),
+        Err(ExtractError::NotMail)
+    );
+    assert_eq!(
+        extract(b"Foo: bar\n\nbody", &ctx),
+        Err(ExtractError::NotMail)
+    );
     assert!(extract(b"Subject: hi\n\nbody", &ctx).is_ok());
 }
 
@@ -266,7 +312,10 @@ fn quoting_split() {
     use super::quoting::split;
     let s = split("mine\n\nOn Mon, Jan 1, 2001 at 10:00 AM, Bob <\nbob@x.org> wrote:\n> theirs\n>> older\n\nmore mine\n--\nBob\n");
     assert_eq!(s.own, "mine\n\nmore mine");
-    assert_eq!(s.quoted, "On Mon, Jan 1, 2001 at 10:00 AM, Bob <\nbob@x.org> wrote:\ntheirs\nolder");
+    assert_eq!(
+        s.quoted,
+        "On Mon, Jan 1, 2001 at 10:00 AM, Bob <\nbob@x.org> wrote:\ntheirs\nolder"
+    );
     assert_eq!(s.footer, "Bob");
     // A "--" rule in the middle of a long text is not a signature.
     let long = format!("a\n--\n{}", "line\n".repeat(20));

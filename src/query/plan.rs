@@ -193,12 +193,22 @@ impl<'a> Planner<'a> {
             Value::Word(w) | Value::Phrase(w) => (w.as_str(), false),
             Value::Prefix(p) => (p.as_str(), true),
         };
-        // Prefixes are matched unstemmed: a stem may be shorter than the prefix.
-        let tokens = if prefix {
-            terms(&mut fold_analyzer(), text)
-        } else {
-            terms(&mut self.analyzer(field)?, text)
-        };
+        let mut tokens = terms(&mut self.analyzer(field)?, text);
+        if prefix {
+            // A stem may be shorter than the prefix typed (`replicat*` must find
+            // "replication", indexed as `replic`): use the stem where it is a
+            // prefix of the folded word, the folded word otherwise.
+            let folded = terms(&mut fold_analyzer(), text);
+            if folded.len() == tokens.len() {
+                for (t, f) in tokens.iter_mut().zip(&folded) {
+                    if !f.starts_with(t.as_str()) {
+                        *t = f.clone();
+                    }
+                }
+            } else {
+                tokens = folded;
+            }
+        }
         let mut ts: Vec<Term> = tokens
             .iter()
             .map(|t| Term::from_field_text(field, t))

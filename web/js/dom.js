@@ -13,7 +13,10 @@ export function h(tag, attrs = {}, ...children) {
     if (k === 'class') el.className = Array.isArray(v) ? v.filter(Boolean).join(' ') : v;
     else if (k === 'text') el.textContent = String(v);
     else if (k === 'dataset') for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = String(dv);
-    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k.startsWith('on')) {
+      if (typeof v !== 'function') throw new Error(`refusing string event handler ${k}`);
+      el.addEventListener(k.slice(2), v);
+    }
     else if (k === 'style') throw new Error('inline style attributes are forbidden by the CSP');
     else el.setAttribute(k, v === true ? '' : String(v));
   }

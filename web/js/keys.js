@@ -43,6 +43,7 @@ export function installKeys({ toggleHelp }) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
     const q = document.getElementById('q');
     if (ev.key === 'Escape' && ev.target === q) {
+      ev.preventDefault(); // a search input would otherwise clear itself
       q.blur();
       return;
     }

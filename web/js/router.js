@@ -43,10 +43,13 @@ export async function render({ scroll = null } = {}) {
     main.appendChild(p);
     return;
   }
+  // A new page starts at the top; back/forward restores where the reader was
+  // once the view has rendered.
+  if (scroll === 0) window.scrollTo(0, 0);
   try {
     await view(main, match, new URLSearchParams(location.search), gen);
   } finally {
-    if (isCurrent(gen) && scroll !== null) window.scrollTo(0, scroll);
+    if (isCurrent(gen) && scroll) window.scrollTo(0, scroll);
   }
 }
 

@@ -264,7 +264,8 @@ function renderTimeline(box, timeline, q, sort) {
     }
     const yearTerm = `date:${year}`;
     const yl = h('a', { class: ['tl-year-label', active === String(year) && 'active'], href: searchHref(setDate(q, String(year)), sort, 0),
-      title: `${year}: ${plural(yearTotal, 'message')}`, dataset: { term: yearTerm } }, String(year));
+      title: `${year}: ${plural(yearTotal, 'message')}`, dataset: { term: yearTerm } },
+      h('span', { class: 'y-full' }, String(year)), h('span', { class: 'y-short', 'aria-hidden': 'true' }, `’${String(year).slice(-2)}`));
     chart.appendChild(h('div', { class: ['tl-year', !yearTotal && 'empty'] }, bars, yl));
   }
   box.append(head, chart);

@@ -90,9 +90,14 @@ export async function renderThread(main, match, params, gen) {
   resetSelection();
 
   const focused = main.querySelector('.tmsg.focused');
-  if (focused) { focused.scrollIntoView({ block: 'start' }); focused.focus({ preventScroll: true }); }
-
-  loadBodies(pending, gen);
+  const toFocus = () => { focused.scrollIntoView({ block: 'start' }); };
+  if (focused) { toFocus(); focused.focus({ preventScroll: true }); }
+  const y = window.scrollY;
+  loadBodies(pending, gen).then(() => {
+    // Bodies above the focused message changed the layout: scroll to it again
+    // unless the reader has moved meanwhile.
+    if (focused && isCurrent(gen) && Math.abs(window.scrollY - y) < 2) toFocus();
+  });
 }
 
 async function loadOne([mid, box], gen) {
@@ -113,8 +118,7 @@ function loadBodies(pending, gen) {
   if (pending.length <= EAGER || !('IntersectionObserver' in window)) {
     let i = 0;
     const worker = async () => { while (i < pending.length && isCurrent(gen)) await loadOne(pending[i++], gen); };
-    for (let k = 0; k < CONCURRENCY; k++) worker();
-    return;
+    return Promise.all(Array.from({ length: CONCURRENCY }, worker));
   }
   // Big threads: load each text when it comes near the viewport.
   const byEl = new Map(pending.map((p) => [p[2], p]));
@@ -127,4 +131,5 @@ function loadBodies(pending, gen) {
     }
   }, { rootMargin: '1200px 0px' });
   for (const p of pending) io.observe(p[2]);
+  return Promise.resolve();
 }

@@ -1,0 +1,449 @@
+//! IMAP full-text search: runs the Lucene-subset queries Dovecot's `fts_solr`
+//! plugin sends (parsed by [`super::lucene`]) against [`crate::index::imap`]
+//! and returns every matching UID.
+//!
+//! Semantics, chosen for IMAP and not copied from Solr:
+//! * The answer is a true boolean set: `x OR -y` is "x, or not y"; a negation
+//!   is taken relative to the documents of the user (and mailbox) the query is
+//!   restricted to, so pure-negative queries work.
+//! * Every query must be restricted by a top-level required `user:` clause (in
+//!   `q` or an `fq`); documents of other users can never be returned.
+//! * `body` and `hdr`: the search string is folded and split into tokens, and
+//!   every token must match a whole indexed token, in order (a phrase). `BODY
+//!   related` never returns mail that only says "relating".
+//! * `subject`, `from`, `to`, `cc`, `bcc`: the folded search string must be a
+//!   substring of the folded header value (`FROM smith` finds
+//!   `j.smith@example.org`, `SUBJECT upd` finds "Update"). Tokens only narrow
+//!   the candidates; the stored text decides.
+//! * `~` (IMAP FUZZY): each token within the edit distance of an indexed token.
+//! * A search string without any letter or digit cannot be answered from
+//!   tokens: it is refused (Dovecot then searches the slow, exact way).
+//!
+//! This module knows nothing of HTTP or of the Solr response format.
+
+use std::collections::HashSet;
+
+use tantivy::collector::DocSetCollector;
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RegexQuery,
+    TermQuery,
+};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+
+use super::lucene::{self, Node, TermQuery as LTerm};
+use crate::index::imap::{fold, tokens, ImapFields, ImapIndex, HEADER_FIELDS};
+
+/// Why an IMAP search failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImapQueryError {
+    /// The query text is malformed (the client's mistake).
+    #[error("bad query: {0}")]
+    Parse(#[from] lucene::ParseError),
+    /// Well formed, but not something this backend answers (the client's mistake).
+    #[error("unsupported query: {0}")]
+    Unsupported(String),
+    /// The index failed (our failure).
+    #[error("index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+}
+
+impl ImapQueryError {
+    /// Is this the client's mistake (as opposed to a failure of ours)?
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, ImapQueryError::Index(_))
+    }
+}
+
+/// A sort key of the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// By UID.
+    Uid,
+    /// By mailbox GUID.
+    Mailbox,
+}
+
+/// One `select` request, already decoded.
+#[derive(Clone, Debug, Default)]
+pub struct Select {
+    /// The `q` parameter.
+    pub q: String,
+    /// Every `fq` parameter.
+    pub fq: Vec<String>,
+    /// At most this many hits (`rows`); `None` means all.
+    pub rows: Option<usize>,
+    /// Sort keys, each ascending (`true`) or descending; empty means `uid asc`.
+    pub sort: Vec<(SortKey, bool)>,
+    /// Whether hits need their mailbox GUID and user (asked for in `fl` or by the sort).
+    pub with_stored: bool,
+}
+
+/// One matching document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImapHit {
+    /// The IMAP UID.
+    pub uid: u64,
+    /// The mailbox GUID, when [`Select::with_stored`] was set.
+    pub mailbox: Option<String>,
+    /// The user, when [`Select::with_stored`] was set.
+    pub user: Option<String>,
+    /// A relevance score (1.0: all matches are equal).
+    pub score: f32,
+}
+
+/// The answer: every match, sorted, cut to `rows`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImapResults {
+    /// How many documents matched before `rows` applied.
+    pub num_found: usize,
+    /// The hits.
+    pub hits: Vec<ImapHit>,
+}
+
+type DocSet = HashSet<DocAddress>;
+
+/// Runs `req` against the index.
+pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryError> {
+    let mut conjuncts = Vec::new();
+    flatten_and(lucene::parse(&req.q)?, &mut conjuncts);
+    for fq in &req.fq {
+        flatten_and(lucene::parse(fq)?, &mut conjuncts);
+    }
+    let (scope, rest): (Vec<Node>, Vec<Node>) = conjuncts.into_iter().partition(is_exact);
+    if !scope.iter().any(|n| matches!(n, Node::Term(t) if t.field == "user")) {
+        return Err(ImapQueryError::Unsupported(
+            "the query must require a user (user:NAME in q or fq)".into(),
+        ));
+    }
+    let searcher = ix.reader.searcher();
+    let ev = Evaluator {
+        ix,
+        fields: ix.fields,
+        searcher: &searcher,
+        scope: exact_query(ix.fields, &Node::And(scope))?,
+    };
+    let mut set = ev.collect(ev.scope.box_clone())?;
+    for n in &rest {
+        if set.is_empty() {
+            break;
+        }
+        set = match n {
+            Node::Not(inner) => difference(set, ev.eval(inner)?),
+            n => intersect(set, ev.eval(n)?),
+        };
+    }
+    let mut hits = Vec::with_capacity(set.len());
+    let mut columns = Vec::new();
+    for seg in searcher.segment_readers() {
+        columns.push(seg.fast_fields().u64("uid")?);
+    }
+    for addr in set {
+        let Some(uid) = columns
+            .get(addr.segment_ord as usize)
+            .and_then(|c| c.first(addr.doc_id))
+        else {
+            continue;
+        };
+        let (mailbox, user) = if req.with_stored {
+            let d: TantivyDocument = searcher.doc(addr)?;
+            (
+                Some(first_str(&d, ix.fields.mailbox).unwrap_or_default()),
+                Some(first_str(&d, ix.fields.user).unwrap_or_default()),
+            )
+        } else {
+            (None, None)
+        };
+        hits.push(ImapHit {
+            uid,
+            mailbox,
+            user,
+            score: 1.0,
+        });
+    }
+    sort_hits(&mut hits, &req.sort);
+    let num_found = hits.len();
+    if let Some(rows) = req.rows {
+        hits.truncate(rows);
+    }
+    Ok(ImapResults { num_found, hits })
+}
+
+fn sort_hits(hits: &mut [ImapHit], sort: &[(SortKey, bool)]) {
+    let default = [(SortKey::Uid, true)];
+    let keys = if sort.is_empty() { &default[..] } else { sort };
+    hits.sort_by(|a, b| {
+        for (key, asc) in keys {
+            let o = match key {
+                SortKey::Uid => a.uid.cmp(&b.uid),
+                SortKey::Mailbox => a.mailbox.cmp(&b.mailbox),
+            };
+            let o = if *asc { o } else { o.reverse() };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        a.uid.cmp(&b.uid)
+    });
+}
+
+fn flatten_and(n: Node, out: &mut Vec<Node>) {
+    match n {
+        Node::And(v) => v.into_iter().for_each(|c| flatten_and(c, out)),
+        n => out.push(n),
+    }
+}
+
+const EXACT_FIELDS: [&str; 4] = ["id", "uid", "box", "user"];
+
+/// Does `n` only test exact fields (no negation, no text)?
+fn is_exact(n: &Node) -> bool {
+    match n {
+        Node::All => true,
+        Node::Term(t) => EXACT_FIELDS.contains(&t.field.as_str()) && t.fuzzy.is_none(),
+        Node::And(v) | Node::Or(v) => v.iter().all(is_exact),
+        Node::Not(_) => false,
+    }
+}
+
+/// The tantivy query for a node of exact fields only (`id`, `uid`, `box`,
+/// `user`, `*:*`, AND, OR and NOT), e.g. for `<delete><query>`.
+pub fn exact_query(f: ImapFields, n: &Node) -> Result<Box<dyn Query>, ImapQueryError> {
+    Ok(match n {
+        Node::All => Box::new(AllQuery),
+        Node::Term(t) => {
+            let term = match t.field.as_str() {
+                "id" => Term::from_field_text(f.id, &t.text),
+                "box" => Term::from_field_text(f.mailbox, &t.text),
+                "user" => Term::from_field_text(f.user, &t.text),
+                "uid" => match t.text.trim().parse::<u64>() {
+                    Ok(u) => Term::from_field_u64(f.uid, u),
+                    Err(_) => return Ok(Box::new(EmptyQuery)),
+                },
+                other => {
+                    return Err(ImapQueryError::Unsupported(format!(
+                        "field {other:?} cannot be used here"
+                    )))
+                }
+            };
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+        }
+        Node::And(v) if v.is_empty() => Box::new(AllQuery),
+        Node::And(v) => {
+            let mut clauses = Vec::new();
+            for c in v {
+                match c {
+                    Node::Not(inner) => clauses.push((Occur::MustNot, exact_query(f, inner)?)),
+                    c => clauses.push((Occur::Must, exact_query(f, c)?)),
+                }
+            }
+            if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+                clauses.push((Occur::Must, Box::new(AllQuery)));
+            }
+            Box::new(BooleanQuery::new(clauses))
+        }
+        Node::Or(v) => {
+            let mut clauses = Vec::new();
+            for c in v {
+                clauses.push((Occur::Should, exact_query(f, c)?));
+            }
+            Box::new(BooleanQuery::new(clauses))
+        }
+        Node::Not(inner) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+            (Occur::MustNot, exact_query(f, inner)?),
+        ])),
+    })
+}
+
+struct Evaluator<'a> {
+    ix: &'a ImapIndex,
+    fields: ImapFields,
+    searcher: &'a Searcher,
+    /// The user/mailbox restriction: every set is a subset of its matches.
+    scope: Box<dyn Query>,
+}
+
+impl Evaluator<'_> {
+    fn collect(&self, q: Box<dyn Query>) -> Result<DocSet, ImapQueryError> {
+        let both = BooleanQuery::new(vec![
+            (Occur::Must, self.scope.box_clone()),
+            (Occur::Must, q),
+        ]);
+        Ok(self.searcher.search(&both, &DocSetCollector)?)
+    }
+
+    fn all(&self) -> Result<DocSet, ImapQueryError> {
+        self.collect(Box::new(AllQuery))
+    }
+
+    fn eval(&self, n: &Node) -> Result<DocSet, ImapQueryError> {
+        match n {
+            Node::All => self.all(),
+            Node::Term(t) => self.term(t),
+            Node::Or(v) => {
+                let mut acc = DocSet::new();
+                for c in v {
+                    acc.extend(self.eval(c)?);
+                }
+                Ok(acc)
+            }
+            Node::And(v) => {
+                // Positive parts first, then subtract the negated ones.
+                let (neg, pos): (Vec<&Node>, Vec<&Node>) =
+                    v.iter().partition(|c| matches!(c, Node::Not(_)));
+                let mut acc = match pos.split_first() {
+                    None => self.all()?,
+                    Some((first, others)) => {
+                        let mut acc = self.eval(first)?;
+                        for c in others {
+                            if acc.is_empty() {
+                                break;
+                            }
+                            acc = intersect(acc, self.eval(c)?);
+                        }
+                        acc
+                    }
+                };
+                for c in neg {
+                    if let Node::Not(inner) = c {
+                        if acc.is_empty() {
+                            break;
+                        }
+                        acc = difference(acc, self.eval(inner)?);
+                    }
+                }
+                Ok(acc)
+            }
+            Node::Not(inner) => Ok(difference(self.all()?, self.eval(inner)?)),
+        }
+    }
+
+    fn term(&self, t: &LTerm) -> Result<DocSet, ImapQueryError> {
+        let field = t.field.as_str();
+        if EXACT_FIELDS.contains(&field) {
+            return self.collect(exact_query(self.fields, &Node::Term(t.clone()))?);
+        }
+        let Some(f) = self.fields.text_field(field) else {
+            return Err(ImapQueryError::Unsupported(format!("unknown field {field:?}")));
+        };
+        let toks = tokens(&t.text);
+        let is_header = HEADER_FIELDS.contains(&field);
+        if t.text.is_empty() {
+            // IMAP: an empty string matches every message (that has the header).
+            return if is_header { self.has_header(f) } else { self.all() };
+        }
+        if toks.is_empty() {
+            return Err(ImapQueryError::Unsupported(format!(
+                "{field}: a string without letters or digits cannot be answered from the index"
+            )));
+        }
+        let terms: Vec<Term> = toks.iter().map(|s| Term::from_field_text(f, s)).collect();
+        if let Some(distance) = t.fuzzy {
+            let parts = terms
+                .into_iter()
+                .map(|term| {
+                    let q: Box<dyn Query> = Box::new(FuzzyTermQuery::new(term, distance, true));
+                    (Occur::Must, q)
+                })
+                .collect();
+            return self.collect(Box::new(BooleanQuery::new(parts)));
+        }
+        if is_header {
+            return self.substring(f, &toks, &fold(&t.text));
+        }
+        let q: Box<dyn Query> = if terms.len() == 1 {
+            Box::new(TermQuery::new(
+                terms[0].clone(),
+                IndexRecordOption::Basic,
+            ))
+        } else {
+            Box::new(PhraseQuery::new(terms))
+        };
+        self.collect(q)
+    }
+
+    /// Documents whose stored folded `f` contains `needle`.
+    fn substring(
+        &self,
+        f: tantivy::schema::Field,
+        toks: &[String],
+        needle: &str,
+    ) -> Result<DocSet, ImapQueryError> {
+        // Inner tokens of the needle are whole tokens of the text; the first
+        // and the last may be cut off, so they match inside an indexed token.
+        let last = toks.len() - 1;
+        let mut parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (i, tok) in toks.iter().enumerate() {
+            let q: Box<dyn Query> = if i == 0 || i == last {
+                let pattern = format!(
+                    "{}{}{}",
+                    if i == 0 { ".*" } else { "" },
+                    regex_escape(tok),
+                    if i == last { ".*" } else { "" }
+                );
+                Box::new(RegexQuery::from_pattern(&pattern, f)?)
+            } else {
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f, tok),
+                    IndexRecordOption::Basic,
+                ))
+            };
+            parts.push((Occur::Must, q));
+        }
+        let candidates = self.collect(Box::new(BooleanQuery::new(parts)))?;
+        self.verify(candidates, f, |v| v.contains(needle))
+    }
+
+    fn has_header(&self, f: tantivy::schema::Field) -> Result<DocSet, ImapQueryError> {
+        let all = self.all()?;
+        self.verify(all, f, |v| !v.is_empty())
+    }
+
+    fn verify(
+        &self,
+        candidates: DocSet,
+        f: tantivy::schema::Field,
+        test: impl Fn(&str) -> bool,
+    ) -> Result<DocSet, ImapQueryError> {
+        let mut out = DocSet::with_capacity(candidates.len());
+        for addr in candidates {
+            let d: TantivyDocument = self.searcher.doc(addr)?;
+            if d.get_all(f).any(|v| v.as_str().is_some_and(&test)) {
+                out.insert(addr);
+            }
+        }
+        let _ = self.ix;
+        Ok(out)
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !c.is_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn first_str(d: &TantivyDocument, f: tantivy::schema::Field) -> Option<String> {
+    d.get_first(f).and_then(|v| v.as_str().map(str::to_string))
+}
+
+fn intersect(a: DocSet, b: DocSet) -> DocSet {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    small.into_iter().filter(|d| large.contains(d)).collect()
+}
+
+fn difference(mut a: DocSet, b: DocSet) -> DocSet {
+    a.retain(|d| !b.contains(d));
+    a
+}
+
+#[cfg(test)]
+#[path = "imap_tests.rs"]
+mod tests;

@@ -1,0 +1,232 @@
+//! The Solr-compatible endpoint Dovecot's `fts_solr` plugin talks to
+//! (see docs/DOVECOT.md and docs/dovecot-fts-solr.md).
+//!
+//! Two routes, exactly what the plugin uses: `POST /solr/{core}/update`
+//! ([`update`]) and `GET /solr/{core}/select` ([`select`]), behind optional
+//! HTTP Basic auth ([`auth`]). The IMAP index lives in `<data dir>/imap/`;
+//! all index and query work runs under `spawn_blocking`. This module maps
+//! errors to HTTP statuses; any non-2xx makes Dovecot fall back to its own
+//! (slow, exact) search, so everything we cannot answer exactly is refused.
+//!
+//! It knows nothing of tantivy: it goes through `index::imap` and `query::imap`.
+
+pub mod auth;
+pub mod select;
+pub mod update;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::index::imap::{ImapIndex, ImapIndexError};
+use crate::query::imap::ImapQueryError;
+use crate::query::lucene::ParseError;
+
+/// The `[solr]` section of the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SolrConfig {
+    /// Where to listen, e.g. `127.0.0.1:8983`.
+    pub listen: SocketAddr,
+    /// HTTP Basic user; with `password`, required on every request.
+    pub user: Option<String>,
+    /// HTTP Basic password.
+    pub password: Option<String>,
+    /// Accept only this core name (`/solr/<core>/…`); `None` accepts any.
+    pub core: Option<String>,
+}
+
+impl Default for SolrConfig {
+    fn default() -> Self {
+        SolrConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8983)),
+            user: None,
+            password: None,
+            core: None,
+        }
+    }
+}
+
+/// Everything that can go wrong in the endpoint.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SolrError {
+    /// A non-loopback listen address without credentials.
+    #[error("refusing to listen on {0} without [solr] user and password (only loopback addresses may go without)")]
+    Unprotected(SocketAddr),
+    /// Only one of user and password is set.
+    #[error("[solr] needs both user and password, or neither")]
+    HalfCredentials,
+    /// Missing or wrong credentials.
+    #[error("authentication required")]
+    Unauthorized,
+    /// The core in the path is not the configured one.
+    #[error("no such core: {0}")]
+    NoSuchCore(String),
+    /// Bad request parameters.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Malformed update XML.
+    #[error(transparent)]
+    Xml(#[from] update::XmlError),
+    /// A malformed query.
+    #[error("bad query: {0}")]
+    Query(#[from] ParseError),
+    /// The search failed.
+    #[error(transparent)]
+    Search(#[from] ImapQueryError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] ImapIndexError),
+    /// Reading the request body failed.
+    #[error("reading the request body: {0}")]
+    Body(String),
+    /// Something else of ours failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SolrError {
+    fn status(&self) -> StatusCode {
+        match self {
+            SolrError::Unauthorized => StatusCode::UNAUTHORIZED,
+            SolrError::NoSuchCore(_) => StatusCode::NOT_FOUND,
+            SolrError::BadRequest(_) | SolrError::Xml(_) | SolrError::Query(_) | SolrError::Body(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            SolrError::Search(e) if e.is_user_error() => StatusCode::BAD_REQUEST,
+            SolrError::Index(ImapIndexError::BadDocument(_)) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for SolrError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let msg = if status.is_server_error() {
+            "internal error".to_string()
+        } else {
+            self.to_string()
+        };
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<response>\n<lst name=\"error\"><str name=\"msg\">{}</str><int name=\"code\">{}</int></lst>\n</response>\n",
+            select::escape_xml(&msg),
+            status.as_u16()
+        );
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/xml; charset=UTF-8"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"gleaner solr\""),
+            );
+        }
+        resp
+    }
+}
+
+/// Refuses a configuration that would expose the endpoint unprotected.
+pub fn check_listen(cfg: &SolrConfig) -> Result<(), SolrError> {
+    match (&cfg.user, &cfg.password) {
+        (Some(_), Some(_)) => Ok(()),
+        (Some(_), None) | (None, Some(_)) => Err(SolrError::HalfCredentials),
+        (None, None) if cfg.listen.ip().is_loopback() => Ok(()),
+        (None, None) => Err(SolrError::Unprotected(cfg.listen)),
+    }
+}
+
+/// Shared state of the endpoint's handlers.
+#[derive(Clone)]
+pub struct SolrState {
+    /// The IMAP index.
+    pub index: ImapIndex,
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    credentials: Option<(String, String)>,
+    core: Option<String>,
+}
+
+impl SolrState {
+    /// Opens (or creates) `<data_dir>/imap` and starts its 1-second committer.
+    /// Checks the configuration with [`check_listen`] first.
+    pub fn open(data_dir: &Path, cfg: &SolrConfig) -> Result<SolrState, SolrError> {
+        check_listen(cfg)?;
+        let index = ImapIndex::open(&data_dir.join("imap"))?;
+        Ok(Self::new(index, cfg))
+    }
+
+    /// State over an already open index (tests use [`ImapIndex::in_ram`]).
+    /// Starts the 1-second committer.
+    pub fn new(index: ImapIndex, cfg: &SolrConfig) -> SolrState {
+        index.spawn_committer(Duration::from_secs(1));
+        let credentials = match (&cfg.user, &cfg.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+            _ => None,
+        };
+        SolrState {
+            index,
+            inner: Arc::new(StateInner {
+                credentials,
+                core: cfg.core.clone(),
+            }),
+        }
+    }
+
+    /// Checks the core name and the credentials of a request.
+    fn check(&self, core: &str, headers: &HeaderMap) -> Result<(), SolrError> {
+        if let Some((user, pass)) = &self.inner.credentials {
+            auth::check_basic(headers, user, pass)?;
+        }
+        match &self.inner.core {
+            Some(c) if c != core => Err(SolrError::NoSuchCore(core.to_string())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The endpoint's routes: `/solr/{core}/update` and `/solr/{core}/select`.
+pub fn router(state: SolrState) -> Router {
+    Router::new()
+        .route(
+            "/solr/{core}/update",
+            post(update::handle).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/solr/{core}/select", get(select::handle))
+        .with_state(state)
+}
+
+/// Binds `cfg.listen` and serves [`router`] until `shutdown` resolves.
+pub async fn serve(
+    state: SolrState,
+    cfg: &SolrConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The body of a successful update answer.
+pub(crate) const EMPTY_RESPONSE: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<response>\n<lst name=\"responseHeader\"><int name=\"status\">0</int><int name=\"QTime\">0</int></lst>\n</response>\n";
+
+pub(crate) fn xml_response(body: String) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/xml; charset=UTF-8"),
+    );
+    resp
+}
