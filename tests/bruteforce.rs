@@ -41,7 +41,7 @@ fn addr_tokens(list: &[Address]) -> BTreeSet<String> {
 }
 
 fn ident(d: &MailDoc) -> String {
-    let key = format!("sha256:{}", d.raw_sha256);
+    let key = format!("sha256:{}", d.content_hash);
     identity(d.message_id.as_deref().unwrap_or(""), &key)
 }
 

@@ -362,7 +362,11 @@ pub(crate) fn date(
     defects: &mut Vec<String>,
 ) -> (Option<i64>, DateSource) {
     if has_header(message, "Date") {
-        if let Some(ts) = message.date().and_then(valid_timestamp) {
+        let parsed = message
+            .date()
+            .and_then(|dt| valid_timestamp(&y2k_fix(*dt)))
+            .or_else(|| raw_header(message, "Date").and_then(|raw| lenient_date(&raw)));
+        if let Some(ts) = parsed {
             return (Some(ts), DateSource::Header);
         }
         defects.push("bad date".to_string());
@@ -384,6 +388,25 @@ pub(crate) fn date(
         return (Some(ts), DateSource::Envelope);
     }
     (None, DateSource::None)
+}
+
+/// Years written as `year - 1900` by Y2K-buggy mailers ("0102" for 2002).
+fn y2k_fix(mut dt: DateTime) -> DateTime {
+    if (100..=199).contains(&dt.year) {
+        dt.year += 1900;
+    }
+    dt
+}
+
+/// Dates mail-parser rejects that are still unambiguous: no zone (taken as
+/// UTC) and asctime format.
+fn lenient_date(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    DateTime::parse_rfc822(&format!("{raw} +0000"))
+        .map(y2k_fix)
+        .as_ref()
+        .and_then(valid_timestamp)
+        .or_else(|| envelope_date(&format!("- {raw}")))
 }
 
 const MONTHS: [&str; 12] = [

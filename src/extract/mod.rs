@@ -60,7 +60,7 @@ pub enum DateSource {
 pub struct MailDoc {
     /// Normalised Message-ID: no angle brackets, whitespace or comments; case kept.
     pub message_id: Option<String>,
-    /// `<message_id>` when present, else `sha256:<hex of raw bytes>`.
+    /// `<message_id>` when present, else `sha256:<content_hash>` (transport-independent).
     pub key: String,
     /// Hex SHA-256 of the raw bytes.
     pub raw_sha256: String,
@@ -167,9 +167,17 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     if message_id.is_none() {
         defects.push("no message-id".to_string());
     }
+    let header_date = if date_source == DateSource::Header {
+        date
+    } else {
+        None
+    };
+    let content_hash = content_hash(&h.subject, &h.from, header_date, &b.body, &b.quoted);
+    // Without a Message-ID the key is the content hash, not the raw hash, so the
+    // same message stored with LF in a Maildir and CRLF in an mbox is one document.
     let key = match &message_id {
         Some(id) => format!("<{id}>"),
-        None => format!("sha256:{raw_sha256}"),
+        None => format!("sha256:{content_hash}"),
     };
     let thread_key = h
         .references
@@ -178,12 +186,6 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
         .or(message_id.as_ref())
         .cloned()
         .unwrap_or_else(|| key.clone());
-    let header_date = if date_source == DateSource::Header {
-        date
-    } else {
-        None
-    };
-    let content_hash = content_hash(&h.subject, &h.from, header_date, &b.body, &b.quoted);
     let lang_sample = if b.body.trim().is_empty() {
         &h.subject
     } else {

@@ -90,9 +90,13 @@ fn corpora_never_panic() {
         match extract(&raw, &ExtractContext::default()) {
             Ok(doc) => {
                 ok += 1;
-                if doc.defects.iter().any(|d| d == "bad date") && defects.get("bad date").copied().unwrap_or(0) < 8 {
+                if doc.defects.iter().any(|d| d == "bad date")
+                    && defects.get("bad date").copied().unwrap_or(0) < 8
+                {
                     let head = String::from_utf8_lossy(&raw[..raw.len().min(20_000)]).to_string();
-                    let date = head.lines().find(|l| l.to_ascii_lowercase().starts_with("date:"));
+                    let date = head
+                        .lines()
+                        .find(|l| l.to_ascii_lowercase().starts_with("date:"));
                     println!("bad date: {date:?}");
                 }
                 for d in doc.defects {
@@ -347,4 +351,32 @@ fn arbitrary_bytes_never_panic() {
             let _ = extract(&m, &ExtractContext::default());
         }
     }
+}
+
+#[test]
+fn lenient_header_dates() {
+    let date = |d: &str| {
+        let doc = doc(&format!("From: a@b.c\nDate: {d}\nSubject: s\n\nx\n"));
+        (doc.date, doc.date_source)
+    };
+    // Y2K-buggy year "0102" means 2002.
+    assert_eq!(
+        date("Thu, 22 Aug 0102 12:07:35 +0800"),
+        (Some(1_029_989_255), DateSource::Header)
+    );
+    // No zone: taken as UTC.
+    assert_eq!(
+        date("Fri, 23 Aug 2002 19:27:52"),
+        (Some(1_030_130_872), DateSource::Header)
+    );
+    // asctime.
+    assert_eq!(
+        date("Fri Aug 23 19:27:52 2002"),
+        (Some(1_030_130_872), DateSource::Header)
+    );
+    // The epoch is a placeholder, not a date.
+    assert_eq!(
+        date("Thu, 01 Jan 1970 00:00:00 +0000"),
+        (None, DateSource::None)
+    );
 }

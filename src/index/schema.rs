@@ -16,7 +16,7 @@ use super::analysis::{stem_analyzer_name, FOLD, STEMMED};
 /// Handles to every field of the schema.
 #[derive(Clone, Debug)]
 pub struct Fields {
-    /// Document key: the normalised Message-ID, or `sha256:<raw hash>`.
+    /// Document key: `<message-id>`, or `sha256:<content hash>`.
     pub key: Field,
     /// Message-ID as found (normalised, case kept); stored only.
     pub message_id: Field,

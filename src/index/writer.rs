@@ -170,12 +170,11 @@ impl Writer {
                     return Ok(Outcome::Duplicate);
                 }
                 Some(_) if attempt == 0 => {
-                    // Same Message-ID, different content: key by the raw bytes.
-                    doc_key = format!("sha256:{}", doc.raw_sha256);
+                    // Same Message-ID, different content: key by the content hash.
+                    doc_key = format!("sha256:{}", doc.content_hash);
                 }
                 Some(_) => {
-                    // Same raw hash yet another content hash cannot happen for
-                    // honest input; keep the first and count this as a duplicate.
+                    // The content-hash key always holds this content hash.
                     return Ok(Outcome::Duplicate);
                 }
             }
