@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod doc;
 pub mod ingest;
 pub mod schema;
+pub mod watermark;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
