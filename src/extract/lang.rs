@@ -8,7 +8,7 @@ use whatlang::{Detector, Lang};
 use super::text::prefix_at_most;
 
 /// Bytes of text looked at (whatlang's cost grows with the sample).
-const SAMPLE_BYTES: usize = 1_500;
+const SAMPLE_BYTES: usize = 600;
 
 /// Minimum confidence for a detection whatlang does not itself call reliable.
 const MIN_CONFIDENCE: f64 = 0.5;
