@@ -4,7 +4,8 @@
 
 #![warn(missing_docs)]
 
-pub mod store;
 pub mod extract;
 pub mod index;
 pub mod query;
+pub mod solr;
+pub mod store;

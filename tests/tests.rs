@@ -7,5 +7,7 @@ mod cli;
 mod common;
 mod corpora;
 mod dedup;
+#[path = "dovecot/e2e.rs"]
+mod dovecot;
 mod kill9;
 mod writer_model;

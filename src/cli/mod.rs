@@ -18,7 +18,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "gleaner", version, about, long_about)]
 pub struct Args {
     /// Data directory (index and state). Default: ./gleaner-data
-    #[arg(long, global = true, env = "GLEANER_DATA", default_value = "gleaner-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "GLEANER_DATA",
+        default_value = "gleaner-data"
+    )]
     pub data: PathBuf,
     #[command(subcommand)]
     pub command: Command,

@@ -26,8 +26,7 @@ use std::time::Duration;
 
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
-    STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -68,7 +67,9 @@ pub enum ImapIndexError {
         source: std::io::Error,
     },
     /// The index on disk was built by another schema version.
-    #[error("the imap index in {0} has another schema version: delete it and run `doveadm fts rescan`")]
+    #[error(
+        "the imap index in {0} has another schema version: delete it and run `doveadm fts rescan`"
+    )]
     SchemaMismatch(PathBuf),
     /// A document lacks a field it needs (the client's mistake).
     #[error("document rejected: {0}")]
@@ -302,8 +303,12 @@ impl ImapIndex {
             }
         }
         let mmap = MmapDirectory::open(dir).map_err(|e| dir_err(std::io::Error::other(e)))?;
-        let index = Index::open_or_create(mmap, schema)
-            .map_err(|_| ImapIndexError::SchemaMismatch(dir.to_path_buf()))?;
+        let index = match Index::open_or_create(mmap, schema) {
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                return Err(ImapIndexError::SchemaMismatch(dir.to_path_buf()))
+            }
+            other => other?,
+        };
         if !exists {
             std::fs::write(&version_path, IMAP_SCHEMA_VERSION.to_string()).map_err(dir_err)?;
         }
@@ -388,7 +393,10 @@ impl ImapIndex {
     }
 
     /// Deletes every document matching `query`. Visible after the next commit.
-    pub fn delete_query(&self, query: Box<dyn tantivy::query::Query>) -> Result<(), ImapIndexError> {
+    pub fn delete_query(
+        &self,
+        query: Box<dyn tantivy::query::Query>,
+    ) -> Result<(), ImapIndexError> {
         self.writer().delete_query(query)?;
         self.dirty.store(true, Ordering::SeqCst);
         Ok(())
@@ -443,7 +451,10 @@ mod tests {
     #[test]
     fn folding_strips_case_and_accents() {
         assert_eq!(fold("Grüße aus MÜNCHEN, Café"), "gruße aus munchen, cafe");
-        assert_eq!(tokens("J.Smith@Example.ORG"), ["j", "smith", "example", "org"]);
+        assert_eq!(
+            tokens("J.Smith@Example.ORG"),
+            ["j", "smith", "example", "org"]
+        );
         assert_eq!(tokens("Ｆｕｌｌ width"), ["full", "width"]);
         assert_eq!(tokens("全文検索 ok"), ["全", "文", "検", "索", "ok"]);
         assert_eq!(tokens("a+b:c (x)"), ["a", "b", "c", "x"]);

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod doc;
+pub mod imap;
 pub mod ingest;
 pub mod schema;
 pub mod watermark;

@@ -62,7 +62,10 @@ impl LocationLookup {
             Term::from_field_text(self.field, stable_key),
             IndexRecordOption::Basic,
         );
-        self.searcher.search(&q, &Count).map(|n| n > 0).unwrap_or(false)
+        self.searcher
+            .search(&q, &Count)
+            .map(|n| n > 0)
+            .unwrap_or(false)
     }
 }
 
@@ -111,7 +114,9 @@ impl Writer {
     fn committed(&self, key: &str) -> Result<Option<StoredMessage>, IndexError> {
         let f = &self.index.fields;
         let q = TermQuery::new(Term::from_field_text(f.key, key), IndexRecordOption::Basic);
-        let top = self.searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        let top = self
+            .searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
         match top.first() {
             Some((_, addr)) => {
                 let d: TantivyDocument = self.searcher.doc(*addr)?;
@@ -192,7 +197,8 @@ impl Writer {
         let tdoc = to_document(&self.index.fields, doc, key, &places, flags);
         self.writer.add_document(tdoc)?;
         for p in &places {
-            self.pending_locs.insert(p.stable_key.clone(), key.to_string());
+            self.pending_locs
+                .insert(p.stable_key.clone(), key.to_string());
         }
         self.pending.insert(
             key.to_string(),
@@ -202,6 +208,83 @@ impl Writer {
             },
         );
         Ok(())
+    }
+
+    /// The stable location keys in the committed index that start with `prefix`
+    /// (e.g. every location of one mbox file), only of live documents.
+    pub fn locations_with_prefix(&self, prefix: &str) -> Result<Vec<String>, IndexError> {
+        let field = self.index.fields.loc;
+        let mut upper = prefix.as_bytes().to_vec();
+        upper.push(0xff);
+        let mut out = std::collections::BTreeSet::new();
+        for segment in self.searcher.segment_readers() {
+            let inverted = segment.inverted_index(field)?;
+            let mut stream = inverted
+                .terms()
+                .range()
+                .ge(prefix.as_bytes())
+                .lt(&upper)
+                .into_stream()
+                .map_err(|e| tantivy::TantivyError::IoError(std::sync::Arc::new(e)))?;
+            while stream.advance() {
+                if let Ok(k) = std::str::from_utf8(stream.key()) {
+                    out.insert(k.to_string());
+                }
+            }
+        }
+        let lookup = self.location_lookup();
+        Ok(out
+            .into_iter()
+            .filter(|k| lookup.contains(k) || self.pending_locs.contains_key(k))
+            .collect())
+    }
+
+    /// Removes one location (by stable key). A document left without locations is
+    /// deleted; one that still has some is re-read from one of them and rewritten.
+    /// Returns whether a document was deleted.
+    pub fn remove_location(&mut self, stable_key: &str) -> Result<bool, IndexError> {
+        let f = self.index.fields.clone();
+        let q = TermQuery::new(
+            Term::from_field_text(f.loc, stable_key),
+            IndexRecordOption::Basic,
+        );
+        let hits = self
+            .searcher
+            .search(&q, &TopDocs::with_limit(16).order_by_score())?;
+        let mut deleted = false;
+        for (_, addr) in hits {
+            let d: TantivyDocument = self.searcher.doc(addr)?;
+            let m = StoredMessage::from_document(&f, &d);
+            let remaining: Vec<Place> = m
+                .locations
+                .iter()
+                .filter_map(|uri| {
+                    let key = Location::from_uri(uri).map(|l| l.stable_key()).ok()?;
+                    (key != stable_key).then(|| Place {
+                        stable_key: key,
+                        uri: uri.clone(),
+                    })
+                })
+                .collect();
+            self.writer
+                .delete_term(Term::from_field_text(f.key, &m.key));
+            self.pending.remove(&m.key);
+            self.pending_locs.remove(stable_key);
+            let reread = remaining.iter().find_map(|p| {
+                let loc = Location::from_uri(&p.uri).ok()?;
+                let bytes = crate::store::read_location(&loc).ok()?;
+                let ctx = crate::extract::ExtractContext {
+                    list: (!m.list.is_empty()).then_some(m.list.as_str()),
+                    envelope: None,
+                };
+                crate::extract::extract(&bytes, &ctx).ok()
+            });
+            match reread {
+                Some(doc) => self.write(&doc, &m.key, remaining, &m.flags)?,
+                None => deleted = true,
+            }
+        }
+        Ok(deleted)
     }
 
     /// Commits everything written so far, with `payload` (checkpoints) attached.

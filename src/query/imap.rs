@@ -112,14 +112,16 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
         flatten_and(lucene::parse(fq)?, &mut conjuncts);
     }
     let (scope, rest): (Vec<Node>, Vec<Node>) = conjuncts.into_iter().partition(is_exact);
-    if !scope.iter().any(|n| matches!(n, Node::Term(t) if t.field == "user")) {
+    if !scope
+        .iter()
+        .any(|n| matches!(n, Node::Term(t) if t.field == "user"))
+    {
         return Err(ImapQueryError::Unsupported(
             "the query must require a user (user:NAME in q or fq)".into(),
         ));
     }
     let searcher = ix.reader.searcher();
     let ev = Evaluator {
-        ix,
         fields: ix.fields,
         searcher: &searcher,
         scope: exact_query(ix.fields, &Node::And(scope))?,
@@ -258,7 +260,6 @@ pub fn exact_query(f: ImapFields, n: &Node) -> Result<Box<dyn Query>, ImapQueryE
 }
 
 struct Evaluator<'a> {
-    ix: &'a ImapIndex,
     fields: ImapFields,
     searcher: &'a Searcher,
     /// The user/mailbox restriction: every set is a subset of its matches.
@@ -326,13 +327,19 @@ impl Evaluator<'_> {
             return self.collect(exact_query(self.fields, &Node::Term(t.clone()))?);
         }
         let Some(f) = self.fields.text_field(field) else {
-            return Err(ImapQueryError::Unsupported(format!("unknown field {field:?}")));
+            return Err(ImapQueryError::Unsupported(format!(
+                "unknown field {field:?}"
+            )));
         };
         let toks = tokens(&t.text);
         let is_header = HEADER_FIELDS.contains(&field);
         if t.text.is_empty() {
             // IMAP: an empty string matches every message (that has the header).
-            return if is_header { self.has_header(f) } else { self.all() };
+            return if is_header {
+                self.has_header(f)
+            } else {
+                self.all()
+            };
         }
         if toks.is_empty() {
             return Err(ImapQueryError::Unsupported(format!(
@@ -354,10 +361,7 @@ impl Evaluator<'_> {
             return self.substring(f, &toks, &fold(&t.text));
         }
         let q: Box<dyn Query> = if terms.len() == 1 {
-            Box::new(TermQuery::new(
-                terms[0].clone(),
-                IndexRecordOption::Basic,
-            ))
+            Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::Basic))
         } else {
             Box::new(PhraseQuery::new(terms))
         };
@@ -414,7 +418,6 @@ impl Evaluator<'_> {
                 out.insert(addr);
             }
         }
-        let _ = self.ix;
         Ok(out)
     }
 }

@@ -128,8 +128,14 @@ fn refusals() {
     assert!(run(&ix, "body:\\+\\+").is_err());
     assert!(run(&ix, "nofield:x").is_err());
     // No user restriction: refused rather than leaking other users' mail.
-    let req = Select { q: "body:budget".into(), ..Default::default() };
-    assert!(matches!(select(&ix, &req), Err(ImapQueryError::Unsupported(_))));
+    let req = Select {
+        q: "body:budget".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        select(&ix, &req),
+        Err(ImapQueryError::Unsupported(_))
+    ));
 }
 
 #[test]
@@ -158,7 +164,10 @@ fn last_uid_rows_sort_and_multi_mailbox() {
         .iter()
         .map(|h| (h.mailbox.clone().unwrap_or_default(), h.uid))
         .collect();
-    assert_eq!(got, [(OTHER_BOX.to_string(), 1), (BOX.into(), 1), (BOX.into(), 4)]);
+    assert_eq!(
+        got,
+        [(OTHER_BOX.to_string(), 1), (BOX.into(), 1), (BOX.into(), 4)]
+    );
 
     // Another user sees only their own mail.
     let req = Select {
@@ -167,5 +176,13 @@ fn last_uid_rows_sort_and_multi_mailbox() {
         rows: Some(10),
         ..Default::default()
     };
-    assert_eq!(select(&ix, &req).expect("select").hits.iter().map(|h| h.uid).collect::<Vec<_>>(), [5]);
+    assert_eq!(
+        select(&ix, &req)
+            .expect("select")
+            .hits
+            .iter()
+            .map(|h| h.uid)
+            .collect::<Vec<_>>(),
+        [5]
+    );
 }

@@ -217,7 +217,14 @@ impl Parser<'_> {
     }
 
     /// Lucene's `addClause`, except that `OR -x` (or `-x OR y`) means "or not x".
-    fn add_clause(&self, out: &mut Vec<Clause>, conj: Conj, require: bool, negate: bool, node: Node) {
+    fn add_clause(
+        &self,
+        out: &mut Vec<Clause>,
+        conj: Conj,
+        require: bool,
+        negate: bool,
+        node: Node,
+    ) {
         if let Some(prev) = out.last_mut() {
             match conj {
                 Conj::And if prev.occur == Occur::Should => prev.occur = Occur::Must,
@@ -238,7 +245,11 @@ impl Parser<'_> {
             (Occur::MustNot, node)
         } else if self.default_and {
             (
-                if conj == Conj::Or { Occur::Should } else { Occur::Must },
+                if conj == Conj::Or {
+                    Occur::Should
+                } else {
+                    Occur::Must
+                },
                 node,
             )
         } else if require || conj == Conj::And {
@@ -359,14 +370,17 @@ impl Parser<'_> {
                 let d = if n.is_empty() {
                     2.0
                 } else {
-                    n.parse::<f32>()
-                        .map_err(|_| ParseError {
-                            position: at,
-                            message: "bad fuzzy distance".into(),
-                        })?
+                    n.parse::<f32>().map_err(|_| ParseError {
+                        position: at,
+                        message: "bad fuzzy distance".into(),
+                    })?
                 };
                 // Lucene: a fraction below 1 is an old-style similarity (taken as 2 edits).
-                fuzzy = Some(if d < 1.0 && n.contains('.') { 2 } else { d.min(2.0) as u8 });
+                fuzzy = Some(if d < 1.0 && n.contains('.') {
+                    2
+                } else {
+                    d.min(2.0) as u8
+                });
             }
         }
         if self.peek() == Some('^') {
@@ -441,7 +455,11 @@ impl fmt::Display for Node {
                 Ok(())
             }
             Node::And(v) | Node::Or(v) => {
-                let sep = if matches!(self, Node::And(_)) { " AND " } else { " OR " };
+                let sep = if matches!(self, Node::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 f.write_str("(")?;
                 for (i, n) in v.iter().enumerate() {
                     if i > 0 {
@@ -527,9 +545,15 @@ mod tests {
             ),
             (
                 "+user:alice +(box:g1 OR box:g2)".into(),
-                Node::And(vec![t("user", "alice"), Node::Or(vec![t("box", "g1"), t("box", "g2")])]),
+                Node::And(vec![
+                    t("user", "alice"),
+                    Node::Or(vec![t("box", "g1"), t("box", "g2")]),
+                ]),
             ),
-            ("+box:g +user:\"\"".into(), Node::And(vec![t("box", "g"), t("user", "")])),
+            (
+                "+box:g +user:\"\"".into(),
+                Node::And(vec![t("box", "g"), t("user", "")]),
+            ),
             ("*:*".into(), Node::All),
         ];
         for (q, want) in cases {
@@ -537,11 +561,19 @@ mod tests {
         }
         assert_eq!(
             parse(&format!("{AND}body:budgte~")),
-            Ok(Node::Term(TermQuery { field: "body".into(), text: "budgte".into(), fuzzy: Some(2) }))
+            Ok(Node::Term(TermQuery {
+                field: "body".into(),
+                text: "budgte".into(),
+                fuzzy: Some(2)
+            }))
         );
         assert_eq!(
             parse("body:x~1"),
-            Ok(Node::Term(TermQuery { field: "body".into(), text: "x".into(), fuzzy: Some(1) }))
+            Ok(Node::Term(TermQuery {
+                field: "body".into(),
+                text: "x".into(),
+                fuzzy: Some(1)
+            }))
         );
     }
 
@@ -568,8 +600,16 @@ mod tests {
 
     fn node() -> impl Strategy<Value = Node> {
         let leaf = prop_oneof![
-            (prop_oneof![Just("body"), Just("hdr"), Just("from"), Just("user")], any::<String>(), prop::option::of(0u8..=2))
-                .prop_map(|(f, text, fuzzy)| Node::Term(TermQuery { field: f.into(), text, fuzzy })),
+            (
+                prop_oneof![Just("body"), Just("hdr"), Just("from"), Just("user")],
+                any::<String>(),
+                prop::option::of(0u8..=2)
+            )
+                .prop_map(|(f, text, fuzzy)| Node::Term(TermQuery {
+                    field: f.into(),
+                    text,
+                    fuzzy
+                })),
             Just(Node::All),
         ];
         leaf.prop_recursive(4, 24, 4, |inner| {

@@ -7,6 +7,8 @@
 //! tantivy queries themselves.
 
 pub mod grammar;
+pub mod imap;
+pub mod lucene;
 pub mod plan;
 pub mod search;
 pub mod stats;

@@ -54,7 +54,10 @@ pub fn stats(index: &MailIndex) -> Result<Stats, QueryError> {
     let (messages, result) = searcher.search(&AllQuery, &(Count, collector))?;
     let v = serde_json::to_value(result)
         .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
-    let ranges = v["dated"]["buckets"].as_array().cloned().unwrap_or_default();
+    let ranges = v["dated"]["buckets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let undated = ranges
         .first()
         .and_then(|b| b["doc_count"].as_u64())

@@ -51,7 +51,10 @@ mod tests {
 
     fn with(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).expect("ascii"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(v).expect("ascii"),
+        );
         h
     }
 
@@ -63,6 +66,9 @@ mod tests {
         assert!(check_basic(&with(&bad), "dovecot", "s3cret").is_err());
         assert!(check_basic(&with("Bearer x"), "dovecot", "s3cret").is_err());
         assert!(check_basic(&HeaderMap::new(), "dovecot", "s3cret").is_err());
-        assert_eq!(parse_basic(&format!("basic  {}", STANDARD.encode("a:b:c"))).as_deref(), Some("a:b:c"));
+        assert_eq!(
+            parse_basic(&format!("basic  {}", STANDARD.encode("a:b:c"))).as_deref(),
+            Some("a:b:c")
+        );
     }
 }

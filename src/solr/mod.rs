@@ -97,9 +97,10 @@ impl SolrError {
         match self {
             SolrError::Unauthorized => StatusCode::UNAUTHORIZED,
             SolrError::NoSuchCore(_) => StatusCode::NOT_FOUND,
-            SolrError::BadRequest(_) | SolrError::Xml(_) | SolrError::Query(_) | SolrError::Body(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            SolrError::BadRequest(_)
+            | SolrError::Xml(_)
+            | SolrError::Query(_)
+            | SolrError::Body(_) => StatusCode::BAD_REQUEST,
             SolrError::Search(e) if e.is_user_error() => StatusCode::BAD_REQUEST,
             SolrError::Index(ImapIndexError::BadDocument(_)) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -36,15 +36,13 @@ fn form_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -245,7 +243,10 @@ mod tests {
     fn decodes_dovecot_query_strings() {
         let qs = "wt=xml&fl=uid,score&rows=5&sort=uid+asc&q=%7b!lucene+q.op%3dAND%7dbody:a%5c%2bb%5c:c&fq=%2Bbox:de82+%2Buser:testuser";
         let pairs = parse_form(qs);
-        assert_eq!(pairs[4], ("q".into(), "{!lucene q.op=AND}body:a\\+b\\:c".into()));
+        assert_eq!(
+            pairs[4],
+            ("q".into(), "{!lucene q.op=AND}body:a\\+b\\:c".into())
+        );
         assert_eq!(pairs[5], ("fq".into(), "+box:de82 +user:testuser".into()));
         let p = params(&pairs).expect("valid");
         assert_eq!(p.select.rows, Some(5));
@@ -261,14 +262,39 @@ mod tests {
         let r = ImapResults {
             num_found: 2,
             hits: vec![
-                ImapHit { uid: 1, mailbox: Some("g<1".into()), user: None, score: 1.0 },
-                ImapHit { uid: 4, mailbox: Some("g2".into()), user: None, score: 1.0 },
+                ImapHit {
+                    uid: 1,
+                    mailbox: Some("g<1".into()),
+                    user: None,
+                    score: 1.0,
+                },
+                ImapHit {
+                    uid: 4,
+                    mailbox: Some("g2".into()),
+                    user: None,
+                    score: 1.0,
+                },
             ],
         };
-        let fl = FieldList { uid: true, score: true, mailbox: true, user: false };
+        let fl = FieldList {
+            uid: true,
+            score: true,
+            mailbox: true,
+            user: false,
+        };
         let xml = render(&r, 0, fl, 1);
         assert!(xml.contains("<result name=\"response\" numFound=\"2\" start=\"0\" maxScore=\"1.0\"><doc><long name=\"uid\">1</long><float name=\"score\">1.0</float><str name=\"box\">g&lt;1</str></doc>"));
-        let xml = render(&ImapResults::default(), 0, FieldList { uid: true, ..Default::default() }, 0);
-        assert!(xml.ends_with("<result name=\"response\" numFound=\"0\" start=\"0\"></result>\n</response>\n"));
+        let xml = render(
+            &ImapResults::default(),
+            0,
+            FieldList {
+                uid: true,
+                ..Default::default()
+            },
+            0,
+        );
+        assert!(xml.ends_with(
+            "<result name=\"response\" numFound=\"0\" start=\"0\"></result>\n</response>\n"
+        ));
     }
 }

@@ -257,9 +257,7 @@ impl UpdateParser {
             Some(b) => (b, true),
             None => (inner, false),
         };
-        let name_end = body
-            .find(|c: char| c.is_whitespace())
-            .unwrap_or(body.len());
+        let name_end = body.find(|c: char| c.is_whitespace()).unwrap_or(body.len());
         let name = &body[..name_end];
         if name.is_empty() {
             return Err(self.err(at, "empty tag name"));
@@ -298,7 +296,9 @@ impl UpdateParser {
                     .ok_or_else(|| self.err(at, "<field> without a name"))?;
                 self.capture = Some((Capture::Field, fname, Vec::new()));
             }
-            (1, Some("delete"), "id") => self.capture = Some((Capture::Id, String::new(), Vec::new())),
+            (1, Some("delete"), "id") => {
+                self.capture = Some((Capture::Id, String::new(), Vec::new()))
+            }
             (1, Some("delete"), "query") => {
                 self.capture = Some((Capture::Query, String::new(), Vec::new()))
             }
@@ -435,7 +435,7 @@ fn parse_attrs(s: &str) -> Result<Vec<(String, String)>, String> {
         }
         let close = after[1..].find(q).ok_or("unterminated attribute value")?;
         let mut value = Vec::new();
-        decode_entities(after[1..1 + close].as_bytes(), &mut value);
+        decode_entities(&after.as_bytes()[1..1 + close], &mut value);
         out.push((key, String::from_utf8_lossy(&value).into_owned()));
         rest = after[close + 2..].trim_start();
     }

@@ -90,7 +90,11 @@ fn malformed_bodies_are_errors() {
         b"<add><doc><field name=\"x\">a<b/>c</field></doc></add>",
         b"</add>",
     ] {
-        assert!(parse_all(&[bad]).is_err(), "{}", String::from_utf8_lossy(bad));
+        assert!(
+            parse_all(&[bad]).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
     }
     assert_eq!(parse_all(&[b"  \n"]).expect("empty is fine"), vec![]);
 }
@@ -98,7 +102,9 @@ fn malformed_bodies_are_errors() {
 #[test]
 fn large_chunked_body() {
     let big = "word ".repeat(1_000_000);
-    let body = format!("<add><doc><field name=\"id\">1</field><field name=\"body\">{big}</field></doc></add>");
+    let body = format!(
+        "<add><doc><field name=\"id\">1</field><field name=\"body\">{big}</field></doc></add>"
+    );
     let chunks: Vec<&[u8]> = body.as_bytes().chunks(65536).collect();
     let ops = parse_all(&chunks).expect("valid");
     assert_eq!(ops, vec![doc(&[("id", "1"), ("body", &big)])]);
@@ -113,7 +119,8 @@ fn value() -> impl Strategy<Value = String> {
 
 fn ops() -> impl Strategy<Value = Vec<UpdateOp>> {
     let field = ("[a-z]{1,6}", value());
-    let add = prop::collection::vec(field, 0..5).prop_map(|fields| UpdateOp::Add(ImapDoc { fields }));
+    let add =
+        prop::collection::vec(field, 0..5).prop_map(|fields| UpdateOp::Add(ImapDoc { fields }));
     let del = "[0-9a-z/]{1,12}".prop_map(UpdateOp::DeleteId);
     prop::collection::vec(prop_oneof![add, del, Just(UpdateOp::Commit)], 0..6)
 }
@@ -125,7 +132,10 @@ fn render(ops: &[UpdateOp]) -> String {
             UpdateOp::Add(d) => {
                 out.push_str("<add><doc>");
                 for (k, v) in &d.fields {
-                    out.push_str(&format!("<field name=\"{k}\">{}</field>", dovecot_escape(v)));
+                    out.push_str(&format!(
+                        "<field name=\"{k}\">{}</field>",
+                        dovecot_escape(v)
+                    ));
                 }
                 out.push_str("</doc></add>");
             }

@@ -14,6 +14,7 @@ pub mod eml;
 pub mod maildir;
 pub mod mbox;
 pub mod public_inbox;
+pub mod tail;
 
 #[cfg(test)]
 mod tests;

@@ -68,7 +68,11 @@ impl Dovecot {
             .expect("tempdir");
         let root = id_of("-u", "") == "0";
         // Dovecot refuses mail access as root: the whole instance runs as nobody then.
-        let run_user = if root { "nobody".to_string() } else { id_of("-un", "") };
+        let run_user = if root {
+            "nobody".to_string()
+        } else {
+            id_of("-un", "")
+        };
         let (uid, gid) = (id_of("-u", &run_user), id_of("-g", &run_user));
         let group = id_of("-gn", &run_user);
         let imap_port = free_port();
@@ -87,7 +91,11 @@ impl Dovecot {
         std::fs::write(d.join("dovecot.conf"), conf).expect("conf");
         // user:password:uid:gid:gecos:home:shell:extra (userdb fields)
         let mut passwd = String::new();
-        for (user, extra) in [(FTS_USER, ""), (OTHER_USER, ""), (PLAIN_USER, "userdb_mail_plugins=notify")] {
+        for (user, extra) in [
+            (FTS_USER, ""),
+            (OTHER_USER, ""),
+            (PLAIN_USER, "userdb_mail_plugins=notify"),
+        ] {
             let home = d.join("home").join(user);
             std::fs::create_dir_all(&home).expect("home");
             passwd.push_str(&format!(
@@ -112,11 +120,18 @@ impl Dovecot {
             imap_port,
             run_as,
         };
-        let st = dc.command(&[DOVECOT, "-c", &dc.conf.display().to_string()]).status().expect("dovecot");
+        let st = dc
+            .command(&[DOVECOT, "-c", &dc.conf.display().to_string()])
+            .status()
+            .expect("dovecot");
         assert!(st.success(), "dovecot did not start:\n{}", dc.log_tail());
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", imap_port)).is_err() {
-            assert!(Instant::now() < deadline, "dovecot not listening:\n{}", dc.log_tail());
+            assert!(
+                Instant::now() < deadline,
+                "dovecot not listening:\n{}",
+                dc.log_tail()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         dc
@@ -178,11 +193,16 @@ impl Drop for Dovecot {
             eprintln!("---- dovecot.log (tail) ----\n{}\n----", self.log_tail());
         }
         let pid_file = self.dir.path().join("run/master.pid");
-        let Ok(pid) = std::fs::read_to_string(&pid_file) else { return };
+        let Ok(pid) = std::fs::read_to_string(&pid_file) else {
+            return;
+        };
         let pid = pid.trim().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         for _ in 0..100 {
-            let alive = Command::new("kill").args(["-0", &pid]).output().map(|o| o.status.success());
+            let alive = Command::new("kill")
+                .args(["-0", &pid])
+                .output()
+                .map(|o| o.status.success());
             if !matches!(alive, Ok(true)) {
                 return;
             }
@@ -208,7 +228,8 @@ enum Arg<'a> {
 impl Imap {
     fn login(port: u16, user: &str) -> Imap {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect imap");
-        s.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(120)))
+            .expect("timeout");
         let mut imap = Imap {
             r: BufReader::new(s.try_clone().expect("clone")),
             w: s,
@@ -241,7 +262,11 @@ impl Imap {
         loop {
             let l = self.line();
             if let Some(rest) = l.strip_prefix(&format!("{tag} ")) {
-                assert!(rest.starts_with("OK"), "{} -> {l}", String::from_utf8_lossy(&cmd));
+                assert!(
+                    rest.starts_with("OK"),
+                    "{} -> {l}",
+                    String::from_utf8_lossy(&cmd)
+                );
                 return untagged;
             }
             untagged.push(l);
@@ -260,7 +285,9 @@ impl Imap {
 
     /// `UID SEARCH [CHARSET UTF-8] keys`: the UIDs, sorted.
     fn search(&mut self, keys: &[Arg<'_>]) -> Vec<u32> {
-        let utf8 = keys.iter().any(|k| matches!(k, Arg::Str(s) if !s.is_ascii()));
+        let utf8 = keys
+            .iter()
+            .any(|k| matches!(k, Arg::Str(s) if !s.is_ascii()));
         let mut parts = vec![b"UID SEARCH".to_vec()];
         if utf8 {
             parts.push(b" CHARSET UTF-8".to_vec());
@@ -285,7 +312,10 @@ impl Imap {
         let mut uids: Vec<u32> = lines
             .iter()
             .filter_map(|l| l.strip_prefix("* SEARCH"))
-            .flat_map(|rest| rest.split_whitespace().map(|n| n.parse::<u32>().expect("uid")))
+            .flat_map(|rest| {
+                rest.split_whitespace()
+                    .map(|n| n.parse::<u32>().expect("uid"))
+            })
             .collect();
         uids.sort_unstable();
         uids
@@ -456,7 +486,12 @@ fn load_mail() -> Vec<Vec<u8>> {
 }
 
 /// Runs every search on both users and returns the mismatches.
-fn compare(fts: &mut Imap, plain: &mut Imap, mailbox: &str, report: &mut Vec<String>) -> Vec<String> {
+fn compare(
+    fts: &mut Imap,
+    plain: &mut Imap,
+    mailbox: &str,
+    report: &mut Vec<String>,
+) -> Vec<String> {
     fts.ok(&format!("SELECT {mailbox}"));
     plain.ok(&format!("SELECT {mailbox}"));
     let mut bad = Vec::new();
@@ -494,7 +529,9 @@ async fn start_endpoint(data: &Path) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
             }
         },
     ));
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -517,7 +554,10 @@ async fn dovecot_searches_match_dovecot_without_fts() {
     let url = format!("http://{SOLR_USER}:{SOLR_PASS}@{addr}/solr/dovecot/");
     let seen_for_report = Arc::clone(&seen);
     let result = tokio::task::spawn_blocking(move || scenario(&url)).await;
-    let requests = seen_for_report.lock().map(|s| s.clone()).unwrap_or_default();
+    let requests = seen_for_report
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
     let selects = requests.iter().filter(|r| r.starts_with("GET")).count();
     let updates = requests.iter().filter(|r| r.starts_with("POST")).count();
     eprintln!("endpoint saw {selects} selects and {updates} updates");
@@ -528,11 +568,20 @@ async fn dovecot_searches_match_dovecot_without_fts() {
         Ok(()) => {}
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
-    assert!(selects >= SEARCHES.len(), "Dovecot hardly asked us: {selects} selects");
+    assert!(
+        selects >= SEARCHES.len(),
+        "Dovecot hardly asked us: {selects} selects"
+    );
     let failed: Vec<&String> = requests.iter().filter(|r| !r.ends_with("200 OK")).collect();
-    assert!(failed.is_empty(), "requests we refused or failed:\n{failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "requests we refused or failed:\n{failed:#?}"
+    );
     let leaked: Vec<&String> = requests.iter().filter(|r| r.contains(PLAIN_USER)).collect();
-    assert!(leaked.is_empty(), "FTS was not disabled for {PLAIN_USER}: {leaked:#?}");
+    assert!(
+        leaked.is_empty(),
+        "FTS was not disabled for {PLAIN_USER}: {leaked:#?}"
+    );
 }
 
 fn scenario(url: &str) {
@@ -604,7 +653,19 @@ fn scenario(url: &str) {
         let _ = std::fs::write(path, report.join("\n"));
     }
     let log = dc.log();
-    let failed: Vec<&str> = log.lines().filter(|l| l.contains("fts_solr") && l.contains("failed")).collect();
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
-    assert!(failed.is_empty(), "Dovecot reported fts_solr failures:\n{}", failed.join("\n"));
+    let failed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("fts_solr") && l.contains("failed"))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    assert!(
+        failed.is_empty(),
+        "Dovecot reported fts_solr failures:\n{}",
+        failed.join("\n")
+    );
 }
