@@ -8,11 +8,11 @@ use gleaner::query::{self, Request, Sort};
 
 use crate::common::{index_paths, sample, tempdir};
 
-/// Writes every file of `maildir/cur` into an mboxrd file with CRLF line endings.
+/// Writes every message of a maildir (cur/ and new/) into an mboxrd file with CRLF line endings.
 fn maildir_to_crlf_mbox(maildir: &Path, mbox: &Path) -> usize {
-    let mut files: Vec<_> = std::fs::read_dir(maildir.join("cur"))
-        .unwrap()
-        .flatten()
+    let mut files: Vec<_> = ["cur", "new"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(maildir.join(d)).unwrap().flatten())
         .map(|e| e.path())
         .collect();
     files.sort();

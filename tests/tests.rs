@@ -10,4 +10,5 @@ mod dedup;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;
 mod kill9;
+mod live;
 mod writer_model;

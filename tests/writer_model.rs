@@ -91,7 +91,7 @@ proptest! {
                 }
                 Op::Commit => {
                     if let Some(w) = writer.as_mut() {
-                        w.commit(None).unwrap();
+                        w.commit().unwrap();
                     }
                     committed = pending.clone();
                 }

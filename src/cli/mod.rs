@@ -2,6 +2,7 @@
 
 mod index_cmd;
 mod search_cmd;
+mod serve_cmd;
 mod show_cmd;
 
 use std::path::PathBuf;
@@ -25,8 +26,21 @@ pub struct Args {
         default_value = "gleaner-data"
     )]
     pub data: PathBuf,
+    /// Log format for long-running commands.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How `serve` logs.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Result order for `search`.
@@ -102,6 +116,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Keep the index current: follow mail stores as mail arrives (Ctrl-C or SIGTERM stops).
+    ///
+    /// Reconciles the stores with the index at start (cheaply: Maildirs are listed,
+    /// mboxes resume from their checkpoint), then follows changes with inotify;
+    /// new mail is searchable within about a second. `kill -9` loses nothing.
+    Serve {
+        /// List name for messages without a List-Id header.
+        #[arg(long)]
+        list: Option<String>,
+        /// Mail stores to follow.
+        paths: Vec<PathBuf>,
+    },
     /// Re-create the index from the mail stores indexed before.
     Rebuild {
         /// Extraction threads (default: one per core).
@@ -138,6 +164,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             message_id,
         } => show_cmd::show(&args.data, &message_id, raw, json),
         Command::Stats { json } => search_cmd::stats(&args.data, json),
+        Command::Serve { list, paths } => {
+            serve_cmd::init_logging(args.log_format == LogFormat::Json);
+            serve_cmd::serve(&args.data, &paths, list.as_deref())
+        }
         Command::Rebuild { threads } => index_cmd::rebuild(&args.data, threads),
         Command::Demo { corpus } => index_cmd::demo(&corpus),
     }

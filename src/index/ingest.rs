@@ -101,6 +101,9 @@ enum Work {
     Unchanged,
 }
 
+/// A message to ingest, with the list name of its source.
+pub type Item = (Result<RawMessage, store::Skipped>, Option<String>);
+
 /// Reads every source into the index and commits.
 pub fn ingest(
     writer: &mut Writer,
@@ -108,8 +111,6 @@ pub fn ingest(
     opts: &IngestOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<IngestReport, IndexError> {
-    let started = Instant::now();
-    let mut report = IngestReport::default();
     let scan_opts = ScanOptions {
         max_message_bytes: opts.max_message_bytes,
     };
@@ -118,6 +119,25 @@ pub fn ingest(
     for s in sources {
         scans.push((store::scan(&s.path, s.kind, &scan_opts)?, s.list.clone()));
     }
+    let items = scans
+        .into_iter()
+        .flat_map(|(scan, list)| scan.map(move |item| (item, list.clone())));
+    let report = ingest_items(writer, items, opts, progress)?;
+    writer.commit()?;
+    Ok(report)
+}
+
+/// Extracts and upserts `items` on every core; commits every
+/// [`IngestOptions::commit_every`] new documents but leaves the last batch
+/// pending for the caller to commit (with its checkpoints).
+pub fn ingest_items(
+    writer: &mut Writer,
+    items: impl Iterator<Item = Item> + Send,
+    opts: &IngestOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<IngestReport, IndexError> {
+    let started = Instant::now();
+    let mut report = IngestReport::default();
     let lookup = writer.location_lookup();
     let (raw_tx, raw_rx) = bounded::<(RawMessage, Option<String>)>(512);
     let (work_tx, work_rx) = bounded::<Work>(512);
@@ -125,20 +145,18 @@ pub fn ingest(
     std::thread::scope(|scope| {
         let scan_tx = work_tx.clone();
         scope.spawn(move || {
-            for (scan, list) in scans {
-                for item in scan {
-                    let sent = match item {
-                        Ok(raw) if lookup.contains(&raw.location.stable_key()) => {
-                            scan_tx.send(Work::Unchanged).is_ok()
-                        }
-                        Ok(raw) => raw_tx.send((raw, list.clone())).is_ok(),
-                        Err(skip) => scan_tx
-                            .send(Work::Skipped(skip.location, skip.reason))
-                            .is_ok(),
-                    };
-                    if !sent {
-                        return;
+            for (item, list) in items {
+                let sent = match item {
+                    Ok(raw) if lookup.contains(&raw.location.stable_key()) => {
+                        scan_tx.send(Work::Unchanged).is_ok()
                     }
+                    Ok(raw) => raw_tx.send((raw, list)).is_ok(),
+                    Err(skip) => scan_tx
+                        .send(Work::Skipped(skip.location, skip.reason))
+                        .is_ok(),
+                };
+                if !sent {
+                    return;
                 }
             }
         });
@@ -187,7 +205,7 @@ pub fn ingest(
                         }
                     }
                     if since_commit >= opts.commit_every {
-                        if let Err(e) = writer.commit(None) {
+                        if let Err(e) = writer.commit() {
                             result = Err(e);
                             break;
                         }
@@ -207,7 +225,6 @@ pub fn ingest(
         drop(work_rx);
     });
     result?;
-    writer.commit(None)?;
     progress(Progress {
         done: report.seen,
         indexed: report.indexed,
@@ -221,8 +238,13 @@ pub fn ingest(
 /// other directory is searched for them, so `gleaner index archive/` finds
 /// every Maildir and mbox below `archive/`.
 pub fn discover(path: &std::path::Path, list: Option<&str>) -> Result<Vec<Source>, IndexError> {
+    // Absolute paths, so the same file always has the same location key.
+    let path = std::fs::canonicalize(path).map_err(|e| store::StoreError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     let mut out = Vec::new();
-    discover_into(path, list, &mut out, 0)?;
+    discover_into(&path, list, &mut out, 0)?;
     Ok(out)
 }
 
@@ -241,6 +263,11 @@ fn discover_into(
         kind,
         list: list.map(str::to_string),
     };
+    if path.is_file() && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        // An empty file is an mbox that has not received mail yet.
+        out.push(source(SourceKind::Mbox));
+        return Ok(());
+    }
     if !path.is_dir() || is_store_root(path) || depth > 8 {
         out.push(source(store::detect(path)?));
         return Ok(());

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod doc;
 pub mod imap;
 pub mod ingest;
+pub mod live;
 pub mod schema;
 pub mod watermark;
 pub mod writer;

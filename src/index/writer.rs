@@ -46,6 +46,8 @@ pub struct Writer {
     searcher: Searcher,
     pending: HashMap<String, Pending>,
     pending_locs: HashMap<String, String>,
+    payload: Option<String>,
+    dirty: bool,
 }
 
 /// Looks up committed locations without holding the writer.
@@ -84,7 +86,10 @@ impl Writer {
             Err(e) => return Err(e.into()),
         };
         let reader = index.index.reader()?;
+        let payload = index.payload()?;
         Ok(Writer {
+            payload,
+            dirty: false,
             index: index.clone(),
             writer,
             searcher: reader.searcher(),
@@ -104,6 +109,11 @@ impl Writer {
     /// Is this location already indexed (committed or pending)?
     pub fn has_location(&self, stable_key: &str) -> bool {
         self.pending_locs.contains_key(stable_key) || self.location_lookup().contains(stable_key)
+    }
+
+    /// Whether anything was written or deleted since the last commit.
+    pub fn has_uncommitted(&self) -> bool {
+        self.dirty
     }
 
     /// Number of documents written since the last commit.
@@ -196,6 +206,7 @@ impl Writer {
     ) -> Result<(), IndexError> {
         let tdoc = to_document(&self.index.fields, doc, key, &places, flags);
         self.writer.add_document(tdoc)?;
+        self.dirty = true;
         for p in &places {
             self.pending_locs
                 .insert(p.stable_key.clone(), key.to_string());
@@ -268,6 +279,7 @@ impl Writer {
                 .collect();
             self.writer
                 .delete_term(Term::from_field_text(f.key, &m.key));
+            self.dirty = true;
             self.pending.remove(&m.key);
             self.pending_locs.remove(stable_key);
             let reread = remaining.iter().find_map(|p| {
@@ -287,13 +299,20 @@ impl Writer {
         Ok(deleted)
     }
 
-    /// Commits everything written so far, with `payload` (checkpoints) attached.
-    pub fn commit(&mut self, payload: Option<&str>) -> Result<(), IndexError> {
+    /// Sets the payload (tail checkpoints) that every following commit carries.
+    pub fn set_payload(&mut self, payload: String) {
+        self.payload = Some(payload);
+    }
+
+    /// Commits everything written so far, with the payload attached, so
+    /// documents and checkpoints become durable together.
+    pub fn commit(&mut self) -> Result<(), IndexError> {
         let mut prepared = self.writer.prepare_commit()?;
-        if let Some(p) = payload {
+        if let Some(p) = &self.payload {
             prepared.set_payload(p);
         }
         prepared.commit()?;
+        self.dirty = false;
         let reader = self.index.index.reader()?;
         self.searcher = reader.searcher();
         self.pending.clear();

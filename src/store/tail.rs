@@ -41,6 +41,14 @@ pub fn watch(paths: &[PathBuf]) -> Result<Watcher, StoreError> {
     let mut inner = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let _ = match res {
             Ok(ev) if ev.need_rescan() => tx.send(Change::Rescan),
+            // Reading a file or listing a directory (our own reconciliation
+            // does both) and metadata changes are not changes to the mail.
+            Ok(notify::Event {
+                kind:
+                    notify::EventKind::Access(_)
+                    | notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_)),
+                ..
+            }) => Ok(()),
             Ok(ev) => {
                 for p in ev.paths {
                     let _ = tx.send(Change::Path(p));
