@@ -41,8 +41,8 @@ pub struct LiveOptions {
 impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
-            quiet: Duration::from_millis(50),
-            max_delay: Duration::from_millis(400),
+            quiet: Duration::from_millis(30),
+            max_delay: Duration::from_millis(150),
             rescan_every: Duration::from_secs(300),
             ingest: IngestOptions::default(),
         }
@@ -138,7 +138,13 @@ pub fn run(
     ready(&report);
     let mut last_rescan = Instant::now();
     while !shutdown.load(Ordering::SeqCst) {
-        match watcher.changes.recv_timeout(Duration::from_millis(50)) {
+        // Wake often only while something waits to be committed.
+        let wait = if live.first_pending.is_some() {
+            Duration::from_millis(10)
+        } else {
+            Duration::from_millis(500)
+        };
+        match watcher.changes.recv_timeout(wait) {
             Ok(change) => {
                 let mut changes = vec![change];
                 changes.extend(watcher.changes.try_iter().take(10_000));

@@ -111,7 +111,9 @@ impl MailIndex {
         analysis::register(&index);
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            // No polling thread: whoever commits reloads (the live indexer does),
+            // and one-shot commands open a fresh reader.
+            .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(MailIndex {
             index,

@@ -1,0 +1,80 @@
+//! In-process query latency: runs every query of a TSV file (column 2 is the
+//! gleaner query) N times against an index, top 20 with snippets, and prints
+//! p50/p95/p99 per query and overall.
+//!
+//! cargo run --release --example query_latency -- DATA_DIR bench/queries.tsv [RUNS]
+
+use std::time::Instant;
+
+use gleaner::index::MailIndex;
+use gleaner::query::{self, Request, Sort};
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    anyhow::ensure!(
+        args.len() >= 3,
+        "usage: query_latency DATA_DIR QUERIES.tsv [RUNS]"
+    );
+    let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(50);
+    let index = MailIndex::open(&std::path::Path::new(&args[1]).join("index"), false)?;
+    let tsv = std::fs::read_to_string(&args[2])?;
+    let mut all = Vec::new();
+    println!(
+        "{:<28} {:>8} {:>9} {:>9} {:>9}",
+        "query", "hits", "p50 ms", "p95 ms", "p99 ms"
+    );
+    for line in tsv
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (Some(name), Some(q)) = (cols.first(), cols.get(1)) else {
+            continue;
+        };
+        if *name == "name" {
+            continue;
+        }
+        let req = Request {
+            query: q.to_string(),
+            limit: 20,
+            offset: 0,
+            sort: Sort::Relevance,
+            now: time::OffsetDateTime::now_utc().unix_timestamp(),
+        };
+        let mut times = Vec::with_capacity(runs);
+        let mut total = 0;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let res = query::search(&index, &req)?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            total = res.total;
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{:<28} {:>8} {:>9.3} {:>9.3} {:>9.3}",
+            name,
+            total,
+            pct(&times, 0.5),
+            pct(&times, 0.95),
+            pct(&times, 0.99)
+        );
+        all.extend(times);
+    }
+    all.sort_by(f64::total_cmp);
+    println!(
+        "ALL {} searches: p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms",
+        all.len(),
+        pct(&all, 0.5),
+        pct(&all, 0.95),
+        pct(&all, 0.99)
+    );
+    Ok(())
+}
