@@ -98,112 +98,103 @@ pub fn is_cjk(c: char) -> bool {
 /// Splits on non-alphanumerics; CJK runs become overlapping bigrams.
 #[derive(Clone, Default)]
 pub struct MailTokenizer {
-    tokens: Vec<Token>,
+    token: Token,
 }
 
-/// The token stream of [`MailTokenizer`].
+/// The token stream of [`MailTokenizer`]: one reused token, no allocation per token.
 pub struct MailTokenStream<'a> {
-    tokens: &'a mut Vec<Token>,
-    /// Index of the current token plus one (0 before the first advance).
-    next: usize,
+    text: &'a str,
+    chars: std::iter::Peekable<std::str::CharIndices<'a>>,
+    token: &'a mut Token,
+    /// Inside a CJK run: the start of the previous CJK character, and whether
+    /// a bigram was already emitted in this run.
+    cjk: Option<(usize, bool)>,
 }
 
 impl Tokenizer for MailTokenizer {
     type TokenStream<'a> = MailTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> MailTokenStream<'a> {
-        self.tokens.clear();
-        tokenize_into(text, &mut self.tokens);
-        // A trailing default token makes `token()` total even before `advance()`.
-        self.tokens.push(Token::default());
+        self.token.reset();
         MailTokenStream {
-            tokens: &mut self.tokens,
-            next: 0,
+            text,
+            chars: text.char_indices().peekable(),
+            token: &mut self.token,
+            cjk: None,
         }
     }
 }
 
 impl MailTokenStream<'_> {
-    fn current(&self) -> usize {
-        self.next
-            .saturating_sub(1)
-            .min(self.tokens.len().saturating_sub(1))
+    fn emit(&mut self, from: usize, to: usize) -> bool {
+        self.token.text.clear();
+        self.token.text.push_str(&self.text[from..to]);
+        self.token.offset_from = from;
+        self.token.offset_to = to;
+        self.token.position = self.token.position.wrapping_add(1);
+        self.token.position_length = 1;
+        true
+    }
+
+    fn end_of(&self, start: usize) -> usize {
+        self.text[start..]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8())
     }
 }
 
 impl TokenStream for MailTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        // The last token is the sentinel and is never yielded.
-        if self.next + 1 < self.tokens.len() {
-            self.next += 1;
-            true
-        } else {
-            false
+        loop {
+            if let Some((prev, emitted)) = self.cjk {
+                match self.chars.peek().copied() {
+                    Some((next, c)) if c.is_alphanumeric() && is_cjk(c) => {
+                        self.chars.next();
+                        self.cjk = Some((next, true));
+                        let to = next + c.len_utf8();
+                        return self.emit(prev, to);
+                    }
+                    _ => {
+                        self.cjk = None;
+                        if !emitted {
+                            let to = self.end_of(prev);
+                            return self.emit(prev, to);
+                        }
+                    }
+                }
+                continue;
+            }
+            let (start, c) = loop {
+                match self.chars.next() {
+                    Some((i, c)) if c.is_alphanumeric() => break (i, c),
+                    Some(_) => {}
+                    None => return false,
+                }
+            };
+            if is_cjk(c) {
+                self.cjk = Some((start, false));
+                continue;
+            }
+            let mut end = start + c.len_utf8();
+            while let Some(&(i, c)) = self.chars.peek() {
+                if !c.is_alphanumeric() || is_cjk(c) {
+                    break;
+                }
+                end = i + c.len_utf8();
+                self.chars.next();
+            }
+            return self.emit(start, end);
         }
     }
 
     fn token(&self) -> &Token {
-        &self.tokens[self.current()]
+        self.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        let i = self.current();
-        &mut self.tokens[i]
+        self.token
     }
-}
-
-fn push(out: &mut Vec<Token>, text: &str, from: usize, to: usize) {
-    let position = out.len();
-    out.push(Token {
-        offset_from: from,
-        offset_to: to,
-        position,
-        text: text[from..to].to_string(),
-        position_length: 1,
-    });
-}
-
-fn tokenize_into(text: &str, out: &mut Vec<Token>) {
-    // A run is a maximal sequence of alphanumerics of one kind (CJK or not).
-    let mut run_start: Option<(usize, bool)> = None;
-    let mut cjk_run: Vec<usize> = Vec::new(); // char start offsets of the CJK run
-    let flush =
-        |out: &mut Vec<Token>, start: Option<(usize, bool)>, end: usize, cjk: &mut Vec<usize>| {
-            match start {
-                Some((s, false)) => push(out, text, s, end),
-                Some((_, true)) => {
-                    if cjk.len() == 1 {
-                        push(out, text, cjk[0], end);
-                    } else {
-                        for i in 0..cjk.len().saturating_sub(1) {
-                            let to = cjk.get(i + 2).copied().unwrap_or(end);
-                            push(out, text, cjk[i], to);
-                        }
-                    }
-                    cjk.clear();
-                }
-                None => {}
-            }
-        };
-    for (offset, c) in text.char_indices() {
-        if c.is_alphanumeric() {
-            let cjk = is_cjk(c);
-            match run_start {
-                Some((_, kind)) if kind == cjk => {}
-                _ => {
-                    flush(out, run_start, offset, &mut cjk_run);
-                    run_start = Some((offset, cjk));
-                }
-            }
-            if cjk {
-                cjk_run.push(offset);
-            }
-        } else {
-            flush(out, run_start, offset, &mut cjk_run);
-            run_start = None;
-        }
-    }
-    flush(out, run_start, text.len(), &mut cjk_run);
 }
 
 #[cfg(test)]
