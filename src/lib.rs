@@ -4,7 +4,19 @@
 
 #![warn(missing_docs)]
 
+/// Configuration (`gleaner.toml`).
+pub mod config;
+/// Raw messages and their locations.
 pub mod store;
+/// Bytes → `MailDoc`.
 pub mod extract;
+/// The tantivy index.
 pub mod index;
+/// The query language, search, facets, threads.
 pub mod query;
+/// Users, roles, grants, sessions (SQLite).
+pub mod access;
+/// The JSON API and the embedded web UI.
+pub mod http;
+/// Wires the parts together: index, users, live indexer, HTTP server.
+pub mod app;

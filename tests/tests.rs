@@ -2,10 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
 mod bruteforce;
 mod cli;
 mod common;
 mod corpora;
 mod dedup;
+mod http_api;
 mod kill9;
 mod writer_model;

@@ -2,9 +2,12 @@
 
 mod index_cmd;
 mod search_cmd;
+mod serve_cmd;
 mod show_cmd;
+mod user_cmd;
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -17,9 +20,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "gleaner", version, about, long_about)]
 pub struct Args {
-    /// Data directory (index and state). Default: ./gleaner-data
-    #[arg(long, global = true, env = "GLEANER_DATA", default_value = "gleaner-data")]
-    pub data: PathBuf,
+    /// Data directory (index and state). Default: the config file's `data`, else ./gleaner-data
+    #[arg(long, global = true, env = "GLEANER_DATA")]
+    pub data: Option<PathBuf>,
+    /// Configuration file (TOML; see docs/gleaner.toml.example). Default: none.
+    #[arg(long, global = true, env = "GLEANER_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -103,37 +109,111 @@ pub enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
-    /// Index the bundled sample corpus into a temporary directory and show what to try.
+    /// Index the bundled sample corpus into a temporary directory and serve the web UI.
+    ///
+    /// Serves on 127.0.0.1 without a login (loopback only); Ctrl-C stops it.
     Demo {
         /// The corpus directory.
         #[arg(long, default_value = "corpus/sample")]
         corpus: PathBuf,
+        /// Listen address (must be loopback: the demo has no login).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
     },
+    /// Serve the JSON API and the web UI (Ctrl-C or SIGTERM stops it gracefully).
+    Serve {
+        /// Listen address (default: the config's `[http] listen`, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Serve without login. Allowed only on a loopback address.
+        #[arg(long)]
+        no_auth: bool,
+    },
+    /// Manage web users: `user add`, `user grant`, `user list`.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// `gleaner user ...`
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user (the password is prompted for, or read from stdin).
+    Add {
+        /// Login name.
+        name: String,
+        /// reader, reviewer, editor or admin (admins see every list).
+        #[arg(long, default_value = "reader")]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Let a user see lists (List-Ids such as dev.lists.example.org).
+    Grant {
+        /// Login name.
+        name: String,
+        /// List ids.
+        #[arg(required = true)]
+        lists: Vec<String>,
+    },
+    /// List users with their roles and lists.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The configuration: the file (if any) < `GLEANER_DATA` < `--data`.
+fn load_config(args: &Args) -> anyhow::Result<gleaner::config::Config> {
+    let mut config = match &args.config {
+        Some(path) => gleaner::config::Config::load(path)?,
+        None => gleaner::config::Config::default(),
+    };
+    if let Some(data) = &args.data {
+        config.data = data.clone();
+    }
+    Ok(config)
 }
 
 /// Runs the parsed command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(&args)?;
+    let data_dir = config.data.clone();
+    let data: &Path = &data_dir;
     match args.command {
         Command::Index {
             list,
             threads,
             json,
             paths,
-        } => index_cmd::index(&args.data, &paths, list.as_deref(), threads, json),
+        } => index_cmd::index(data, &paths, list.as_deref(), threads, json),
         Command::Search {
             json,
             limit,
             offset,
             sort,
             query,
-        } => search_cmd::search(&args.data, &query.join(" "), limit, offset, sort, json),
+        } => search_cmd::search(data, &query.join(" "), limit, offset, sort, json),
         Command::Show {
             raw,
             json,
             message_id,
-        } => show_cmd::show(&args.data, &message_id, raw, json),
-        Command::Stats { json } => search_cmd::stats(&args.data, json),
-        Command::Rebuild { threads } => index_cmd::rebuild(&args.data, threads),
-        Command::Demo { corpus } => index_cmd::demo(&corpus),
+        } => show_cmd::show(data, &message_id, raw, json),
+        Command::Stats { json } => search_cmd::stats(data, json),
+        Command::Rebuild { threads } => index_cmd::rebuild(data, threads),
+        Command::Demo { corpus, listen } => index_cmd::demo(&corpus, listen),
+        Command::Serve { listen, no_auth } => {
+            if let Some(listen) = listen {
+                config.http.listen = listen;
+            }
+            if no_auth {
+                config.http.auth = false;
+            }
+            serve_cmd::serve(&config)
+        }
+        Command::User { command } => user_cmd::user(data, command),
     }
 }

@@ -1,0 +1,141 @@
+//! Wires the parts together for `gleaner serve` and `gleaner demo`: opens the
+//! index and the user database, starts the live indexer (see the marked place
+//! below), serves HTTP, and shuts down gracefully on SIGINT/SIGTERM.
+//!
+//! The CLI creates the tokio runtime and calls [`serve`]; nothing below this
+//! module knows about the others.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use crate::access::{AccessError, Users};
+use crate::config::Config;
+use crate::http::{self, AppState, SetupError};
+use crate::index::watermark::SharedWatermark;
+use crate::index::{IndexError, MailIndex};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Auth is off but the listen address is not loopback (the user's mistake).
+    #[error("refusing to serve {0} without authentication: auth may be off only on a loopback address (127.0.0.1 or ::1); turn auth on or listen on loopback")]
+    InsecureListen(SocketAddr),
+    /// The index could not be opened.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The user database could not be opened.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The HTTP state could not be set up.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// Binding or serving failed.
+    #[error("cannot serve on {addr}: {source}")]
+    Io {
+        /// The listen address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// Is this the user's mistake (bad configuration)?
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, RunError::InsecureListen(_))
+    }
+}
+
+/// Refuses auth off on anything but a loopback address.
+pub fn check_listen(addr: SocketAddr, auth: bool) -> Result<(), RunError> {
+    if !auth && !addr.ip().is_loopback() {
+        return Err(RunError::InsecureListen(addr));
+    }
+    Ok(())
+}
+
+/// Opens what the server needs from `config` (the index is created empty if
+/// there is none yet).
+pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, RunError> {
+    check_listen(config.http.listen, config.http.auth)?;
+    let index = MailIndex::open(&config.data.join("index"), true)?;
+    let users = if config.http.auth {
+        Some(Users::open(&config.data)?)
+    } else {
+        None
+    };
+    Ok(AppState::new(index, users, watermark, config.http.auth)?)
+}
+
+/// Serves the API and web UI as `config` says until `shutdown` completes.
+/// `on_listening` is called with the bound address (the port may have been 0).
+pub async fn serve(
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    let watermark = SharedWatermark::default();
+    let cfg = config.clone();
+    let wm = watermark.clone();
+    let state = tokio::task::spawn_blocking(move || state(&cfg, wm))
+        .await
+        .map_err(|e| RunError::Io {
+            addr: config.http.listen,
+            source: std::io::Error::other(e),
+        })??;
+    if let Some(users) = &state.users {
+        if users.list().map(|l| l.is_empty()).unwrap_or(false) {
+            tracing::warn!("no users yet: add one with `gleaner user add NAME --role admin`");
+            eprintln!("gleaner: no users yet: add one with `gleaner user add NAME --role admin`");
+        }
+    }
+
+    // ---- LIVE INDEXER STARTS HERE ----------------------------------------
+    // The live indexer (tailing `config.sources`) is started here by the
+    // indexing side, with `watermark.clone()`, and stopped after the server
+    // below returns. Until then the watermark stays at its default.
+    let _live_indexer_watermark = watermark;
+    // ------------------------------------------------------------------------
+
+    let addr = config.http.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Io { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| RunError::Io { addr, source })?;
+    on_listening(bound);
+    http::serve(listener, state, shutdown)
+        .await
+        .map_err(|source| RunError::Io {
+            addr: bound,
+            source,
+        })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
