@@ -16,12 +16,20 @@ fn json_lines(out: &str) -> Vec<serde_json::Value> {
 fn first_maildir_file(dir: &Path) -> std::path::PathBuf {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().map(|e| e.path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         entries.sort();
         for p in entries {
             if p.is_dir() {
                 stack.push(p);
-            } else if p.parent().and_then(|x| x.file_name()).is_some_and(|n| n == "cur") {
+            } else if p
+                .parent()
+                .and_then(|x| x.file_name())
+                .is_some_and(|n| n == "cur")
+            {
                 return p;
             }
         }
@@ -41,39 +49,79 @@ fn index_search_show_stats() {
     let hits = json_lines(&out);
     assert_eq!(hits.len(), 5);
     for h in &hits {
-        for field in ["message_id", "thread_id", "date", "from", "subject", "list", "score", "snippet"] {
+        for field in [
+            "message_id",
+            "thread_id",
+            "date",
+            "from",
+            "subject",
+            "list",
+            "score",
+            "snippet",
+        ] {
             assert!(h.get(field).is_some(), "missing {field} in {h}");
         }
         let date = h["date"].as_str().unwrap();
-        assert!(date.is_empty() || date.ends_with('Z') || date.contains('+'), "RFC 3339: {date}");
+        assert!(
+            date.is_empty() || date.ends_with('Z') || date.contains('+'),
+            "RFC 3339: {date}"
+        );
     }
     let total = hits[0]["total"].as_u64().unwrap();
     assert!(total > 5);
 
     // Offsets page through the same result list.
-    let page2 = json_lines(&gleaner_ok(data, &["search", "--json", "--limit", "5", "--offset", "5", "the"]));
-    assert!(page2.iter().all(|h| !hits.iter().any(|g| g["message_id"] == h["message_id"])));
+    let page2 = json_lines(&gleaner_ok(
+        data,
+        &["search", "--json", "--limit", "5", "--offset", "5", "the"],
+    ));
+    assert!(page2
+        .iter()
+        .all(|h| !hits.iter().any(|g| g["message_id"] == h["message_id"])));
 
     // Date sort is newest first.
-    let by_date = json_lines(&gleaner_ok(data, &["search", "--json", "--sort", "date", "--limit", "30", "the"]));
-    let dates: Vec<&str> = by_date.iter().map(|h| h["date"].as_str().unwrap()).collect();
+    let by_date = json_lines(&gleaner_ok(
+        data,
+        &["search", "--json", "--sort", "date", "--limit", "30", "the"],
+    ));
+    let dates: Vec<&str> = by_date
+        .iter()
+        .map(|h| h["date"].as_str().unwrap())
+        .collect();
     let mut sorted = dates.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(dates, sorted);
 
     // Human output shows the exact total.
     let human = gleaner_ok(data, &["search", "the"]);
-    assert!(human.contains(&format!("{total} messages match")), "{human}");
+    assert!(
+        human.contains(&format!("{total} messages match")),
+        "{human}"
+    );
 
     // show --raw gives the exact original bytes of a Maildir file.
     let file = first_maildir_file(&sample());
     let bytes = std::fs::read(&file).unwrap();
-    let doc = extract(&bytes, &ExtractContext { list: None, envelope: None }).unwrap();
+    let doc = extract(
+        &bytes,
+        &ExtractContext {
+            list: None,
+            envelope: None,
+        },
+    )
+    .unwrap();
     let id = doc.message_id.clone().expect("sample message has an id");
     let raw = gleaner(data, &["show", "--raw", &id]);
     assert!(raw.status.success());
     // The same Message-ID may exist with other content; then the raw bytes are those of the first copy.
-    let shown = extract(&raw.stdout, &ExtractContext { list: None, envelope: None }).unwrap();
+    let shown = extract(
+        &raw.stdout,
+        &ExtractContext {
+            list: None,
+            envelope: None,
+        },
+    )
+    .unwrap();
     assert_eq!(shown.message_id, doc.message_id);
     if shown.raw_sha256 == doc.raw_sha256 {
         assert_eq!(raw.stdout, bytes);
@@ -82,20 +130,25 @@ fn index_search_show_stats() {
     assert!(decoded.contains(&format!("Message-ID: {id}")), "{decoded}");
 
     // stats
-    let stats: serde_json::Value = serde_json::from_str(&gleaner_ok(data, &["stats", "--json"])).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&gleaner_ok(data, &["stats", "--json"])).unwrap();
     let messages = stats["messages"].as_u64().unwrap();
     assert!(messages > 1000, "sample has ~2000 messages, got {messages}");
     assert!(stats["lists"].as_array().unwrap().len() >= 5);
 
     // Re-indexing reads nothing new.
-    let again: serde_json::Value =
-        serde_json::from_str(&gleaner_ok(data, &["index", "--json", sample().to_str().unwrap()])).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&gleaner_ok(
+        data,
+        &["index", "--json", sample().to_str().unwrap()],
+    ))
+    .unwrap();
     assert_eq!(again["indexed"], 0);
     assert_eq!(again["duplicates"], 0);
 
     // Rebuild recreates the same index from the mail store.
     gleaner_ok(data, &["rebuild"]);
-    let after: serde_json::Value = serde_json::from_str(&gleaner_ok(data, &["stats", "--json"])).unwrap();
+    let after: serde_json::Value =
+        serde_json::from_str(&gleaner_ok(data, &["stats", "--json"])).unwrap();
     assert_eq!(after["messages"].as_u64().unwrap(), messages);
 }
 
@@ -103,8 +156,16 @@ fn index_search_show_stats() {
 fn malformed_queries_exit_2_with_position() {
     let dir = tempdir();
     let data = dir.path();
-    gleaner_ok(data, &["index", sample().join("announce.mbox").to_str().unwrap()]);
-    for (q, pos) in [("(disk full", "position 10"), ("from:", "position 5"), ("foo:bar", "position 0"), ("date:2019-13", "")] {
+    gleaner_ok(
+        data,
+        &["index", sample().join("announce.mbox").to_str().unwrap()],
+    );
+    for (q, pos) in [
+        ("(disk full", "position 10"),
+        ("from:", "position 5"),
+        ("foo:bar", "position 0"),
+        ("date:2019-13", ""),
+    ] {
         let out = gleaner(data, &["search", q]);
         assert_eq!(out.status.code(), Some(2), "{q}");
         let err = String::from_utf8_lossy(&out.stderr);

@@ -34,7 +34,10 @@ fn every_shared_corpus_message_is_indexed_or_counted() {
         );
         assert_eq!(docs, report.indexed, "{name}");
         // The mbox holds the same messages as the maildir: nothing new from it.
-        assert!(report.duplicates >= files - report.skipped_total(), "{name}: {report:?}");
+        assert!(
+            report.duplicates >= files - report.skipped_total(),
+            "{name}: {report:?}"
+        );
         eprintln!(
             "{name}: {files} files, {} documents, {} skipped {:?}",
             docs,

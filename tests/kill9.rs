@@ -35,7 +35,10 @@ fn kill_9_during_index_loses_and_duplicates_nothing() {
         }
         child.wait().unwrap();
     }
-    assert!(killed > 0, "no run was interrupted; the test proves nothing");
+    assert!(
+        killed > 0,
+        "no run was interrupted; the test proves nothing"
+    );
     let status = Command::new(env!("CARGO_BIN_EXE_gleaner"))
         .arg("--data")
         .arg(dir.path())

@@ -21,7 +21,14 @@ fn message(i: usize) -> MailDoc {
     let raw = format!(
         "Message-ID: <m{id}@example.org>\nFrom: a{i}@example.org\nSubject: s{i}\nDate: Mon, 1 Jan 2018 00:00:0{i} +0000\n\nbody {i}\n"
     );
-    extract(raw.as_bytes(), &ExtractContext { list: None, envelope: None }).unwrap()
+    extract(
+        raw.as_bytes(),
+        &ExtractContext {
+            list: None,
+            envelope: None,
+        },
+    )
+    .unwrap()
 }
 
 #[derive(Debug, Clone)]
@@ -54,7 +61,11 @@ fn index_state(index: &MailIndex) -> BTreeMap<String, BTreeSet<String>> {
         let d: tantivy::TantivyDocument = searcher.doc(a).unwrap();
         let m = StoredMessage::from_document(&index.fields, &d);
         let locs: BTreeSet<String> = m.locations.into_iter().collect();
-        assert!(out.insert(m.subject.clone(), locs).is_none(), "message {} twice", m.subject);
+        assert!(
+            out.insert(m.subject.clone(), locs).is_none(),
+            "message {} twice",
+            m.subject
+        );
     }
     out
 }

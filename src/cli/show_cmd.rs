@@ -49,11 +49,18 @@ pub fn show(data: &Path, id: &str, raw: bool, as_json: bool) -> anyhow::Result<E
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let addrs = |v: &[extract::Address]| {
-        v.iter().map(display_address).collect::<Vec<_>>().join(", ")
-    };
-    writeln!(out, "Message-ID: {}", doc.message_id.as_deref().unwrap_or("(none)"))?;
-    writeln!(out, "Date:       {}", doc.date.map(rfc3339).unwrap_or_default())?;
+    let addrs =
+        |v: &[extract::Address]| v.iter().map(display_address).collect::<Vec<_>>().join(", ");
+    writeln!(
+        out,
+        "Message-ID: {}",
+        doc.message_id.as_deref().unwrap_or("(none)")
+    )?;
+    writeln!(
+        out,
+        "Date:       {}",
+        doc.date.map(rfc3339).unwrap_or_default()
+    )?;
     writeln!(out, "From:       {}", addrs(&doc.from))?;
     writeln!(out, "To:         {}", addrs(&doc.to))?;
     if !doc.cc.is_empty() {

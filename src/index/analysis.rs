@@ -125,7 +125,9 @@ impl Tokenizer for MailTokenizer {
 
 impl MailTokenStream<'_> {
     fn current(&self) -> usize {
-        self.next.saturating_sub(1).min(self.tokens.len().saturating_sub(1))
+        self.next
+            .saturating_sub(1)
+            .min(self.tokens.len().saturating_sub(1))
     }
 }
 
@@ -165,23 +167,24 @@ fn tokenize_into(text: &str, out: &mut Vec<Token>) {
     // A run is a maximal sequence of alphanumerics of one kind (CJK or not).
     let mut run_start: Option<(usize, bool)> = None;
     let mut cjk_run: Vec<usize> = Vec::new(); // char start offsets of the CJK run
-    let flush = |out: &mut Vec<Token>, start: Option<(usize, bool)>, end: usize, cjk: &mut Vec<usize>| {
-        match start {
-            Some((s, false)) => push(out, text, s, end),
-            Some((_, true)) => {
-                if cjk.len() == 1 {
-                    push(out, text, cjk[0], end);
-                } else {
-                    for i in 0..cjk.len().saturating_sub(1) {
-                        let to = cjk.get(i + 2).copied().unwrap_or(end);
-                        push(out, text, cjk[i], to);
+    let flush =
+        |out: &mut Vec<Token>, start: Option<(usize, bool)>, end: usize, cjk: &mut Vec<usize>| {
+            match start {
+                Some((s, false)) => push(out, text, s, end),
+                Some((_, true)) => {
+                    if cjk.len() == 1 {
+                        push(out, text, cjk[0], end);
+                    } else {
+                        for i in 0..cjk.len().saturating_sub(1) {
+                            let to = cjk.get(i + 2).copied().unwrap_or(end);
+                            push(out, text, cjk[i], to);
+                        }
                     }
+                    cjk.clear();
                 }
-                cjk.clear();
+                None => {}
             }
-            None => {}
-        }
-    };
+        };
     for (offset, c) in text.char_indices() {
         if c.is_alphanumeric() {
             let cjk = is_cjk(c);
@@ -226,7 +229,10 @@ mod tests {
 
     #[test]
     fn cjk_runs_become_bigrams() {
-        assert_eq!(fold("全文検索です"), vec!["全文", "文検", "検索", "索で", "です"]);
+        assert_eq!(
+            fold("全文検索です"),
+            vec!["全文", "文検", "検索", "索で", "です"]
+        );
         assert_eq!(fold("検"), vec!["検"]);
         assert_eq!(fold("abc検索def"), vec!["abc", "検索", "def"]);
     }

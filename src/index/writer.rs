@@ -62,7 +62,10 @@ impl LocationLookup {
             Term::from_field_text(self.field, stable_key),
             IndexRecordOption::Basic,
         );
-        self.searcher.search(&q, &Count).map(|n| n > 0).unwrap_or(false)
+        self.searcher
+            .search(&q, &Count)
+            .map(|n| n > 0)
+            .unwrap_or(false)
     }
 }
 
@@ -111,7 +114,9 @@ impl Writer {
     fn committed(&self, key: &str) -> Result<Option<StoredMessage>, IndexError> {
         let f = &self.index.fields;
         let q = TermQuery::new(Term::from_field_text(f.key, key), IndexRecordOption::Basic);
-        let top = self.searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        let top = self
+            .searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
         match top.first() {
             Some((_, addr)) => {
                 let d: TantivyDocument = self.searcher.doc(*addr)?;
@@ -192,7 +197,8 @@ impl Writer {
         let tdoc = to_document(&self.index.fields, doc, key, &places, flags);
         self.writer.add_document(tdoc)?;
         for p in &places {
-            self.pending_locs.insert(p.stable_key.clone(), key.to_string());
+            self.pending_locs
+                .insert(p.stable_key.clone(), key.to_string());
         }
         self.pending.insert(
             key.to_string(),

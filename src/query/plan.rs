@@ -243,7 +243,11 @@ impl<'a> Planner<'a> {
             Value::Word(w) | Value::Phrase(w) => (w, false),
             Value::Prefix(p) => (p, true),
         };
-        let mut v = raw.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+        let mut v = raw
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string();
         if lowercase {
             v = v.to_lowercase();
         }
@@ -354,7 +358,8 @@ pub fn age_cutoff(now: i64, amount: u32, unit: AgeUnit) -> i64 {
         month: Some(month),
         day: Some(t.day().min(max_day)),
     };
-    day_start(spec.start_of()) + i64::from(t.time().hour()) * 3600
+    day_start(spec.start_of())
+        + i64::from(t.time().hour()) * 3600
         + i64::from(t.time().minute()) * 60
         + i64::from(t.time().second())
 }
@@ -366,8 +371,14 @@ mod tests {
     #[test]
     fn calendar_ages() {
         let now = day_start((2026, 3, 31)) + 3600;
-        assert_eq!(age_cutoff(now, 1, AgeUnit::Months), day_start((2026, 2, 28)) + 3600);
-        assert_eq!(age_cutoff(now, 6, AgeUnit::Years), day_start((2020, 3, 31)) + 3600);
+        assert_eq!(
+            age_cutoff(now, 1, AgeUnit::Months),
+            day_start((2026, 2, 28)) + 3600
+        );
+        assert_eq!(
+            age_cutoff(now, 6, AgeUnit::Years),
+            day_start((2020, 3, 31)) + 3600
+        );
         assert_eq!(age_cutoff(now, 2, AgeUnit::Days), now - 2 * 86_400);
     }
 
