@@ -102,7 +102,9 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| RunError::Io { addr, source })?;
-    let bound = listener.local_addr().map_err(|source| RunError::Io { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| RunError::Io { addr, source })?;
     on_listening(bound);
     http::serve(listener, state, shutdown)
         .await

@@ -1,22 +1,30 @@
 //! gleaner: makes years of mailing-list mail searchable in milliseconds.
 //!
-//! Data flows down this list of modules; each uses only the ones above it.
+//! Data flows down this list of modules; each uses only the ones above it
+//! (`config` is used by all; `app` wires the others together).
 
 #![warn(missing_docs)]
 
 /// Configuration (`gleaner.toml`).
 pub mod config;
+
 /// Raw messages and their locations.
 pub mod store;
+
 /// Bytes → `MailDoc`.
 pub mod extract;
+
 /// The tantivy index.
 pub mod index;
-/// The query language, search, facets, threads.
+
+/// The query language, search, facets, threads, per-list visibility.
 pub mod query;
+
 /// Users, roles, grants, sessions (SQLite).
 pub mod access;
+
 /// The JSON API and the embedded web UI.
 pub mod http;
+
 /// Wires the parts together: index, users, live indexer, HTTP server.
 pub mod app;

@@ -107,7 +107,10 @@ fn check(paths: &[PathBuf]) {
     let docs = extract_all(paths);
     assert!(!docs.is_empty());
     let (senders, lists, ids) = pick(&docs);
-    assert!(senders.len() >= 2 && !lists.is_empty(), "corpus too small to test");
+    assert!(
+        senders.len() >= 2 && !lists.is_empty(),
+        "corpus too small to test"
+    );
     let mut checked = 0;
     let mut compare = |q: String, want: BTreeSet<String>| {
         let got = searched(&index, &q);
@@ -122,14 +125,20 @@ fn check(paths: &[PathBuf]) {
         checked += 1;
     };
     for s in &senders {
-        compare(format!("from:{s}"), brute(&docs, |d| addr_tokens(&d.from).contains(s)));
+        compare(
+            format!("from:{s}"),
+            brute(&docs, |d| addr_tokens(&d.from).contains(s)),
+        );
         compare(
             format!("from:{}", s.to_uppercase()),
             brute(&docs, |d| addr_tokens(&d.from).contains(s)),
         );
     }
     for l in &lists {
-        compare(format!("list:{l}"), brute(&docs, |d| d.list.as_deref() == Some(l)));
+        compare(
+            format!("list:{l}"),
+            brute(&docs, |d| d.list.as_deref() == Some(l)),
+        );
         compare(
             format!("list:{l} from:{}", senders[0]),
             brute(&docs, |d| {
@@ -151,14 +160,23 @@ fn check(paths: &[PathBuf]) {
         }),
     );
     for y in [2002, 2010, 2015, 2019, 2024] {
-        compare(format!("date:{y}"), brute(&docs, |d| in_range(d, day(y, 1, 1), day(y + 1, 1, 1))));
+        compare(
+            format!("date:{y}"),
+            brute(&docs, |d| in_range(d, day(y, 1, 1), day(y + 1, 1, 1))),
+        );
     }
     compare(
         "date:2012-03..2016-06".into(),
         brute(&docs, |d| in_range(d, day(2012, 3, 1), day(2016, 7, 1))),
     );
-    compare("after:2018-02-15".into(), brute(&docs, |d| in_range(d, day(2018, 2, 15), i64::MAX)));
-    compare("before:2011".into(), brute(&docs, |d| in_range(d, 1, day(2011, 1, 1))));
+    compare(
+        "after:2018-02-15".into(),
+        brute(&docs, |d| in_range(d, day(2018, 2, 15), i64::MAX)),
+    );
+    compare(
+        "before:2011".into(),
+        brute(&docs, |d| in_range(d, 1, day(2011, 1, 1))),
+    );
     compare(
         format!("after:2014 before:2020-07 list:{}", lists[0]),
         brute(&docs, |d| {
@@ -168,7 +186,9 @@ fn check(paths: &[PathBuf]) {
     for id in &ids {
         compare(
             format!("id:{id}"),
-            brute(&docs, |d| d.message_id.as_deref().map(str::to_lowercase) == Some(id.to_lowercase())),
+            brute(&docs, |d| {
+                d.message_id.as_deref().map(str::to_lowercase) == Some(id.to_lowercase())
+            }),
         );
     }
     assert!(checked >= 20, "only {checked} queries compared");

@@ -35,7 +35,10 @@ pub fn shared_corpora() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("NOTICE: {} is absent; tests on the shared corpora are skipped", p.display());
+        eprintln!(
+            "NOTICE: {} is absent; tests on the shared corpora are skipped",
+            p.display()
+        );
         None
     }
 }
@@ -69,8 +72,8 @@ pub fn index_paths(data: &Path, paths: &[PathBuf]) -> (MailIndex, IngestReport) 
         sources.extend(ingest::discover(p, None).expect("discover"));
     }
     let mut writer = Writer::new(&index, 1).expect("writer");
-    let report = ingest::ingest(&mut writer, &sources, &IngestOptions::default(), &|_| {})
-        .expect("ingest");
+    let report =
+        ingest::ingest(&mut writer, &sources, &IngestOptions::default(), &|_| {}).expect("ingest");
     writer.finish().expect("finish");
     index.reader.reload().expect("reload");
     (index, report)
@@ -81,7 +84,8 @@ pub fn extract_all(paths: &[PathBuf]) -> Vec<MailDoc> {
     let mut docs = Vec::new();
     for p in paths {
         for source in ingest::discover(p, None).expect("discover") {
-            let scan = store::scan(&source.path, source.kind, &ScanOptions::default()).expect("scan");
+            let scan =
+                store::scan(&source.path, source.kind, &ScanOptions::default()).expect("scan");
             for raw in scan.flatten() {
                 let ctx = ExtractContext {
                     list: source.list.as_deref(),
@@ -104,7 +108,9 @@ pub fn all_keys(index: &MailIndex) -> Vec<String> {
     use tantivy::query::AllQuery;
     use tantivy::schema::Value;
     let searcher = index.reader.searcher();
-    let addrs = searcher.search(&AllQuery, &DocSetCollector).expect("all docs");
+    let addrs = searcher
+        .search(&AllQuery, &DocSetCollector)
+        .expect("all docs");
     let mut keys = Vec::new();
     for a in addrs {
         let d: tantivy::TantivyDocument = searcher.doc(a).expect("doc");
@@ -113,7 +119,11 @@ pub fn all_keys(index: &MailIndex) -> Vec<String> {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         };
-        keys.push(format!("{} {}", field(index.fields.message_id), field(index.fields.content_hash)));
+        keys.push(format!(
+            "{} {}",
+            field(index.fields.message_id),
+            field(index.fields.content_hash)
+        ));
     }
     keys.sort();
     keys
@@ -174,9 +184,8 @@ impl HttpResponse {
 
     /// The body as JSON (panics if it is not).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// The body as text.
@@ -248,7 +257,11 @@ pub fn http(
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
     HttpResponse {
         status,
         headers,

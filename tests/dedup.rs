@@ -19,7 +19,8 @@ fn maildir_to_crlf_mbox(maildir: &Path, mbox: &Path) -> usize {
     let mut out = std::fs::File::create(mbox).unwrap();
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
-        out.write_all(b"From gleaner-test Mon Jan  1 00:00:00 2001\r\n").unwrap();
+        out.write_all(b"From gleaner-test Mon Jan  1 00:00:00 2001\r\n")
+            .unwrap();
         let text = bytes.split(|&b| b == b'\n');
         for line in text {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -44,12 +45,16 @@ fn maildir_and_mbox_of_the_same_messages_dedup() {
     assert!(n > 100);
 
     let only = tempdir();
-    let (alone, first) = index_paths(only.path(), &[maildir.clone()]);
+    let (alone, first) = index_paths(only.path(), std::slice::from_ref(&maildir));
     let docs_alone = alone.reader.searcher().num_docs();
 
     let both = tempdir();
     let (index, report) = index_paths(both.path(), &[maildir, mbox]);
-    assert_eq!(index.reader.searcher().num_docs(), docs_alone, "no extra documents");
+    assert_eq!(
+        index.reader.searcher().num_docs(),
+        docs_alone,
+        "no extra documents"
+    );
     assert_eq!(
         report.duplicates,
         first.duplicates + n as u64,

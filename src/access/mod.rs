@@ -118,8 +118,7 @@ pub struct Users {
 
 /// Schema migrations of this module, applied in order; never edit one that
 /// has shipped, add a new one.
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE users (
+const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         role TEXT NOT NULL,
@@ -138,8 +137,7 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL,
         expires INTEGER NOT NULL
      );
-     CREATE INDEX sessions_expires ON sessions(expires);",
-];
+     CREATE INDEX sessions_expires ON sessions(expires);"];
 
 /// The name under which this module's schema version is recorded.
 const COMPONENT: &str = "access";

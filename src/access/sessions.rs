@@ -82,8 +82,10 @@ impl Users {
 
     /// Ends a session (no error if it is gone already).
     pub fn delete_session(&self, token: &str) -> Result<(), AccessError> {
-        self.conn()
-            .execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash(token)])?;
+        self.conn().execute(
+            "DELETE FROM sessions WHERE token_hash = ?1",
+            [token_hash(token)],
+        )?;
         Ok(())
     }
 }

@@ -7,19 +7,27 @@ fn users() -> Users {
 #[test]
 fn add_verify_grant_and_sessions() {
     let u = users();
-    u.add_user("alice", Role::Reader, "correct horse").expect("add");
+    u.add_user("alice", Role::Reader, "correct horse")
+        .expect("add");
     assert!(matches!(
         u.add_user("alice", Role::Admin, "x"),
         Err(AccessError::UserExists(_))
     ));
     assert_eq!(u.verify("alice", "wrong").expect("verify"), None);
     assert_eq!(u.verify("bob", "correct horse").expect("verify"), None);
-    let alice = u.verify("alice", "correct horse").expect("verify").expect("alice");
+    let alice = u
+        .verify("alice", "correct horse")
+        .expect("verify")
+        .expect("alice");
     assert_eq!(alice.role, Role::Reader);
     assert_eq!(alice.allowed_lists(), Some(vec![]));
 
-    u.grant("alice", &["Dev.Lists.Example.org".into()]).expect("grant");
-    assert!(matches!(u.grant("bob", &[]), Err(AccessError::UnknownUser(_))));
+    u.grant("alice", &["Dev.Lists.Example.org".into()])
+        .expect("grant");
+    assert!(matches!(
+        u.grant("bob", &[]),
+        Err(AccessError::UnknownUser(_))
+    ));
     let s = u.create_session("alice").expect("session");
     let live = u.session(&s.token).expect("lookup").expect("live");
     assert_eq!(live.user.lists, vec!["dev.lists.example.org".to_string()]);
@@ -32,7 +40,10 @@ fn add_verify_grant_and_sessions() {
 #[test]
 fn migrations_are_idempotent() {
     let dir = tempfile::tempdir().expect("tmp");
-    Users::open(dir.path()).expect("first").add_user("a", Role::Admin, "pw").expect("add");
+    Users::open(dir.path())
+        .expect("first")
+        .add_user("a", Role::Admin, "pw")
+        .expect("add");
     let again = Users::open(dir.path()).expect("second");
     assert_eq!(again.list().expect("list").len(), 1);
 }

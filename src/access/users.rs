@@ -132,11 +132,9 @@ impl Users {
     pub fn user(&self, name: &str) -> Result<Option<UserInfo>, AccessError> {
         let conn = self.conn();
         let row: Option<(i64, String)> = conn
-            .query_row(
-                "SELECT id, role FROM users WHERE name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT id, role FROM users WHERE name = ?1", [name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let Some((id, role)) = row else {
             return Ok(None);
@@ -166,7 +164,10 @@ impl Users {
             let _ = argon.hash_password(password.as_bytes());
             return Ok(None);
         };
-        if argon.verify_password(password.as_bytes(), hash.as_str()).is_err() {
+        if argon
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_err()
+        {
             return Ok(None);
         }
         self.user(name)

@@ -81,7 +81,11 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-fn run_ingest(index: &MailIndex, sources: &[Source], threads: Option<usize>) -> anyhow::Result<IngestReport> {
+fn run_ingest(
+    index: &MailIndex,
+    sources: &[Source],
+    threads: Option<usize>,
+) -> anyhow::Result<IngestReport> {
     let mut opts = IngestOptions::default();
     if let Some(t) = threads {
         opts.workers = t.max(1);
@@ -140,7 +144,8 @@ pub fn index(
 ) -> anyhow::Result<ExitCode> {
     let mut sources = Vec::new();
     for p in paths {
-        sources.extend(ingest::discover(p, list).with_context(|| format!("reading {}", p.display()))?);
+        sources
+            .extend(ingest::discover(p, list).with_context(|| format!("reading {}", p.display()))?);
     }
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let index = MailIndex::open(&data.join("index"), true)?;

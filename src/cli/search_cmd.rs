@@ -17,7 +17,10 @@ pub fn rfc3339(secs: i64) -> String {
     }
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -77,17 +80,43 @@ pub fn search(
         return Ok(ExitCode::SUCCESS);
     }
     let color = std::io::stdout().is_terminal();
-    let (open_mark, close_mark) = if color { ("\x1b[1;33m", "\x1b[0m") } else { ("[", "]") };
+    let (open_mark, close_mark) = if color {
+        ("\x1b[1;33m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
     for hit in &results.hits {
         let m = &hit.message;
-        let from = m.from.first().map(String::as_str).unwrap_or("(unknown sender)");
-        let subject = if m.subject.is_empty() { "(no subject)" } else { &m.subject };
-        writeln!(out, "{}  {:<20}  {}", day(m.date), truncate(&m.list, 20), truncate(from, 40))?;
+        let from = m
+            .from
+            .first()
+            .map(String::as_str)
+            .unwrap_or("(unknown sender)");
+        let subject = if m.subject.is_empty() {
+            "(no subject)"
+        } else {
+            &m.subject
+        };
+        writeln!(
+            out,
+            "{}  {:<20}  {}",
+            day(m.date),
+            truncate(&m.list, 20),
+            truncate(from, 40)
+        )?;
         writeln!(out, "    {subject}")?;
         if !hit.snippet.text.is_empty() {
             writeln!(out, "    {}", hit.snippet.marked(open_mark, close_mark))?;
         }
-        writeln!(out, "    id:{}", if m.message_id.is_empty() { &m.key } else { &m.message_id })?;
+        writeln!(
+            out,
+            "    id:{}",
+            if m.message_id.is_empty() {
+                &m.key
+            } else {
+                &m.message_id
+            }
+        )?;
         writeln!(out)?;
     }
     let shown_to = offset + results.hits.len();
@@ -95,7 +124,11 @@ pub fn search(
         out,
         "{} messages match ({}–{} shown, {:.1} ms)",
         results.total,
-        if results.hits.is_empty() { 0 } else { offset + 1 },
+        if results.hits.is_empty() {
+            0
+        } else {
+            offset + 1
+        },
         shown_to,
         results.took_ms
     )?;
@@ -122,7 +155,12 @@ pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     }
     println!("messages:   {}", s.messages);
     match (s.first_date, s.last_date) {
-        (Some(a), Some(b)) => println!("dates:      {} .. {} ({} undated)", day(a), day(b), s.undated),
+        (Some(a), Some(b)) => println!(
+            "dates:      {} .. {} ({} undated)",
+            day(a),
+            day(b),
+            s.undated
+        ),
         _ => println!("dates:      none ({} undated)", s.undated),
     }
     println!("index size: {:.1} MB", s.index_bytes as f64 / 1e6);
@@ -130,7 +168,11 @@ pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     for (list, n) in &s.lists {
         println!("  {n:>8}  {list}");
     }
-    let langs: Vec<String> = s.languages.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    let langs: Vec<String> = s
+        .languages
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
     println!("languages:  {}", langs.join(", "));
     Ok(ExitCode::SUCCESS)
 }

@@ -61,7 +61,10 @@ fn respond(path: &str) -> Response {
     let Some(a) = ASSETS.iter().find(|a| a.path == path) else {
         return (
             StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
             "not found\n",
         )
             .into_response();

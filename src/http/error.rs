@@ -82,7 +82,9 @@ impl IntoResponse for AppError {
                 json!({"error": message, "position": position}),
             ),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"error": m})),
-            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({"error": "login required"})),
+            AppError::Unauthorized => {
+                (StatusCode::UNAUTHORIZED, json!({"error": "login required"}))
+            }
             AppError::WrongPassword => (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "wrong user name or password"}),

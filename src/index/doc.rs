@@ -51,8 +51,7 @@ fn address_terms(list: &[Address]) -> String {
 }
 
 fn display_list(list: &[Address]) -> String {
-    serde_json::to_string(&list.iter().map(display_address).collect::<Vec<_>>())
-        .unwrap_or_default()
+    serde_json::to_string(&list.iter().map(display_address).collect::<Vec<_>>()).unwrap_or_default()
 }
 
 fn cap(s: &str, max: usize) -> &str {

@@ -7,8 +7,7 @@
 //! separate fields so ranking can weigh them differently.
 
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
-    STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 
 use super::analysis::{stem_analyzer_name, FOLD, STEMMED};

@@ -157,7 +157,9 @@ impl Collector for MonthCollector {
         let mut months = Months::new();
         for fruit in fruits {
             for (month_start_day, n) in fruit {
-                *months.entry(year_month(month_start_day * 86_400)).or_default() += n;
+                *months
+                    .entry(year_month(month_start_day * 86_400))
+                    .or_default() += n;
             }
         }
         Ok(months)

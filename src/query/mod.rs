@@ -17,7 +17,9 @@ pub mod stats;
 pub mod thread;
 pub mod visible;
 
-pub use search::{find_message, find_visible_message, for_each_match, search, Hit, Request, Results, Sort};
+pub use search::{
+    find_message, find_visible_message, for_each_match, search, Hit, Request, Results, Sort,
+};
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]

@@ -188,8 +188,10 @@ fn top(
             } else {
                 Order::Asc
             };
-            let (n, d) =
-                searcher.search(query, &(Count, docs.order_by_fast_field::<i64>("date", order)))?;
+            let (n, d) = searcher.search(
+                query,
+                &(Count, docs.order_by_fast_field::<i64>("date", order)),
+            )?;
             (n, d.into_iter().map(|(_, a)| (0.0, a)).collect())
         }
     })
@@ -231,11 +233,7 @@ impl<'a> Snippets<'a> {
                 return Snippet {
                     // Same-length replacement keeps the highlight offsets valid.
                     text: s.fragment().replace(['\n', '\r', '\t'], " "),
-                    highlights: s
-                        .highlighted()
-                        .iter()
-                        .map(|r| (r.start, r.end))
-                        .collect(),
+                    highlights: s.highlighted().iter().map(|r| (r.start, r.end)).collect(),
                 };
             }
         }

@@ -61,7 +61,10 @@ pub fn stats_for(index: &MailIndex, allowed: Option<&[String]>) -> Result<Stats,
     let (messages, result) = searcher.search(query.as_ref(), &(Count, collector))?;
     let v = serde_json::to_value(result)
         .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
-    let ranges = v["dated"]["buckets"].as_array().cloned().unwrap_or_default();
+    let ranges = v["dated"]["buckets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let undated = ranges
         .first()
         .and_then(|b| b["doc_count"].as_u64())

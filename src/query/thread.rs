@@ -55,7 +55,8 @@ pub fn thread(
         Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
         allowed,
     );
-    let top = TopDocs::with_limit(MAX_THREAD_MESSAGES).order_by_fast_field::<i64>("date", Order::Asc);
+    let top =
+        TopDocs::with_limit(MAX_THREAD_MESSAGES).order_by_fast_field::<i64>("date", Order::Asc);
     let found = searcher.search(query.as_ref(), &top)?;
     let mut messages = Vec::with_capacity(found.len());
     for (_, addr) in found {
@@ -132,11 +133,19 @@ fn parents(messages: &[StoredMessage]) -> Vec<Option<usize>> {
     parents
 }
 
-fn build(i: usize, children: &[Vec<usize>], slots: &mut [Option<StoredMessage>]) -> Option<ThreadNode> {
+fn build(
+    i: usize,
+    children: &[Vec<usize>],
+    slots: &mut [Option<StoredMessage>],
+) -> Option<ThreadNode> {
     let message = slots.get_mut(i)?.take()?;
     let kids = children
         .get(i)
-        .map(|c| c.iter().filter_map(|&c| build(c, children, slots)).collect())
+        .map(|c| {
+            c.iter()
+                .filter_map(|&c| build(c, children, slots))
+                .collect()
+        })
         .unwrap_or_default();
     Some(ThreadNode {
         message,

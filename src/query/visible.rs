@@ -15,7 +15,11 @@ use crate::index::Fields;
 /// `query`, restricted to messages whose list is one of `allowed` (`None`: all
 /// lists; an empty slice: nothing at all). Messages without a list are only
 /// visible when `allowed` is `None`.
-pub fn restrict(fields: &Fields, query: Box<dyn Query>, allowed: Option<&[String]>) -> Box<dyn Query> {
+pub fn restrict(
+    fields: &Fields,
+    query: Box<dyn Query>,
+    allowed: Option<&[String]>,
+) -> Box<dyn Query> {
     let Some(allowed) = allowed else {
         return query;
     };
@@ -35,7 +39,10 @@ pub fn restrict(fields: &Fields, query: Box<dyn Query>, allowed: Option<&[String
         Box::new(BooleanQuery::new(lists)),
         0.0,
     ));
-    Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, filter)]))
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, query),
+        (Occur::Must, filter),
+    ]))
 }
 
 /// Whether a message of `list` is visible under `allowed`.

@@ -25,7 +25,9 @@ pub fn envelope_line(m: &StoredMessage) -> String {
         .from
         .first()
         .and_then(|f| {
-            let addr = f.rsplit_once('<').map_or(f.as_str(), |(_, a)| a.trim_end_matches('>'));
+            let addr = f
+                .rsplit_once('<')
+                .map_or(f.as_str(), |(_, a)| a.trim_end_matches('>'));
             Some(addr.trim()).filter(|a| !a.is_empty() && !a.contains(char::is_whitespace))
         })
         .unwrap_or("MAILER-DAEMON");
@@ -34,7 +36,9 @@ pub fn envelope_line(m: &StoredMessage) -> String {
     let format = time::macros::format_description!(
         "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] [year]"
     );
-    let date = date.format(&format).unwrap_or_else(|_| "Thu Jan  1 00:00:00 1970".into());
+    let date = date
+        .format(&format)
+        .unwrap_or_else(|_| "Thu Jan  1 00:00:00 1970".into());
     format!("From {sender} {date}\n")
 }
 
@@ -70,7 +74,9 @@ pub async fn export(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_MESSAGES);
     tokio::task::spawn_blocking(move || {
         let result = query::for_each_match(&state.index, &req, |m| match read_raw(&m) {
-            Ok(raw) => tx.blocking_send(Ok(Bytes::from(mboxrd_entry(&m, &raw)))).is_ok(),
+            Ok(raw) => tx
+                .blocking_send(Ok(Bytes::from(mboxrd_entry(&m, &raw))))
+                .is_ok(),
             Err(e) => {
                 tracing::warn!("export: message {} is unreadable, skipped: {e}", m.key);
                 true
@@ -86,7 +92,10 @@ pub async fn export(
     });
     let mut res = Body::from_stream(stream).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/mbox"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/mbox"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"gleaner-export.mbox\""),

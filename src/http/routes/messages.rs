@@ -54,9 +54,15 @@ pub fn read_raw(m: &StoredMessage) -> Result<Vec<u8>, store::StoreError> {
 async fn find(state: &Shared, viewer: &Viewer, id: String) -> Result<StoredMessage, AppError> {
     let state = state.clone();
     let allowed = viewer.allowed_lists.clone();
-    blocking(move || Ok(query::find_visible_message(&state.index, &id, allowed.as_deref())?))
-        .await?
-        .ok_or(AppError::NotFound("no such message"))
+    blocking(move || {
+        Ok(query::find_visible_message(
+            &state.index,
+            &id,
+            allowed.as_deref(),
+        )?)
+    })
+    .await?
+    .ok_or(AppError::NotFound("no such message"))
 }
 
 fn decoded(stored: StoredMessage) -> MessageJson {
@@ -167,7 +173,10 @@ pub async fn raw(
     .await?;
     let mut res = Body::from(bytes).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("message/rfc822"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("message/rfc822"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}.eml\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -100,12 +100,16 @@ pub fn request(params: &HashMap<String, String>, viewer: &Viewer) -> Result<Requ
     let number = |name: &str, default: usize| -> Result<usize, AppError> {
         match params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
             None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| AppError::BadRequest(format!("{name} must be a whole number, not {v:?}"))),
+            Some(v) => v.parse().map_err(|_| {
+                AppError::BadRequest(format!("{name} must be a whole number, not {v:?}"))
+            }),
         }
     };
-    let sort = match params.get("sort").map(String::as_str).unwrap_or("relevance") {
+    let sort = match params
+        .get("sort")
+        .map(String::as_str)
+        .unwrap_or("relevance")
+    {
         "" | "relevance" => Sort::Relevance,
         "date" => Sort::Date,
         "oldest" => Sort::Oldest,
