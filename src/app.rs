@@ -78,17 +78,22 @@ pub async fn serve(
     let watermark = SharedWatermark::default();
     let cfg = config.clone();
     let wm = watermark.clone();
-    let state = tokio::task::spawn_blocking(move || state(&cfg, wm))
-        .await
-        .map_err(|e| RunError::Io {
-            addr: config.http.listen,
-            source: std::io::Error::other(e),
-        })??;
-    if let Some(users) = &state.users {
-        if users.list().map(|l| l.is_empty()).unwrap_or(false) {
-            tracing::warn!("no users yet: add one with `gleaner user add NAME --role admin`");
-            eprintln!("gleaner: no users yet: add one with `gleaner user add NAME --role admin`");
-        }
+    let (state, no_users) = tokio::task::spawn_blocking(move || {
+        let state = state(&cfg, wm)?;
+        let no_users = match &state.users {
+            Some(users) => users.list()?.is_empty(),
+            None => false,
+        };
+        Ok::<_, RunError>((state, no_users))
+    })
+    .await
+    .map_err(|e| RunError::Io {
+        addr: config.http.listen,
+        source: std::io::Error::other(e),
+    })??;
+    if no_users {
+        tracing::warn!("no users yet: add one with `gleaner user add NAME --role admin`");
+        eprintln!("gleaner: no users yet: add one with `gleaner user add NAME --role admin`");
     }
 
     // ---- LIVE INDEXER STARTS HERE ----------------------------------------

@@ -8,10 +8,13 @@ use gleaner::query::{self, Request, Sort};
 
 use crate::common::{index_paths, sample, tempdir};
 
-/// Writes every file of `maildir/cur` into an mboxrd file with CRLF line endings.
+/// Writes every file of `maildir/cur` and `maildir/new` into an mboxrd file
+/// with CRLF line endings. (Copying only `cur/` left the newest messages, some
+/// of which are in `new/`, with one location, failing the check below.)
 fn maildir_to_crlf_mbox(maildir: &Path, mbox: &Path) -> usize {
-    let mut files: Vec<_> = std::fs::read_dir(maildir.join("cur"))
-        .unwrap()
+    let mut files: Vec<_> = ["cur", "new"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(maildir.join(sub)).unwrap())
         .flatten()
         .map(|e| e.path())
         .collect();

@@ -131,12 +131,10 @@ pub async fn message(
     State(state): State<Shared>,
     viewer: Viewer,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Response, AppError> {
     let stored = find(&state, &viewer, id).await?;
     let json = blocking(move || Ok(decoded(stored))).await?;
-    serde_json::to_value(json)
-        .map(Json)
-        .map_err(|e| AppError::internal("message json", e))
+    Ok(Json(json).into_response())
 }
 
 /// A file name made only of safe characters.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
@@ -134,7 +135,7 @@ pub async fn search(
     State(state): State<Shared>,
     viewer: Viewer,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Response, AppError> {
     let req = request(&params, &viewer)?;
     let (results, facets, took) = blocking(move || {
         let started = Instant::now();
@@ -154,7 +155,5 @@ pub async fn search(
         },
         timeline: facets.timeline,
     };
-    serde_json::to_value(body)
-        .map(Json)
-        .map_err(|e| AppError::internal("search json", e))
+    Ok(Json(body).into_response())
 }

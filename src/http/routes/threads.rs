@@ -1,6 +1,7 @@
 //! `GET /api/threads/{thread_id}`: the visible messages of a thread as a tree.
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
@@ -49,7 +50,7 @@ pub async fn thread(
     State(state): State<Shared>,
     viewer: Viewer,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Response, AppError> {
     let allowed = viewer.allowed_lists;
     let found = blocking(move || Ok(thread::thread(&state.index, &id, allowed.as_deref())?))
         .await?
@@ -59,7 +60,5 @@ pub async fn thread(
         subject: found.subject,
         messages: found.roots.into_iter().map(node_json).collect(),
     };
-    serde_json::to_value(body)
-        .map(Json)
-        .map_err(|e| AppError::internal("thread json", e))
+    Ok(Json(body).into_response())
 }
