@@ -25,7 +25,14 @@ fn start(bin: &Path, data: &Path, maildir: &Path) -> anyhow::Result<(Child, Dura
     let mut child = Command::new(bin)
         .arg("--data")
         .arg(data)
-        .args(["--log-format", "json", "serve"])
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-auth",
+        ])
         .arg(maildir)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -125,6 +132,7 @@ fn main() -> anyhow::Result<()> {
                     offset: 0,
                     sort: Sort::Relevance,
                     now: 0,
+                    allowed_lists: None,
                 };
                 query::search(&index, &req)
                     .map(|r| r.total > 0)

@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             offset: 0,
             sort: Sort::Relevance,
             now: time::OffsetDateTime::now_utc().unix_timestamp(),
+            allowed_lists: None,
         };
         let mut times = Vec::with_capacity(runs);
         let mut total = 0;

@@ -1,11 +1,33 @@
 //! gleaner: makes years of mailing-list mail searchable in milliseconds.
 //!
-//! Data flows down this list of modules; each uses only the ones above it.
+//! Data flows down this list of modules; each uses only the ones above it
+//! (`config` is used by all; `app` wires the others together).
 
 #![warn(missing_docs)]
 
-pub mod extract;
-pub mod index;
-pub mod query;
-pub mod solr;
+/// Configuration (`gleaner.toml`).
+pub mod config;
+
+/// Raw messages and their locations.
 pub mod store;
+
+/// Bytes → `MailDoc`.
+pub mod extract;
+
+/// The tantivy index.
+pub mod index;
+
+/// The query language, search, facets, threads, per-list visibility.
+pub mod query;
+
+/// Users, roles, grants, sessions (SQLite).
+pub mod access;
+
+/// The Solr-compatible endpoint Dovecot's fts_solr plugin talks to.
+pub mod solr;
+
+/// The JSON API and the embedded web UI.
+pub mod http;
+
+/// Wires the parts together: index, users, live indexer, HTTP server.
+pub mod app;

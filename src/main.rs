@@ -1,5 +1,5 @@
 //! The `gleaner` command: parses arguments, runs a command, maps errors to exit
-//! codes (0 success, 1 failure, 2 usage or query error).
+//! codes (0 success, 1 failure, 2 usage, configuration or query error).
 
 mod cli;
 
@@ -24,8 +24,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            let usage = err
+                .downcast_ref::<gleaner::app::RunError>()
+                .is_some_and(|e| e.is_user_error())
+                || err.downcast_ref::<gleaner::config::ConfigError>().is_some()
+                || err
+                    .downcast_ref::<gleaner::access::AccessError>()
+                    .is_some_and(|e| e.is_user_error());
             eprintln!("gleaner: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }

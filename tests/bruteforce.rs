@@ -52,6 +52,7 @@ fn searched(index: &MailIndex, q: &str) -> BTreeSet<String> {
         offset: 0,
         sort: Sort::Relevance,
         now: 0,
+        allowed_lists: None,
     };
     let res = query::search(index, &req).unwrap_or_else(|e| panic!("query {q}: {e}"));
     assert_eq!(res.total, res.hits.len(), "{q}: exact total");

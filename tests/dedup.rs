@@ -70,6 +70,7 @@ fn maildir_and_mbox_of_the_same_messages_dedup() {
             offset: 0,
             sort: Sort::Date,
             now: 0,
+            allowed_lists: None,
         },
     )
     .unwrap();

@@ -21,7 +21,14 @@ impl Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gleaner"))
             .arg("--data")
             .arg(data)
-            .args(["--log-format", "json", "serve"])
+            .args([
+                "--log-format",
+                "json",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-auth",
+            ])
             .args(stores)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
 mod bruteforce;
 mod cli;
 mod common;
@@ -9,6 +10,7 @@ mod corpora;
 mod dedup;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;
+mod http_api;
 mod kill9;
 mod live;
 mod writer_model;

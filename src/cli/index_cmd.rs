@@ -197,13 +197,15 @@ pub fn rebuild(data: &Path, threads: Option<usize>) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `gleaner demo`: index the sample corpus into a temporary directory.
-pub fn demo(corpus: &Path) -> anyhow::Result<ExitCode> {
+/// `gleaner demo`: index the sample corpus into a temporary directory and
+/// serve the web UI on a loopback address without a login.
+pub fn demo(corpus: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         corpus.exists(),
         "the sample corpus {} is missing: run gleaner demo from the project directory, or pass --corpus DIR",
         corpus.display()
     );
+    gleaner::app::check_listen(listen, false)?;
     let dir = tempfile::Builder::new().prefix("gleaner-demo-").tempdir()?;
     let data = dir.keep();
     println!("Indexing {} into {} ...", corpus.display(), data.display());
@@ -224,5 +226,15 @@ pub fn demo(corpus: &Path) -> anyhow::Result<ExitCode> {
         println!("  {exe} --data {d} search '{q}'");
     }
     println!("  {exe} --data {d} stats");
-    Ok(ExitCode::SUCCESS)
+    println!();
+    let config = gleaner::config::Config {
+        data: data.clone(),
+        http: gleaner::config::HttpConfig {
+            listen,
+            auth: false,
+        },
+        sources: Vec::new(),
+        solr: None,
+    };
+    super::serve_cmd::serve(&config)
 }

@@ -4,8 +4,10 @@ mod index_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod show_cmd;
+mod user_cmd;
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -18,22 +20,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "gleaner", version, about, long_about)]
 pub struct Args {
-    /// Data directory (index and state). Default: ./gleaner-data
-    #[arg(
-        long,
-        global = true,
-        env = "GLEANER_DATA",
-        default_value = "gleaner-data"
-    )]
-    pub data: PathBuf,
-    /// Log format for long-running commands.
+    /// Data directory (index and state). Default: the config file's `data`, else ./gleaner-data
+    #[arg(long, global = true, env = "GLEANER_DATA")]
+    pub data: Option<PathBuf>,
+    /// Configuration file (TOML; see docs/gleaner.toml.example). Default: none.
+    #[arg(long, global = true, env = "GLEANER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format for long-running commands (serve, demo).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// How `serve` logs.
+/// How long-running commands log.
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -116,59 +116,136 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Keep the index current: follow mail stores as mail arrives (Ctrl-C or SIGTERM stops).
-    ///
-    /// Reconciles the stores with the index at start (cheaply: Maildirs are listed,
-    /// mboxes resume from their checkpoint), then follows changes with inotify;
-    /// new mail is searchable within about a second. `kill -9` loses nothing.
-    Serve {
-        /// List name for messages without a List-Id header.
-        #[arg(long)]
-        list: Option<String>,
-        /// Mail stores to follow.
-        paths: Vec<PathBuf>,
-    },
     /// Re-create the index from the mail stores indexed before.
     Rebuild {
         /// Extraction threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
     },
-    /// Index the bundled sample corpus into a temporary directory and show what to try.
+    /// Index the bundled sample corpus into a temporary directory and serve the web UI.
+    ///
+    /// Serves on 127.0.0.1 without a login (loopback only); Ctrl-C stops it.
     Demo {
         /// The corpus directory.
         #[arg(long, default_value = "corpus/sample")]
         corpus: PathBuf,
+        /// Listen address (must be loopback: the demo has no login).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
     },
+    /// Serve the JSON API and the web UI, and keep the index current as mail arrives.
+    ///
+    /// Follows the config file's `[[source]]`s and any PATHs given here: at start it
+    /// reconciles them with the index cheaply (Maildirs are listed, mboxes resume from
+    /// their checkpoint), then follows changes with inotify; new mail is searchable
+    /// within about a second. The first Ctrl-C/SIGTERM commits and stops; a second
+    /// exits at once. `kill -9` loses nothing. With `[solr]` configured it also
+    /// answers Dovecot's full-text searches (docs/DOVECOT.md).
+    Serve {
+        /// Listen address (default: the config's `[http] listen`, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Serve without login. Allowed only on a loopback address.
+        #[arg(long)]
+        no_auth: bool,
+        /// List name for messages without a List-Id header (for PATHs given here).
+        #[arg(long)]
+        list: Option<String>,
+        /// Mail stores to follow, in addition to the config file's `[[source]]`s.
+        paths: Vec<PathBuf>,
+    },
+    /// Manage web users: `user add`, `user grant`, `user list`.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// `gleaner user ...`
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user (the password is prompted for, or read from stdin).
+    Add {
+        /// Login name.
+        name: String,
+        /// reader, reviewer, editor or admin (admins see every list).
+        #[arg(long, default_value = "reader")]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Let a user see lists (List-Ids such as dev.lists.example.org).
+    Grant {
+        /// Login name.
+        name: String,
+        /// List ids.
+        #[arg(required = true)]
+        lists: Vec<String>,
+    },
+    /// List users with their roles and lists.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The configuration: the file (if any) < `GLEANER_DATA` < `--data`.
+fn load_config(args: &Args) -> anyhow::Result<gleaner::config::Config> {
+    let mut config = match &args.config {
+        Some(path) => gleaner::config::Config::load(path)?,
+        None => gleaner::config::Config::default(),
+    };
+    if let Some(data) = &args.data {
+        config.data = data.clone();
+    }
+    Ok(config)
 }
 
 /// Runs the parsed command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(&args)?;
+    let data_dir = config.data.clone();
+    let data: &Path = &data_dir;
     match args.command {
         Command::Index {
             list,
             threads,
             json,
             paths,
-        } => index_cmd::index(&args.data, &paths, list.as_deref(), threads, json),
+        } => index_cmd::index(data, &paths, list.as_deref(), threads, json),
         Command::Search {
             json,
             limit,
             offset,
             sort,
             query,
-        } => search_cmd::search(&args.data, &query.join(" "), limit, offset, sort, json),
+        } => search_cmd::search(data, &query.join(" "), limit, offset, sort, json),
         Command::Show {
             raw,
             json,
             message_id,
-        } => show_cmd::show(&args.data, &message_id, raw, json),
-        Command::Stats { json } => search_cmd::stats(&args.data, json),
-        Command::Serve { list, paths } => {
+        } => show_cmd::show(data, &message_id, raw, json),
+        Command::Stats { json } => search_cmd::stats(data, json),
+        Command::Rebuild { threads } => index_cmd::rebuild(data, threads),
+        Command::Demo { corpus, listen } => index_cmd::demo(&corpus, listen),
+        Command::Serve {
+            listen,
+            no_auth,
+            list,
+            paths,
+        } => {
             serve_cmd::init_logging(args.log_format == LogFormat::Json);
-            serve_cmd::serve(&args.data, &paths, list.as_deref())
+            serve_cmd::add_sources(&mut config, &paths, list.as_deref())?;
+            if let Some(listen) = listen {
+                config.http.listen = listen;
+            }
+            if no_auth {
+                config.http.auth = false;
+            }
+            serve_cmd::serve(&config)
         }
-        Command::Rebuild { threads } => index_cmd::rebuild(&args.data, threads),
-        Command::Demo { corpus } => index_cmd::demo(&corpus),
+        Command::User { command } => user_cmd::user(data, command),
     }
 }

@@ -56,6 +56,7 @@ pub fn search(
             SortArg::Oldest => Sort::Oldest,
         },
         now: now(),
+        allowed_lists: None,
     };
     let results = query::search(&index, &req)?;
     let mut out = std::io::stdout().lock();

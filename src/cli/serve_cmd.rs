@@ -1,96 +1,70 @@
-//! `gleaner serve`: keep the index current as mail arrives.
+//! `gleaner serve`: the JSON API, the web UI, the live indexer and the Solr
+//! endpoint, on a tokio runtime made here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::Context;
-use gleaner::index::ingest::{self, Source};
-use gleaner::index::live::{self, LiveOptions};
-use gleaner::index::watermark::SharedWatermark;
-use gleaner::index::MailIndex;
+use gleaner::app;
+use gleaner::config::{Config, SourceConfig};
+use gleaner::index::ingest;
 
-/// Sets up logging: human-readable or one JSON object per line.
+/// Sets up logging: human-readable or one JSON object per line (`GLEANER_LOG` filters).
 pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GLEANER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+    let _ = if json {
+        builder.json().try_init()
     } else {
-        builder.init();
-    }
+        builder.try_init()
+    };
 }
 
-/// Runs the live indexer until SIGINT/SIGTERM; a second signal exits at once.
-pub fn serve(data: &Path, paths: &[PathBuf], list: Option<&str>) -> anyhow::Result<ExitCode> {
-    let mut sources: Vec<Source> = Vec::new();
+/// Adds the mail stores named on the command line to the configured sources.
+pub fn add_sources(
+    config: &mut Config,
+    paths: &[PathBuf],
+    list: Option<&str>,
+) -> anyhow::Result<()> {
     for p in paths {
-        sources
-            .extend(ingest::discover(p, list).with_context(|| format!("reading {}", p.display()))?);
+        for s in ingest::discover(p, list).with_context(|| format!("reading {}", p.display()))? {
+            config.sources.push(SourceConfig {
+                kind: s.kind,
+                path: s.path,
+                list: s.list,
+                include: Vec::new(),
+                exclude: Vec::new(),
+            });
+        }
     }
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let index = MailIndex::open(&data.join("index"), true)?;
-    let shutdown = Arc::new(AtomicBool::new(false));
-    install_signals(shutdown.clone())?;
-    let watermark = SharedWatermark::default();
-    tracing::info!(sources = sources.len(), "starting the live indexer");
-    live::run(
-        &index,
-        sources,
-        LiveOptions::default(),
-        watermark,
-        &shutdown,
-        |report| {
-            tracing::info!(
-                indexed = report.indexed,
-                duplicates = report.duplicates,
-                unchanged = report.unchanged,
-                "ready: start-up reconciliation committed"
-            );
-        },
-    )?;
+    Ok(())
+}
+
+/// Runs the server until SIGINT/SIGTERM; a second signal exits at once (the
+/// index is crash-safe: the last commit stands).
+pub fn serve(config: &Config) -> anyhow::Result<ExitCode> {
+    app::check_listen(config.http.listen, config.http.auth)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let auth = config.http.auth;
+    let shutdown = async {
+        app::shutdown_signal().await;
+        tracing::info!("signal received: committing and stopping (again to exit at once)");
+        tokio::spawn(async {
+            app::shutdown_signal().await;
+            std::process::exit(130);
+        });
+    };
+    runtime.block_on(app::serve(config, shutdown, |addr| {
+        println!("gleaner: serving http://{addr}/");
+        if !auth {
+            println!("gleaner: authentication is off (loopback only)");
+        }
+    }))?;
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
-}
-
-/// First SIGINT/SIGTERM sets `flag` (commit and stop); a second exits immediately
-/// (the index is crash-safe: the last commit stands).
-fn install_signals(flag: Arc<AtomicBool>) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the signal handler")?;
-    std::thread::spawn(move || {
-        rt.block_on(async move {
-            let Ok(mut term) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            else {
-                return;
-            };
-            let Ok(mut int) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-            else {
-                return;
-            };
-            for round in 0..2 {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-                if round == 0 {
-                    tracing::info!(
-                        "signal received: committing and stopping (again to exit at once)"
-                    );
-                    flag.store(true, Ordering::SeqCst);
-                } else {
-                    std::process::exit(130);
-                }
-            }
-        });
-    });
-    Ok(())
 }

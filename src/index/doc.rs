@@ -86,6 +86,9 @@ pub fn to_document(
     }
     d.add_text(f.flags, flags);
     d.add_text(f.from, address_terms(&doc.from));
+    if let Some(addr) = doc.from.iter().find_map(|a| a.addr.as_deref()) {
+        d.add_text(f.from_addr, addr.to_lowercase());
+    }
     d.add_text(f.to, address_terms(&doc.to));
     d.add_text(f.cc, address_terms(&doc.cc));
     d.add_text(f.from_disp, display_list(&doc.from));

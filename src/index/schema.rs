@@ -31,6 +31,8 @@ pub struct Fields {
     pub flags: Field,
     /// Sender names and addresses (tokenised).
     pub from: Field,
+    /// The first sender's bare address, lowercased (exact, fast: the `from` facet).
+    pub from_addr: Field,
     /// Recipients.
     pub to: Field,
     /// Carbon-copy recipients.
@@ -113,6 +115,7 @@ pub fn build() -> (Schema, Fields) {
         location: b.add_text_field("location", STORED),
         flags: b.add_text_field("flags", STORED),
         from: b.add_text_field("from", text_field(FOLD, false)),
+        from_addr: b.add_text_field("from_addr", STRING | FAST),
         to: b.add_text_field("to", text_field(FOLD, false)),
         cc: b.add_text_field("cc", text_field(FOLD, false)),
         from_disp: b.add_text_field("from_disp", STORED),

@@ -2,18 +2,26 @@
 //!
 //! `grammar` turns text into an AST and knows nothing of the schema; `plan`
 //! turns the AST into a tantivy query using the schema and analysers;
-//! `search` runs it (totals, hits, snippets) and `stats` summarises the index.
+//! `search` runs it (totals, hits, snippets), `facets` counts lists, years,
+//! senders and months over a result set, `thread` builds reply trees, and
+//! `stats` summarises the index. `visible` restricts every one of them to the
+//! lists a caller may see.
 //! Surfaces (CLI, HTTP, Solr, curation) go through this module and never build
 //! tantivy queries themselves.
 
+pub mod facets;
 pub mod grammar;
 pub mod imap;
 pub mod lucene;
 pub mod plan;
 pub mod search;
 pub mod stats;
+pub mod thread;
+pub mod visible;
 
-pub use search::{find_message, search, Hit, Request, Results, Sort};
+pub use search::{
+    find_message, find_visible_message, for_each_match, search, Hit, Request, Results, Sort,
+};
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
-use super::{plan, QueryError};
+use super::{plan, visible, QueryError};
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
 
@@ -45,6 +45,21 @@ pub struct Request {
     pub sort: Sort,
     /// "Now" for `older:`/`newer:`, unix seconds.
     pub now: i64,
+    /// The lists the caller may see (`None`: all). Enforced here, in the query
+    /// layer, for totals and hits alike.
+    pub allowed_lists: Option<Vec<String>>,
+}
+
+impl Request {
+    /// The planned query, restricted to the lists the caller may see.
+    pub fn plan(&self, index: &MailIndex) -> Result<Box<dyn Query>, QueryError> {
+        let query = plan::plan_text(index, &self.query, self.now)?;
+        Ok(visible::restrict(
+            &index.fields,
+            query,
+            self.allowed_lists.as_deref(),
+        ))
+    }
 }
 
 /// A highlighted extract of a message.
@@ -137,7 +152,7 @@ pub struct Results {
 pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
     let started = Instant::now();
     let searcher = index.reader.searcher();
-    let query = plan::plan_text(index, &req.query, req.now)?;
+    let query = req.plan(index)?;
     let (total, hits) = top(&searcher, query.as_ref(), req)?;
     let mut snippets = Snippets::new(index, &searcher, query.as_ref());
     let mut out = Vec::with_capacity(hits.len());
@@ -249,6 +264,15 @@ pub fn preview(text: &str, max: usize) -> String {
 
 /// Finds a message by Message-ID (with or without angle brackets) or by key.
 pub fn find_message(index: &MailIndex, id: &str) -> Result<Option<StoredMessage>, QueryError> {
+    find_visible_message(index, id, None)
+}
+
+/// Like [`find_message`], but only among the lists in `allowed` (`None`: all).
+pub fn find_visible_message(
+    index: &MailIndex,
+    id: &str,
+    allowed: Option<&[String]>,
+) -> Result<Option<StoredMessage>, QueryError> {
     let f = &index.fields;
     let id = id.trim().trim_start_matches('<').trim_end_matches('>');
     let searcher = index.reader.searcher();
@@ -256,12 +280,39 @@ pub fn find_message(index: &MailIndex, id: &str) -> Result<Option<StoredMessage>
         Term::from_field_text(f.key, id),
         Term::from_field_text(f.mid, &id.to_lowercase()),
     ] {
-        let q = TermQuery::new(term, IndexRecordOption::Basic);
-        let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        let q = visible::restrict(
+            f,
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            allowed,
+        );
+        let top = searcher.search(q.as_ref(), &TopDocs::with_limit(1).order_by_score())?;
         if let Some((_, addr)) = top.first() {
             let doc: TantivyDocument = searcher.doc(*addr)?;
             return Ok(Some(StoredMessage::from_document(f, &doc)));
         }
     }
     Ok(None)
+}
+
+/// Calls `each` with every message `req` matches (its limit, offset and sort
+/// are ignored), oldest first, until it returns `false`. Returns the total.
+pub fn for_each_match(
+    index: &MailIndex,
+    req: &Request,
+    mut each: impl FnMut(StoredMessage) -> bool,
+) -> Result<usize, QueryError> {
+    let searcher = index.reader.searcher();
+    let query = req.plan(index)?;
+    let total = searcher.search(query.as_ref(), &Count)?;
+    if total == 0 {
+        return Ok(0);
+    }
+    let docs = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
+    for (_, addr) in searcher.search(query.as_ref(), &docs)? {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        if !each(StoredMessage::from_document(&index.fields, &doc)) {
+            break;
+        }
+    }
+    Ok(total)
 }

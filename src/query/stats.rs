@@ -41,6 +41,13 @@ fn buckets(v: &serde_json::Value, name: &str) -> Vec<(String, u64)> {
 
 /// Computes [`Stats`] for `index`.
 pub fn stats(index: &MailIndex) -> Result<Stats, QueryError> {
+    stats_for(index, None)
+}
+
+/// Computes [`Stats`] over the lists in `allowed` (`None`: all); only
+/// `index_bytes` describes the whole index.
+pub fn stats_for(index: &MailIndex, allowed: Option<&[String]>) -> Result<Stats, QueryError> {
+    let query = super::visible::restrict(&index.fields, Box::new(AllQuery), allowed);
     let searcher = index.reader.searcher();
     let request = serde_json::json!({
         "lists": {"terms": {"field": "list", "size": 1000}},
@@ -51,7 +58,7 @@ pub fn stats(index: &MailIndex) -> Result<Stats, QueryError> {
     let aggs: Aggregations = serde_json::from_value(request)
         .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
     let collector = AggregationCollector::from_aggs(aggs, Default::default());
-    let (messages, result) = searcher.search(&AllQuery, &(Count, collector))?;
+    let (messages, result) = searcher.search(query.as_ref(), &(Count, collector))?;
     let v = serde_json::to_value(result)
         .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
     let ranges = v["dated"]["buckets"]

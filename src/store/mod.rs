@@ -133,6 +133,7 @@ impl std::fmt::Display for Location {
 
 /// The kinds of sources `store` can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
     /// A Maildir, a Maildir++ tree or a directory of maildirs.
     Maildir,

@@ -1,0 +1,58 @@
+use super::*;
+
+fn users() -> Users {
+    Users::with_connection(Connection::open_in_memory().expect("memory db")).expect("migrate")
+}
+
+#[test]
+fn add_verify_grant_and_sessions() {
+    let u = users();
+    u.add_user("alice", Role::Reader, "correct horse")
+        .expect("add");
+    assert!(matches!(
+        u.add_user("alice", Role::Admin, "x"),
+        Err(AccessError::UserExists(_))
+    ));
+    assert_eq!(u.verify("alice", "wrong").expect("verify"), None);
+    assert_eq!(u.verify("bob", "correct horse").expect("verify"), None);
+    let alice = u
+        .verify("alice", "correct horse")
+        .expect("verify")
+        .expect("alice");
+    assert_eq!(alice.role, Role::Reader);
+    assert_eq!(alice.allowed_lists(), Some(vec![]));
+
+    u.grant("alice", &["Dev.Lists.Example.org".into()])
+        .expect("grant");
+    assert!(matches!(
+        u.grant("bob", &[]),
+        Err(AccessError::UnknownUser(_))
+    ));
+    let s = u.create_session("alice").expect("session");
+    let live = u.session(&s.token).expect("lookup").expect("live");
+    assert_eq!(live.user.lists, vec!["dev.lists.example.org".to_string()]);
+    assert_eq!(live.csrf, s.csrf);
+    assert_eq!(u.session("not-a-token").expect("lookup"), None);
+    u.delete_session(&s.token).expect("delete");
+    assert_eq!(u.session(&s.token).expect("lookup"), None);
+}
+
+#[test]
+fn migrations_are_idempotent() {
+    let dir = tempfile::tempdir().expect("tmp");
+    Users::open(dir.path())
+        .expect("first")
+        .add_user("a", Role::Admin, "pw")
+        .expect("add");
+    let again = Users::open(dir.path()).expect("second");
+    assert_eq!(again.list().expect("list").len(), 1);
+}
+
+#[test]
+fn bad_names_and_roles_are_user_errors() {
+    let u = users();
+    let e = u.add_user("a b", Role::Reader, "pw").expect_err("space");
+    assert!(e.is_user_error());
+    let e = "superuser".parse::<Role>().expect_err("role");
+    assert!(e.is_user_error());
+}

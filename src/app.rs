@@ -1,0 +1,243 @@
+//! Wires the parts together for `gleaner serve` and `gleaner demo`: opens the
+//! index and the user database, starts the live indexer (see the marked place
+//! below), serves HTTP, and shuts down gracefully on SIGINT/SIGTERM.
+//!
+//! The CLI creates the tokio runtime and calls [`serve`]; nothing below this
+//! module knows about the others.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::access::{AccessError, Users};
+use crate::config::Config;
+use crate::http::{self, AppState, SetupError};
+use crate::index::ingest::Source;
+use crate::index::live::{self, LiveOptions};
+use crate::index::watermark::SharedWatermark;
+use crate::index::{IndexError, MailIndex};
+use crate::solr::{self, SolrConfig, SolrState};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Auth is off but the listen address is not loopback (the user's mistake).
+    #[error("refusing to serve {0} without authentication: auth may be off only on a loopback address (127.0.0.1 or ::1); turn auth on or listen on loopback")]
+    InsecureListen(SocketAddr),
+    /// The index could not be opened.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The user database could not be opened.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The HTTP state could not be set up.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// The Solr endpoint could not be set up.
+    #[error("solr endpoint: {0}")]
+    Solr(String),
+    /// Binding or serving failed.
+    #[error("cannot serve on {addr}: {source}")]
+    Io {
+        /// The listen address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// Is this the user's mistake (bad configuration)?
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, RunError::InsecureListen(_))
+    }
+}
+
+/// Refuses auth off on anything but a loopback address.
+pub fn check_listen(addr: SocketAddr, auth: bool) -> Result<(), RunError> {
+    if !auth && !addr.ip().is_loopback() {
+        return Err(RunError::InsecureListen(addr));
+    }
+    Ok(())
+}
+
+/// Opens what the server needs from `config` (the index is created empty if
+/// there is none yet).
+pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, RunError> {
+    check_listen(config.http.listen, config.http.auth)?;
+    let index = MailIndex::open(&config.data.join("index"), true)?;
+    let users = if config.http.auth {
+        Some(Users::open(&config.data)?)
+    } else {
+        None
+    };
+    Ok(AppState::new(index, users, watermark, config.http.auth)?)
+}
+
+/// Serves the API and web UI as `config` says until `shutdown` completes.
+/// `on_listening` is called with the bound address (the port may have been 0).
+pub async fn serve(
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    let watermark = SharedWatermark::default();
+    let cfg = config.clone();
+    let wm = watermark.clone();
+    let (state, no_users) = tokio::task::spawn_blocking(move || {
+        let state = state(&cfg, wm)?;
+        let no_users = match &state.users {
+            Some(users) => users.list()?.is_empty(),
+            None => false,
+        };
+        Ok::<_, RunError>((state, no_users))
+    })
+    .await
+    .map_err(|e| RunError::Io {
+        addr: config.http.listen,
+        source: std::io::Error::other(e),
+    })??;
+    if no_users {
+        tracing::warn!("no users yet: add one with `gleaner user add NAME --role admin`");
+        eprintln!("gleaner: no users yet: add one with `gleaner user add NAME --role admin`");
+    }
+
+    // One shutdown signal for every part.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+
+    // The live indexer: its own thread (tantivy work is blocking), sharing the
+    // HTTP server's index so its commits are visible at once.
+    let live_stop = Arc::new(AtomicBool::new(false));
+    let live = start_live(config, state.index.clone(), watermark, live_stop.clone());
+
+    // The Solr-compatible endpoint for Dovecot, when configured.
+    let solr_task = match &config.solr {
+        Some(section) => {
+            let cfg = SolrConfig {
+                listen: section.listen,
+                user: section.user.clone(),
+                password: section.password.clone(),
+                core: section.core.clone(),
+            };
+            let data = config.data.clone();
+            let cfg2 = cfg.clone();
+            let solr_state = tokio::task::spawn_blocking(move || SolrState::open(&data, &cfg2))
+                .await
+                .map_err(|e| RunError::Io {
+                    addr: section.listen,
+                    source: std::io::Error::other(e),
+                })?
+                .map_err(|e| RunError::Solr(e.to_string()))?;
+            let rx = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                if let Err(e) = solr::serve(solr_state, &cfg, stopped(rx)).await {
+                    tracing::error!("solr endpoint: {e}");
+                }
+            }))
+        }
+        None => None,
+    };
+
+    let addr = config.http.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Io { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| RunError::Io { addr, source })?;
+    on_listening(bound);
+    let served = http::serve(listener, state, stopped(stop_rx)).await;
+    live_stop.store(true, Ordering::SeqCst);
+    if let Some(handle) = live {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
+    if let Some(task) = solr_task {
+        let _ = task.await;
+    }
+    served.map_err(|source| RunError::Io {
+        addr: bound,
+        source,
+    })
+}
+
+/// Starts the live indexer on the configured sources (none: no thread).
+fn start_live(
+    config: &Config,
+    index: MailIndex,
+    watermark: SharedWatermark,
+    stop: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    if config.sources.is_empty() {
+        return None;
+    }
+    let sources: Vec<Source> = config
+        .sources
+        .iter()
+        .map(|s| Source {
+            path: std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()),
+            kind: s.kind,
+            list: s.list.clone(),
+        })
+        .collect();
+    Some(std::thread::spawn(move || {
+        let result = live::run(
+            &index,
+            sources,
+            LiveOptions::default(),
+            watermark,
+            &stop,
+            |r| {
+                tracing::info!(
+                    indexed = r.indexed,
+                    duplicates = r.duplicates,
+                    unchanged = r.unchanged,
+                    "ready: start-up reconciliation committed"
+                );
+            },
+        );
+        if let Err(e) = result {
+            tracing::error!("live indexer stopped: {e}");
+        }
+    }))
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

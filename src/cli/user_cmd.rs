@@ -1,0 +1,85 @@
+//! `gleaner user add|grant|list`: web users, roles and list grants.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gleaner::access::{Role, Users};
+
+use super::UserCommand;
+
+/// Reads a password: the first line of stdin, or prompted twice on a terminal.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if from_stdin || !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    let prompt = |label: &str| -> anyhow::Result<String> {
+        eprint!("{label}");
+        std::io::stderr().flush()?;
+        let echo_off = std::process::Command::new("stty")
+            .arg("-echo")
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success());
+        let mut line = String::new();
+        let read = stdin.lock().read_line(&mut line);
+        if echo_off {
+            let _ = std::process::Command::new("stty")
+                .arg("echo")
+                .stdin(std::process::Stdio::inherit())
+                .status();
+            eprintln!();
+        }
+        read?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    };
+    let first = prompt("Password: ")?;
+    let second = prompt("Again: ")?;
+    anyhow::ensure!(first == second, "the passwords differ");
+    Ok(first)
+}
+
+/// Runs a `user` subcommand.
+pub fn user(data: &Path, command: UserCommand) -> anyhow::Result<ExitCode> {
+    let users = Users::open(data).context("opening the user database")?;
+    let mut out = std::io::stdout().lock();
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
+            let role: Role = role.parse()?;
+            let password = read_password(password_stdin)?;
+            users.add_user(&name, role, &password)?;
+            writeln!(out, "added {name} ({role})")?;
+        }
+        UserCommand::Grant { name, lists } => {
+            users.grant(&name, &lists)?;
+            let user = users.user(&name)?;
+            let lists = user.map(|u| u.lists.join(", ")).unwrap_or_default();
+            writeln!(out, "{name} may see: {lists}")?;
+        }
+        UserCommand::List { json } => {
+            for u in users.list()? {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(&u)?)?;
+                } else {
+                    let lists = if u.role == Role::Admin {
+                        "(all lists)".to_string()
+                    } else if u.lists.is_empty() {
+                        "(no lists)".to_string()
+                    } else {
+                        u.lists.join(", ")
+                    };
+                    writeln!(out, "{:<20} {:<9} {lists}", u.name, u.role.as_str())?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,198 @@
+//! gleaner's configuration: one TOML file (`gleaner.toml`), one section per
+//! subsystem, every setting with a default so `gleaner demo` needs no file.
+//!
+//! Precedence is TOML < environment (`GLEANER_DATA`) < command-line flags; this
+//! module only parses and merges, the CLI reads the environment and flags and
+//! applies them with [`Config::override_data`] and friends. No runtime here.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for gleaner.
+    #[error("bad config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (with line and column).
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Data directory: `index/`, `gleaner.db`.
+    pub data: PathBuf,
+    /// The HTTP server.
+    pub http: HttpConfig,
+    /// Mail stores to index (`[[source]]` tables).
+    #[serde(rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    /// `[solr]`: answer Dovecot's full-text searches (off when absent).
+    pub solr: Option<SolrSection>,
+}
+
+/// `[solr]`: the Solr-compatible endpoint for Dovecot's `fts_solr` plugin.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SolrSection {
+    /// Listen address, e.g. "127.0.0.1:8983".
+    pub listen: SocketAddr,
+    /// HTTP Basic auth user (required on a non-loopback address).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// HTTP Basic auth password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Only this core name is served (default: any).
+    #[serde(default)]
+    pub core: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("gleaner-data"),
+            http: HttpConfig::default(),
+            sources: Vec::new(),
+            solr: None,
+        }
+    }
+}
+
+/// `[http]`: where the API and web UI listen, and whether they need a login.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Require a login (default). May be false only on a loopback address.
+    pub auth: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            auth: true,
+        }
+    }
+}
+
+pub use crate::store::SourceKind;
+
+/// `[[source]]`: one mail store to index and tail.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// What it is.
+    pub kind: SourceKind,
+    /// Where it is.
+    pub path: PathBuf,
+    /// List name for messages without a List-Id header.
+    #[serde(default)]
+    pub list: Option<String>,
+    /// Glob patterns of files to include (default: all).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Glob patterns of files to skip.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl Config {
+    /// Parses TOML text; `path` is only used in error messages. Relative paths
+    /// in the file are taken relative to the file's directory.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if let Some(base) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if config.data.is_relative() {
+                config.data = base.join(&config.data);
+            }
+            for s in &mut config.sources {
+                if s.path.is_relative() {
+                    s.path = base.join(&s.path);
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// Reads `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let c = Config::from_toml("", Path::new("gleaner.toml")).expect("parses");
+        assert_eq!(c, Config::default());
+        assert!(c.http.auth);
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn full_file_parses_with_relative_paths_resolved() {
+        let text = r#"
+            data = "state"
+            [http]
+            listen = "0.0.0.0:9000"
+            auth = false
+            [[source]]
+            kind = "maildir"
+            path = "mail/ops"
+            list = "ops.lists.example.org"
+            exclude = ["*.tmp"]
+        "#;
+        let c = Config::from_toml(text, Path::new("/etc/gleaner/gleaner.toml")).expect("parses");
+        assert_eq!(c.data, PathBuf::from("/etc/gleaner/state"));
+        assert_eq!(c.http.listen.port(), 9000);
+        assert!(!c.http.auth);
+        assert_eq!(c.sources.len(), 1);
+        assert_eq!(c.sources[0].kind, SourceKind::Maildir);
+        assert_eq!(c.sources[0].path, PathBuf::from("/etc/gleaner/mail/ops"));
+        assert_eq!(c.sources[0].exclude, vec!["*.tmp".to_string()]);
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = include_str!("../docs/gleaner.toml.example");
+        let c = Config::from_toml(text, Path::new("gleaner.toml")).expect("example parses");
+        assert!(c.http.auth);
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.sources[1].kind, SourceKind::Mbox);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::from_toml("[http]\nlisen = \"x\"", Path::new("g.toml"));
+        assert!(matches!(err, Err(ConfigError::Parse { .. })));
+    }
+}

@@ -1,0 +1,109 @@
+//! The one place where errors become HTTP status codes.
+//!
+//! The user's mistakes get a precise message (and, for queries, the character
+//! position); our failures are logged with tracing and the client gets a
+//! generic sentence, never internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::access::AccessError;
+use crate::query::QueryError;
+
+/// An error answer.
+#[derive(Debug)]
+pub enum AppError {
+    /// A malformed query: 400 with the character position.
+    BadQuery {
+        /// What is wrong.
+        message: String,
+        /// 0-based character offset into the query.
+        position: usize,
+    },
+    /// Any other bad request: 400.
+    BadRequest(String),
+    /// No session: 401.
+    Unauthorized,
+    /// A session, but not allowed (CSRF, role): 403.
+    Forbidden(&'static str),
+    /// Unknown or not visible: 404.
+    NotFound(&'static str),
+    /// The body is not JSON: 415.
+    UnsupportedMediaType,
+    /// Wrong user name or password: 401.
+    WrongPassword,
+    /// Too many failed logins: 429.
+    TooManyRequests,
+    /// Our failure: logged, 500 with a generic message.
+    Internal,
+}
+
+impl AppError {
+    /// Logs `err` (what we were doing: `context`) and returns [`AppError::Internal`].
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
+        tracing::error!("{context}: {err}");
+        AppError::Internal
+    }
+}
+
+impl From<QueryError> for AppError {
+    fn from(e: QueryError) -> AppError {
+        match (&e, e.position()) {
+            (QueryError::Parse(p), Some(position)) => AppError::BadQuery {
+                message: p.to_string(),
+                position,
+            },
+            (_, Some(position)) if e.is_user_error() => AppError::BadQuery {
+                message: e.to_string().trim_start_matches("bad query: ").to_string(),
+                position,
+            },
+            _ => AppError::internal("query", e),
+        }
+    }
+}
+
+impl From<AccessError> for AppError {
+    fn from(e: AccessError) -> AppError {
+        if e.is_user_error() {
+            AppError::BadRequest(e.to_string())
+        } else {
+            AppError::internal("user database", e)
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            AppError::BadQuery { message, position } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": message, "position": position}),
+            ),
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"error": m})),
+            AppError::Unauthorized => {
+                (StatusCode::UNAUTHORIZED, json!({"error": "login required"}))
+            }
+            AppError::WrongPassword => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "wrong user name or password"}),
+            ),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({"error": m})),
+            AppError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"error": m})),
+            AppError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!({"error": "send JSON (Content-Type: application/json)"}),
+            ),
+            AppError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "too many failed logins; wait a few minutes and try again"}),
+            ),
+            AppError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "the server failed to answer; the problem has been logged"}),
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,175 @@
+//! The HTTP surface: the JSON API under `/api` and the embedded web UI.
+//!
+//! Handlers live in `routes/<area>.rs`; `error.rs` is the only place that maps
+//! errors to status codes; `viewer.rs` turns a request's session cookie into
+//! who is asking and which lists they may see; `assets.rs` serves `web/`.
+//! Every tantivy and SQLite call runs under `spawn_blocking`. This module
+//! never builds tantivy queries: it goes through [`crate::query`].
+
+mod assets;
+mod error;
+mod routes;
+mod viewer;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::access::Users;
+use crate::index::watermark::SharedWatermark;
+use crate::index::MailIndex;
+
+pub use error::AppError;
+pub use viewer::{Viewer, SESSION_COOKIE};
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The search index.
+    pub index: MailIndex,
+    /// The user database; `None` when auth is off.
+    pub users: Option<Users>,
+    /// How current the index is (updated by the live indexer).
+    pub watermark: SharedWatermark,
+    /// Whether requests need a session.
+    pub auth_enabled: bool,
+    /// The CSRF token of every request when auth is off.
+    open_csrf: String,
+    /// Recent failed logins per user name: (count, since).
+    login_failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// Why the server could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// Auth is on but there is no user database.
+    #[error("authentication is on but no user database was given")]
+    NoUsers,
+    /// The OS random number generator failed.
+    #[error("cannot get random bytes from the OS: {0}")]
+    Random(String),
+}
+
+impl AppState {
+    /// Shared state for the router. With `auth_enabled`, `users` is required.
+    pub fn new(
+        index: MailIndex,
+        users: Option<Users>,
+        watermark: SharedWatermark,
+        auth_enabled: bool,
+    ) -> Result<AppState, SetupError> {
+        if auth_enabled && users.is_none() {
+            return Err(SetupError::NoUsers);
+        }
+        let mut buf = [0u8; 16];
+        getrandom::fill(&mut buf).map_err(|e| SetupError::Random(e.to_string()))?;
+        Ok(AppState {
+            index,
+            users,
+            watermark,
+            auth_enabled,
+            open_csrf: hex::encode(buf),
+            login_failures: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn lock_failures(&self) -> MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+        match self.login_failures.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// Shared state as handlers receive it.
+pub type Shared = Arc<AppState>;
+
+/// The Content-Security-Policy sent with every response.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The whole application: API, UI, security headers.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/me", get(routes::auth::me))
+        .route("/login", post(routes::auth::login))
+        .route("/logout", post(routes::auth::logout))
+        .route("/search", get(routes::search::search))
+        .route("/export.mbox", get(routes::export::export))
+        .route("/messages/{id}", get(routes::messages::message))
+        .route("/messages/{id}/raw", get(routes::messages::raw))
+        .route("/threads/{id}", get(routes::threads::thread))
+        .route("/stats", get(routes::stats::stats))
+        .fallback(|| async { AppError::NotFound("no such API endpoint") });
+    Router::new()
+        .nest("/api", api)
+        .merge(assets::routes())
+        .layer(middleware::from_fn(security_headers))
+        .with_state(Arc::new(state))
+}
+
+/// Adds the security headers to every response, and `no-store` to the API's.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if is_api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Runs blocking index or database work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::internal("blocking task", e))?
+}
+
+/// Unix seconds as RFC 3339 UTC (`2019-03-01T10:00:00Z`); `""` when unknown (≤ 0).
+pub fn rfc3339(secs: i64) -> String {
+    if secs <= 0 {
+        return String::new();
+    }
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,182 @@
+//! `GET /api/messages/{id}` (decoded) and `/api/messages/{id}/raw` (the
+//! original bytes). A message the viewer may not see is a plain 404.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::extract::{self, Attachment, ExtractContext};
+use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
+use crate::index::doc::{display_address, StoredMessage};
+use crate::query;
+use crate::store::{self, Location};
+
+#[derive(Serialize)]
+struct MessageJson {
+    message_id: String,
+    key: String,
+    thread_id: String,
+    date: String,
+    from: Vec<String>,
+    to: Vec<String>,
+    cc: Vec<String>,
+    subject: String,
+    list: String,
+    lang: String,
+    size: u64,
+    locations: Vec<String>,
+    attachments: Vec<Attachment>,
+    body: String,
+    quoted: String,
+    footer: String,
+    html_only: bool,
+    in_reply_to: String,
+    references: Vec<String>,
+}
+
+/// The original bytes of a message from its first readable location.
+pub fn read_raw(m: &StoredMessage) -> Result<Vec<u8>, store::StoreError> {
+    let mut last = None;
+    for uri in &m.locations {
+        match Location::from_uri(uri).and_then(|l| store::read_location(&l)) {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        store::StoreError::BadLocation(format!("{}: no recorded location", m.key))
+    }))
+}
+
+async fn find(state: &Shared, viewer: &Viewer, id: String) -> Result<StoredMessage, AppError> {
+    let state = state.clone();
+    let allowed = viewer.allowed_lists.clone();
+    blocking(move || {
+        Ok(query::find_visible_message(
+            &state.index,
+            &id,
+            allowed.as_deref(),
+        )?)
+    })
+    .await?
+    .ok_or(AppError::NotFound("no such message"))
+}
+
+fn decoded(stored: StoredMessage) -> MessageJson {
+    let bytes = match read_raw(&stored) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::warn!("message {} is indexed but unreadable: {e}", stored.key);
+            None
+        }
+    };
+    let ctx = ExtractContext {
+        list: Some(stored.list.as_str()).filter(|l| !l.is_empty()),
+        envelope: None,
+    };
+    let doc = bytes.and_then(|b| extract::extract(&b, &ctx).ok());
+    let addrs = |v: &[extract::Address]| v.iter().map(display_address).collect::<Vec<_>>();
+    match doc {
+        Some(d) => MessageJson {
+            from: addrs(&d.from),
+            to: addrs(&d.to),
+            cc: addrs(&d.cc),
+            attachments: d.attachments,
+            body: d.body,
+            quoted: d.quoted,
+            footer: d.footer,
+            html_only: d.html_only,
+            references: d.references,
+            message_id: stored.message_id,
+            key: stored.key,
+            thread_id: stored.thread_id,
+            date: rfc3339(stored.date),
+            subject: stored.subject,
+            list: stored.list,
+            lang: stored.lang,
+            size: stored.size,
+            locations: stored.locations,
+            in_reply_to: stored.in_reply_to,
+        },
+        // The mail file is gone or unreadable: answer from what the index stored.
+        None => MessageJson {
+            from: stored.from,
+            to: stored.to,
+            cc: stored.cc,
+            attachments: Vec::new(),
+            body: stored.text,
+            quoted: String::new(),
+            footer: String::new(),
+            html_only: false,
+            references: Vec::new(),
+            message_id: stored.message_id,
+            key: stored.key,
+            thread_id: stored.thread_id,
+            date: rfc3339(stored.date),
+            subject: stored.subject,
+            list: stored.list,
+            lang: stored.lang,
+            size: stored.size,
+            locations: stored.locations,
+            in_reply_to: stored.in_reply_to,
+        },
+    }
+}
+
+/// `GET /api/messages/{id}`
+pub async fn message(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let stored = find(&state, &viewer, id).await?;
+    let json = blocking(move || Ok(decoded(stored))).await?;
+    Ok(Json(json).into_response())
+}
+
+/// A file name made only of safe characters.
+pub fn safe_filename(s: &str) -> String {
+    let name: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if name.is_empty() {
+        "message".into()
+    } else {
+        name
+    }
+}
+
+/// `GET /api/messages/{id}/raw`
+pub async fn raw(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let stored = find(&state, &viewer, id).await?;
+    let filename = safe_filename(&stored.key);
+    let bytes = blocking(move || {
+        read_raw(&stored).map_err(|e| AppError::internal("reading a raw message", e))
+    })
+    .await?;
+    let mut res = Body::from(bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("message/rfc822"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}.eml\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}

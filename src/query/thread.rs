@@ -1,0 +1,154 @@
+//! Threads: every message of a thread key the caller may see, as a tree.
+//!
+//! Children hang under the message their In-Reply-To names; a message whose
+//! parent is missing (not indexed, or not visible) is a root. Roots and each
+//! level of children are in date order. Reply cycles (A answers B answers A)
+//! are broken by making the oldest message of the cycle a root.
+
+use std::collections::HashMap;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::TermQuery;
+use tantivy::schema::IndexRecordOption;
+use tantivy::{Order, TantivyDocument, Term};
+
+use super::{visible, QueryError};
+use crate::index::doc::StoredMessage;
+use crate::index::MailIndex;
+
+/// Messages returned for one thread at most.
+pub const MAX_THREAD_MESSAGES: usize = 10_000;
+
+/// One message in a thread with its replies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadNode {
+    /// The message.
+    pub message: StoredMessage,
+    /// Direct replies, oldest first.
+    pub children: Vec<ThreadNode>,
+}
+
+/// A thread as a forest of reply trees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thread {
+    /// The thread key.
+    pub thread_id: String,
+    /// The subject of the oldest root.
+    pub subject: String,
+    /// Messages without a (visible) parent, oldest first.
+    pub roots: Vec<ThreadNode>,
+    /// Messages in the thread (visible ones).
+    pub len: usize,
+}
+
+/// The thread `thread_id` restricted to `allowed` lists; `None` when it has no
+/// visible message.
+pub fn thread(
+    index: &MailIndex,
+    thread_id: &str,
+    allowed: Option<&[String]>,
+) -> Result<Option<Thread>, QueryError> {
+    let searcher = index.reader.searcher();
+    let term = Term::from_field_text(index.fields.thread, thread_id);
+    let query = visible::restrict(
+        &index.fields,
+        Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        allowed,
+    );
+    let top =
+        TopDocs::with_limit(MAX_THREAD_MESSAGES).order_by_fast_field::<i64>("date", Order::Asc);
+    let found = searcher.search(query.as_ref(), &top)?;
+    let mut messages = Vec::with_capacity(found.len());
+    for (_, addr) in found {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        messages.push(StoredMessage::from_document(&index.fields, &doc));
+    }
+    if messages.is_empty() {
+        return Ok(None);
+    }
+    let len = messages.len();
+    let parents = parents(&messages);
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); len];
+    let mut roots = Vec::new();
+    for (i, p) in parents.iter().enumerate() {
+        match p {
+            Some(p) => children[*p].push(i),
+            None => roots.push(i),
+        }
+    }
+    let mut slots: Vec<Option<StoredMessage>> = messages.into_iter().map(Some).collect();
+    let roots: Vec<ThreadNode> = roots
+        .into_iter()
+        .filter_map(|r| build(r, &children, &mut slots))
+        .collect();
+    let subject = roots
+        .first()
+        .map(|r| r.message.subject.clone())
+        .unwrap_or_default();
+    Ok(Some(Thread {
+        thread_id: thread_id.to_string(),
+        subject,
+        roots,
+        len,
+    }))
+}
+
+/// The parent of each message (by In-Reply-To), with cycles broken.
+fn parents(messages: &[StoredMessage]) -> Vec<Option<usize>> {
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        if !m.message_id.is_empty() {
+            by_id.entry(m.message_id.to_lowercase()).or_insert(i);
+        }
+    }
+    let mut parents: Vec<Option<usize>> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            by_id
+                .get(&m.in_reply_to.to_lowercase())
+                .copied()
+                .filter(|&p| p != i && !m.in_reply_to.is_empty())
+        })
+        .collect();
+    // Break cycles: walk up from each message; a walk that comes back to where
+    // it started is a cycle, cut above its oldest member (lowest index).
+    for start in 0..parents.len() {
+        let mut seen = vec![start];
+        let mut at = start;
+        while let Some(p) = parents[at] {
+            if p == start {
+                if let Some(&oldest) = seen.iter().min() {
+                    parents[oldest] = None;
+                }
+                break;
+            }
+            if seen.len() > parents.len() {
+                break;
+            }
+            seen.push(p);
+            at = p;
+        }
+    }
+    parents
+}
+
+fn build(
+    i: usize,
+    children: &[Vec<usize>],
+    slots: &mut [Option<StoredMessage>],
+) -> Option<ThreadNode> {
+    let message = slots.get_mut(i)?.take()?;
+    let kids = children
+        .get(i)
+        .map(|c| {
+            c.iter()
+                .filter_map(|&c| build(c, children, slots))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(ThreadNode {
+        message,
+        children: kids,
+    })
+}
