@@ -299,3 +299,32 @@ fn kill_9_during_delivery_loses_and_duplicates_nothing() {
     }
     assert!(serve.terminate().success());
 }
+
+#[test]
+fn stats_shows_the_watermark_of_serve() {
+    let dir = tempdir();
+    let md = maildir(&dir.path().join("md"));
+    let data = dir.path().join("data");
+    let serve = Serve::start(&data, &[&md]);
+    let new = deliver_maildir(&md, "1700000000.1.host", &message("w1", "marmot"));
+    wait_for(&data, "marmot", 1);
+    assert!(serve.terminate().success());
+    let mtime = std::fs::metadata(&new)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let out = gleaner(&data, &["stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["watermark"]["indexed_through"].as_i64(),
+        Some(mtime),
+        "{v}"
+    );
+    assert_eq!(
+        v["watermark"]["sources"][0]["last_error"],
+        serde_json::Value::Null
+    );
+}

@@ -149,8 +149,12 @@ fn truncate(s: &str, max: usize) -> String {
 pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let index = open(data)?;
     let s = query::stats::stats(&index)?;
+    // The watermark as of the last commit of `gleaner serve` (its checkpoints).
+    let watermark = gleaner::index::live::Checkpoints::load(&index).watermark;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut v = serde_json::to_value(&s)?;
+        v["watermark"] = serde_json::to_value(&watermark)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("messages:   {}", s.messages);
@@ -174,5 +178,17 @@ pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
         .map(|(l, n)| format!("{l} {n}"))
         .collect();
     println!("languages:  {}", langs.join(", "));
+    match watermark.indexed_through {
+        Some(t) => println!(
+            "indexed through: {} (newest delivery indexed by `serve`)",
+            rfc3339(t)
+        ),
+        None => println!("indexed through: - (no `gleaner serve` commit yet)"),
+    }
+    for src in &watermark.sources {
+        if let Some(e) = &src.last_error {
+            println!("  source {}: last error: {e}", src.path);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
