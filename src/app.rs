@@ -190,6 +190,8 @@ fn start_live(
             path: std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()),
             kind: s.kind,
             list: s.list.clone(),
+            include: s.include.clone(),
+            exclude: s.exclude.clone(),
         })
         .collect();
     Some(std::thread::spawn(move || {

@@ -13,4 +13,5 @@ mod dovecot;
 mod http_api;
 mod kill9;
 mod live;
+mod semantics;
 mod writer_model;

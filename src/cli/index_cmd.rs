@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use gleaner::config::SourceConfig;
 use gleaner::index::ingest::{self, IngestOptions, IngestReport, Progress, Source};
 use gleaner::index::writer::Writer;
 use gleaner::index::MailIndex;
@@ -22,6 +23,10 @@ struct SourceEntry {
     path: PathBuf,
     kind: String,
     list: Option<String>,
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
 }
 
 fn kind_name(kind: SourceKind) -> &'static str {
@@ -61,6 +66,8 @@ fn remember_sources(data: &Path, sources: &[Source]) -> anyhow::Result<()> {
             path: std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()),
             kind: kind_name(s.kind).to_string(),
             list: s.list.clone(),
+            include: s.include.clone(),
+            exclude: s.exclude.clone(),
         };
         if !known.sources.contains(&entry) {
             known.sources.push(entry);
@@ -137,12 +144,26 @@ fn print_report(report: &IngestReport, json: bool) -> anyhow::Result<()> {
 /// `gleaner index PATH...`
 pub fn index(
     data: &Path,
+    configured: &[SourceConfig],
     paths: &[PathBuf],
     list: Option<&str>,
     threads: Option<usize>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut sources = Vec::new();
+    anyhow::ensure!(
+        !configured.is_empty() || !paths.is_empty(),
+        "nothing to index: give mail store paths, or a --config with [[source]]s"
+    );
+    let mut sources: Vec<Source> = configured
+        .iter()
+        .map(|c| Source {
+            path: std::fs::canonicalize(&c.path).unwrap_or_else(|_| c.path.clone()),
+            kind: c.kind,
+            list: c.list.clone(),
+            include: c.include.clone(),
+            exclude: c.exclude.clone(),
+        })
+        .collect();
     for p in paths {
         sources
             .extend(ingest::discover(p, list).with_context(|| format!("reading {}", p.display()))?);
@@ -171,6 +192,8 @@ pub fn rebuild(data: &Path, threads: Option<usize>) -> anyhow::Result<ExitCode> 
                 path: e.path.clone(),
                 kind: kind_from(&e.kind)?,
                 list: e.list.clone(),
+                include: e.include.clone(),
+                exclude: e.exclude.clone(),
             })
         })
         .collect();
@@ -209,7 +232,7 @@ pub fn demo(corpus: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitC
     let dir = tempfile::Builder::new().prefix("gleaner-demo-").tempdir()?;
     let data = dir.keep();
     println!("Indexing {} into {} ...", corpus.display(), data.display());
-    index(&data, &[corpus.to_path_buf()], None, None, false)?;
+    index(&data, &[], &[corpus.to_path_buf()], None, None, false)?;
     println!();
     println!("Try, for example:");
     let exe = std::env::args().next().unwrap_or_else(|| "gleaner".into());

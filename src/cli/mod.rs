@@ -72,8 +72,7 @@ pub enum Command {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
-        /// Mail stores to index.
-        #[arg(required = true)]
+        /// Mail stores to index (default: the config file's `[[source]]`s).
         paths: Vec<PathBuf>,
     },
     /// Search the index. See `gleaner search --help` for the query language.
@@ -214,7 +213,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             threads,
             json,
             paths,
-        } => index_cmd::index(data, &paths, list.as_deref(), threads, json),
+        } => index_cmd::index(
+            data,
+            &config.sources,
+            &paths,
+            list.as_deref(),
+            threads,
+            json,
+        ),
         Command::Search {
             json,
             limit,

@@ -13,7 +13,7 @@ use crate::extract::{Address, MailDoc};
 
 /// Stored body text is capped (snippets and previews only need the start; the
 /// full text is always re-read from the mail store).
-const STORED_TEXT_MAX: usize = 32 * 1024;
+const STORED_TEXT_MAX: usize = 8 * 1024;
 
 /// One place a message was found: its stable key and its URI.
 #[derive(Debug, Clone, PartialEq, Eq)]

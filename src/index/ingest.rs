@@ -27,6 +27,40 @@ pub struct Source {
     pub kind: SourceKind,
     /// List name to use when a message has no List-Id.
     pub list: Option<String>,
+    /// Glob patterns (relative to `path`) of files to read; empty: all.
+    pub include: Vec<String>,
+    /// Glob patterns of files to skip.
+    pub exclude: Vec<String>,
+}
+
+impl Source {
+    /// A source reading every file of `path`.
+    pub fn new(path: PathBuf, kind: SourceKind, list: Option<String>) -> Source {
+        Source {
+            path,
+            kind,
+            list,
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+
+    /// Whether the file at `file` is selected by the include/exclude patterns.
+    pub fn selects(&self, file: &std::path::Path) -> bool {
+        if self.include.is_empty() && self.exclude.is_empty() {
+            return true;
+        }
+        let relative = file.strip_prefix(&self.path).unwrap_or(file);
+        store::glob::selected(relative, &self.include, &self.exclude)
+    }
+
+    /// Whether a message at `location` is selected (only file locations are filtered).
+    pub fn selects_location(&self, location: &Location) -> bool {
+        match location {
+            Location::File { path } => self.selects(path),
+            _ => true,
+        }
+    }
 }
 
 /// Tuning for a run.
@@ -117,11 +151,16 @@ pub fn ingest(
     // Open every source first so a bad path fails before any work.
     let mut scans = Vec::new();
     for s in sources {
-        scans.push((store::scan(&s.path, s.kind, &scan_opts)?, s.list.clone()));
+        scans.push((store::scan(&s.path, s.kind, &scan_opts)?, s.clone()));
     }
-    let items = scans
-        .into_iter()
-        .flat_map(|(scan, list)| scan.map(move |item| (item, list.clone())));
+    let items = scans.into_iter().flat_map(|(scan, source)| {
+        let list = source.list.clone();
+        scan.filter(move |item| match item {
+            Ok(raw) => source.selects_location(&raw.location),
+            Err(_) => true,
+        })
+        .map(move |item| (item, list.clone()))
+    });
     let report = ingest_items(writer, items, opts, progress)?;
     writer.commit()?;
     Ok(report)
@@ -258,11 +297,7 @@ fn discover_into(
     out: &mut Vec<Source>,
     depth: usize,
 ) -> Result<(), IndexError> {
-    let source = |kind| Source {
-        path: path.to_path_buf(),
-        kind,
-        list: list.map(str::to_string),
-    };
+    let source = |kind| Source::new(path.to_path_buf(), kind, list.map(str::to_string));
     if path.is_file() && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
         // An empty file is an mbox that has not received mail yet.
         out.push(source(SourceKind::Mbox));
@@ -307,11 +342,7 @@ fn discover_into(
         if p.is_dir() {
             discover_into(&p, list, out, depth + 1)?;
         } else if let Ok(kind) = store::detect(&p) {
-            out.push(Source {
-                path: p,
-                kind,
-                list: list.map(str::to_string),
-            });
+            out.push(Source::new(p, kind, list.map(str::to_string)));
         }
     }
     Ok(())

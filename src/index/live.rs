@@ -341,6 +341,7 @@ impl Live<'_> {
     fn reconcile_files(&mut self, i: usize, source: &Source) -> Result<IngestReport, IndexError> {
         let on_disk: BTreeMap<String, PathBuf> = Self::list_files(source)?
             .into_iter()
+            .filter(|p| source.selects(p))
             .map(|p| (Location::File { path: p.clone() }.stable_key(), p))
             .collect();
         let prefix = format!(
@@ -459,7 +460,7 @@ impl Live<'_> {
                         SourceKind::Maildir | SourceKind::Eml => {
                             if p.is_dir() {
                                 whole.insert(i);
-                            } else if !in_tmp(&p) {
+                            } else if !in_tmp(&p) && self.sources[i].selects(&p) {
                                 files.entry(i).or_default().insert(p);
                             }
                         }

@@ -16,13 +16,14 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 use tantivy::directory::MmapDirectory;
-use tantivy::{Index, IndexReader, ReloadPolicy};
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy};
 
 pub use schema::Fields;
 
 /// Bumped whenever the schema or the analysers change; an index built with
 /// another version must be rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What went wrong with the index.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +99,7 @@ impl MailIndex {
         } else {
             std::fs::create_dir_all(dir).map_err(dir_err)?;
             let mmap = MmapDirectory::open(dir).map_err(|e| dir_err(std::io::Error::other(e)))?;
-            let index = Index::create(mmap, schema.clone(), Default::default())?;
+            let index = Index::create(mmap, schema.clone(), index_settings())?;
             std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION.to_string()).map_err(dir_err)?;
             index
         };
@@ -131,6 +132,16 @@ impl MailIndex {
     /// Total bytes of the index files.
     pub fn disk_size(&self) -> u64 {
         dir_size(&self.dir)
+    }
+}
+
+/// zstd for the document store: about half the size of the default lz4 on
+/// mail text, for a few tens of microseconds per fetched document.
+fn index_settings() -> IndexSettings {
+    IndexSettings {
+        docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+        docstore_blocksize: 32 * 1024,
+        ..IndexSettings::default()
     }
 }
 

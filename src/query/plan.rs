@@ -193,21 +193,14 @@ impl<'a> Planner<'a> {
             Value::Word(w) | Value::Phrase(w) => (w.as_str(), false),
             Value::Prefix(p) => (p.as_str(), true),
         };
-        let mut tokens = terms(&mut self.analyzer(field)?, text);
-        if prefix {
-            // A stem may be shorter than the prefix typed (`replicat*` must find
-            // "replication", indexed as `replic`): use the stem where it is a
-            // prefix of the folded word, the folded word otherwise.
-            let folded = terms(&mut fold_analyzer(), text);
-            if folded.len() == tokens.len() {
-                for (t, f) in tokens.iter_mut().zip(&folded) {
-                    if !f.starts_with(t.as_str()) {
-                        *t = f.clone();
-                    }
-                }
-            } else {
-                tokens = folded;
-            }
+        let stemmed = self.f.body_lang.iter().any(|(_, f)| *f == field);
+        let tokens = if prefix {
+            terms(&mut fold_analyzer(), text)
+        } else {
+            terms(&mut self.analyzer(field)?, text)
+        };
+        if prefix && stemmed && tokens.len() == 1 {
+            return Ok(Some(stemmed_prefix(field, &tokens[0])?));
         }
         let mut ts: Vec<Term> = tokens
             .iter()
@@ -270,6 +263,28 @@ impl<'a> Planner<'a> {
             IndexRecordOption::Basic,
         ))
     }
+}
+
+/// A prefix in a stemmed field. Stemming only cuts suffixes, so a word that
+/// starts with `p` is indexed either as a term starting with `p`, or as its
+/// stem, a shorter prefix of `p` (`replicat*` must find "replication",
+/// indexed as `replic`): match both, stems down to 4 letters and at most 4
+/// letters shorter than `p`.
+fn stemmed_prefix(field: Field, p: &str) -> Result<Box<dyn Query>, QueryError> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, prefix_query(field, p)?)];
+    let chars: Vec<(usize, char)> = p.char_indices().collect();
+    let n = chars.len();
+    for k in n.saturating_sub(4).max(4)..n {
+        let end = chars.get(k).map_or(p.len(), |(i, _)| *i);
+        clauses.push((
+            Occur::Should,
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, &p[..end]),
+                IndexRecordOption::WithFreqs,
+            )),
+        ));
+    }
+    Ok(Box::new(BooleanQuery::new(clauses)))
 }
 
 fn range(lower: Bound<Term>, upper: Bound<Term>) -> Box<dyn Query> {

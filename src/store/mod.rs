@@ -11,6 +11,7 @@
 
 pub mod compress;
 pub mod eml;
+pub mod glob;
 pub mod maildir;
 pub mod mbox;
 pub mod public_inbox;

@@ -1,0 +1,95 @@
+//! Query semantics on small hand-made mail: stemming across languages, accent
+//! and case folding, CJK, prefixes on stemmed text, ranking of the author's
+//! words above quoted text.
+
+use std::path::Path;
+
+use gleaner::index::MailIndex;
+use gleaner::query::{self, Request, Sort};
+
+use crate::common::{index_paths, tempdir};
+
+fn mail(dir: &Path, name: &str, id: &str, subject: &str, body: &str) {
+    let text = format!(
+        "From: Tester <t@example.org>\nTo: l@lists.example.org\nSubject: {subject}\nMessage-ID: <{id}@sem>\nDate: Mon, 1 Jan 2018 00:00:00 +0000\nContent-Type: text/plain; charset=utf-8\n\n{body}\n"
+    );
+    std::fs::write(dir.join("cur").join(name), text).unwrap();
+}
+
+fn ids(index: &MailIndex, q: &str) -> Vec<String> {
+    let req = Request {
+        query: q.into(),
+        limit: 100,
+        offset: 0,
+        sort: Sort::Relevance,
+        now: 0,
+        allowed_lists: None,
+    };
+    query::search(index, &req)
+        .unwrap_or_else(|e| panic!("{q}: {e}"))
+        .hits
+        .into_iter()
+        .map(|h| h.message.message_id.trim_end_matches("@sem").to_string())
+        .collect()
+}
+
+#[test]
+fn stemming_folding_cjk_prefix_and_ranking() {
+    let dir = tempdir();
+    let md = dir.path().join("md");
+    for d in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(md.join(d)).unwrap();
+    }
+    mail(&md, "1", "en", "Database notes", "The replication of the primary database was lagging behind for hours, and we upgraded the servers.");
+    mail(
+        &md,
+        "2",
+        "en2",
+        "More notes",
+        "We replicated the data to the new cluster yesterday and it worked fine afterwards.",
+    );
+    mail(
+        &md,
+        "3",
+        "de",
+        "Festplatte",
+        "Die Häuser haben keine Festplatten mehr, wir müssen die Speicher erweitern und prüfen.",
+    );
+    mail(
+        &md,
+        "4",
+        "ja",
+        "検索について",
+        "日本語の全文検索エンジンを使っています。検索が遅いです。",
+    );
+    mail(&md, "5", "quoted", "Re: outage", "I agree.\n\nOn Mon, 1 Jan 2018, Someone wrote:\n> the zeppelin outage was caused by the zeppelin config\n");
+    mail(
+        &md,
+        "6",
+        "own",
+        "outage report",
+        "The zeppelin outage was caused by a bad config push.",
+    );
+    let (index, report) = index_paths(dir.path(), &[md]);
+    assert_eq!(report.indexed, 6);
+
+    // Stemming: "upgrade" finds "upgraded"; a prefix finds stemmed forms
+    // (regression: `replicat*` missed "replication", indexed as `replic`).
+    assert_eq!(ids(&index, "upgrade"), vec!["en"]);
+    let mut r = ids(&index, "replicat*");
+    r.sort();
+    assert_eq!(r, vec!["en", "en2"]);
+    // German stemming and accent folding: Häuser / hauser / HAUS.
+    assert_eq!(ids(&index, "Häuser"), vec!["de"]);
+    assert_eq!(ids(&index, "hauser"), vec!["de"]);
+    assert_eq!(ids(&index, "festplatte"), vec!["de"]);
+    assert_eq!(ids(&index, "lang:de"), vec!["de"]);
+    // CJK: a word inside an unspaced run.
+    assert_eq!(ids(&index, "検索"), vec!["ja"]);
+    assert_eq!(ids(&index, "全文検索"), vec!["ja"]);
+    // Phrases respect order.
+    assert_eq!(ids(&index, "\"primary database\""), vec!["en"]);
+    assert!(ids(&index, "\"database primary\"").is_empty());
+    // The author's own words rank above quoted text.
+    assert_eq!(ids(&index, "zeppelin"), vec!["own", "quoted"]);
+}
