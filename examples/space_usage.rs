@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
         println!("{:>12}  {k}", n);
     }
     let mut f: Vec<_> = fields.into_iter().collect();
-    f.sort_by(|a, b| b.1.cmp(&a.1));
+    f.sort_by_key(|x| std::cmp::Reverse(x.1));
     for (k, n) in f.into_iter().take(25) {
         println!("{:>12}  {k}", n);
     }
