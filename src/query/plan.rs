@@ -200,7 +200,11 @@ impl<'a> Planner<'a> {
             terms(&mut self.analyzer(field)?, text)
         };
         if prefix && stemmed && tokens.len() == 1 {
-            return Ok(Some(stemmed_prefix(field, &tokens[0])?));
+            return Ok(Some(stemmed_prefix(
+                field,
+                &tokens[0],
+                &mut self.analyzer(field)?,
+            )?));
         }
         let mut ts: Vec<Term> = tokens
             .iter()
@@ -265,21 +269,39 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// A prefix in a stemmed field. Stemming only cuts suffixes, so a word that
-/// starts with `p` is indexed either as a term starting with `p`, or as its
-/// stem, a shorter prefix of `p` (`replicat*` must find "replication",
-/// indexed as `replic`): match both, stems down to 4 letters and at most 4
-/// letters shorter than `p`.
-fn stemmed_prefix(field: Field, p: &str) -> Result<Box<dyn Query>, QueryError> {
+/// Endings tried on a prefix to find the stems of the words it begins.
+const ENDINGS: [&str; 30] = [
+    "", "e", "s", "es", "ed", "ing", "ion", "ions", "ive", "al", "ally", "ly", "y", "ies", "er",
+    "ers", "ity", "ation", "ations", "ment", "ments", "en", "ung", "ungen", "ent", "ement", "o",
+    "a", "os", "as",
+];
+
+/// A prefix in a stemmed field. A word that starts with `p` is indexed either
+/// as a term starting with `p`, or as a stem shorter than `p` (`replicat*`
+/// must find "replication", indexed as `replic`). The stems come from running
+/// the field's stemmer over `p` plus common endings; a stem that is not a
+/// prefix of the word it came from is left out.
+fn stemmed_prefix(
+    field: Field,
+    p: &str,
+    analyzer: &mut TextAnalyzer,
+) -> Result<Box<dyn Query>, QueryError> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, prefix_query(field, p)?)];
-    let chars: Vec<(usize, char)> = p.char_indices().collect();
-    let n = chars.len();
-    for k in n.saturating_sub(4).max(4)..n {
-        let end = chars.get(k).map_or(p.len(), |(i, _)| *i);
+    let mut stems = std::collections::BTreeSet::new();
+    for ending in ENDINGS {
+        let word = format!("{p}{ending}");
+        if let [stem] = terms(analyzer, &word).as_slice() {
+            if stem.len() < p.len() && stem.chars().count() >= 3 && word.starts_with(stem.as_str())
+            {
+                stems.insert(stem.clone());
+            }
+        }
+    }
+    for stem in stems {
         clauses.push((
             Occur::Should,
             Box::new(TermQuery::new(
-                Term::from_field_text(field, &p[..end]),
+                Term::from_field_text(field, &stem),
                 IndexRecordOption::WithFreqs,
             )),
         ));
