@@ -328,3 +328,89 @@ fn stats_shows_the_watermark_of_serve() {
         serde_json::Value::Null
     );
 }
+
+/// Starts `serve` with a config file instead of paths.
+fn start_with_config(config: &Path) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gleaner"))
+        .arg("--config")
+        .arg(config)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-auth",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("serve became ready");
+    Serve { child }
+}
+
+#[test]
+fn config_sources_exclude_globs_and_a_missing_source_keeps_its_mail() {
+    let dir = tempdir();
+    let md = maildir(&dir.path().join("md"));
+    let spam = maildir(&md.join(".Spam"));
+    let disk = dir.path().join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let mbox = disk.join("old.mbox");
+    deliver_mbox(&mbox, &message("old1", "narwhal"));
+    let data = dir.path().join("data");
+    let config = dir.path().join("gleaner.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = \"{}\"\n[[source]]\nkind = \"maildir\"\npath = \"{}\"\nexclude = [\".Spam/**\"]\n[[source]]\nkind = \"mbox\"\npath = \"{}\"\n",
+            data.display(),
+            md.display(),
+            mbox.display()
+        ),
+    )
+    .unwrap();
+    let serve = start_with_config(&config);
+    assert_eq!(count(&data, "narwhal"), 1);
+    deliver_maildir(&spam, "1700000000.5.host", &message("sp1", "ocelot"));
+    deliver_maildir(&md, "1700000000.6.host", &message("ok1", "ocelot"));
+    wait_for(&data, "ocelot", 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        count(&data, "id:sp1@live.example.org"),
+        0,
+        "excluded folder indexed"
+    );
+    assert!(serve.terminate().success());
+
+    // The disk holding the mbox goes away: its mail stays searchable and the
+    // source reports the problem.
+    std::fs::rename(&disk, dir.path().join("disk-unmounted")).unwrap();
+    let serve = start_with_config(&config);
+    assert_eq!(
+        count(&data, "narwhal"),
+        1,
+        "mail of a missing source was dropped"
+    );
+    assert!(serve.terminate().success());
+    let out = gleaner(&data, &["stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = v["watermark"]["sources"].as_array().unwrap();
+    assert!(
+        sources.iter().any(|s| s["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("missing"))),
+        "{v}"
+    );
+}
