@@ -16,11 +16,22 @@ struct Serve {
 }
 
 impl Serve {
-    /// Starts `gleaner serve` and waits until its start-up reconciliation is committed.
+    /// Starts `gleaner serve` on `stores` and waits until its start-up reconciliation is committed.
     fn start(data: &Path, stores: &[&Path]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gleaner"))
-            .arg("--data")
-            .arg(data)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gleaner"));
+        cmd.arg("--data").arg(data);
+        Serve::spawn(cmd, stores)
+    }
+
+    /// Starts `gleaner --config FILE serve`.
+    fn start_with_config(config: &Path) -> Serve {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gleaner"));
+        cmd.arg("--config").arg(config);
+        Serve::spawn(cmd, &[])
+    }
+
+    fn spawn(mut cmd: Command, stores: &[&Path]) -> Serve {
+        let mut child = cmd
             .args([
                 "--log-format",
                 "json",
@@ -329,37 +340,6 @@ fn stats_shows_the_watermark_of_serve() {
     );
 }
 
-/// Starts `serve` with a config file instead of paths.
-fn start_with_config(config: &Path) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gleaner"))
-        .arg("--config")
-        .arg(config)
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-auth",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("ready") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("serve became ready");
-    Serve { child }
-}
-
 #[test]
 fn config_sources_exclude_globs_and_a_missing_source_keeps_its_mail() {
     let dir = tempdir();
@@ -381,7 +361,7 @@ fn config_sources_exclude_globs_and_a_missing_source_keeps_its_mail() {
         ),
     )
     .unwrap();
-    let serve = start_with_config(&config);
+    let serve = Serve::start_with_config(&config);
     assert_eq!(count(&data, "narwhal"), 1);
     deliver_maildir(&spam, "1700000000.5.host", &message("sp1", "ocelot"));
     deliver_maildir(&md, "1700000000.6.host", &message("ok1", "ocelot"));
@@ -397,7 +377,7 @@ fn config_sources_exclude_globs_and_a_missing_source_keeps_its_mail() {
     // The disk holding the mbox goes away: its mail stays searchable and the
     // source reports the problem.
     std::fs::rename(&disk, dir.path().join("disk-unmounted")).unwrap();
-    let serve = start_with_config(&config);
+    let serve = Serve::start_with_config(&config);
     assert_eq!(
         count(&data, "narwhal"),
         1,

@@ -14,4 +14,5 @@ mod http_api;
 mod kill9;
 mod live;
 mod semantics;
+mod webdriver;
 mod writer_model;

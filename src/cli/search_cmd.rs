@@ -10,19 +10,7 @@ use serde_json::json;
 
 use super::SortArg;
 
-/// Formats unix seconds as RFC 3339 (UTC); empty for unknown dates.
-pub fn rfc3339(secs: i64) -> String {
-    if secs <= 0 {
-        return String::new();
-    }
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+pub use gleaner::query::search::rfc3339;
 
 fn day(secs: i64) -> String {
     rfc3339(secs).get(..10).unwrap_or("????-??-??").to_string()

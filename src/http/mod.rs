@@ -160,16 +160,4 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| AppError::internal("blocking task", e))?
 }
 
-/// Unix seconds as RFC 3339 UTC (`2019-03-01T10:00:00Z`); `""` when unknown (≤ 0).
-pub fn rfc3339(secs: i64) -> String {
-    if secs <= 0 {
-        return String::new();
-    }
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+pub use crate::query::search::rfc3339;

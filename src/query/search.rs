@@ -109,6 +109,20 @@ impl Snippet {
     }
 }
 
+/// Unix seconds as RFC 3339 UTC (`2019-03-01T10:00:00Z`); `""` when unknown (≤ 0).
+pub fn rfc3339(secs: i64) -> String {
+    if secs <= 0 {
+        return String::new();
+    }
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
