@@ -183,17 +183,7 @@ fn start_live(
     if config.sources.is_empty() {
         return None;
     }
-    let sources: Vec<Source> = config
-        .sources
-        .iter()
-        .map(|s| Source {
-            path: std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()),
-            kind: s.kind,
-            list: s.list.clone(),
-            include: s.include.clone(),
-            exclude: s.exclude.clone(),
-        })
-        .collect();
+    let sources: Vec<Source> = config.sources.iter().map(Source::from).collect();
     Some(std::thread::spawn(move || {
         let result = live::run(
             &index,

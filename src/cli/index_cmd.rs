@@ -154,16 +154,7 @@ pub fn index(
         !configured.is_empty() || !paths.is_empty(),
         "nothing to index: give mail store paths, or a --config with [[source]]s"
     );
-    let mut sources: Vec<Source> = configured
-        .iter()
-        .map(|c| Source {
-            path: std::fs::canonicalize(&c.path).unwrap_or_else(|_| c.path.clone()),
-            kind: c.kind,
-            list: c.list.clone(),
-            include: c.include.clone(),
-            exclude: c.exclude.clone(),
-        })
-        .collect();
+    let mut sources: Vec<Source> = configured.iter().map(Source::from).collect();
     for p in paths {
         sources
             .extend(ingest::discover(p, list).with_context(|| format!("reading {}", p.display()))?);

@@ -33,6 +33,19 @@ pub struct Source {
     pub exclude: Vec<String>,
 }
 
+impl From<&crate::config::SourceConfig> for Source {
+    /// A configured `[[source]]`, its path made absolute so location keys are stable.
+    fn from(c: &crate::config::SourceConfig) -> Source {
+        Source {
+            path: std::fs::canonicalize(&c.path).unwrap_or_else(|_| c.path.clone()),
+            kind: c.kind,
+            list: c.list.clone(),
+            include: c.include.clone(),
+            exclude: c.exclude.clone(),
+        }
+    }
+}
+
 impl Source {
     /// A source reading every file of `path`.
     pub fn new(path: PathBuf, kind: SourceKind, list: Option<String>) -> Source {
