@@ -240,6 +240,11 @@ impl Live<'_> {
                 return IngestReport::default();
             }
         };
+        // Unreadable or unparseable mail is reported here and, not being
+        // indexed, tried again at the next change or rescan.
+        for (location, reason) in &report.skipped_examples {
+            tracing::warn!(%location, %reason, "skipped; will retry at the next rescan");
+        }
         if let Some(t) = newest {
             let wm = &mut self.cp.watermark;
             wm.indexed_through = wm.indexed_through.max(Some(t));
