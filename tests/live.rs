@@ -394,3 +394,48 @@ fn config_sources_exclude_globs_and_a_missing_source_keeps_its_mail() {
         "{v}"
     );
 }
+
+#[test]
+fn rebuild_refuses_while_serve_runs_and_uses_configured_sources() {
+    let dir = tempdir();
+    let md = maildir(&dir.path().join("md"));
+    for i in 0..3 {
+        deliver_maildir(
+            &md,
+            &format!("1700000000.{i}.host"),
+            &message(&format!("r{i}"), "quokka"),
+        );
+    }
+    let data = dir.path().join("data");
+    let config = dir.path().join("gleaner.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = \"{}\"\n[[source]]\nkind = \"maildir\"\npath = \"{}\"\n",
+            data.display(),
+            md.display()
+        ),
+    )
+    .unwrap();
+    let serve = Serve::start_with_config(&config);
+    let cfg = config.to_str().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gleaner"))
+            .args(["--config", cfg])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let busy = run(&["rebuild"]);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("stop `gleaner serve`"));
+    assert_eq!(count(&data, "quokka"), 3, "the live index is untouched");
+    assert!(serve.terminate().success());
+    let ok = run(&["rebuild"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(count(&data, "quokka"), 3);
+}

@@ -168,26 +168,37 @@ pub fn index(
 }
 
 /// `gleaner rebuild`: a fresh index from the remembered sources, swapped in when complete.
-pub fn rebuild(data: &Path, threads: Option<usize>) -> anyhow::Result<ExitCode> {
+pub fn rebuild(
+    data: &Path,
+    configured: &[SourceConfig],
+    threads: Option<usize>,
+) -> anyhow::Result<ExitCode> {
     let known = load_sources(data)?;
     anyhow::ensure!(
-        !known.sources.is_empty(),
-        "no sources are recorded in {}: index something first",
+        !known.sources.is_empty() || !configured.is_empty(),
+        "no sources are recorded in {} and none is configured: index something first",
         data.display()
     );
-    let sources: Vec<Source> = known
-        .sources
-        .iter()
-        .filter_map(|e| {
-            Some(Source {
-                path: e.path.clone(),
-                kind: kind_from(&e.kind)?,
-                list: e.list.clone(),
-                include: e.include.clone(),
-                exclude: e.exclude.clone(),
-            })
+    let mut sources: Vec<Source> = configured.iter().map(Source::from).collect();
+    sources.extend(known.sources.iter().filter_map(|e| {
+        Some(Source {
+            path: e.path.clone(),
+            kind: kind_from(&e.kind)?,
+            list: e.list.clone(),
+            include: e.include.clone(),
+            exclude: e.exclude.clone(),
         })
-        .collect();
+    }));
+    let mut seen = std::collections::HashSet::new();
+    sources.retain(|s| seen.insert(s.path.clone()));
+    // Hold the live index's writer lock for the whole rebuild: a running
+    // `serve` (or `index`) must not have the directory swapped under it.
+    let live_guard = match MailIndex::open(&data.join("index"), false) {
+        Ok(live) => Some(Writer::new(&live, 1).context(
+            "cannot rebuild while the index is being written (stop `gleaner serve` first)",
+        )?),
+        Err(_) => None,
+    };
     let fresh = data.join("index.rebuild");
     if fresh.exists() {
         std::fs::remove_dir_all(&fresh)?;
@@ -195,6 +206,7 @@ pub fn rebuild(data: &Path, threads: Option<usize>) -> anyhow::Result<ExitCode> 
     let index = MailIndex::open(&fresh, true)?;
     let report = run_ingest(&index, &sources, threads)?;
     drop(index);
+    drop(live_guard);
     let live = data.join("index");
     let old = data.join("index.old");
     if old.exists() {

@@ -234,7 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             message_id,
         } => show_cmd::show(data, &message_id, raw, json),
         Command::Stats { json } => search_cmd::stats(data, json),
-        Command::Rebuild { threads } => index_cmd::rebuild(data, threads),
+        Command::Rebuild { threads } => index_cmd::rebuild(data, &config.sources, threads),
         Command::Demo { corpus, listen } => index_cmd::demo(&corpus, listen),
         Command::Serve {
             listen,
