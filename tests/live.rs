@@ -417,7 +417,6 @@ fn rebuild_refuses_while_serve_runs_and_uses_configured_sources() {
         ),
     )
     .unwrap();
-    let serve = Serve::start_with_config(&config);
     let cfg = config.to_str().unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_gleaner"))
@@ -426,6 +425,16 @@ fn rebuild_refuses_while_serve_runs_and_uses_configured_sources() {
             .output()
             .unwrap()
     };
+    // `index --config` reads the configured sources once.
+    let once = run(&["index", "--json"]);
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&once.stdout).unwrap();
+    assert_eq!(report["indexed"], 3);
+    let serve = Serve::start_with_config(&config);
     let busy = run(&["rebuild"]);
     assert_eq!(busy.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&busy.stderr).contains("stop `gleaner serve`"));
@@ -438,4 +447,62 @@ fn rebuild_refuses_while_serve_runs_and_uses_configured_sources() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert_eq!(count(&data, "quokka"), 3);
+}
+
+fn git(args: &[&str], dir: &Path, input: &[u8]) {
+    let mut child = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("git");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "git {args:?}");
+}
+
+/// One public-inbox commit adding blob `m`, on top of the branch when `parent`.
+fn inbox_commit(msg: &[u8], parent: bool, n: usize) -> Vec<u8> {
+    let mut s = format!(
+        "commit refs/heads/master\ncommitter A <a@b> {} +0000\ndata 2\nm\n",
+        1000 + n
+    )
+    .into_bytes();
+    if parent {
+        s.extend_from_slice(b"from refs/heads/master^0\n");
+    }
+    s.extend_from_slice(format!("M 100644 inline m\ndata {}\n", msg.len()).as_bytes());
+    s.extend_from_slice(msg);
+    s.push(b'\n');
+    s
+}
+
+#[test]
+fn serve_indexes_new_public_inbox_commits() {
+    let dir = tempdir();
+    let inbox = dir.path().join("inbox");
+    let epoch = inbox.join("git/0.git");
+    std::fs::create_dir_all(&epoch).unwrap();
+    git(
+        &["init", "-q", "--bare", "--initial-branch=master"],
+        &epoch,
+        b"",
+    );
+    git(
+        &["fast-import", "--quiet"],
+        &epoch,
+        &inbox_commit(&message("pi1", "pangolin"), false, 0),
+    );
+    let data = dir.path().join("data");
+    let serve = Serve::start(&data, &[&inbox]);
+    assert_eq!(count(&data, "pangolin"), 1);
+    git(
+        &["fast-import", "--quiet"],
+        &epoch,
+        &inbox_commit(&message("pi2", "pangolin"), true, 1),
+    );
+    wait_for(&data, "pangolin", 2);
+    assert!(serve.terminate().success());
 }
