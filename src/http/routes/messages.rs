@@ -79,51 +79,41 @@ fn decoded(stored: StoredMessage) -> MessageJson {
     };
     let doc = bytes.and_then(|b| extract::extract(&b, &ctx).ok());
     let addrs = |v: &[extract::Address]| v.iter().map(display_address).collect::<Vec<_>>();
-    match doc {
-        Some(d) => MessageJson {
-            from: addrs(&d.from),
-            to: addrs(&d.to),
-            cc: addrs(&d.cc),
-            attachments: d.attachments,
-            body: d.body,
-            quoted: d.quoted,
-            footer: d.footer,
-            html_only: d.html_only,
-            references: d.references,
-            message_id: stored.message_id,
-            key: stored.key,
-            thread_id: stored.thread_id,
-            date: rfc3339(stored.date),
-            subject: stored.subject,
-            list: stored.list,
-            lang: stored.lang,
-            size: stored.size,
-            locations: stored.locations,
-            in_reply_to: stored.in_reply_to,
-        },
-        // The mail file is gone or unreadable: answer from what the index stored.
-        None => MessageJson {
-            from: stored.from,
-            to: stored.to,
-            cc: stored.cc,
-            attachments: Vec::new(),
-            body: stored.text,
-            quoted: String::new(),
-            footer: String::new(),
-            html_only: false,
-            references: Vec::new(),
-            message_id: stored.message_id,
-            key: stored.key,
-            thread_id: stored.thread_id,
-            date: rfc3339(stored.date),
-            subject: stored.subject,
-            list: stored.list,
-            lang: stored.lang,
-            size: stored.size,
-            locations: stored.locations,
-            in_reply_to: stored.in_reply_to,
-        },
+    // What the index stored; the decoded file, when readable, replaces the
+    // parts the index keeps only in part (body) or not at all.
+    let mut json = MessageJson {
+        from: stored.from,
+        to: stored.to,
+        cc: stored.cc,
+        attachments: Vec::new(),
+        body: stored.text,
+        quoted: String::new(),
+        footer: String::new(),
+        html_only: false,
+        references: Vec::new(),
+        message_id: stored.message_id,
+        key: stored.key,
+        thread_id: stored.thread_id,
+        date: rfc3339(stored.date),
+        subject: stored.subject,
+        list: stored.list,
+        lang: stored.lang,
+        size: stored.size,
+        locations: stored.locations,
+        in_reply_to: stored.in_reply_to,
+    };
+    if let Some(d) = doc {
+        json.from = addrs(&d.from);
+        json.to = addrs(&d.to);
+        json.cc = addrs(&d.cc);
+        json.attachments = d.attachments;
+        json.body = d.body;
+        json.quoted = d.quoted;
+        json.footer = d.footer;
+        json.html_only = d.html_only;
+        json.references = d.references;
     }
+    json
 }
 
 /// `GET /api/messages/{id}`
