@@ -42,15 +42,31 @@ pub struct Planner<'a> {
     index: &'a MailIndex,
     f: &'a Fields,
     now: i64,
+    /// The body fields that hold any term: a language no message is in is not searched.
+    body: Vec<Field>,
 }
 
 impl<'a> Planner<'a> {
     /// A planner for `index`, with `now` for relative dates.
     pub fn new(index: &'a MailIndex, now: i64) -> Self {
+        let searcher = index.reader.searcher();
+        let body = index
+            .fields
+            .body_fields()
+            .into_iter()
+            .filter(|field| {
+                searcher.segment_readers().iter().any(|r| {
+                    r.inverted_index(*field)
+                        .map(|ii| ii.terms().num_terms() > 0)
+                        .unwrap_or(true)
+                })
+            })
+            .collect();
         Planner {
             index,
             f: &index.fields,
             now,
+            body,
         }
     }
 
@@ -129,7 +145,7 @@ impl<'a> Planner<'a> {
         let fields: Vec<(Field, f32)> = match term.field {
             None => {
                 let mut v = vec![(f.subject, SUBJECT_BOOST), (f.from, FROM_BOOST)];
-                v.extend(f.body_fields().into_iter().map(|b| (b, BODY_BOOST)));
+                v.extend(self.body.iter().map(|b| (*b, BODY_BOOST)));
                 v.extend([
                     (f.attach, ATTACH_BOOST),
                     (f.filename, ATTACH_BOOST),
@@ -139,7 +155,7 @@ impl<'a> Planner<'a> {
                 v
             }
             Some(G::Body) => {
-                let mut v: Vec<_> = f.body_fields().into_iter().map(|b| (b, 1.0)).collect();
+                let mut v: Vec<_> = self.body.iter().map(|b| (*b, 1.0)).collect();
                 v.extend([
                     (f.attach, ATTACH_BOOST),
                     (f.quoted, QUOTED_BOOST),
