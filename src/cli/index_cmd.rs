@@ -21,31 +21,13 @@ struct SourceList {
 #[derive(Serialize, Deserialize, PartialEq, Clone)]
 struct SourceEntry {
     path: PathBuf,
-    kind: String,
+    /// Serialised as "maildir", "mbox", "eml" or "public-inbox".
+    kind: SourceKind,
     list: Option<String>,
     #[serde(default)]
     include: Vec<String>,
     #[serde(default)]
     exclude: Vec<String>,
-}
-
-fn kind_name(kind: SourceKind) -> &'static str {
-    match kind {
-        SourceKind::Maildir => "maildir",
-        SourceKind::Mbox => "mbox",
-        SourceKind::Eml => "eml",
-        SourceKind::PublicInbox => "public-inbox",
-    }
-}
-
-fn kind_from(name: &str) -> Option<SourceKind> {
-    Some(match name {
-        "maildir" => SourceKind::Maildir,
-        "mbox" => SourceKind::Mbox,
-        "eml" => SourceKind::Eml,
-        "public-inbox" => SourceKind::PublicInbox,
-        _ => return None,
-    })
 }
 
 const SOURCES_FILE: &str = "sources.json";
@@ -64,7 +46,7 @@ fn remember_sources(data: &Path, sources: &[Source]) -> anyhow::Result<()> {
     for s in sources {
         let entry = SourceEntry {
             path: std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()),
-            kind: kind_name(s.kind).to_string(),
+            kind: s.kind,
             list: s.list.clone(),
             include: s.include.clone(),
             exclude: s.exclude.clone(),
@@ -180,14 +162,12 @@ pub fn rebuild(
         data.display()
     );
     let mut sources: Vec<Source> = configured.iter().map(Source::from).collect();
-    sources.extend(known.sources.iter().filter_map(|e| {
-        Some(Source {
-            path: e.path.clone(),
-            kind: kind_from(&e.kind)?,
-            list: e.list.clone(),
-            include: e.include.clone(),
-            exclude: e.exclude.clone(),
-        })
+    sources.extend(known.sources.iter().map(|e| Source {
+        path: e.path.clone(),
+        kind: e.kind,
+        list: e.list.clone(),
+        include: e.include.clone(),
+        exclude: e.exclude.clone(),
     }));
     let mut seen = std::collections::HashSet::new();
     sources.retain(|s| seen.insert(s.path.clone()));

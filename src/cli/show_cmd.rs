@@ -8,23 +8,18 @@ use anyhow::Context;
 use gleaner::extract::{self, ExtractContext};
 use gleaner::index::doc::display_address;
 use gleaner::query;
-use gleaner::store::{self, Location};
+use gleaner::store;
 
 use super::search_cmd::{open, rfc3339};
 
 /// Reads the first readable location of a message.
 fn read_any(locations: &[String]) -> anyhow::Result<Vec<u8>> {
-    let mut last = None;
-    for uri in locations {
-        match Location::from_uri(uri).and_then(|l| store::read_location(&l)) {
-            Ok(bytes) => return Ok(bytes),
-            Err(e) => last = Some(e),
-        }
-    }
-    match last {
-        Some(e) => Err(e).context("the message is in the index but its mail file cannot be read"),
-        None => anyhow::bail!("the message has no recorded location"),
-    }
+    anyhow::ensure!(
+        !locations.is_empty(),
+        "the message has no recorded location"
+    );
+    store::read_first(locations)
+        .context("the message is in the index but its mail file cannot be read")
 }
 
 /// `gleaner show [--raw] ID`

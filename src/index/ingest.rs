@@ -125,6 +125,17 @@ impl IngestReport {
         self.skipped.values().sum()
     }
 
+    /// Adds the counts of `other` (a later run) to these.
+    pub fn absorb(&mut self, other: IngestReport) {
+        self.seen += other.seen;
+        self.indexed += other.indexed;
+        self.duplicates += other.duplicates;
+        self.unchanged += other.unchanged;
+        for (k, v) in other.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+    }
+
     fn skip(&mut self, location: String, reason: String) {
         if self.skipped_examples.len() < 20 {
             self.skipped_examples.push((location, reason.clone()));

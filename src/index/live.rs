@@ -260,13 +260,7 @@ impl Live<'_> {
         let mut total = IngestReport::default();
         for i in 0..self.sources.len() {
             let r = self.reconcile(i);
-            total.indexed += r.indexed;
-            total.duplicates += r.duplicates;
-            total.unchanged += r.unchanged;
-            total.seen += r.seen;
-            for (k, v) in r.skipped {
-                *total.skipped.entry(k).or_default() += v;
-            }
+            total.absorb(r);
         }
         total
     }

@@ -116,11 +116,6 @@ impl Writer {
         self.dirty
     }
 
-    /// Number of documents written since the last commit.
-    pub fn pending_count(&self) -> usize {
-        self.pending.len()
-    }
-
     fn committed(&self, key: &str) -> Result<Option<StoredMessage>, IndexError> {
         let f = &self.index.fields;
         let q = TermQuery::new(Term::from_field_text(f.key, key), IndexRecordOption::Basic);

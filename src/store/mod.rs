@@ -354,6 +354,19 @@ pub fn read_location(loc: &Location) -> Result<Vec<u8>, StoreError> {
     }
 }
 
+/// Reads the first of several location URIs (one message found in several
+/// places) that can be read; the last error when none can.
+pub fn read_first(uris: &[String]) -> Result<Vec<u8>, StoreError> {
+    let mut last = None;
+    for uri in uris {
+        match Location::from_uri(uri).and_then(|l| read_location(&l)) {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| StoreError::BadLocation("no recorded location".into())))
+}
+
 /// File modification time in unix seconds.
 pub(crate) fn mtime_of(meta: &std::fs::Metadata) -> Option<i64> {
     let modified = meta.modified().ok()?;

@@ -12,7 +12,7 @@ use crate::extract::{self, Attachment, ExtractContext};
 use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
 use crate::index::doc::{display_address, StoredMessage};
 use crate::query;
-use crate::store::{self, Location};
+use crate::store;
 
 #[derive(Serialize)]
 struct MessageJson {
@@ -39,16 +39,13 @@ struct MessageJson {
 
 /// The original bytes of a message from its first readable location.
 pub fn read_raw(m: &StoredMessage) -> Result<Vec<u8>, store::StoreError> {
-    let mut last = None;
-    for uri in &m.locations {
-        match Location::from_uri(uri).and_then(|l| store::read_location(&l)) {
-            Ok(bytes) => return Ok(bytes),
-            Err(e) => last = Some(e),
-        }
+    if m.locations.is_empty() {
+        return Err(store::StoreError::BadLocation(format!(
+            "{}: no recorded location",
+            m.key
+        )));
     }
-    Err(last.unwrap_or_else(|| {
-        store::StoreError::BadLocation(format!("{}: no recorded location", m.key))
-    }))
+    store::read_first(&m.locations)
 }
 
 async fn find(state: &Shared, viewer: &Viewer, id: String) -> Result<StoredMessage, AppError> {
