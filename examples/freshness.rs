@@ -133,6 +133,7 @@ fn main() -> anyhow::Result<()> {
                     sort: Sort::Relevance,
                     now: 0,
                     allowed_lists: None,
+                    marks: None,
                 };
                 query::search(&index, &req)
                     .map(|r| r.total > 0)

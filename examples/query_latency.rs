@@ -49,6 +49,7 @@ fn main() -> anyhow::Result<()> {
             sort: Sort::Relevance,
             now: time::OffsetDateTime::now_utc().unix_timestamp(),
             allowed_lists: None,
+            marks: None,
         };
         let mut times = Vec::with_capacity(runs);
         let mut total = 0;

@@ -8,6 +8,15 @@
 /// Configuration (`gleaner.toml`).
 pub mod config;
 
+/// The SQLite database `gleaner.db`: opening and migrations.
+pub mod db;
+
+/// The hash-chained audit log (in `gleaner.db`).
+pub mod audit;
+
+/// Review queues, decisions, curated documents (SQLite).
+pub mod curate;
+
 /// Raw messages and their locations.
 pub mod store;
 

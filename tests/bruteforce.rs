@@ -53,6 +53,7 @@ fn searched(index: &MailIndex, q: &str) -> BTreeSet<String> {
         sort: Sort::Relevance,
         now: 0,
         allowed_lists: None,
+        marks: None,
     };
     let res = query::search(index, &req).unwrap_or_else(|e| panic!("query {q}: {e}"));
     assert_eq!(res.total, res.hits.len(), "{q}: exact total");

@@ -71,6 +71,7 @@ fn maildir_and_mbox_of_the_same_messages_dedup() {
             sort: Sort::Date,
             now: 0,
             allowed_lists: None,
+            marks: None,
         },
     )
     .unwrap();

@@ -26,6 +26,7 @@ fn total(server: &TestServer, q: &str, allowed: Option<Vec<String>>) -> usize {
         sort: Sort::Relevance,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
         allowed_lists: allowed,
+        marks: None,
     };
     query::search(&server.index, &req).expect("search").total
 }
@@ -426,6 +427,7 @@ fn a_reader_granted_dev_never_sees_ops() {
             sort: Sort::Relevance,
             now: 0,
             allowed_lists: None,
+            marks: None,
         },
     )
     .expect("search")

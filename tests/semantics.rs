@@ -24,6 +24,7 @@ fn ids(index: &MailIndex, q: &str) -> Vec<String> {
         sort: Sort::Relevance,
         now: 0,
         allowed_lists: None,
+        marks: None,
     };
     query::search(index, &req)
         .unwrap_or_else(|e| panic!("{q}: {e}"))

@@ -325,6 +325,7 @@ fn server_first_id(server: &TestServer) -> String {
         sort: gleaner::query::Sort::Relevance,
         now: 0,
         allowed_lists: None,
+        marks: None,
     };
     let res = gleaner::query::search(&server.index, &req).expect("search");
     res.hits[0].message.message_id.clone()

@@ -155,10 +155,8 @@ impl Users {
 
     /// Uses an open connection (tests use an in-memory one).
     pub fn with_connection(mut conn: Connection) -> Result<Users, AccessError> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
+        crate::db::configure(&conn)?;
+        crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
         Ok(Users {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -174,41 +172,8 @@ impl Users {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), AccessError> {
-    let tx = conn.transaction()?;
-    tx.execute(
-        "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
-        [],
-    )?;
-    let done: usize = tx
-        .query_row(
-            "SELECT version FROM schema_versions WHERE component = ?1",
-            [COMPONENT],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|v| usize::try_from(v).unwrap_or(0))
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(0),
-            e => Err(e),
-        })?;
-    for sql in MIGRATIONS.iter().skip(done) {
-        tx.execute_batch(sql)?;
-    }
-    tx.execute(
-        "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
-         ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-        rusqlite::params![COMPONENT, MIGRATIONS.len() as i64],
-    )?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// Unix seconds now.
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::db::now()
 }
 
 /// `n` bytes from the OS random number generator, as hex.

@@ -45,6 +45,7 @@ pub fn search(
         },
         now: now(),
         allowed_lists: None,
+        marks: None,
     };
     let results = query::search(&index, &req)?;
     let mut out = std::io::stdout().lock();

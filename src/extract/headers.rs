@@ -373,21 +373,30 @@ pub(crate) fn date(
     } else {
         defects.push("no date".to_string());
     }
-    let received = raw_headers(message, "Received")
-        .filter_map(|r| {
-            let tail = r.rsplit_once(';').map(|(_, t)| t)?;
-            DateTime::parse_rfc822(tail.trim())
-                .as_ref()
-                .and_then(valid_timestamp)
-        })
-        .max();
-    if let Some(ts) = received {
+    if let Some(ts) = newest_received(message) {
         return (Some(ts), DateSource::Received);
     }
     if let Some(ts) = envelope.and_then(envelope_date) {
         return (Some(ts), DateSource::Envelope);
     }
     (None, DateSource::None)
+}
+
+fn newest_received(message: &Message<'_>) -> Option<i64> {
+    raw_headers(message, "Received")
+        .filter_map(|r| {
+            let tail = r.rsplit_once(';').map(|(_, t)| t)?;
+            DateTime::parse_rfc822(tail.trim())
+                .as_ref()
+                .and_then(valid_timestamp)
+        })
+        .max()
+}
+
+/// When the message reached the mail system: the newest `Received:`, else the
+/// mbox envelope date.
+pub(crate) fn arrival(message: &Message<'_>, envelope: Option<&str>) -> Option<i64> {
+    newest_received(message).or_else(|| envelope.and_then(envelope_date))
 }
 
 /// Years written as `year - 1900` by Y2K-buggy mailers ("0102" for 2002).

@@ -11,6 +11,7 @@ mod body;
 mod headers;
 mod lang;
 mod quoting;
+pub mod signals;
 mod text;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ use mail_parser::MessageParser;
 use sha2::{Digest, Sha256};
 
 pub use lang::detect_lang;
+pub use signals::Signals;
 pub use text::fold;
 
 /// One mailbox from an address header.
@@ -112,6 +114,13 @@ pub struct MailDoc {
     pub html_only: bool,
     /// Short stable reasons for what could not be understood.
     pub defects: Vec<String>,
+    /// When the message reached the mail system: the newest `Received:`,
+    /// else the mbox envelope date, else `date`.
+    #[serde(default)]
+    pub arrived: Option<i64>,
+    /// Harvest signals of the author's own words.
+    #[serde(default)]
+    pub signals: Signals,
 }
 
 /// What the caller knows about a message beyond its bytes.
@@ -161,7 +170,9 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     let h = headers::read(&message, &mut defects);
     let envelope = ctx.envelope.or(envelope_line.as_deref());
     let (date, date_source) = headers::date(&message, envelope, &mut defects);
+    let arrived = headers::arrival(&message, envelope).or(date);
     let b = body::read(&message, &mut defects);
+    let signals = signals::signals(&b.body);
 
     let message_id = h.message_id;
     if message_id.is_none() {
@@ -226,6 +237,8 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
         size: raw.len() as u64,
         html_only: b.html_only,
         defects,
+        arrived,
+        signals,
     })
 }
 

@@ -123,6 +123,15 @@ pub fn to_document(
     if !doc.defects.is_empty() {
         d.add_text(f.defects, doc.defects.join(", "));
     }
+    d.add_i64(f.arrived, doc.arrived.or(doc.date).unwrap_or(0));
+    let sig = &doc.signals;
+    d.add_u64(f.sig_confirm, u64::from(sig.confirm));
+    d.add_u64(f.sig_steps, u64::from(sig.steps));
+    d.add_u64(f.sig_code, u64::from(sig.code));
+    d.add_u64(f.sig_links, u64::from(sig.links));
+    for id in &sig.cites {
+        d.add_text(f.cites, id);
+    }
     d
 }
 

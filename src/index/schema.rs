@@ -79,6 +79,18 @@ pub struct Fields {
     pub in_reply_to: Field,
     /// Extraction defects (stored).
     pub defects: Field,
+    /// Arrival time, unix seconds (newest Received, else envelope, else date).
+    pub arrived: Field,
+    /// Harvest signal: phrases confirming a fix or cause.
+    pub sig_confirm: Field,
+    /// Harvest signal: procedural language.
+    pub sig_steps: Field,
+    /// Harvest signal: lines of commands, code or configuration.
+    pub sig_code: Field,
+    /// Harvest signal: links.
+    pub sig_links: Field,
+    /// Message-IDs cited in the text, lowercased (exact).
+    pub cites: Field,
 }
 
 fn text_field(analyzer: &str, stored: bool) -> TextOptions {
@@ -139,6 +151,12 @@ pub fn build() -> (Schema, Fields) {
         content_hash: b.add_text_field("content_hash", STORED),
         in_reply_to: b.add_text_field("in_reply_to", STORED),
         defects: b.add_text_field("defects", STORED),
+        arrived: b.add_i64_field("arrived", FAST),
+        sig_confirm: b.add_u64_field("sig_confirm", FAST),
+        sig_steps: b.add_u64_field("sig_steps", FAST),
+        sig_code: b.add_u64_field("sig_code", FAST),
+        sig_links: b.add_u64_field("sig_links", FAST),
+        cites: b.add_text_field("cites", STRING),
     };
     (b.build(), fields)
 }

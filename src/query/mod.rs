@@ -11,14 +11,17 @@
 
 pub mod facets;
 pub mod grammar;
+pub mod harvest;
 pub mod imap;
 pub mod lucene;
+pub mod marks;
 pub mod plan;
 pub mod search;
 pub mod stats;
 pub mod thread;
 pub mod visible;
 
+pub use marks::Marks;
 pub use search::{
     find_message, find_visible_message, for_each_match, search, Hit, Request, Results, Sort,
 };

@@ -11,7 +11,7 @@ use std::ops::Bound;
 
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query,
-    RangeQuery, RegexQuery, TermQuery,
+    RangeQuery, RegexQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
@@ -19,7 +19,7 @@ use tantivy::Term;
 use time::{Date, Month, OffsetDateTime};
 
 use super::grammar::{self, AgeUnit, DateSpec, Query as Ast, Value};
-use super::QueryError;
+use super::{Marks, QueryError};
 use crate::index::analysis::{fold_analyzer, terms};
 use crate::index::{Fields, MailIndex};
 
@@ -44,6 +44,8 @@ pub struct Planner<'a> {
     now: i64,
     /// The body fields that hold any term: a language no message is in is not searched.
     body: Vec<Field>,
+    /// Marks kept outside the index (`is:cited`, `cited:`).
+    marks: Option<&'a dyn Marks>,
 }
 
 impl<'a> Planner<'a> {
@@ -67,7 +69,14 @@ impl<'a> Planner<'a> {
             f: &index.fields,
             now,
             body,
+            marks: None,
         }
+    }
+
+    /// Resolves `is:` and `cited:` through `marks`.
+    pub fn with_marks(mut self, marks: Option<&'a dyn Marks>) -> Self {
+        self.marks = marks;
+        self
     }
 
     /// Plans one AST.
@@ -139,6 +148,42 @@ impl<'a> Planner<'a> {
         range(lower, upper)
     }
 
+    /// `is:NAME` (`is == true`) or `cited:DOC`: the Message-IDs the marks name.
+    fn mark(&self, term: &grammar::Term, is: bool) -> Result<Box<dyn Query>, QueryError> {
+        let position = term.span.0;
+        let unsupported = |message: String| QueryError::Unsupported { position, message };
+        let value = match &term.value {
+            grammar::Value::Word(w) => w.to_lowercase(),
+            grammar::Value::Phrase(p) => p.to_lowercase(),
+            grammar::Value::Prefix(_) => {
+                return Err(unsupported("a prefix* cannot name a mark".into()))
+            }
+        };
+        let field = if is { "is" } else { "cited" };
+        let marks = self.marks.ok_or_else(|| {
+            unsupported(format!(
+                "'{field}:' needs the curation database, which this search has no access to"
+            ))
+        })?;
+        let ids = if is {
+            match marks.is(&value).map_err(unsupported)? {
+                Some(ids) => ids,
+                None => {
+                    return Err(unsupported(format!(
+                        "unknown 'is:{value}' (known: is:cited, is:archived, is:held)"
+                    )))
+                }
+            }
+        } else {
+            marks.cited(&value).map_err(unsupported)?
+        };
+        let terms: Vec<Term> = ids
+            .iter()
+            .map(|id| Term::from_field_text(self.f.mid, &id.to_lowercase()))
+            .collect();
+        Ok(Box::new(TermSetQuery::new(terms)))
+    }
+
     fn term(&self, term: &grammar::Term) -> Result<Box<dyn Query>, QueryError> {
         use grammar::Field as G;
         let f = self.f;
@@ -172,12 +217,8 @@ impl<'a> Planner<'a> {
             Some(G::Id) => return Ok(self.exact(f.mid, &term.value, true)),
             Some(G::Thread) => return Ok(self.exact(f.thread, &term.value, false)),
             Some(G::Lang) => return Ok(self.lang(&term.value)),
-            Some(other @ (G::Is | G::Cited)) => {
-                return Err(QueryError::Unsupported {
-                    position: term.span.0,
-                    message: format!("'{}:' is not supported yet", other.name()),
-                })
-            }
+            Some(G::Is) => return self.mark(term, true),
+            Some(G::Cited) => return self.mark(term, false),
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, boost) in fields {

@@ -48,12 +48,24 @@ pub struct Request {
     /// The lists the caller may see (`None`: all). Enforced here, in the query
     /// layer, for totals and hits alike.
     pub allowed_lists: Option<Vec<String>>,
+    /// Where `is:cited`, `cited:` and other marks kept outside the index are
+    /// looked up (`None`: such terms are an error).
+    pub marks: Option<std::sync::Arc<dyn crate::query::Marks>>,
+}
+
+impl std::fmt::Debug for dyn crate::query::Marks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Marks")
+    }
 }
 
 impl Request {
     /// The planned query, restricted to the lists the caller may see.
     pub fn plan(&self, index: &MailIndex) -> Result<Box<dyn Query>, QueryError> {
-        let query = plan::plan_text(index, &self.query, self.now)?;
+        let ast = crate::query::grammar::parse(&self.query)?;
+        let query = plan::Planner::new(index, self.now)
+            .with_marks(self.marks.as_deref())
+            .plan(&ast)?;
         Ok(visible::restrict(
             &index.fields,
             query,

@@ -127,6 +127,7 @@ pub fn request(params: &HashMap<String, String>, viewer: &Viewer) -> Result<Requ
         sort,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
         allowed_lists: viewer.allowed_lists.clone(),
+        marks: None,
     })
 }
 

@@ -1,0 +1,218 @@
+//! Reviewers' decisions on queue threads: promote, keep, dismiss — with a
+//! note, in bulk, and undoable (the last batch of one reviewer at a time).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::{CurateError, Curation};
+
+/// What a reviewer decided about a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Worth turning into documentation.
+    Promote,
+    /// Still relevant, not for documentation.
+    Keep,
+    /// Of no lasting value.
+    Dismiss,
+}
+
+impl Decision {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Promote => "promote",
+            Decision::Keep => "keep",
+            Decision::Dismiss => "dismiss",
+        }
+    }
+}
+
+impl FromStr for Decision {
+    type Err = CurateError;
+
+    fn from_str(s: &str) -> Result<Decision, CurateError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "promote" => Ok(Decision::Promote),
+            "keep" => Ok(Decision::Keep),
+            "dismiss" => Ok(Decision::Dismiss),
+            other => Err(CurateError::Invalid(format!(
+                "unknown decision {other:?} (use promote, keep or dismiss)"
+            ))),
+        }
+    }
+}
+
+/// A recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recorded {
+    /// The decision.
+    pub decision: Decision,
+    /// The reviewer's note.
+    pub note: String,
+    /// Who.
+    pub by: String,
+    /// When (unix seconds).
+    pub at: i64,
+}
+
+impl Curation {
+    /// Records `decision` for each of `threads` in queue `policy`, as one
+    /// undoable batch. Returns the batch number.
+    pub fn decide(
+        &self,
+        policy: &str,
+        threads: &[String],
+        decision: Decision,
+        note: &str,
+        actor: &str,
+    ) -> Result<i64, CurateError> {
+        if threads.is_empty() {
+            return Err(CurateError::Invalid("no threads to decide on".into()));
+        }
+        self.policy(policy)?;
+        let now = crate::db::now();
+        let batch = self.write(|tx| {
+            let batch: i64 = tx.query_row("SELECT COALESCE(MAX(batch), 0) + 1 FROM decision_log", [], |r| r.get(0))?;
+            for thread in threads {
+                let before: Option<(String, String, String, i64)> = tx
+                    .query_row(
+                        "SELECT decision, note, decided_by, decided_at FROM decisions WHERE policy = ?1 AND thread_id = ?2",
+                        params![policy, thread],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .optional()?;
+                tx.execute(
+                    "INSERT INTO decisions (policy, thread_id, decision, note, decided_by, decided_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(policy, thread_id) DO UPDATE SET decision = excluded.decision,
+                       note = excluded.note, decided_by = excluded.decided_by, decided_at = excluded.decided_at",
+                    params![policy, thread, decision.as_str(), note, actor, now],
+                )?;
+                tx.execute(
+                    "INSERT INTO decision_log (batch, policy, thread_id, before_decision, before_note, before_by, before_at, after_decision, actor, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        batch, policy, thread,
+                        before.as_ref().map(|b| b.0.clone()), before.as_ref().map(|b| b.1.clone()),
+                        before.as_ref().map(|b| b.2.clone()), before.as_ref().map(|b| b.3),
+                        decision.as_str(), actor, now
+                    ],
+                )?;
+                crate::audit::append(
+                    tx,
+                    actor,
+                    "review.decide",
+                    &format!("thread:{thread}"),
+                    &serde_json::json!({"policy": policy, "decision": decision.as_str(), "note": note, "batch": batch,
+                        "before": before.as_ref().map(|b| &b.0)}),
+                )?;
+            }
+            Ok(batch)
+        })?;
+        if decision == Decision::Promote {
+            self.forget_queue(policy);
+        }
+        Ok(batch)
+    }
+
+    /// Undoes `actor`'s newest batch in `policy` that is not undone yet,
+    /// restoring what was there before. Returns the threads it touched.
+    pub fn undo(&self, policy: &str, actor: &str) -> Result<Vec<String>, CurateError> {
+        let threads = self.write(|tx| {
+            let batch: Option<i64> = tx
+                .query_row(
+                    "SELECT MAX(batch) FROM decision_log WHERE policy = ?1 AND actor = ?2 AND undone = 0",
+                    params![policy, actor],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            let Some(batch) = batch else {
+                return Err(CurateError::NotFound("nothing to undo".into()));
+            };
+            let mut stmt = tx.prepare(
+                "SELECT id, thread_id, before_decision, before_note, before_by, before_at FROM decision_log
+                 WHERE batch = ?1 ORDER BY id DESC",
+            )?;
+            type Before = (i64, String, Option<String>, Option<String>, Option<String>, Option<i64>);
+            let rows: Vec<Before> = stmt
+                .query_map([batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                .collect::<Result<_, _>>()?;
+            drop(stmt);
+            let mut threads = Vec::new();
+            for (_, thread, decision, note, by, at) in rows {
+                match (decision, by, at) {
+                    (Some(d), Some(by), Some(at)) => tx.execute(
+                        "UPDATE decisions SET decision = ?3, note = ?4, decided_by = ?5, decided_at = ?6
+                         WHERE policy = ?1 AND thread_id = ?2",
+                        params![policy, thread, d, note.unwrap_or_default(), by, at],
+                    )?,
+                    _ => tx.execute(
+                        "DELETE FROM decisions WHERE policy = ?1 AND thread_id = ?2",
+                        params![policy, thread],
+                    )?,
+                };
+                crate::audit::append(
+                    tx,
+                    actor,
+                    "review.undo",
+                    &format!("thread:{thread}"),
+                    &serde_json::json!({"policy": policy, "batch": batch}),
+                )?;
+                threads.push(thread);
+            }
+            tx.execute("UPDATE decision_log SET undone = 1 WHERE batch = ?1", [batch])?;
+            Ok(threads)
+        })?;
+        self.forget_queue(policy);
+        Ok(threads)
+    }
+
+    /// Every decision of a policy, by thread.
+    pub fn decisions(&self, policy: &str) -> Result<HashMap<String, Recorded>, CurateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT thread_id, decision, note, decided_by, decided_at FROM decisions WHERE policy = ?1",
+        )?;
+        let rows = stmt.query_map([policy], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (thread, decision, note, by, at) = row?;
+            if let Ok(decision) = decision.parse() {
+                out.insert(
+                    thread,
+                    Recorded {
+                        decision,
+                        note,
+                        by,
+                        at,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Threads promoted in any policy, oldest promotion first.
+    pub fn promoted_threads(&self) -> Result<Vec<String>, CurateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT thread_id FROM decisions WHERE decision = 'promote' GROUP BY thread_id ORDER BY MIN(decided_at), thread_id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

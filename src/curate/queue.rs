@@ -1,0 +1,298 @@
+//! A policy's review queue: its threads scored and ordered, joined with the
+//! decisions made so far, with progress per list and per year.
+//!
+//! Harvesting and scoring are cached per policy and viewer until the index
+//! changes (a new searcher generation), a day passes (the cutoff moves) or a
+//! thread is promoted (likeness changes); decisions are joined on every call.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::decisions::{Decision, Recorded};
+use super::score::{score, Contribution};
+use super::{CurateError, Curation, ReviewPolicy};
+use crate::index::MailIndex;
+use crate::query::facets::year_month;
+use crate::query::harvest::{harvest, HarvestRequest, ThreadFacts};
+
+/// One thread in a queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueItem {
+    /// The thread and its signals.
+    #[serde(flatten)]
+    pub facts: ThreadFacts,
+    /// The harvest score (the sum of `explain`'s points).
+    pub score: f64,
+    /// Why it scored so.
+    pub explain: Vec<Contribution>,
+    /// The decision made, if any.
+    pub decision: Option<Recorded>,
+}
+
+/// Done and total for one list or year.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Bar {
+    /// The list id or the year.
+    pub key: String,
+    /// Threads decided.
+    pub done: usize,
+    /// Threads in the queue.
+    pub total: usize,
+}
+
+/// How far a queue has been triaged.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Threads in the queue.
+    pub total: usize,
+    /// Threads decided.
+    pub done: usize,
+    /// Promoted.
+    pub promote: usize,
+    /// Kept.
+    pub keep: usize,
+    /// Dismissed.
+    pub dismiss: usize,
+    /// Per list, largest first.
+    pub by_list: Vec<Bar>,
+    /// Per year of the thread's last message, oldest first.
+    pub by_year: Vec<Bar>,
+}
+
+/// Which part of a queue to return.
+#[derive(Debug, Clone, Default)]
+pub struct QueueOptions {
+    /// Items to skip.
+    pub offset: usize,
+    /// Items to return (0: all).
+    pub limit: usize,
+    /// Also return decided threads (default: only undecided ones).
+    pub include_decided: bool,
+    /// Only threads of this list.
+    pub list: Option<String>,
+    /// Only threads whose last message is in this year.
+    pub year: Option<i32>,
+}
+
+/// A page of a queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct Queue {
+    /// The policy.
+    pub policy: ReviewPolicy,
+    /// Threads whose newest message is before this are in the queue (unix seconds).
+    pub cutoff: i64,
+    /// Items matching the options (before paging).
+    pub matching: usize,
+    /// The page.
+    pub items: Vec<QueueItem>,
+    /// Progress of the whole queue.
+    pub progress: Progress,
+    /// Milliseconds spent (harvest and scoring when not cached).
+    pub took_ms: u64,
+    /// Whether harvesting was answered from the cache.
+    pub cached: bool,
+}
+
+/// What the cache keeps per policy and viewer.
+pub(crate) struct Cached {
+    generation: u64,
+    cutoff_day: i64,
+    items: Arc<Vec<(ThreadFacts, f64, Vec<Contribution>)>>,
+}
+
+fn year_of(secs: i64) -> i32 {
+    year_month(secs).0
+}
+
+impl Curation {
+    pub(crate) fn forget_queue(&self, _policy: &str) {
+        // Promotions change every policy's likeness signal: drop them all.
+        lock(&self.cache).clear();
+    }
+
+    fn scored(
+        &self,
+        index: &MailIndex,
+        policy: &ReviewPolicy,
+        allowed: Option<&[String]>,
+        now: i64,
+    ) -> Result<(Arc<Vec<(ThreadFacts, f64, Vec<Contribution>)>>, i64, bool), CurateError> {
+        let cutoff = policy.cutoff(now)?;
+        let generation = index.reader.searcher().generation().generation_id();
+        let key = format!("{}\0{:?}", policy.name, allowed);
+        if let Some(c) = lock(&self.cache).get(&key) {
+            if c.generation == generation && c.cutoff_day == cutoff.div_euclid(86_400) {
+                return Ok((c.items.clone(), cutoff, true));
+            }
+        }
+        let promoted = self.promoted_threads()?;
+        let facts = harvest(
+            index,
+            &HarvestRequest {
+                lists: &policy.lists,
+                filter: policy.query.as_deref(),
+                cutoff,
+                basis: policy.age_basis,
+                promoted: &promoted,
+                now,
+                allowed_lists: allowed,
+                marks: Some(self),
+            },
+        )?;
+        let mut items: Vec<(ThreadFacts, f64, Vec<Contribution>)> = facts
+            .into_iter()
+            .map(|f| {
+                let (s, parts) = score(&f);
+                (f, s, parts)
+            })
+            .collect();
+        items.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then(a.0.last_date.cmp(&b.0.last_date))
+                .then_with(|| a.0.thread_id.cmp(&b.0.thread_id))
+        });
+        let items = Arc::new(items);
+        lock(&self.cache).insert(
+            key,
+            Cached {
+                generation,
+                cutoff_day: cutoff.div_euclid(86_400),
+                items: items.clone(),
+            },
+        );
+        Ok((items, cutoff, false))
+    }
+
+    /// The queue of `policy` as `allowed` (the viewer's lists) may see it.
+    pub fn queue(
+        &self,
+        index: &MailIndex,
+        policy: &str,
+        opts: &QueueOptions,
+        allowed: Option<&[String]>,
+        now: i64,
+    ) -> Result<Queue, CurateError> {
+        let started = Instant::now();
+        let policy = self.policy(policy)?;
+        let (scored, cutoff, cached) = self.scored(index, &policy, allowed, now)?;
+        let decisions = self.decisions(&policy.name)?;
+        let progress = progress_of(&scored, &decisions);
+        let mut matching = 0;
+        let mut items = Vec::new();
+        for (facts, s, explain) in scored.iter() {
+            let decision = decisions.get(&facts.thread_id);
+            if decision.is_some() && !opts.include_decided {
+                continue;
+            }
+            if opts.list.as_deref().is_some_and(|l| l != facts.list) {
+                continue;
+            }
+            if opts.year.is_some_and(|y| y != year_of(facts.last_date)) {
+                continue;
+            }
+            matching += 1;
+            if matching <= opts.offset || (opts.limit > 0 && items.len() >= opts.limit) {
+                continue;
+            }
+            items.push(QueueItem {
+                facts: facts.clone(),
+                score: *s,
+                explain: explain.clone(),
+                decision: decision.cloned(),
+            });
+        }
+        Ok(Queue {
+            policy,
+            cutoff,
+            matching,
+            items,
+            progress,
+            took_ms: started.elapsed().as_millis() as u64,
+            cached,
+        })
+    }
+
+    /// Progress of a queue (cheap when the queue is cached).
+    pub fn progress(
+        &self,
+        index: &MailIndex,
+        policy: &str,
+        allowed: Option<&[String]>,
+        now: i64,
+    ) -> Result<Progress, CurateError> {
+        let policy = self.policy(policy)?;
+        let (scored, _, _) = self.scored(index, &policy, allowed, now)?;
+        Ok(progress_of(&scored, &self.decisions(&policy.name)?))
+    }
+
+    /// Threads of the queue still undecided (used by retention's `after_review`).
+    pub fn undecided(
+        &self,
+        index: &MailIndex,
+        policy: &str,
+        now: i64,
+    ) -> Result<Vec<String>, CurateError> {
+        let q = self.queue(index, policy, &QueueOptions::default(), None, now)?;
+        Ok(q.items.into_iter().map(|i| i.facts.thread_id).collect())
+    }
+}
+
+fn lock(
+    c: &std::sync::Mutex<HashMap<String, Cached>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+    match c.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn progress_of(
+    scored: &[(ThreadFacts, f64, Vec<Contribution>)],
+    decisions: &HashMap<String, Recorded>,
+) -> Progress {
+    let mut p = Progress {
+        total: scored.len(),
+        ..Progress::default()
+    };
+    let mut lists: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut years: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
+    for (f, _, _) in scored {
+        let d = decisions.get(&f.thread_id).map(|r| r.decision);
+        let done = usize::from(d.is_some());
+        match d {
+            Some(Decision::Promote) => p.promote += 1,
+            Some(Decision::Keep) => p.keep += 1,
+            Some(Decision::Dismiss) => p.dismiss += 1,
+            None => {}
+        }
+        p.done += done;
+        let l = lists.entry(&f.list).or_default();
+        l.0 += done;
+        l.1 += 1;
+        let y = years.entry(year_of(f.last_date)).or_default();
+        y.0 += done;
+        y.1 += 1;
+    }
+    let mut by_list: Vec<Bar> = lists
+        .into_iter()
+        .map(|(k, (done, total))| Bar {
+            key: k.to_string(),
+            done,
+            total,
+        })
+        .collect();
+    by_list.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.key.cmp(&b.key)));
+    p.by_list = by_list;
+    p.by_year = years
+        .into_iter()
+        .map(|(y, (done, total))| Bar {
+            key: format!("{y:04}"),
+            done,
+            total,
+        })
+        .collect();
+    p
+}

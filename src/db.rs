@@ -1,0 +1,92 @@
+//! The SQLite file `<data>/gleaner.db`: opening it the same way everywhere
+//! (WAL, foreign keys, a busy timeout) and per-component migrations in code.
+//!
+//! Each component (`access`, `audit`, `curate`, ...) owns a list of SQL
+//! migrations and records how many it has applied in `schema_versions`; a
+//! shipped migration is never edited, a new one is appended.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "gleaner.db";
+
+/// Opens (creating) `<data>/gleaner.db` with gleaner's settings.
+pub fn open(data: &Path) -> Result<Connection, OpenError> {
+    std::fs::create_dir_all(data).map_err(|source| OpenError::Dir {
+        path: data.to_path_buf(),
+        source,
+    })?;
+    let conn = Connection::open(data.join(DB_FILE))?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+/// Applies gleaner's connection settings (also to in-memory test databases).
+pub fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// SQLite refused.
+    #[error("cannot open the database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Applies the migrations of `component` that have not run yet, in one transaction.
+pub fn migrate(
+    conn: &mut Connection,
+    component: &str,
+    migrations: &[&str],
+) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+        [],
+    )?;
+    let done: usize = tx
+        .query_row(
+            "SELECT version FROM schema_versions WHERE component = ?1",
+            [component],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|v| usize::try_from(v).unwrap_or(0))
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(0),
+            e => Err(e),
+        })?;
+    for sql in migrations.iter().skip(done) {
+        tx.execute_batch(sql)?;
+    }
+    tx.execute(
+        "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
+         ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+        rusqlite::params![component, migrations.len() as i64],
+    )?;
+    tx.commit()
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,524 @@
+//! The facts behind a review queue: every thread of some lists whose newest
+//! message is older than a cutoff, with the signals that hint at lasting
+//! value (length, participants, confirmed fixes, procedures, code, links,
+//! later mail citing it, likeness to threads already promoted).
+//!
+//! One scan of fast fields over the lists' messages groups them by thread;
+//! citations come from the `cites` postings; likeness from tantivy's
+//! MoreLikeThis. Scoring the facts is the curation layer's business.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use tantivy::collector::{Collector, DocSetCollector, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{BooleanQuery, MoreLikeThisQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, OwnedValue, Value};
+use tantivy::{
+    DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TantivyDocument, Term,
+    TERMINATED,
+};
+
+use super::{plan, visible, QueryError};
+use crate::index::MailIndex;
+
+/// Which date ages a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AgeBasis {
+    /// The message's Date (with its fallbacks).
+    #[default]
+    Date,
+    /// When it reached the mail system (newest Received, else the mbox envelope).
+    Arrival,
+}
+
+/// What to gather.
+#[derive(Clone, Copy)]
+pub struct HarvestRequest<'a> {
+    /// Lists (exact ids, lowercase); empty: every list.
+    pub lists: &'a [String],
+    /// Only threads with at least one message matching this query.
+    pub filter: Option<&'a str>,
+    /// Threads whose newest message (by `basis`) is before this (unix seconds).
+    pub cutoff: i64,
+    /// Which date ages a message.
+    pub basis: AgeBasis,
+    /// Thread ids already promoted: other threads like them score higher.
+    pub promoted: &'a [String],
+    /// "Now" for `older:`/`newer:` in `filter`.
+    pub now: i64,
+    /// Lists the caller may see (`None`: all).
+    pub allowed_lists: Option<&'a [String]>,
+    /// Marks for `is:`/`cited:` in `filter`.
+    pub marks: Option<&'a dyn super::Marks>,
+}
+
+/// One thread and its signals.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ThreadFacts {
+    /// Thread key.
+    pub thread_id: String,
+    /// Subject of its first message.
+    pub subject: String,
+    /// Message-ID of its first message.
+    pub first_message_id: String,
+    /// The list most of its messages are on.
+    pub list: String,
+    /// Date of its first message (unix seconds).
+    pub first_date: i64,
+    /// Its newest message's age date (by the basis).
+    pub last_date: i64,
+    /// Messages.
+    pub messages: u32,
+    /// Distinct senders.
+    pub participants: u32,
+    /// Phrases confirming a fix or a cause.
+    pub confirm: u32,
+    /// Procedural language.
+    pub steps: u32,
+    /// Lines of commands, code or configuration.
+    pub code: u32,
+    /// Links.
+    pub links: u32,
+    /// Messages in other threads citing one of its messages.
+    pub cited_by: u32,
+    /// Likeness (0..=1) to the most similar promoted thread.
+    pub similarity: f32,
+    /// That promoted thread.
+    pub similar_to: Option<String>,
+}
+
+#[derive(Default, Clone)]
+struct Agg {
+    messages: u32,
+    first_date: i64,
+    first_doc: Option<DocAddress>,
+    last_date: i64,
+    senders: HashSet<String>,
+    lists: HashMap<String, u32>,
+    confirm: u32,
+    steps: u32,
+    code: u32,
+    links: u32,
+}
+
+impl Agg {
+    fn absorb(&mut self, o: Agg) {
+        if self.messages == 0 || (o.messages > 0 && o.first_date < self.first_date) {
+            self.first_date = o.first_date;
+            self.first_doc = o.first_doc;
+        }
+        self.messages += o.messages;
+        self.last_date = self.last_date.max(o.last_date);
+        self.senders.extend(o.senders);
+        for (l, n) in o.lists {
+            *self.lists.entry(l).or_default() += n;
+        }
+        self.confirm += o.confirm;
+        self.steps += o.steps;
+        self.code += o.code;
+        self.links += o.links;
+    }
+}
+
+/// Gathers the threads `req` describes, in no particular order.
+pub fn harvest(
+    index: &MailIndex,
+    req: &HarvestRequest<'_>,
+) -> Result<Vec<ThreadFacts>, QueryError> {
+    let f = &index.fields;
+    let searcher = index.reader.searcher();
+    let lists_query = visible::restrict(f, lists_query(index, req.lists), req.allowed_lists);
+    let mut threads =
+        searcher.search(lists_query.as_ref(), &ThreadCollector { basis: req.basis })?;
+    threads.retain(|_, a| a.last_date > 0 && a.last_date < req.cutoff);
+    if let Some(filter) = req.filter.filter(|q| !q.trim().is_empty()) {
+        let ast = super::grammar::parse(filter)?;
+        let planned = plan::Planner::new(index, req.now)
+            .with_marks(req.marks)
+            .plan(&ast)?;
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, planned),
+            (Occur::Must, lists_query.box_clone()),
+        ]);
+        let matching = thread_ids_of(index, &searcher.search(&q, &DocSetCollector)?)?;
+        threads.retain(|t, _| matching.contains(t));
+    }
+    let cited = cited_by(index)?;
+    let likeness = likeness(index, req, lists_query.as_ref())?;
+    let mut out = Vec::with_capacity(threads.len());
+    for (thread_id, a) in threads {
+        let (subject, first_message_id) = match a.first_doc {
+            Some(addr) => {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                let text = |field| {
+                    doc.get_first(field)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                (text(f.subject), text(f.message_id))
+            }
+            None => (String::new(), String::new()),
+        };
+        let list = a
+            .lists
+            .iter()
+            .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
+            .map(|(l, _)| l.clone())
+            .unwrap_or_default();
+        let (similarity, similar_to) = likeness
+            .get(&thread_id)
+            .map(|(s, t)| (*s, Some(t.clone())))
+            .unwrap_or((0.0, None));
+        out.push(ThreadFacts {
+            cited_by: cited.get(&thread_id).copied().unwrap_or(0),
+            subject,
+            first_message_id,
+            list,
+            first_date: a.first_date,
+            last_date: a.last_date,
+            messages: a.messages,
+            participants: a.senders.len() as u32,
+            confirm: a.confirm,
+            steps: a.steps,
+            code: a.code,
+            links: a.links,
+            similarity,
+            similar_to,
+            thread_id,
+        });
+    }
+    Ok(out)
+}
+
+fn lists_query(index: &MailIndex, lists: &[String]) -> Box<dyn Query> {
+    if lists.is_empty() {
+        return Box::new(tantivy::query::AllQuery);
+    }
+    Box::new(BooleanQuery::new(
+        lists
+            .iter()
+            .map(|l| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(index.fields.list, &l.trim().to_lowercase()),
+                    IndexRecordOption::Basic,
+                ));
+                (Occur::Should, q)
+            })
+            .collect(),
+    ))
+}
+
+fn thread_ids_of(
+    index: &MailIndex,
+    docs: &HashSet<DocAddress>,
+) -> Result<HashSet<String>, QueryError> {
+    let searcher = index.reader.searcher();
+    let mut cols: HashMap<SegmentOrdinal, Option<StrColumn>> = HashMap::new();
+    let mut out = HashSet::new();
+    let mut buf = String::new();
+    for addr in docs {
+        let col = cols.entry(addr.segment_ord).or_insert_with(|| {
+            searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .str("thread")
+                .ok()
+                .flatten()
+        });
+        if let Some(col) = col {
+            if let Some(ord) = col.term_ords(addr.doc_id).next() {
+                buf.clear();
+                if col.ord_to_str(ord, &mut buf).map_err(io)? {
+                    out.insert(buf.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For every thread: messages in *other* threads citing one of its messages.
+fn cited_by(index: &MailIndex) -> Result<HashMap<String, u32>, QueryError> {
+    let f = &index.fields;
+    let searcher = index.reader.searcher();
+    // cited Message-ID → threads of the messages citing it.
+    let mut citing: HashMap<String, Vec<String>> = HashMap::new();
+    for seg in searcher.segment_readers() {
+        let inv = seg.inverted_index(f.cites)?;
+        let Some(threads) = seg.fast_fields().str("thread")? else {
+            continue;
+        };
+        let mut stream = inv.terms().stream().map_err(io)?;
+        let mut buf = String::new();
+        while stream.advance() {
+            let mid = String::from_utf8_lossy(stream.key()).into_owned();
+            let mut postings = inv
+                .read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)
+                .map_err(io)?;
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if !seg.is_deleted(doc) {
+                    if let Some(ord) = threads.term_ords(doc).next() {
+                        buf.clear();
+                        if threads.ord_to_str(ord, &mut buf).map_err(io)? {
+                            citing.entry(mid.clone()).or_default().push(buf.clone());
+                        }
+                    }
+                }
+                doc = postings.advance();
+            }
+        }
+    }
+    let mut out: HashMap<String, u32> = HashMap::new();
+    for (mid, from_threads) in citing {
+        let Some(target) = thread_of_mid(index, &mid)? else {
+            continue;
+        };
+        let n = from_threads.iter().filter(|t| **t != target).count() as u32;
+        if n > 0 {
+            *out.entry(target).or_default() += n;
+        }
+    }
+    Ok(out)
+}
+
+fn thread_of_mid(index: &MailIndex, mid: &str) -> Result<Option<String>, QueryError> {
+    let searcher = index.reader.searcher();
+    let term = Term::from_field_text(index.fields.mid, mid);
+    for seg in searcher.segment_readers() {
+        let Some(mut postings) = seg
+            .inverted_index(index.fields.mid)?
+            .read_postings(&term, IndexRecordOption::Basic)
+            .map_err(io)?
+        else {
+            continue;
+        };
+        let Some(threads) = seg.fast_fields().str("thread")? else {
+            continue;
+        };
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            if !seg.is_deleted(doc) {
+                if let Some(ord) = threads.term_ords(doc).next() {
+                    let mut buf = String::new();
+                    if threads.ord_to_str(ord, &mut buf).map_err(io)? {
+                        return Ok(Some(buf));
+                    }
+                }
+            }
+            doc = postings.advance();
+        }
+    }
+    Ok(None)
+}
+
+/// Promoted threads compared with at most this many (the newest promotions).
+const MAX_PROMOTED: usize = 25;
+/// Candidates scored per promoted thread.
+const LIKENESS_TOP: usize = 200;
+
+/// For each thread like a promoted one: (likeness 0..=1, that promoted thread).
+fn likeness(
+    index: &MailIndex,
+    req: &HarvestRequest<'_>,
+    within: &dyn Query,
+) -> Result<HashMap<String, (f32, String)>, QueryError> {
+    let f = &index.fields;
+    let searcher = index.reader.searcher();
+    let mut out: HashMap<String, (f32, String)> = HashMap::new();
+    for promoted in req.promoted.iter().rev().take(MAX_PROMOTED) {
+        // The promoted thread's first message stands for it.
+        let q = TermQuery::new(
+            Term::from_field_text(f.thread, promoted),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(
+            &q,
+            &TopDocs::with_limit(1).order_by_fast_field::<i64>("date", tantivy::Order::Asc),
+        )?;
+        let Some((_, addr)) = top.first() else {
+            continue;
+        };
+        let doc: TantivyDocument = searcher.doc(*addr)?;
+        let get = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let lang = get(f.lang);
+        let mlt = MoreLikeThisQuery::builder()
+            .with_min_doc_frequency(1)
+            .with_max_doc_frequency(u64::MAX)
+            .with_min_term_frequency(1)
+            .with_max_query_terms(30)
+            .with_min_word_length(3)
+            .with_document_fields(vec![
+                (f.body_field_for(&lang), vec![OwnedValue::Str(get(f.text))]),
+                (f.subject, vec![OwnedValue::Str(get(f.subject))]),
+            ]);
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(mlt) as Box<dyn Query>),
+            (Occur::Must, within.box_clone()),
+            (
+                Occur::MustNot,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.thread, promoted),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let hits = searcher.search(&q, &TopDocs::with_limit(LIKENESS_TOP).order_by_score())?;
+        let Some(best) = hits.first().map(|(s, _)| *s).filter(|s| *s > 0.0) else {
+            continue;
+        };
+        let addrs: Vec<DocAddress> = hits.iter().map(|(_, a)| *a).collect();
+        for ((score, _), addr) in hits.iter().zip(addrs) {
+            let set: HashSet<DocAddress> = [addr].into_iter().collect();
+            for t in thread_ids_of(index, &set)? {
+                let s = (score / best).clamp(0.0, 1.0);
+                let e = out.entry(t).or_insert((0.0, promoted.clone()));
+                if s > e.0 {
+                    *e = (s, promoted.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn io(e: std::io::Error) -> QueryError {
+    QueryError::from(tantivy::TantivyError::from(e))
+}
+
+/// Groups the scanned messages by thread.
+struct ThreadCollector {
+    basis: AgeBasis,
+}
+
+struct ThreadSegment {
+    ord: SegmentOrdinal,
+    threads: Option<StrColumn>,
+    senders: Option<StrColumn>,
+    lists: Option<StrColumn>,
+    date: Column<i64>,
+    age: Column<i64>,
+    sig: [Column<u64>; 4],
+    by_ord: HashMap<u64, (Agg, HashSet<u64>, HashMap<u64, u32>)>,
+}
+
+impl Collector for ThreadCollector {
+    type Fruit = HashMap<String, Agg>;
+    type Child = ThreadSegment;
+
+    fn for_segment(
+        &self,
+        ord: SegmentOrdinal,
+        seg: &SegmentReader,
+    ) -> tantivy::Result<ThreadSegment> {
+        let ff = seg.fast_fields();
+        let age_field = match self.basis {
+            AgeBasis::Date => "date",
+            AgeBasis::Arrival => "arrived",
+        };
+        Ok(ThreadSegment {
+            ord,
+            threads: ff.str("thread")?,
+            senders: ff.str("from_addr")?,
+            lists: ff.str("list")?,
+            date: ff.i64("date")?,
+            age: ff.i64(age_field)?,
+            sig: [
+                ff.u64("sig_confirm")?,
+                ff.u64("sig_steps")?,
+                ff.u64("sig_code")?,
+                ff.u64("sig_links")?,
+            ],
+            by_ord: HashMap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<HashMap<String, Agg>>,
+    ) -> tantivy::Result<HashMap<String, Agg>> {
+        let mut all: HashMap<String, Agg> = HashMap::new();
+        for fruit in fruits {
+            for (t, a) in fruit {
+                all.entry(t).or_default().absorb(a);
+            }
+        }
+        Ok(all)
+    }
+}
+
+fn first_ord(col: &Option<StrColumn>, doc: DocId) -> Option<u64> {
+    col.as_ref().and_then(|c| c.term_ords(doc).next())
+}
+
+fn ord_str(col: &Option<StrColumn>, ord: u64) -> Option<String> {
+    let mut buf = String::new();
+    col.as_ref()
+        .and_then(|c| c.ord_to_str(ord, &mut buf).ok())
+        .filter(|found| *found)
+        .map(|_| buf)
+}
+
+impl SegmentCollector for ThreadSegment {
+    type Fruit = HashMap<String, Agg>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let Some(t) = first_ord(&self.threads, doc) else {
+            return;
+        };
+        let date = self.date.first(doc).unwrap_or(0);
+        let age = self.age.first(doc).filter(|a| *a > 0).unwrap_or(date);
+        let sig = |i: usize| self.sig[i].first(doc).unwrap_or(0) as u32;
+        let (confirm, steps, code, links) = (sig(0), sig(1), sig(2), sig(3));
+        let sender = first_ord(&self.senders, doc);
+        let list = first_ord(&self.lists, doc);
+        let (a, senders, lists) = self.by_ord.entry(t).or_default();
+        if a.messages == 0 || date < a.first_date {
+            a.first_date = date;
+            a.first_doc = Some(DocAddress::new(self.ord, doc));
+        }
+        a.messages += 1;
+        a.last_date = a.last_date.max(age);
+        a.confirm += confirm;
+        a.steps += steps;
+        a.code += code;
+        a.links += links;
+        if let Some(s) = sender {
+            senders.insert(s);
+        }
+        if let Some(l) = list {
+            *lists.entry(l).or_default() += 1;
+        }
+    }
+
+    fn harvest(self) -> HashMap<String, Agg> {
+        let mut out = HashMap::with_capacity(self.by_ord.len());
+        for (t, (mut a, senders, lists)) in self.by_ord {
+            let Some(thread) = ord_str(&self.threads, t) else {
+                continue;
+            };
+            a.senders = senders
+                .into_iter()
+                .filter_map(|s| ord_str(&self.senders, s))
+                .collect();
+            a.lists = lists
+                .into_iter()
+                .filter_map(|(l, n)| Some((ord_str(&self.lists, l)?, n)))
+                .collect();
+            out.insert(thread, a);
+        }
+        out
+    }
+}
