@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::access::{AccessError, Users};
 use crate::config::Config;
+use crate::curate::Curation;
 use crate::http::{self, AppState, SetupError};
 use crate::index::ingest::Source;
 use crate::index::live::{self, LiveOptions};
@@ -35,6 +36,9 @@ pub enum RunError {
     /// The HTTP state could not be set up.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The curation database failed.
+    #[error(transparent)]
+    Curate(#[from] crate::curate::CurateError),
     /// The Solr endpoint could not be set up.
     #[error("solr endpoint: {0}")]
     Solr(String),
@@ -73,7 +77,9 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
     } else {
         None
     };
-    Ok(AppState::new(index, users, watermark, config.http.auth)?)
+    let curation = Curation::open(&config.data, &config.http.public_url())?;
+    curation.sync_config_policies(&config.review)?;
+    Ok(AppState::new(index, users, watermark, config.http.auth)?.with_curation(curation))
 }
 
 /// Serves the API and web UI as `config` says until `shutdown` completes.

@@ -45,7 +45,11 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// `[solr]`: answer Dovecot's full-text searches (off when absent).
     pub solr: Option<SolrSection>,
+    /// Review policies (`[[review]]` tables).
+    pub review: Vec<ReviewPolicy>,
 }
+
+pub use crate::curate::ReviewPolicy;
 
 /// `[solr]`: the Solr-compatible endpoint for Dovecot's `fts_solr` plugin.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -71,6 +75,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             sources: Vec::new(),
             solr: None,
+            review: Vec::new(),
         }
     }
 }
@@ -83,6 +88,18 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Require a login (default). May be false only on a loopback address.
     pub auth: bool,
+    /// The URL people reach gleaner at, for permalinks in exported documents
+    /// (default: `http://<listen>`).
+    pub public_url: Option<String>,
+}
+
+impl HttpConfig {
+    /// The base of permalinks.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
 }
 
 impl Default for HttpConfig {
@@ -90,6 +107,7 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             auth: true,
+            public_url: None,
         }
     }
 }
@@ -132,6 +150,12 @@ impl Config {
                     s.path = base.join(&s.path);
                 }
             }
+        }
+        for p in &config.review {
+            p.validate().map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("[[review]] {:?}: {e}", p.name),
+            })?;
         }
         Ok(config)
     }

@@ -238,9 +238,19 @@ pub fn demo(corpus: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitC
         http: gleaner::config::HttpConfig {
             listen,
             auth: false,
+            public_url: None,
         },
         sources: Vec::new(),
         solr: None,
+        // A review queue to try the curation workflow on.
+        review: vec![gleaner::config::ReviewPolicy {
+            name: "older-than-6-years".into(),
+            lists: Vec::new(),
+            older_than: "6y".into(),
+            age_basis: Default::default(),
+            query: None,
+            origin: "config".into(),
+        }],
     };
     super::serve_cmd::serve(&config)
 }

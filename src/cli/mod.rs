@@ -1,6 +1,8 @@
 //! Command-line arguments and the dispatch to each command.
 
+mod doc_cmd;
 mod index_cmd;
+mod review_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod show_cmd;
@@ -154,6 +156,33 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// Manage web users: `user add`, `user grant`, `user list`.
+    /// Review queues of old threads: list policies, show a queue, record decisions.
+    ///
+    /// Policies come from `[[review]]` in gleaner.toml or the web UI. A
+    /// thread joins a policy's queue when its newest message is older than
+    /// the policy's age; the queue is ordered by a harvest score that each
+    /// item explains.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+    /// Curated documents (Procedures, Policies, Guidelines): list, show, export, create, cite.
+    Doc {
+        #[command(subcommand)]
+        command: DocCommand,
+    },
+    /// The audit log of every decision and edit: print it, or verify its hash chain.
+    Audit {
+        /// Check the hash chain; exit 1 and name the first bad entry if it is broken.
+        #[arg(long)]
+        verify: bool,
+        /// Entries to print (newest first).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -191,6 +220,121 @@ pub enum UserCommand {
 }
 
 /// The configuration: the file (if any) < `GLEANER_DATA` < `--data`.
+#[derive(Subcommand, Debug)]
+pub enum ReviewCommand {
+    /// Every review policy with its progress.
+    List {
+        /// One JSON object per line: {policy, progress}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A policy's queue, best candidates first, with why each scored as it did.
+    Queue {
+        /// The policy's name (see `gleaner review list`).
+        policy: String,
+        /// Threads to show (0: all).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Threads to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Also show threads already decided.
+        #[arg(long)]
+        all: bool,
+        /// Only threads of this list.
+        #[arg(long)]
+        list: Option<String>,
+        /// Only threads whose newest message is from this year.
+        #[arg(long)]
+        year: Option<i32>,
+        /// One JSON object per line: thread_id, score, explain (the signals), decision...
+        #[arg(long)]
+        json: bool,
+    },
+    /// Records a decision on one or more threads (one undoable batch).
+    Decide {
+        /// The policy's name.
+        policy: String,
+        /// promote, keep or dismiss.
+        decision: String,
+        /// Thread ids (from `gleaner review queue`).
+        #[arg(required = true)]
+        threads: Vec<String>,
+        /// A note kept with the decision.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who decides (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Undoes your newest batch of decisions in a policy.
+    Undo {
+        /// The policy's name.
+        policy: String,
+        /// Whose batch (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DocCommand {
+    /// Every document.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A document as Markdown with its citations as footnotes.
+    Show {
+        /// Number or slug.
+        id: String,
+        /// The document and its citations as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exports a document (md or html), or with --all every published document as a tar.
+    Export {
+        /// Number or slug.
+        id: Option<String>,
+        /// md or html.
+        #[arg(long, default_value = "md")]
+        format: String,
+        /// Every published document as Markdown and HTML in one tar archive.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Creates an empty draft document and prints its number.
+    New {
+        /// procedure, policy or guideline.
+        kind: String,
+        /// The title.
+        title: String,
+        /// Who answers for it (default: you).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Who creates it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Cites a message in a document (appends a quoted excerpt and a footnote).
+    Cite {
+        /// Document number or slug.
+        id: String,
+        /// The Message-ID to cite.
+        message_id: String,
+        /// The passage to quote (default: the start of the message).
+        #[arg(long)]
+        passage: Option<String>,
+        /// Who cites (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
 fn load_config(args: &Args) -> anyhow::Result<gleaner::config::Config> {
     let mut config = match &args.config {
         Some(path) => gleaner::config::Config::load(path)?,
@@ -227,7 +371,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             offset,
             sort,
             query,
-        } => search_cmd::search(data, &query.join(" "), limit, offset, sort, json),
+        } => search_cmd::search(&config, data, &query.join(" "), limit, offset, sort, json),
         Command::Show {
             raw,
             json,
@@ -253,5 +397,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             serve_cmd::serve(&config)
         }
         Command::User { command } => user_cmd::user(data, command),
+        Command::Review { command } => review_cmd::review(&config, data, command),
+        Command::Doc { command } => doc_cmd::doc(&config, data, command),
+        Command::Audit {
+            verify,
+            limit,
+            json,
+        } => review_cmd::audit(&config, data, verify, limit, json),
     }
 }

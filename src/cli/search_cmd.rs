@@ -26,6 +26,7 @@ fn now() -> i64 {
 
 /// `gleaner search QUERY`
 pub fn search(
+    config: &gleaner::config::Config,
     data: &Path,
     text: &str,
     limit: usize,
@@ -45,7 +46,10 @@ pub fn search(
         },
         now: now(),
         allowed_lists: None,
-        marks: None,
+        marks: Some(std::sync::Arc::new(gleaner::curate::Curation::open(
+            data,
+            &config.http.public_url(),
+        )?)),
     };
     let results = query::search(&index, &req)?;
     let mut out = std::io::stdout().lock();

@@ -13,6 +13,7 @@ use crate::query::harvest::AgeBasis;
 
 /// A review policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewPolicy {
     /// Unique name (letters, digits, `-`, `_`, `.`).
     pub name: String,

@@ -10,6 +10,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::access::AccessError;
+use crate::curate::CurateError;
 use crate::query::QueryError;
 
 /// An error answer.
@@ -30,6 +31,10 @@ pub enum AppError {
     Forbidden(&'static str),
     /// Unknown or not visible: 404.
     NotFound(&'static str),
+    /// Unknown, with a precise message: 404.
+    Missing(String),
+    /// Changed by someone else since it was read: 409.
+    Conflict(String),
     /// The body is not JSON: 415.
     UnsupportedMediaType,
     /// Wrong user name or password: 401.
@@ -74,6 +79,18 @@ impl From<AccessError> for AppError {
     }
 }
 
+impl From<CurateError> for AppError {
+    fn from(e: CurateError) -> AppError {
+        match e {
+            CurateError::NotFound(m) => AppError::Missing(m),
+            CurateError::Conflict { .. } => AppError::Conflict(e.to_string()),
+            CurateError::Query(q) => AppError::from(q),
+            e if e.is_user_error() => AppError::BadRequest(e.to_string()),
+            e => AppError::internal("curation database", e),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
@@ -91,6 +108,8 @@ impl IntoResponse for AppError {
             ),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, json!({"error": m})),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"error": m})),
+            AppError::Missing(m) => (StatusCode::NOT_FOUND, json!({"error": m})),
+            AppError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),
             AppError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 json!({"error": "send JSON (Content-Type: application/json)"}),

@@ -20,7 +20,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::access::Users;
@@ -40,6 +40,8 @@ pub struct AppState {
     pub watermark: SharedWatermark,
     /// Whether requests need a session.
     pub auth_enabled: bool,
+    /// Review queues and curated documents (`None`: those endpoints answer 404).
+    pub curation: Option<crate::curate::Curation>,
     /// The CSRF token of every request when auth is off.
     open_csrf: String,
     /// Recent failed logins per user name: (count, since).
@@ -76,9 +78,30 @@ impl AppState {
             users,
             watermark,
             auth_enabled,
+            curation: None,
             open_csrf: hex::encode(buf),
             login_failures: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Adds the curation database (review queues, documents, `is:cited`).
+    pub fn with_curation(mut self, curation: crate::curate::Curation) -> AppState {
+        self.curation = Some(curation);
+        self
+    }
+
+    /// The curation database, or 404 when this server has none.
+    pub(crate) fn curation(&self) -> Result<crate::curate::Curation, AppError> {
+        self.curation
+            .clone()
+            .ok_or(AppError::NotFound("this server has no curation database"))
+    }
+
+    /// Marks for `is:cited`/`cited:` in searches.
+    pub(crate) fn marks(&self) -> Option<Arc<dyn crate::query::Marks>> {
+        self.curation
+            .clone()
+            .map(|c| Arc::new(c) as Arc<dyn crate::query::Marks>)
     }
 
     fn lock_failures(&self) -> MutexGuard<'_, HashMap<String, (u32, Instant)>> {
@@ -107,6 +130,26 @@ pub fn router(state: AppState) -> Router {
         .route("/messages/{id}/raw", get(routes::messages::raw))
         .route("/threads/{id}", get(routes::threads::thread))
         .route("/stats", get(routes::stats::stats))
+        .route("/review/policies", get(routes::review::policies))
+        .route(
+            "/review/policies/{name}",
+            put(routes::review::put_policy).delete(routes::review::delete_policy),
+        )
+        .route("/review/queues/{name}", get(routes::review::queue))
+        .route(
+            "/review/queues/{name}/decisions",
+            post(routes::review::decide),
+        )
+        .route("/review/queues/{name}/undo", post(routes::review::undo))
+        .route("/audit", get(routes::review::audit))
+        .route("/docs", get(routes::docs::list).post(routes::docs::create))
+        .route("/docs/published.tar", get(routes::docs::export_published))
+        .route("/docs/{id}", get(routes::docs::get).put(routes::docs::save))
+        .route("/docs/{id}/revisions", get(routes::docs::revisions))
+        .route("/docs/{id}/revisions/{n}", get(routes::docs::revision))
+        .route("/docs/{id}/diff", get(routes::docs::diff))
+        .route("/docs/{id}/citations", post(routes::docs::cite))
+        .route("/docs/{id}/{format}", get(routes::docs::export))
         .fallback(|| async { AppError::NotFound("no such API endpoint") });
     Router::new()
         .nest("/api", api)
@@ -149,6 +192,23 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Parses a JSON request body; anything but `application/json` is a 415.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    expected: &str,
+) -> Result<T, AppError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("send {expected}: {e}")))
 }
 
 /// Runs blocking index or database work off the async threads.

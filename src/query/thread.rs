@@ -41,6 +41,29 @@ pub struct Thread {
     pub len: usize,
 }
 
+/// The oldest visible message of thread `thread_id`.
+pub fn first_message(
+    index: &MailIndex,
+    thread_id: &str,
+    allowed: Option<&[String]>,
+) -> Result<Option<StoredMessage>, QueryError> {
+    let searcher = index.reader.searcher();
+    let term = Term::from_field_text(index.fields.thread, thread_id);
+    let query = visible::restrict(
+        &index.fields,
+        Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+        allowed,
+    );
+    let top = TopDocs::with_limit(1).order_by_fast_field::<i64>("date", Order::Asc);
+    match searcher.search(query.as_ref(), &top)?.first() {
+        Some((_, addr)) => {
+            let doc: TantivyDocument = searcher.doc(*addr)?;
+            Ok(Some(StoredMessage::from_document(&index.fields, &doc)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// The thread `thread_id` restricted to `allowed` lists; `None` when it has no
 /// visible message.
 pub fn thread(

@@ -3,139 +3,95 @@
 //! # Layout of a backup destination
 //!
 //! ```text
-//! DEST/objects/index/<segment file>   tantivy segment files (immutable), shared by all snapshots
-//! DEST/objects/archive/<volume file>  sealed volumes (`.mbox.zst` + `.manifest.json`), shared
-//! DEST/snapshots/<20261128T041500Z>/  one snapshot ("-01", "-02"... when several share a second)
-//!     manifest.json     format "gleaner-backup/1", creation time, every file with size and SHA-256
-//!     gleaner.db        copy made with SQLite's online backup API
+//! DEST/objects/index/<file>     tantivy segment files (immutable), shared by all snapshots
+//! DEST/objects/archive/<file>   sealed volumes (.mbox.zst + .manifest.json), shared
+//! DEST/snapshots/20261128T041500Z/   one snapshot ("-01", "-02"... when several share a second)
+//!     manifest.json     format "gleaner-backup/1", creation time, every file's size and SHA-256
+//!     gleaner.db        made with SQLite's online backup API
 //!     index-meta.json   the exact index/meta.json the snapshot's segment files belong to
-//!     sources.json      copy (when the data directory has one)
-//!     gleaner.toml      copy of the configuration (when one was given)
-//! DEST/snapshots/.partial-<pid>-<n>-<name>/  a snapshot being written: never listed nor restored
+//!     sources.json      copy, when the data directory has one
+//!     gleaner.toml      the configuration, when one was given
+//! DEST/snapshots/.partial-<pid>-<n>-<name>/   a snapshot being written: never listed or restored
 //! ```
 //!
-//! Each manifest entry names where the file goes in a data directory (`path`) and where its
-//! bytes are kept (`stored`: relative to DEST for shared objects, else to the snapshot
-//! directory). Objects are written once (temporary name, fsync, rename) and never overwritten:
-//! a file whose object already exists with the same size and the SHA-256 recorded by an earlier
-//! manifest (hashed anew when no manifest records it) is reused, so an incremental backup copies
-//! only new segments and new volumes. A same-named file with other content is kept beside it as
-//! `<name>~<sha256 prefix>`. [`verify_backup`] re-hashes everything.
+//! A manifest entry says where a file goes in a data directory (`path`) and where its bytes are
+//! (`stored`: relative to DEST for shared objects, else to the snapshot directory). Objects are
+//! written under a temporary name, fsynced and renamed. An object already there with the same
+//! size and the SHA-256 an earlier manifest records (hashed anew when none does) is reused, so
+//! an incremental backup copies only new segments and new volumes; one that differs (damaged)
+//! is replaced. [`verify_backup`] re-hashes everything.
 //!
 //! # Consistency
 //!
-//! * Snapshots are atomic: written under `.partial-…`, fsynced, then renamed into place; a
-//!   later backup removes partial directories (and stale pins) of processes that are gone.
+//! * A snapshot is written under `.partial-…`, fsynced, and renamed into place only when
+//!   complete. A later backup removes the leftovers (partial snapshots, temporary objects,
+//!   index pins) of processes that are gone (as `/proc` tells).
 //! * The database is copied from a read-only connection that holds one read transaction for the
-//!   whole copy. In WAL mode that pins one commit without blocking the server's writers, so the
-//!   copy is that commit and never restarts; it advances `sqlite_pages_per_step` pages at a time
-//!   with `sqlite_pause` between steps.
-//! * The index is captured as of one commit: read `meta.json`, hard-link exactly the files of
-//!   the segments it lists (the delete file of the listed opstamp only) into
-//!   `data/.backup-pin-<pid>-<n>/`, then read `meta.json` again. tantivy writes segment files
-//!   before the `meta.json` naming them and garbage-collects only files the current commit does
-//!   not list, so when `meta.json` did not change meanwhile every pinned file is complete and
-//!   of that commit; the links keep them alive while they are copied even if a merge removes
-//!   them from the index. Otherwise (or when a file vanished) the pins are dropped and it tries
-//!   again, a bounded number of times. Without hard links the pins are copies, rechecked alike.
-//! * Order: database and `sources.json` first, then the index, then the archive, so whatever the
-//!   index refers to (volumes) is at least as new as the index, and progress recorded in the
-//!   database is no newer than the index (a restored server re-reads rather than skips).
-//! * `sources.json` is replaced by rename and archive volumes never change, so plain reads are
+//!   whole copy: in WAL mode this pins one commit without blocking the server's writers, so the
+//!   copy is of that commit and never restarts. It goes `sqlite_pages_per_step` pages at a
+//!   time, sleeping `sqlite_pause` between steps.
+//! * The index is taken as of one commit: read `meta.json`, hard-link exactly the files of the
+//!   segments it lists (a delete file only for the listed delete opstamp) into
+//!   `data/.backup-pin-<pid>-<n>/`, then read `meta.json` again. tantivy writes a segment's
+//!   files before the `meta.json` naming them and garbage-collects only files the current
+//!   commit does not list: if `meta.json` did not change meanwhile, every pinned file is whole
+//!   and of that commit, and the links keep them even if a merge then deletes them from the
+//!   index. Otherwise (or if a file vanished) the pins are dropped and it tries again, a bounded
+//!   number of times. Where hard links fail the pins are copies, checked alike.
+//! * Order: database and `sources.json`, then the index, then the archive; so the volumes the
+//!   index refers to are there, and progress the database records is no newer than the index.
+//! * `sources.json` is replaced by rename and volumes never change, so plain reads of them are
 //!   consistent; a volume is taken only with its pair, `*.partial` files never.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread;
+use std::thread::sleep;
 use std::time::Duration;
 
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use time::format_description::well_known::Rfc3339;
-use time::macros::format_description;
 
 /// Format tag of every snapshot manifest.
 pub const FORMAT: &str = "gleaner-backup/1";
 const PARTIAL: &str = ".partial-";
 const TMP: &str = ".tmp-";
 const PIN: &str = ".backup-pin-";
-const MAX_PIN_ATTEMPTS: u32 = 50;
+const PIN_ATTEMPTS: u32 = 50;
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// Why a backup, restore or listing failed.
+/// Why a backup, a restore or a listing failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackupError {
-    /// A file system operation failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// SQLite failed while copying the database.
-    #[error("database {path}: {source}")]
-    Sqlite {
-        /// The database file concerned.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// An index `meta.json` or a snapshot manifest is not what it should be.
-    #[error("{path}: {reason}")]
-    Malformed {
-        /// The file concerned.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The index committed during every attempt to pin one commit.
-    #[error("index {path} changed during each of {attempts} attempts to capture one commit")]
-    IndexBusy {
-        /// The index directory.
-        path: PathBuf,
-        /// How many attempts were made.
-        attempts: u32,
-    },
-    /// A file that must never change (segment file, volume) changed while it was copied.
-    #[error("{path} changed while it was being backed up")]
-    Changed {
-        /// The file concerned.
-        path: PathBuf,
-    },
-    /// The restore target already holds something.
-    #[error("refusing to restore into {path}: it is not empty (restore into an empty or absent directory)")]
-    NotEmpty {
-        /// The data directory given.
-        path: PathBuf,
-    },
-    /// The destination holds no (such) snapshot.
-    #[error("no snapshot {name} in {dest}")]
-    NoSnapshot {
-        /// The backup destination.
-        dest: PathBuf,
-        /// The snapshot asked for, or "(any)".
-        name: String,
-    },
-    /// A backed-up file does not match its manifest.
-    #[error("{path} is corrupt: {problem}")]
-    Corrupt {
-        /// The backed-up file (or manifest) concerned.
-        path: PathBuf,
-        /// What does not match.
-        problem: String,
-    },
-    /// The current time could not be formatted.
-    #[error("formatting the snapshot time: {0}")]
-    Time(#[from] time::error::Format),
+    /// A file system operation failed on the path.
+    #[error("{0}: {1}")]
+    Io(PathBuf, #[source] io::Error),
+    /// SQLite failed while copying the database at the path.
+    #[error("database {0}: {1}")]
+    Sqlite(PathBuf, #[source] rusqlite::Error),
+    /// An index `meta.json` or a snapshot manifest (the path) is unusable, and why.
+    #[error("{0}: {1}")]
+    Malformed(PathBuf, String),
+    /// The index (the path) committed during every attempt to capture one commit.
+    #[error("index {0} kept changing: no commit could be captured after repeated attempts")]
+    IndexBusy(PathBuf),
+    /// A file that never changes (segment file, volume) changed while it was copied.
+    #[error("{0} changed while it was being backed up")]
+    Changed(PathBuf),
+    /// The restore target (the path) is not empty.
+    #[error("refusing to restore into {0}: it is not empty (use an empty or absent directory)")]
+    NotEmpty(PathBuf),
+    /// The backup (the path) holds no snapshot of that name ("(any)": none at all).
+    #[error("no snapshot {1} in {0}")]
+    NoSnapshot(PathBuf, String),
+    /// A backed-up file (the path) does not match its manifest, and how.
+    #[error("{0} is corrupt: {1}")]
+    Corrupt(PathBuf, String),
 }
 
 trait At<T> {
@@ -143,18 +99,12 @@ trait At<T> {
 }
 impl<T> At<T> for io::Result<T> {
     fn at(self, path: &Path) -> Result<T, BackupError> {
-        self.map_err(|source| BackupError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        self.map_err(|e| BackupError::Io(path.into(), e))
     }
 }
 impl<T> At<T> for rusqlite::Result<T> {
     fn at(self, path: &Path) -> Result<T, BackupError> {
-        self.map_err(|source| BackupError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })
+        self.map_err(|e| BackupError::Sqlite(path.into(), e))
     }
 }
 
@@ -171,22 +121,23 @@ pub struct BackupOptions<'a> {
 
 impl Default for BackupOptions<'_> {
     fn default() -> Self {
+        let sqlite_pause = Duration::from_millis(5);
         BackupOptions {
             config: None,
             sqlite_pages_per_step: 256,
-            sqlite_pause: Duration::from_millis(5),
+            sqlite_pause,
         }
     }
 }
 
-/// How far a long stage is, for drawing a progress bar.
+/// How far a stage is, to draw a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// "database", "index" or "archive" while backing up; "restore" while restoring.
     pub stage: &'static str,
-    /// Bytes of this stage done so far.
+    /// Bytes of this stage done.
     pub done_bytes: u64,
-    /// Bytes this stage has in all.
+    /// Bytes of this stage in all.
     pub total_bytes: u64,
 }
 
@@ -195,17 +146,13 @@ pub struct Progress {
 pub struct BackupReport {
     /// The new snapshot's name (its directory under `DEST/snapshots/`).
     pub snapshot: String,
-    /// The new snapshot's directory.
-    pub path: PathBuf,
-    /// Files written to the destination (snapshot files and new objects).
+    /// Files written to the destination: the snapshot's own and new objects.
     pub files_copied: u64,
-    /// Objects already in the destination and reused.
+    /// Objects the destination already held.
     pub files_reused: u64,
     /// Bytes written to the destination.
     pub bytes_copied: u64,
-    /// The opstamp of the index commit captured.
-    pub index_opstamp: u64,
-    /// Archive files left out: unpaired or unknown names, volumes removed meanwhile.
+    /// Archive files left out (`archive/<name>`): unpaired, or removed meanwhile.
     pub skipped: Vec<String>,
 }
 
@@ -227,7 +174,7 @@ pub struct RestoreReport {
 pub struct SnapshotManifest {
     /// Always [`FORMAT`].
     pub format: String,
-    /// The snapshot's name (when listed: its directory name).
+    /// The snapshot's name (when listed: its directory's name).
     #[serde(default)]
     pub name: String,
     /// When the backup started (RFC 3339, UTC).
@@ -242,7 +189,7 @@ pub struct ManifestEntry {
     /// Where it goes in a data directory: "gleaner.db", "sources.json", "index/meta.json",
     /// "index/<file>", "archive/<file>"; "gleaner.toml" is the configuration.
     pub path: String,
-    /// Where its bytes are: relative to DEST when `shared`, else to the snapshot directory.
+    /// Where its bytes are: relative to DEST if `shared`, else to the snapshot directory.
     pub stored: String,
     /// Whether it is an object shared by snapshots.
     pub shared: bool,
@@ -250,6 +197,17 @@ pub struct ManifestEntry {
     pub size: u64,
     /// Its SHA-256, lowercase hex.
     pub sha256: String,
+}
+
+fn entry(path: &str, stored: &str, shared: bool, (size, sha256): (u64, String)) -> ManifestEntry {
+    let (path, stored) = (path.to_string(), stored.to_string());
+    ManifestEntry {
+        path,
+        stored,
+        shared,
+        size,
+        sha256,
+    }
 }
 
 struct Bar<'p> {
@@ -262,10 +220,11 @@ struct Bar<'p> {
 impl Bar<'_> {
     fn add(&mut self, n: u64) {
         self.done = (self.done + n).min(self.total);
+        let (done_bytes, total_bytes) = (self.done, self.total);
         (self.f)(Progress {
             stage: self.stage,
-            done_bytes: self.done,
-            total_bytes: self.total,
+            done_bytes,
+            total_bytes,
         });
     }
 }
@@ -280,24 +239,9 @@ impl Drop for Cleanup {
     }
 }
 
-/// Empties a directory when dropped, unless disarmed.
-struct EmptyOnFail(Option<PathBuf>);
-impl Drop for EmptyOnFail {
-    fn drop(&mut self) {
-        if let Some(Ok(rd)) = self.0.take().map(fs::read_dir) {
-            for e in rd.flatten() {
-                let _ = remove_any(&e.path());
-            }
-        }
-    }
-}
-
 fn temp_name(prefix: &str, name: &str) -> String {
-    format!(
-        "{prefix}{}-{}-{name}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{}-{n}-{name}", std::process::id())
 }
 
 fn remove_any(p: &Path) -> Result<(), BackupError> {
@@ -326,35 +270,39 @@ fn set_readonly(p: &Path) -> Result<(), BackupError> {
     fs::set_permissions(p, perm).at(p)
 }
 
-/// Whether a leftover `<prefix><pid>-…` belongs to a process that is gone.
-fn is_stale(path: &Path, rest: &str) -> bool {
-    match rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) {
-        None => true,
-        Some(pid) if pid == std::process::id() => false,
-        Some(pid) if Path::new("/proc/self").exists() => {
-            !Path::new("/proc").join(pid.to_string()).exists()
-        }
-        // No /proc to ask: a day-old leftover is taken as dead.
-        Some(_) => fs::symlink_metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > Duration::from_secs(86_400)),
-    }
-}
-
-fn clean_stale(dir: &Path, prefix: &str) -> Result<(), BackupError> {
+/// UTF-8 names in `dir`, sorted, with their file types (none if `dir` is absent).
+fn list(dir: &Path) -> Result<Vec<(String, fs::FileType)>, BackupError> {
     let rd = match fs::read_dir(dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         r => r.at(dir)?,
     };
-    for entry in rd {
-        let entry = entry.at(dir)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(rest) = name.strip_prefix(prefix) {
-            if is_stale(&entry.path(), rest) {
-                remove_any(&entry.path())?;
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.at(dir)?;
+        if let Ok(name) = e.file_name().into_string() {
+            out.push((name, e.file_type().at(&e.path())?));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Removes `<prefix><pid>-…` entries of `dir` whose process is gone.
+fn clean_stale(dir: &Path, prefix: &str) -> Result<(), BackupError> {
+    for (name, _) in list(dir)? {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let stale = match rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) {
+            Some(pid) if pid == std::process::id() => false,
+            Some(pid) => {
+                Path::new("/proc/self").exists()
+                    && !Path::new("/proc").join(pid.to_string()).exists()
             }
+            None => true,
+        };
+        if stale {
+            remove_any(&dir.join(name))?;
         }
     }
     Ok(())
@@ -364,7 +312,7 @@ fn clean_stale(dir: &Path, prefix: &str) -> Result<(), BackupError> {
 /// `dst`, fsynced. Returns the size and the SHA-256.
 fn pump(
     src: &mut dyn Read,
-    src_path: &Path,
+    from: &Path,
     dst: Option<&Path>,
     mut bar: Option<&mut Bar<'_>>,
 ) -> Result<(u64, String), BackupError> {
@@ -385,7 +333,7 @@ fn pump(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).at(src_path),
+            Err(e) => return Err(e).at(from),
         };
         let chunk = buf.get(..n).unwrap_or_default();
         hash.update(chunk);
@@ -419,15 +367,6 @@ fn safe_rel(s: &str) -> Option<PathBuf> {
     Some(p)
 }
 
-fn stored_path(dest: &Path, snap_dir: &Path, f: &ManifestEntry) -> Option<PathBuf> {
-    let rel = safe_rel(&f.stored)?;
-    Some(if f.shared {
-        dest.join(rel)
-    } else {
-        snap_dir.join(rel)
-    })
-}
-
 /// Copies the database with the online backup API (see the module doc).
 fn backup_db(
     src_path: &Path,
@@ -435,16 +374,13 @@ fn backup_db(
     opts: &BackupOptions<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), BackupError> {
-    let src = Connection::open_with_flags(
-        src_path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .at(src_path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let src = Connection::open_with_flags(src_path, flags).at(src_path)?;
     src.busy_timeout(Duration::from_secs(10)).at(src_path)?;
     let mode: String = src
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .at(src_path)?;
-    let page_size: i64 = src
+    let page: i64 = src
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .at(src_path)?;
     // Outside WAL mode a held read lock would block writers: let the copy restart instead.
@@ -464,19 +400,20 @@ fn backup_db(
         } else {
             opts.sqlite_pages_per_step
         };
+        let bytes = |pages: i32| u64::try_from(i64::from(pages) * page).unwrap_or(0);
         loop {
             let step = b.step(pages).at(src_path)?;
             let p = b.progress();
-            let bytes = |pages: i32| u64::try_from(i64::from(pages) * page_size).unwrap_or(0);
+            let (done_bytes, total_bytes) = (bytes(p.pagecount - p.remaining), bytes(p.pagecount));
             progress(Progress {
                 stage: "database",
-                done_bytes: bytes(p.pagecount - p.remaining),
-                total_bytes: bytes(p.pagecount),
+                done_bytes,
+                total_bytes,
             });
             if matches!(step, StepResult::Done) {
                 break;
             }
-            thread::sleep(opts.sqlite_pause);
+            sleep(opts.sqlite_pause);
         }
     }
     dst.close().map_err(|(_, e)| e).at(dst_path)?;
@@ -486,79 +423,65 @@ fn backup_db(
     File::open(dst_path).and_then(|f| f.sync_all()).at(dst_path)
 }
 
-/// The opstamp and the segments (32-hex id, delete opstamp) an index `meta.json` lists.
-fn parse_meta(bytes: &[u8], path: &Path) -> Result<(u64, Vec<(String, Option<u64>)>), BackupError> {
+type Segments = Vec<(String, Option<u64>)>;
+
+/// The segments (32-hex id, delete opstamp) an index `meta.json` lists.
+fn parse_meta(bytes: &[u8], path: &Path) -> Result<Segments, BackupError> {
     use serde_json::Value;
-    let bad = |reason: String| BackupError::Malformed {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let bad = |why: String| BackupError::Malformed(path.into(), why);
     let v: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-    let segs = v
-        .get("segments")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no \"segments\" list".into()))?;
-    let segs = segs.iter().map(|s| {
-        let raw = s
-            .get("segment_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("a segment without \"segment_id\"".into()))?;
-        let id = raw.replace('-', "").to_ascii_lowercase();
-        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad(format!("bad segment id {raw:?}")));
-        }
-        let del = match s.get("deletes") {
-            None | Some(Value::Null) => None,
-            Some(d) => Some(
-                d.get("opstamp")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| bad(format!("segment {raw}: deletes without opstamp")))?,
-            ),
-        };
-        Ok((id, del))
-    });
-    Ok((
-        v.get("opstamp").and_then(Value::as_u64).unwrap_or(0),
-        segs.collect::<Result<_, _>>()?,
-    ))
+    let segs = v.get("segments").and_then(Value::as_array);
+    let segs = segs
+        .ok_or_else(|| bad("no \"segments\" list".into()))?
+        .iter()
+        .map(|s| {
+            let raw = s
+                .get("segment_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let id = raw.replace('-', "").to_ascii_lowercase();
+            if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad(format!("bad segment id {raw:?}")));
+            }
+            let del = match s.get("deletes") {
+                None | Some(Value::Null) => None,
+                Some(d) => Some(
+                    d.get("opstamp")
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| bad(format!("segment {raw}: no delete opstamp")))?,
+                ),
+            };
+            Ok((id, del))
+        });
+    segs.collect()
 }
 
-struct Pinned {
-    meta: Vec<u8>,
-    opstamp: u64,
-    files: Vec<String>,
-}
-
-/// Pins the files of one index commit into `pin` (see the module doc).
-fn pin_index(index: &Path, pin: &Path, mut links: bool) -> Result<Pinned, BackupError> {
+/// Pins the files of one index commit into `pin` (see the module doc); returns that commit's
+/// `meta.json` and the pinned file names.
+fn pin_index(
+    index: &Path,
+    pin: &Path,
+    mut links: bool,
+) -> Result<(Vec<u8>, Vec<String>), BackupError> {
     let meta_path = index.join("meta.json");
-    for attempt in 0..MAX_PIN_ATTEMPTS {
-        if attempt > 0 {
-            thread::sleep(Duration::from_millis(5 * u64::from(attempt.min(20))));
-        }
+    for attempt in 0..PIN_ATTEMPTS {
+        sleep(Duration::from_millis(5 * u64::from(attempt.min(20))));
         let meta = fs::read(&meta_path).at(&meta_path)?;
-        let (opstamp, segs) = parse_meta(&meta, &meta_path)?;
+        let segs = parse_meta(&meta, &meta_path)?;
         let wanted: HashMap<&str, Option<u64>> =
             segs.iter().map(|(id, d)| (id.as_str(), *d)).collect();
-        let mut files = Vec::new();
-        for entry in fs::read_dir(index).at(index)? {
-            let Ok(name) = entry.at(index)?.file_name().into_string() else {
-                continue;
-            };
+        let files = list(index)?.into_iter().map(|(n, _)| n).filter(|name| {
             let Some((id, ext)) = name.split_once('.') else {
-                continue;
+                return false;
             };
-            let Some(del) = wanted.get(id) else { continue };
-            let keep = match ext.strip_suffix(".del") {
-                Some(op) => op.parse().ok() == *del,
-                None => ext != "store.temp",
-            };
-            if keep {
-                files.push(name);
+            match (wanted.get(id), ext.strip_suffix(".del")) {
+                (Some(del), Some(op)) => op.parse().ok() == *del,
+                (Some(_), None) => ext != "store.temp",
+                (None, _) => false,
             }
-        }
-        files.sort();
-        let complete = segs.iter().all(|(id, del)| {
+        });
+        let files: Vec<String> = files.collect();
+        let whole = segs.iter().all(|(id, del)| {
             files.iter().any(|f| f.starts_with(id.as_str()))
                 && del.is_none_or(|op| files.contains(&format!("{id}.{op}.del")))
         });
@@ -575,183 +498,224 @@ fn pin_index(index: &Path, pin: &Path, mut links: bool) -> Result<Pinned, Backup
             if r.as_ref()
                 .is_err_and(|e| e.kind() != io::ErrorKind::NotFound)
             {
-                links = false; // No hard links here: pin by copying (on Unix an open file outlives its deletion).
+                links = false; // Pin by copying (on Unix an open file outlives its deletion).
                 r = fs::copy(&from, &to).map(|_| ());
             }
             match r {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    vanished = true;
-                    break;
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => vanished = true,
                 r => r.at(&from)?,
             }
         }
         if vanished || fs::read(&meta_path).at(&meta_path)? != meta {
             continue;
         }
-        if !complete {
-            return Err(BackupError::Malformed {
-                path: meta_path,
-                reason: "lists segment files that do not exist".into(),
-            });
+        if !whole {
+            return Err(BackupError::Malformed(
+                meta_path,
+                "lists segment files that do not exist".into(),
+            ));
         }
-        return Ok(Pinned {
-            meta,
-            opstamp,
-            files,
-        });
+        return Ok((meta, files));
     }
-    Err(BackupError::IndexBusy {
-        path: index.to_path_buf(),
-        attempts: MAX_PIN_ATTEMPTS,
-    })
+    Err(BackupError::IndexBusy(index.into()))
 }
 
-/// The SHA-256 of object `objects/<kind>/<name>` if it exists with `size` bytes ("" if it
-/// exists with another size), trusting a manifest's record over re-reading it.
-fn object_sha(
-    dest: &Path,
-    known: &HashMap<String, (u64, String)>,
-    kind: &str,
-    name: &str,
-    size: u64,
-) -> Result<Option<String>, BackupError> {
-    let p = dest.join("objects").join(kind).join(name);
-    match fs::metadata(&p) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Ok(m) if m.len() != size => Ok(Some(String::new())),
-        r => {
-            r.at(&p)?;
-            match known.get(&format!("objects/{kind}/{name}")) {
-                Some((s, sha)) if *s == size => Ok(Some(sha.clone())),
-                _ => Ok(Some(hash_path(&p)?.1)),
-            }
-        }
-    }
-}
-
-/// Stores `src` as a shared object unless an identical one is there; None if `src` is gone.
-fn store_object(
-    dest: &Path,
-    known: &HashMap<String, (u64, String)>,
-    kind: &str,
-    name: &str,
-    src: &Path,
-    bar: &mut Bar<'_>,
-    report: &mut BackupReport,
-) -> Result<Option<ManifestEntry>, BackupError> {
-    let mut file = match File::open(src) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        r => r.at(src)?,
-    };
-    let size = file.metadata().at(src)?.len();
-    let entry = |stored: &str, sha: String| ManifestEntry {
-        path: format!("{kind}/{name}"),
-        stored: format!("objects/{kind}/{stored}"),
-        shared: true,
-        size,
-        sha256: sha,
-    };
-    let mut src_sha = None;
-    if let Some(obj) = object_sha(dest, known, kind, name, size)? {
-        let sha = pump(&mut file, src, None, Some(bar))?.1;
-        if sha == obj {
-            report.files_reused += 1;
-            return Ok(Some(entry(name, sha)));
-        }
-        src_sha = Some(sha);
-        io::Seek::rewind(&mut file).at(src)?;
-    }
-    let dir = dest.join("objects").join(kind);
-    let tmp = dir.join(temp_name(TMP, name));
-    let mut guard = Cleanup(Some(tmp.clone()));
-    let (n, sha) = pump(&mut file, src, Some(&tmp), Some(bar))?;
-    if n != size || src_sha.as_ref().is_some_and(|s| *s != sha) {
-        return Err(BackupError::Changed {
-            path: src.to_path_buf(),
-        });
-    }
-    let mut stored = name.to_string();
-    if object_sha(dest, known, kind, name, size)?.is_some() {
-        stored = format!("{name}~{}", sha.get(..16).unwrap_or_default());
-        if object_sha(dest, known, kind, &stored, size)?.as_ref() == Some(&sha) {
-            report.files_reused += 1;
-            return Ok(Some(entry(&stored, sha)));
-        }
-    }
-    set_readonly(&tmp)?;
-    let target = dir.join(&stored);
-    fs::rename(&tmp, &target).at(&target)?;
-    guard.0 = None;
-    report.files_copied += 1;
-    report.bytes_copied += n;
-    Ok(Some(entry(&stored, sha)))
-}
-
-/// Sealed volume files in `archive/` (complete pairs only) and what was left out.
+/// Sealed volume files in `archive/` (complete pairs only), and what was left out.
 fn archive_files(dir: &Path) -> Result<(Vec<String>, Vec<String>), BackupError> {
-    let rd = match fs::read_dir(dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
-        r => r.at(dir)?,
-    };
-    let (mut names, mut skipped) = (BTreeSet::new(), Vec::new());
-    for entry in rd {
-        let entry = entry.at(dir)?;
-        match entry.file_name().into_string() {
-            Ok(n) if n.starts_with('.') || n.ends_with(".partial") => {}
-            Ok(n) if entry.file_type().at(&entry.path())?.is_file() => {
-                names.insert(n);
-            }
-            Ok(_) => {}
-            Err(n) => skipped.push(format!("archive/{}", n.to_string_lossy())),
-        }
-    }
-    let mut keep = Vec::new();
+    let names: BTreeSet<String> = list(dir)?
+        .into_iter()
+        .filter(|(n, t)| t.is_file() && !n.starts_with('.') && !n.ends_with(".partial"))
+        .map(|(n, _)| n)
+        .collect();
+    let (mut keep, mut skipped) = (Vec::new(), Vec::new());
     for n in &names {
-        let pair = if let Some(stem) = n.strip_suffix(".mbox.zst") {
-            Some(format!("{stem}.manifest.json"))
-        } else {
-            n.strip_suffix(".manifest.json")
-                .map(|stem| format!("{stem}.mbox.zst"))
+        let pair = match (
+            n.strip_suffix(".mbox.zst"),
+            n.strip_suffix(".manifest.json"),
+        ) {
+            (Some(stem), _) => format!("{stem}.manifest.json"),
+            (_, Some(stem)) => format!("{stem}.mbox.zst"),
+            _ => String::new(),
         };
-        match pair {
-            Some(p) if names.contains(&p) => keep.push(n.clone()),
-            _ => skipped.push(format!("archive/{n}")),
+        if names.contains(&pair) {
+            keep.push(n.clone())
+        } else {
+            skipped.push(format!("archive/{n}"))
         }
     }
     Ok((keep, skipped))
 }
 
-/// Takes a consistent snapshot of the data directory `data` into the backup destination
-/// `dest` (created if needed), copying only objects it does not hold yet.
+/// One backup run's state.
+struct Run<'p> {
+    dest: PathBuf,
+    known: HashMap<String, (u64, String)>,
+    report: BackupReport,
+    files: Vec<ManifestEntry>,
+    bar: Bar<'p>,
+}
+
+impl Run<'_> {
+    fn copied(&mut self, e: ManifestEntry) {
+        self.report.files_copied += 1;
+        self.report.bytes_copied += e.size;
+        self.files.push(e);
+    }
+
+    fn local(
+        &mut self,
+        tmp: &Path,
+        path: &str,
+        stored: &str,
+        src: &mut dyn Read,
+        from: &Path,
+    ) -> Result<(), BackupError> {
+        let e = entry(
+            path,
+            stored,
+            false,
+            pump(src, from, Some(&tmp.join(stored)), None)?,
+        );
+        self.copied(e);
+        Ok(())
+    }
+
+    /// Stores `src` as object `objects/<kind>/<name>` unless an identical one is there;
+    /// false if `src` is gone.
+    fn object(&mut self, kind: &str, name: &str, src: &Path) -> Result<bool, BackupError> {
+        let mut file = match File::open(src) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            r => r.at(src)?,
+        };
+        let size = file.metadata().at(src)?.len();
+        let (path, stored) = (format!("{kind}/{name}"), format!("objects/{kind}/{name}"));
+        let target = self.dest.join(&stored);
+        let mut hashed = None;
+        if fs::metadata(&target).is_ok_and(|m| m.len() == size) {
+            let have = match self.known.get(&stored) {
+                Some((s, sha)) if *s == size => sha.clone(),
+                _ => hash_path(&target)?.1,
+            };
+            let sha = pump(&mut file, src, None, Some(&mut self.bar))?.1;
+            if sha == have {
+                self.report.files_reused += 1;
+                self.files.push(entry(&path, &stored, true, (size, sha)));
+                return Ok(true);
+            }
+            file.rewind().at(src)?;
+            hashed = Some(sha);
+        }
+        let tmp = target.with_file_name(temp_name(TMP, name));
+        let mut guard = Cleanup(Some(tmp.clone()));
+        let (n, sha) = pump(&mut file, src, Some(&tmp), Some(&mut self.bar))?;
+        if n != size || hashed.is_some_and(|h| h != sha) {
+            return Err(BackupError::Changed(src.into()));
+        }
+        set_readonly(&tmp)?;
+        fs::rename(&tmp, &target).at(&target)?;
+        guard.0 = None;
+        self.copied(entry(&path, &stored, true, (n, sha)));
+        Ok(true)
+    }
+
+    fn stage(&mut self, stage: &'static str, dir: &Path, names: &[String]) {
+        let total = names
+            .iter()
+            .map(|n| fs::metadata(dir.join(n)).map_or(0, |m| m.len()))
+            .sum();
+        (self.bar.stage, self.bar.done, self.bar.total) = (stage, 0, total);
+    }
+
+    /// Copies everything but the manifest into the snapshot directory `tmp`.
+    fn take(
+        &mut self,
+        data: &Path,
+        tmp: &Path,
+        opts: &BackupOptions<'_>,
+    ) -> Result<(), BackupError> {
+        let db = tmp.join("gleaner.db");
+        backup_db(&data.join("gleaner.db"), &db, opts, &mut *self.bar.f)?;
+        self.copied(entry("gleaner.db", "gleaner.db", false, hash_path(&db)?));
+        let sources = data.join("sources.json");
+        match File::open(&sources) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            f => self.local(
+                tmp,
+                "sources.json",
+                "sources.json",
+                &mut f.at(&sources)?,
+                &sources,
+            )?,
+        }
+        if let Some(cfg) = opts.config {
+            self.local(
+                tmp,
+                "gleaner.toml",
+                "gleaner.toml",
+                &mut File::open(cfg).at(cfg)?,
+                cfg,
+            )?;
+        }
+
+        let (index, pin) = (data.join("index"), data.join(temp_name(PIN, "")));
+        let _pin_guard = Cleanup(Some(pin.clone()));
+        let (meta, files) = pin_index(&index, &pin, true)?;
+        self.local(
+            tmp,
+            "index/meta.json",
+            "index-meta.json",
+            &mut &meta[..],
+            &index.join("meta.json"),
+        )?;
+        self.stage("index", &pin, &files);
+        for f in &files {
+            if !self.object("index", f, &pin.join(f))? {
+                return Err(BackupError::Changed(pin.join(f)));
+            }
+        }
+
+        let archive = data.join("archive");
+        let (vols, skipped) = archive_files(&archive)?;
+        self.report.skipped = skipped;
+        self.stage("archive", &archive, &vols);
+        for v in &vols {
+            if !self.object("archive", v, &archive.join(v))? {
+                self.report.skipped.push(format!("archive/{v}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Takes a consistent snapshot of the data directory `data` into the backup destination `dest`
+/// (created if needed), copying only the objects it does not hold yet.
 pub fn backup(
     data: &Path,
     dest: &Path,
     opts: &BackupOptions<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BackupReport, BackupError> {
-    let (snaps, obj_index, obj_archive) = (
-        dest.join("snapshots"),
-        dest.join("objects/index"),
-        dest.join("objects/archive"),
-    );
-    for d in [&snaps, &obj_index, &obj_archive] {
-        fs::create_dir_all(d).at(d)?;
+    let snaps = dest.join("snapshots");
+    for d in ["snapshots", "objects/index", "objects/archive"] {
+        let d = dest.join(d);
+        fs::create_dir_all(&d).at(&d)?;
+        clean_stale(&d, if d == snaps { PARTIAL } else { TMP })?;
     }
-    clean_stale(&snaps, PARTIAL)?;
-    clean_stale(&obj_index, TMP)?;
-    clean_stale(&obj_archive, TMP)?;
     clean_stale(data, PIN)?;
-    let known: HashMap<String, (u64, String)> = list_snapshots(dest)?
+    let known = list_snapshots(dest)?
         .into_iter()
         .flat_map(|m| m.files)
-        .filter(|f| f.shared)
-        .map(|f| (f.stored, (f.size, f.sha256)))
-        .collect();
-    let now = time::OffsetDateTime::now_utc();
-    let base = now.format(format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    ))?;
+        .filter(|f| f.shared);
+    let known = known.map(|f| (f.stored, (f.size, f.sha256))).collect();
+    let t = time::OffsetDateTime::now_utc();
+    let (y, mo, d) = (t.year(), u8::from(t.month()), t.day());
+    let created = format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let base = created.replace(['-', ':'], "");
     let name = (0..100)
         .map(|k| {
             if k == 0 {
@@ -760,196 +724,87 @@ pub fn backup(
                 format!("{base}-{k:02}")
             }
         })
-        .find(|n| !snaps.join(n).exists())
-        .ok_or_else(|| BackupError::Io {
-            path: snaps.join(&base),
-            source: io::ErrorKind::AlreadyExists.into(),
-        })?;
+        .find(|n| !snaps.join(n).exists());
+    let name = name
+        .ok_or_else(|| BackupError::Io(snaps.join(&base), io::ErrorKind::AlreadyExists.into()))?;
     let tmp = snaps.join(temp_name(PARTIAL, &name));
     fs::create_dir(&tmp).at(&tmp)?;
-    let mut tmp_guard = Cleanup(Some(tmp.clone()));
-    let mut report = BackupReport {
+    let mut guard = Cleanup(Some(tmp.clone()));
+
+    let report = BackupReport {
         snapshot: name.clone(),
-        path: snaps.join(&name),
         ..BackupReport::default()
     };
-    let mut files = Vec::new();
-    let local = |path: &str,
-                 stored: &str,
-                 src: &mut dyn Read,
-                 src_path: &Path,
-                 report: &mut BackupReport| {
-        let to = tmp.join(stored);
-        let (size, sha256) = pump(src, src_path, Some(&to), None)?;
-        report.files_copied += 1;
-        report.bytes_copied += size;
-        Ok::<_, BackupError>(ManifestEntry {
-            path: path.into(),
-            stored: stored.into(),
-            shared: false,
-            size,
-            sha256,
-        })
-    };
-
-    let (db_src, db) = (data.join("gleaner.db"), tmp.join("gleaner.db"));
-    backup_db(&db_src, &db, opts, progress)?;
-    let (size, sha256) = hash_path(&db)?;
-    files.push(ManifestEntry {
-        path: "gleaner.db".into(),
-        stored: "gleaner.db".into(),
-        shared: false,
-        size,
-        sha256,
-    });
-    report.files_copied += 1;
-    report.bytes_copied += size;
-    let sources = data.join("sources.json");
-    match File::open(&sources) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        f => files.push(local(
-            "sources.json",
-            "sources.json",
-            &mut f.at(&sources)?,
-            &sources,
-            &mut report,
-        )?),
-    }
-    if let Some(cfg) = opts.config {
-        files.push(local(
-            "gleaner.toml",
-            "gleaner.toml",
-            &mut File::open(cfg).at(cfg)?,
-            cfg,
-            &mut report,
-        )?);
-    }
-
-    let (index, pin) = (data.join("index"), data.join(temp_name(PIN, "")));
-    let pin_guard = Cleanup(Some(pin.clone()));
-    let pinned = pin_index(&index, &pin, true)?;
-    report.index_opstamp = pinned.opstamp;
-    files.push(local(
-        "index/meta.json",
-        "index-meta.json",
-        &mut &pinned.meta[..],
-        &index.join("meta.json"),
-        &mut report,
-    )?);
-    let total = pinned
-        .files
-        .iter()
-        .map(|f| fs::metadata(pin.join(f)).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let mut bar = Bar {
-        stage: "index",
+    let bar = Bar {
+        stage: "",
         done: 0,
-        total,
-        f: &mut *progress,
+        total: 0,
+        f: progress,
     };
-    for f in &pinned.files {
-        let p = pin.join(f);
-        files.push(
-            store_object(dest, &known, "index", f, &p, &mut bar, &mut report)?
-                .ok_or(BackupError::Changed { path: p })?,
-        );
-    }
-    drop(pin_guard);
-
-    let archive = data.join("archive");
-    let (vols, skipped) = archive_files(&archive)?;
-    report.skipped = skipped;
-    let total = vols
-        .iter()
-        .map(|v| fs::metadata(archive.join(v)).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let mut bar = Bar {
-        stage: "archive",
-        done: 0,
-        total,
-        f: &mut *progress,
+    let mut run = Run {
+        dest: dest.into(),
+        known,
+        report,
+        files: Vec::new(),
+        bar,
     };
-    for v in &vols {
-        match store_object(
-            dest,
-            &known,
-            "archive",
-            v,
-            &archive.join(v),
-            &mut bar,
-            &mut report,
-        )? {
-            Some(e) => files.push(e),
-            None => report.skipped.push(format!("archive/{v}")),
-        }
-    }
-
+    run.take(data, &tmp, opts)?;
     let manifest = SnapshotManifest {
         format: FORMAT.into(),
         name: name.clone(),
-        created: now.format(&Rfc3339)?,
-        files,
+        created,
+        files: run.files,
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Malformed {
-        path: tmp.join("manifest.json"),
-        reason: e.to_string(),
-    })?;
-    pump(&mut &json[..], &tmp, Some(&tmp.join("manifest.json")), None)?;
-    for d in [&tmp, &obj_index, &obj_archive] {
+    let mpath = tmp.join("manifest.json");
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| BackupError::Malformed(mpath.clone(), e.to_string()))?;
+    pump(&mut &json[..], &mpath, Some(&mpath), None)?;
+    for d in [
+        &tmp,
+        &dest.join("objects/index"),
+        &dest.join("objects/archive"),
+    ] {
         sync_dir(d)?;
     }
-    fs::rename(&tmp, &report.path).at(&report.path)?;
-    tmp_guard.0 = None;
+    let target = snaps.join(&name);
+    fs::rename(&tmp, &target).at(&target)?;
+    guard.0 = None;
     sync_dir(&snaps)?;
-    Ok(report)
+    Ok(run.report)
 }
 
-fn read_manifest(snap_dir: &Path) -> Result<SnapshotManifest, BackupError> {
-    let path = snap_dir.join("manifest.json");
-    let bytes = fs::read(&path).at(&path)?;
-    let m: SnapshotManifest =
-        serde_json::from_slice(&bytes).map_err(|e| BackupError::Malformed {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    if m.format != FORMAT {
-        return Err(BackupError::Malformed {
-            path,
-            reason: format!("unknown format {:?}", m.format),
-        });
-    }
-    Ok(m)
+type Listed = Result<SnapshotManifest, BackupError>;
+
+/// Snapshot directories of `dest` (dot-names skipped), oldest first, with their manifest or
+/// why it is unusable.
+fn snapshot_dirs(dest: &Path) -> Result<Vec<(String, Listed)>, BackupError> {
+    let dirs = list(&dest.join("snapshots"))?
+        .into_iter()
+        .filter(|(n, t)| t.is_dir() && !n.starts_with('.'));
+    Ok(dirs
+        .map(|(name, _)| {
+            let path = dest.join("snapshots").join(&name).join("manifest.json");
+            let m = fs::read(&path).at(&path).and_then(|b| {
+                let m: SnapshotManifest = serde_json::from_slice(&b)
+                    .map_err(|e| BackupError::Malformed(path.clone(), e.to_string()))?;
+                match m.format == FORMAT {
+                    true => Ok(SnapshotManifest {
+                        name: name.clone(),
+                        ..m
+                    }),
+                    false => Err(BackupError::Malformed(
+                        path.clone(),
+                        format!("unknown format {:?}", m.format),
+                    )),
+                }
+            });
+            (name, m)
+        })
+        .collect())
 }
 
-/// Snapshot directories of `dest` (dot-names skipped), with their manifest or why it is unreadable.
-fn snapshot_dirs(
-    dest: &Path,
-) -> Result<Vec<(String, Result<SnapshotManifest, BackupError>)>, BackupError> {
-    let dir = dest.join("snapshots");
-    let rd = match fs::read_dir(&dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        r => r.at(&dir)?,
-    };
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.at(&dir)?;
-        match entry.file_name().into_string() {
-            Ok(n) if !n.starts_with('.') && entry.file_type().at(&entry.path())?.is_dir() => {
-                let m = read_manifest(&entry.path()).map(|m| SnapshotManifest {
-                    name: n.clone(),
-                    ..m
-                });
-                out.push((n, m));
-            }
-            _ => {}
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-/// The complete snapshots in `dest`, oldest first; partial or unreadable ones are left out
-/// ([`verify_backup`] reports the latter).
+/// The complete snapshots in `dest`, oldest first; partial ones and those with an unusable
+/// manifest are left out ([`verify_backup`] reports the latter).
 pub fn list_snapshots(dest: &Path) -> Result<Vec<SnapshotManifest>, BackupError> {
     Ok(snapshot_dirs(dest)?
         .into_iter()
@@ -957,40 +812,59 @@ pub fn list_snapshots(dest: &Path) -> Result<Vec<SnapshotManifest>, BackupError>
         .collect())
 }
 
+/// Where an entry's bytes are, if its stored path is safe.
+fn stored_path(dest: &Path, name: &str, f: &ManifestEntry) -> Option<PathBuf> {
+    let rel = safe_rel(&f.stored)?;
+    Some(if f.shared {
+        dest.join(rel)
+    } else {
+        dest.join("snapshots").join(name).join(rel)
+    })
+}
+
+fn mismatch(f: &ManifestEntry, size: u64, sha: &str) -> Option<String> {
+    let found = format!("found {size} bytes with sha256 {sha}");
+    (size != f.size || sha != f.sha256).then(|| {
+        format!(
+            "expected {} bytes with sha256 {}, {found}",
+            f.size, f.sha256
+        )
+    })
+}
+
 /// Re-hashes every file of every snapshot in `dest`; returns the problems found, one line each
 /// (none: the backup is sound).
 pub fn verify_backup(dest: &Path) -> Result<Vec<String>, BackupError> {
-    let mut problems = Vec::new();
-    let mut seen: HashMap<PathBuf, Result<(u64, String), String>> = HashMap::new();
+    let (mut problems, mut seen) = (Vec::new(), HashMap::new());
     let dirs = snapshot_dirs(dest)?;
     if dirs.is_empty() {
         problems.push(format!("{}: no snapshots", dest.display()));
     }
     for (name, m) in dirs {
-        let m = match m {
-            Ok(m) => m,
+        let files = match m {
+            Ok(m) => m.files,
             Err(e) => {
                 problems.push(format!("snapshot {name}: {e}"));
                 continue;
             }
         };
-        let snap_dir = dest.join("snapshots").join(&name);
-        for f in &m.files {
-            let Some(p) = stored_path(dest, &snap_dir, f) else {
+        for f in &files {
+            let Some(p) = stored_path(dest, &name, f) else {
                 problems.push(format!(
                     "snapshot {name}: unsafe stored path {:?}",
                     f.stored
                 ));
                 continue;
             };
-            match seen.entry(p.clone()).or_insert_with(|| hash_path(&p).map_err(|e| e.to_string())) {
-                Ok((size, sha)) if *size == f.size && *sha == f.sha256 => {}
-                Ok((size, sha)) => problems.push(format!(
-                    "snapshot {name}: {} is corrupt: expected {} bytes with sha256 {}, found {size} bytes with sha256 {sha}",
-                    p.display(),
-                    f.size,
-                    f.sha256
-                )),
+            match seen
+                .entry(p.clone())
+                .or_insert_with(|| hash_path(&p).map_err(|e| e.to_string()))
+            {
+                Ok((size, sha)) => {
+                    if let Some(m) = mismatch(f, *size, sha) {
+                        problems.push(format!("snapshot {name}: {} is corrupt: {m}", p.display()));
+                    }
+                }
                 Err(e) => problems.push(format!("snapshot {name}: {e}")),
             }
         }
@@ -999,7 +873,7 @@ pub fn verify_backup(dest: &Path) -> Result<Vec<String>, BackupError> {
 }
 
 /// Restores snapshot `snapshot` (the newest when None) of the backup at `src` into the data
-/// directory `data`, which must be empty or absent; every file is checked against the manifest.
+/// directory `data`, which must be empty or absent, checking every file against the manifest.
 /// On failure `data` is left empty.
 pub fn restore(
     src: &Path,
@@ -1007,49 +881,53 @@ pub fn restore(
     data: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RestoreReport, BackupError> {
-    match fs::read_dir(data) {
-        Ok(rd) if rd.count() > 0 => {
-            return Err(BackupError::NotEmpty {
-                path: data.to_path_buf(),
-            })
-        }
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e).at(data),
-        _ => {}
+    if data.exists() && fs::read_dir(data).at(data)?.next().is_some() {
+        return Err(BackupError::NotEmpty(data.into()));
     }
     let mut snaps = list_snapshots(src)?;
     let m = match snapshot {
         Some(n) => snaps.into_iter().find(|m| m.name == n),
         None => snaps.pop(),
     };
-    let m = m.ok_or_else(|| BackupError::NoSnapshot {
-        dest: src.to_path_buf(),
-        name: snapshot.unwrap_or("(any)").to_string(),
-    })?;
-    let snap_dir = src.join("snapshots").join(&m.name);
+    let m =
+        m.ok_or_else(|| BackupError::NoSnapshot(src.into(), snapshot.unwrap_or("(any)").into()))?;
     fs::create_dir_all(data).at(data)?;
-    let mut guard = EmptyOnFail(Some(data.to_path_buf()));
-    let mut files: Vec<&ManifestEntry> = m.files.iter().collect();
-    files.sort_by_key(|f| f.path == "index/meta.json"); // the commit point last
-    let total = files.iter().map(|f| f.size).sum();
-    let mut bar = Bar {
+    let bar = Bar {
         stage: "restore",
         done: 0,
-        total,
+        total: m.files.iter().map(|f| f.size).sum(),
         f: progress,
     };
+    let r = restore_files(src, &m, data, bar);
+    if r.is_err() {
+        for (name, _) in list(data).unwrap_or_default() {
+            let _ = remove_any(&data.join(name));
+        }
+    }
+    r
+}
+
+fn restore_files(
+    src: &Path,
+    m: &SnapshotManifest,
+    data: &Path,
+    mut bar: Bar<'_>,
+) -> Result<RestoreReport, BackupError> {
     let mut report = RestoreReport {
         snapshot: m.name.clone(),
         ..RestoreReport::default()
     };
+    let mpath = src.join("snapshots").join(&m.name).join("manifest.json");
+    let bad =
+        |what: &str, v: &str| BackupError::Corrupt(mpath.clone(), format!("unsafe {what} {v:?}"));
+    let mut files: Vec<&ManifestEntry> = m.files.iter().collect();
+    files.sort_by_key(|f| f.path == "index/meta.json"); // the commit point last
     let mut managed = Vec::new();
-    let bad = |what: &str, v: &str| BackupError::Corrupt {
-        path: snap_dir.join("manifest.json"),
-        problem: format!("unsafe {what} {v:?}"),
-    };
     for f in files {
-        let from = stored_path(src, &snap_dir, f).ok_or_else(|| bad("stored path", &f.stored))?;
-        let rel = if f.path == "gleaner.toml" {
-            Some(PathBuf::from("restored-gleaner.toml"))
+        let from = stored_path(src, &m.name, f).ok_or_else(|| bad("stored path", &f.stored))?;
+        let config = f.path == "gleaner.toml";
+        let rel = if config {
+            Some("restored-gleaner.toml".into())
         } else {
             safe_rel(&f.path)
         };
@@ -1063,36 +941,25 @@ pub fn restore(
             Some(&to),
             Some(&mut bar),
         )?;
-        if size != f.size || sha != f.sha256 {
-            let problem = format!(
-                "expected {} bytes with sha256 {}, found {size} bytes with sha256 {sha}",
-                f.size, f.sha256
-            );
-            return Err(BackupError::Corrupt {
-                path: from,
-                problem,
-            });
+        if let Some(problem) = mismatch(f, size, &sha) {
+            return Err(BackupError::Corrupt(from, problem));
         }
         if f.path.starts_with("archive/") {
             set_readonly(&to)?;
         }
-        if f.path == "gleaner.toml" {
-            report.config = Some(to);
-        }
         if let Some(name) = f.path.strip_prefix("index/") {
             managed.push(name.to_string());
         }
+        report.config = report.config.or(config.then_some(to));
         report.files_restored += 1;
         report.bytes_restored += size;
     }
     let index = data.join("index");
     if !managed.is_empty() {
-        // So that tantivy garbage-collects these files once merges replace them.
+        // So that tantivy garbage-collects these files once merges have replaced them.
         let p = index.join(".managed.json");
-        let json = serde_json::to_vec(&managed).map_err(|e| BackupError::Malformed {
-            path: p.clone(),
-            reason: e.to_string(),
-        })?;
+        let json = serde_json::to_vec(&managed)
+            .map_err(|e| BackupError::Malformed(p.clone(), e.to_string()))?;
         pump(&mut &json[..], &p, Some(&p), None)?;
     }
     for d in [index, data.join("archive"), data.to_path_buf()] {
@@ -1100,6 +967,5 @@ pub fn restore(
             sync_dir(&d)?;
         }
     }
-    guard.0 = None;
     Ok(report)
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::access::SESSION_LIFETIME_SECS;
-use crate::http::{blocking, AppError, Shared, Viewer, SESSION_COOKIE};
+use crate::http::{blocking, json_body, AppError, Shared, Viewer, SESSION_COOKIE};
 
 /// Failed logins allowed per user name within [`FAILURE_WINDOW`].
 const MAX_FAILURES: u32 = 10;
@@ -57,16 +57,7 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(AppError::UnsupportedMediaType);
-    }
-    let creds: Credentials = serde_json::from_slice(&body)
-        .map_err(|_| AppError::BadRequest("send {\"username\": ..., \"password\": ...}".into()))?;
+    let creds: Credentials = json_body(&headers, &body, "{\"username\": ..., \"password\": ...}")?;
     let Some(users) = state.users.clone().filter(|_| state.auth_enabled) else {
         // Auth is off: everyone is an admin already.
         return Ok(Json(json!({"user": null, "role": "admin"})).into_response());

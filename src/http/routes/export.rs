@@ -62,7 +62,7 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     params.remove("limit");
     params.remove("offset");
-    let req = request(&params, &viewer)?;
+    let req = request(&state, &params, &viewer)?;
     // Plan first, so a bad query is a JSON 400 rather than a broken download.
     let st = state.clone();
     let checked = req.clone();

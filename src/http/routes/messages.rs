@@ -35,6 +35,8 @@ struct MessageJson {
     html_only: bool,
     in_reply_to: String,
     references: Vec<String>,
+    /// Curated documents citing this message.
+    cited_in: Vec<crate::curate::documents::DocRef>,
 }
 
 /// The original bytes of a message from its first readable location.
@@ -88,6 +90,7 @@ fn decoded(stored: StoredMessage) -> MessageJson {
         footer: String::new(),
         html_only: false,
         references: Vec::new(),
+        cited_in: Vec::new(),
         message_id: stored.message_id,
         key: stored.key,
         thread_id: stored.thread_id,
@@ -120,7 +123,20 @@ pub async fn message(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let stored = find(&state, &viewer, id).await?;
-    let json = blocking(move || Ok(decoded(stored))).await?;
+    let curation = state.curation.clone();
+    let readers_only = viewer.role < crate::access::Role::Reviewer;
+    let json = blocking(move || {
+        let mut json = decoded(stored);
+        if let Some(c) = curation.filter(|_| !json.message_id.is_empty()) {
+            json.cited_in = c.citing_documents(&json.message_id)?;
+            if readers_only {
+                json.cited_in
+                    .retain(|d| d.status == crate::curate::DocStatus::Published);
+            }
+        }
+        Ok(json)
+    })
+    .await?;
     Ok(Json(json).into_response())
 }
 

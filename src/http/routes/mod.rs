@@ -1,8 +1,10 @@
 //! One file per API area.
 
 pub mod auth;
+pub mod docs;
 pub mod export;
 pub mod messages;
+pub mod review;
 pub mod search;
 pub mod stats;
 pub mod threads;

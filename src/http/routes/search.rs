@@ -90,7 +90,11 @@ fn hit_json(h: Hit) -> HitJson {
 }
 
 /// Reads `q`, `limit`, `offset` and `sort` into a request for `viewer`.
-pub fn request(params: &HashMap<String, String>, viewer: &Viewer) -> Result<Request, AppError> {
+pub fn request(
+    state: &Shared,
+    params: &HashMap<String, String>,
+    viewer: &Viewer,
+) -> Result<Request, AppError> {
     let q = params.get("q").map(String::as_str).unwrap_or("");
     if q.trim().is_empty() {
         return Err(AppError::BadQuery {
@@ -127,7 +131,7 @@ pub fn request(params: &HashMap<String, String>, viewer: &Viewer) -> Result<Requ
         sort,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
         allowed_lists: viewer.allowed_lists.clone(),
-        marks: None,
+        marks: state.marks(),
     })
 }
 
@@ -137,7 +141,7 @@ pub async fn search(
     viewer: Viewer,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    let req = request(&params, &viewer)?;
+    let req = request(&state, &params, &viewer)?;
     let (results, facets, took) = blocking(move || {
         let started = Instant::now();
         let results = query::search(&state.index, &req)?;

@@ -1,0 +1,207 @@
+//! `gleaner review list|queue|decide|undo` and `gleaner audit verify`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use gleaner::config::Config;
+use gleaner::curate::queue::QueueOptions;
+use gleaner::curate::{Curation, Decision};
+use serde_json::json;
+
+use super::search_cmd::{open, rfc3339};
+use super::ReviewCommand;
+
+/// Who the CLI records as the actor: `--by`, else `cli:$USER`.
+pub fn actor(by: Option<&str>) -> String {
+    by.map(str::to_string).unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    })
+}
+
+/// Opens the curation database and applies the config's policies.
+pub fn curation(config: &Config, data: &Path) -> anyhow::Result<Curation> {
+    let c = Curation::open(data, &config.http.public_url())?;
+    c.sync_config_policies(&config.review)?;
+    Ok(c)
+}
+
+fn day(secs: i64) -> String {
+    rfc3339(secs).get(..10).unwrap_or("????-??-??").to_string()
+}
+
+/// `gleaner review ...`
+pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::Result<ExitCode> {
+    let c = curation(config, data)?;
+    let now = gleaner::db::now();
+    match command {
+        ReviewCommand::List { json } => {
+            let index = open(data)?;
+            for p in c.policies()? {
+                let progress = c.progress(&index, &p.name, None, now)?;
+                if json {
+                    println!("{}", json!({"policy": p, "progress": progress}));
+                } else {
+                    let lists = if p.lists.is_empty() {
+                        "all lists".to_string()
+                    } else {
+                        p.lists.join(", ")
+                    };
+                    println!(
+                        "{:<24} older than {:<4} ({}) on {}{}  — {}/{} decided",
+                        p.name,
+                        p.older_than,
+                        serde_json::to_value(p.age_basis)?.as_str().unwrap_or(""),
+                        lists,
+                        p.query
+                            .as_deref()
+                            .map(|q| format!(", matching {q:?}"))
+                            .unwrap_or_default(),
+                        progress.done,
+                        progress.total
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReviewCommand::Queue {
+            policy,
+            limit,
+            offset,
+            all,
+            list,
+            year,
+            json,
+        } => {
+            let index = open(data)?;
+            let opts = QueueOptions {
+                offset,
+                limit,
+                include_decided: all,
+                list,
+                year,
+            };
+            let q = c.queue(&index, &policy, &opts, None, now)?;
+            if json {
+                for item in &q.items {
+                    println!("{}", serde_json::to_string(item)?);
+                }
+            } else {
+                println!(
+                    "{}: {} threads with the newest message before {}; {} decided; showing {} of {}",
+                    q.policy.name,
+                    q.progress.total,
+                    day(q.cutoff),
+                    q.progress.done,
+                    q.items.len(),
+                    q.matching
+                );
+                for item in &q.items {
+                    let f = &item.facts;
+                    let decision = item
+                        .decision
+                        .as_ref()
+                        .map(|d| d.decision.as_str())
+                        .unwrap_or("-");
+                    println!(
+                        "{:>6.2}  {}  {:<8} {:>3} msgs  {}  [{}]",
+                        item.score,
+                        day(f.last_date),
+                        decision,
+                        f.messages,
+                        f.subject,
+                        f.list
+                    );
+                    let why: Vec<String> = item
+                        .explain
+                        .iter()
+                        .map(|c| format!("{} +{:.2}", c.why, c.points))
+                        .collect();
+                    println!("        thread {}  —  {}", f.thread_id, why.join("; "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReviewCommand::Decide {
+            policy,
+            decision,
+            threads,
+            note,
+            by,
+        } => {
+            let decision: Decision = decision.parse()?;
+            let batch = c.decide(
+                &policy,
+                &threads,
+                decision,
+                note.as_deref().unwrap_or(""),
+                &actor(by.as_deref()),
+            )?;
+            eprintln!(
+                "recorded {} {} decision(s) (batch {batch})",
+                threads.len(),
+                decision.as_str()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ReviewCommand::Undo { policy, by } => {
+            let threads = c.undo(&policy, &actor(by.as_deref()))?;
+            eprintln!(
+                "undid the decisions on {} thread(s): {}",
+                threads.len(),
+                threads.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `gleaner audit verify|log`
+pub fn audit(
+    config: &Config,
+    data: &Path,
+    verify: bool,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let c = curation(config, data)?;
+    if verify {
+        let v = c.verify_audit()?;
+        if json {
+            println!("{}", serde_json::to_string(&v)?);
+        } else if let (Some(seq), Some(why)) = (v.first_bad, &v.problem) {
+            println!(
+                "audit log BROKEN at entry {seq}: {why} ({} entries before it are intact)",
+                v.entries
+            );
+        } else {
+            println!(
+                "audit log intact: {} entries, hash chain verified",
+                v.entries
+            );
+        }
+        return Ok(if v.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    for e in c.audit(None, limit)? {
+        if json {
+            println!("{}", serde_json::to_string(&e)?);
+        } else {
+            println!(
+                "{:>6}  {}  {:<12} {:<20} {}  {}",
+                e.seq,
+                rfc3339(e.at),
+                e.actor,
+                e.action,
+                e.subject,
+                e.detail
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

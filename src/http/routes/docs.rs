@@ -1,0 +1,277 @@
+//! Curated documents: list, read (readers see published ones), create and
+//! edit (editors), revisions and diffs, citations (reviewers and up cite
+//! messages and promoted threads), exports.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::review::{actor, require};
+use crate::access::Role;
+use crate::curate::documents::DocUpdate;
+use crate::curate::{Curation, DocKind, DocStatus, Document, NewCitation};
+use crate::http::{blocking, json_body, AppError, Shared, Viewer};
+use crate::query;
+
+/// Readers see published documents only.
+fn visible(viewer: &Viewer, doc: &Document) -> bool {
+    viewer.role >= Role::Reviewer || doc.status == DocStatus::Published
+}
+
+fn readable(c: &Curation, viewer: &Viewer, id: &str) -> Result<Document, AppError> {
+    let doc = c.document(id)?;
+    if visible(viewer, &doc) {
+        Ok(doc)
+    } else {
+        Err(AppError::NotFound("no such document"))
+    }
+}
+
+/// `GET /api/docs`
+pub async fn list(State(state): State<Shared>, viewer: Viewer) -> Result<Json<Value>, AppError> {
+    let c = state.curation()?;
+    let docs = blocking(move || Ok(c.documents()?)).await?;
+    let docs: Vec<Document> = docs.into_iter().filter(|d| visible(&viewer, d)).collect();
+    Ok(Json(json!({ "documents": docs })))
+}
+
+#[derive(Deserialize)]
+struct NewDoc {
+    kind: DocKind,
+    title: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// `POST /api/docs` with `{kind, title, owner, body}` (editors)
+pub async fn create(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Editor, "only editors create documents")?;
+    let n: NewDoc = json_body(&headers, &body, "{kind, title, owner, body}")?;
+    let c = state.curation()?;
+    let who = actor(&viewer);
+    let doc =
+        blocking(move || Ok(c.create_document(n.kind, &n.title, &n.owner, &n.body, &who)?)).await?;
+    Ok(Json(json!({ "document": doc })))
+}
+
+/// `GET /api/docs/{id}`: the document, its HTML, its citations.
+pub async fn get(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let c = state.curation()?;
+    let out = blocking(move || {
+        let doc = readable(&c, &viewer, &id)?;
+        let citations = c.citations(&id)?;
+        let md = c.export_markdown(&id)?;
+        let html = crate::curate::export::render_html(&md);
+        Ok(json!({ "document": doc, "citations": citations, "html": html }))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+struct SaveBody {
+    #[serde(flatten)]
+    update: DocUpdate,
+    base_revision: Option<i64>,
+}
+
+/// `PUT /api/docs/{id}` with any of `{title, body, status, owner, kind}` and
+/// `base_revision` (409 when someone saved since).
+pub async fn save(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Editor, "only editors edit documents")?;
+    let b: SaveBody = json_body(
+        &headers,
+        &body,
+        "{title, body, status, owner, kind, base_revision}",
+    )?;
+    let c = state.curation()?;
+    let who = actor(&viewer);
+    let doc = blocking(move || Ok(c.save_document(&id, &b.update, b.base_revision, &who)?)).await?;
+    Ok(Json(json!({ "document": doc })))
+}
+
+/// `GET /api/docs/{id}/revisions`
+pub async fn revisions(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let c = state.curation()?;
+    let revs = blocking(move || {
+        readable(&c, &viewer, &id)?;
+        Ok(c.revisions(&id)?)
+    })
+    .await?;
+    Ok(Json(json!({ "revisions": revs })))
+}
+
+/// `GET /api/docs/{id}/revisions/{n}`
+pub async fn revision(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, n)): Path<(String, i64)>,
+) -> Result<Json<Value>, AppError> {
+    let c = state.curation()?;
+    let rev = blocking(move || {
+        readable(&c, &viewer, &id)?;
+        Ok(c.revision(&id, n)?)
+    })
+    .await?;
+    Ok(Json(json!({ "revision": rev })))
+}
+
+/// `GET /api/docs/{id}/diff?from=N&to=M` (default: the two newest revisions)
+pub async fn diff(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    let c = state.curation()?;
+    let out = blocking(move || {
+        let doc = readable(&c, &viewer, &id)?;
+        let num = |k: &str, d: i64| -> Result<i64, AppError> {
+            match params.get(k).filter(|v| !v.is_empty()) {
+                None => Ok(d),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| AppError::BadRequest(format!("{k} must be a revision number"))),
+            }
+        };
+        let to = num("to", doc.revision)?;
+        let from = num("from", (to - 1).max(1))?;
+        let (a, b) = (c.revision(&id, from)?, c.revision(&id, to)?);
+        let lines = crate::curate::diff::diff(&a.body, &b.body);
+        Ok(json!({ "from": a, "to": b, "lines": lines }))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+struct CiteBody {
+    /// Cite this message...
+    message_id: Option<String>,
+    /// ...or the first message of this thread.
+    thread_id: Option<String>,
+    /// The passage selected (default: the start of the message's text).
+    passage: Option<String>,
+}
+
+/// `POST /api/docs/{id}/citations` with `{message_id | thread_id, passage}` (reviewers and up)
+pub async fn cite(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    require(
+        &viewer,
+        Role::Reviewer,
+        "only reviewers and editors cite messages",
+    )?;
+    let b: CiteBody = json_body(&headers, &body, "{message_id or thread_id, passage}")?;
+    let c = state.curation()?;
+    let who = actor(&viewer);
+    let allowed = viewer.allowed_lists.clone();
+    let out = blocking(move || {
+        let message = match (&b.message_id, &b.thread_id) {
+            (Some(mid), _) => query::find_visible_message(&state.index, mid, allowed.as_deref())?,
+            (None, Some(t)) => query::thread::first_message(&state.index, t, allowed.as_deref())?,
+            (None, None) => {
+                return Err(AppError::BadRequest("send message_id or thread_id".into()))
+            }
+        };
+        let m = message.ok_or(AppError::NotFound("no such message"))?;
+        let (doc, citation) = c.cite(
+            &id,
+            &NewCitation::from_message(&m, b.passage.as_deref()),
+            &who,
+        )?;
+        Ok(json!({ "document": doc, "citation": citation }))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+fn download(
+    body: Vec<u8>,
+    content_type: &'static str,
+    filename: &str,
+) -> Result<Response, AppError> {
+    let mut res = Body::from(body).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let disp = format!(
+        "attachment; filename=\"{}\"",
+        filename.replace(['"', '\\', '\r', '\n'], "_")
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disp).map_err(|e| AppError::internal("header", e))?,
+    );
+    Ok(res)
+}
+
+/// `GET /api/docs/{id}/export.md` and `/export.html`
+pub async fn export(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path((id, format)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let c = state.curation()?;
+    blocking(move || {
+        let doc = readable(&c, &viewer, &id)?;
+        match format.as_str() {
+            "export.md" => download(
+                c.export_markdown(&id)?.into_bytes(),
+                "text/markdown; charset=utf-8",
+                &format!("{}.md", doc.slug),
+            ),
+            "export.html" => download(
+                c.export_html(&id)?.into_bytes(),
+                "text/html; charset=utf-8",
+                &format!("{}.html", doc.slug),
+            ),
+            _ => Err(AppError::NotFound("no such API endpoint")),
+        }
+    })
+    .await
+}
+
+/// `GET /api/docs/published.tar`: every published document as Markdown and HTML.
+pub async fn export_published(
+    State(state): State<Shared>,
+    _viewer: Viewer,
+) -> Result<Response, AppError> {
+    let c = state.curation()?;
+    blocking(move || {
+        let (tar, _) = c.export_published()?;
+        download(tar, "application/x-tar", "gleaner-published.tar")
+    })
+    .await
+}

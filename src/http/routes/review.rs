@@ -1,0 +1,206 @@
+//! Review queues: policies (admins edit), queues and progress (reviewers),
+//! decisions and undo (reviewers). Queues show only the lists the viewer may see.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::access::Role;
+use crate::curate::queue::QueueOptions;
+use crate::curate::{Decision, ReviewPolicy};
+use crate::http::{blocking, json_body, AppError, Shared, Viewer};
+
+/// Refuses viewers below `role`.
+pub fn require(viewer: &Viewer, role: Role, what: &'static str) -> Result<(), AppError> {
+    if viewer.role >= role {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(what))
+    }
+}
+
+/// The name recorded as the actor of a change.
+pub fn actor(viewer: &Viewer) -> String {
+    viewer.user.clone().unwrap_or_else(|| "local".to_string())
+}
+
+fn now() -> i64 {
+    crate::db::now()
+}
+
+/// `GET /api/review/policies`
+pub async fn policies(
+    State(state): State<Shared>,
+    viewer: Viewer,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Reviewer, "review queues are for reviewers")?;
+    let c = state.curation()?;
+    let list = blocking(move || Ok(c.policies()?)).await?;
+    Ok(Json(json!({ "policies": list })))
+}
+
+/// `PUT /api/review/policies/{name}` (admins)
+pub async fn put_policy(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Admin, "only admins edit review policies")?;
+    let mut v: Value = json_body(
+        &headers,
+        &body,
+        "a policy {lists, older_than, age_basis, query}",
+    )?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("name".into(), json!(name.clone()));
+    }
+    let mut p: ReviewPolicy = serde_json::from_value(v).map_err(|e| {
+        AppError::BadRequest(format!(
+            "send a policy {{lists, older_than, age_basis, query}}: {e}"
+        ))
+    })?;
+    p.name = name;
+    p.origin = "ui".into();
+    let c = state.curation()?;
+    let who = actor(&viewer);
+    let saved = blocking(move || {
+        c.put_policy(&p, &who)?;
+        Ok(c.policy(&p.name)?)
+    })
+    .await?;
+    Ok(Json(json!({ "policy": saved })))
+}
+
+/// `DELETE /api/review/policies/{name}` (admins)
+pub async fn delete_policy(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Admin, "only admins edit review policies")?;
+    let c = state.curation()?;
+    let who = actor(&viewer);
+    blocking(move || Ok(c.delete_policy(&name, &who)?)).await?;
+    Ok(Json(json!({})))
+}
+
+fn options(params: &HashMap<String, String>) -> Result<QueueOptions, AppError> {
+    let num = |k: &str| -> Result<Option<usize>, AppError> {
+        params
+            .get(k)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                v.trim().parse().map_err(|_| {
+                    AppError::BadRequest(format!("{k} must be a whole number, not {v:?}"))
+                })
+            })
+            .transpose()
+    };
+    Ok(QueueOptions {
+        offset: num("offset")?.unwrap_or(0),
+        limit: num("limit")?.unwrap_or(50).clamp(1, 1000),
+        include_decided: params.get("all").is_some_and(|v| v == "1" || v == "true"),
+        list: params.get("list").filter(|v| !v.is_empty()).cloned(),
+        year: num("year")?.map(|y| y as i32),
+    })
+}
+
+/// `GET /api/review/queues/{name}?offset=&limit=&all=1&list=&year=`
+pub async fn queue(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Reviewer, "review queues are for reviewers")?;
+    let opts = options(&params)?;
+    let c = state.curation()?;
+    let allowed = viewer.allowed_lists.clone();
+    let q = blocking(move || Ok(c.queue(&state.index, &name, &opts, allowed.as_deref(), now())?))
+        .await?;
+    Ok(Json(
+        serde_json::to_value(q).map_err(|e| AppError::internal("queue json", e))?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct DecideBody {
+    threads: Vec<String>,
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/review/queues/{name}/decisions` with `{threads, decision, note}`
+pub async fn decide(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Reviewer, "only reviewers decide")?;
+    let b: DecideBody = json_body(&headers, &body, "{threads: [...], decision, note}")?;
+    let decision: Decision = b.decision.parse()?;
+    let c = state.curation()?;
+    let who = actor(&viewer);
+    let allowed = viewer.allowed_lists.clone();
+    let (batch, progress) = blocking(move || {
+        let batch = c.decide(&name, &b.threads, decision, &b.note, &who)?;
+        Ok((
+            batch,
+            c.progress(&state.index, &name, allowed.as_deref(), now())?,
+        ))
+    })
+    .await?;
+    Ok(Json(json!({ "batch": batch, "progress": progress })))
+}
+
+/// `POST /api/review/queues/{name}/undo`: undoes the viewer's last batch.
+pub async fn undo(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Reviewer, "only reviewers decide")?;
+    let c = state.curation()?;
+    let who = actor(&viewer);
+    let allowed = viewer.allowed_lists.clone();
+    let (threads, progress) = blocking(move || {
+        let threads = c.undo(&name, &who)?;
+        Ok((
+            threads,
+            c.progress(&state.index, &name, allowed.as_deref(), now())?,
+        ))
+    })
+    .await?;
+    Ok(Json(json!({ "threads": threads, "progress": progress })))
+}
+
+/// `GET /api/audit?subject=&limit=` (admins)
+pub async fn audit(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Admin, "the audit log is for admins")?;
+    let c = state.curation()?;
+    let subject = params.get("subject").filter(|s| !s.is_empty()).cloned();
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100usize)
+        .min(1000);
+    let (entries, verification) =
+        blocking(move || Ok((c.audit(subject.as_deref(), limit)?, c.verify_audit()?))).await?;
+    Ok(Json(
+        json!({ "entries": entries, "verification": verification }),
+    ))
+}
