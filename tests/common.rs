@@ -302,8 +302,11 @@ impl TestServer {
     pub fn start(data: &Path, auth: bool) -> TestServer {
         let index = MailIndex::open(&data.join("index"), false).expect("open index");
         let users = auth.then(|| gleaner::access::Users::open(data).expect("users db"));
+        let curation =
+            gleaner::curate::Curation::open(data, "http://gleaner.test").expect("curation db");
         let state = gleaner::http::AppState::new(index.clone(), users, Default::default(), auth)
-            .expect("state");
+            .expect("state")
+            .with_curation(curation);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");

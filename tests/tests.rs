@@ -7,6 +7,7 @@ mod bruteforce;
 mod cli;
 mod common;
 mod corpora;
+mod curation;
 mod dedup;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;

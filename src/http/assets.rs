@@ -1,8 +1,9 @@
 //! The web UI: the files of `web/`, embedded into the binary at build time, so
 //! one binary serves everything and no build step is needed.
 //!
-//! `/`, `/search`, `/m/*` and `/t/*` are the single-page app (`index.html`),
-//! `/login` the login page; other paths are the files themselves.
+//! `/`, `/search`, `/m/*`, `/t/*`, `/review`, `/review/*`, `/docs` and
+//! `/docs/*` are the single-page app (`index.html`), `/login` the login page;
+//! other paths are the files themselves.
 
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -45,12 +46,14 @@ pub const ASSETS: &[Asset] = &[
     asset!("style.css", CSS),
     asset!("js/api.js", JS),
     asset!("js/complete.js", JS),
+    asset!("js/docs.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/help.js", JS),
     asset!("js/home.js", JS),
     asset!("js/keys.js", JS),
     asset!("js/message.js", JS),
     asset!("js/query.js", JS),
+    asset!("js/review.js", JS),
     asset!("js/router.js", JS),
     asset!("js/search.js", JS),
     asset!("js/stats.js", JS),
@@ -101,6 +104,10 @@ pub fn routes() -> Router<Shared> {
         .route("/search", get(app))
         .route("/m/{*id}", get(app))
         .route("/t/{*id}", get(app))
+        .route("/review", get(app))
+        .route("/review/{*name}", get(app))
+        .route("/docs", get(app))
+        .route("/docs/{*id}", get(app))
         .route("/login", get(login_page))
         .route("/{*path}", get(file))
 }
