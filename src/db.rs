@@ -28,7 +28,8 @@ pub fn open(data: &Path) -> Result<Connection, OpenError> {
 pub fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Decisions, documents and the audit log are the truth: every commit reaches the disk.
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(Duration::from_secs(5))?;
     Ok(())
 }

@@ -24,6 +24,12 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            if let Some(c) = err.downcast_ref::<gleaner::curate::CurateError>() {
+                if c.is_user_error() {
+                    eprintln!("gleaner: {c}");
+                    return ExitCode::from(2);
+                }
+            }
             let usage = err
                 .downcast_ref::<gleaner::app::RunError>()
                 .is_some_and(|e| e.is_user_error())

@@ -19,9 +19,10 @@ pub fn doc(config: &Config, data: &Path, command: DocCommand) -> anyhow::Result<
         DocCommand::List { json } => {
             for d in c.documents()? {
                 if json {
-                    println!("{}", serde_json::to_string(&d)?);
+                    writeln!(std::io::stdout(), "{}", serde_json::to_string(&d)?)?;
                 } else {
-                    println!(
+                    writeln!(
+                        std::io::stdout(),
                         "{:>4}  {:<10} {:<10} r{:<3} {}  {}  ({})",
                         d.id,
                         d.kind.as_str(),
@@ -30,7 +31,7 @@ pub fn doc(config: &Config, data: &Path, command: DocCommand) -> anyhow::Result<
                         rfc3339(d.updated).get(..10).unwrap_or(""),
                         d.title,
                         d.slug
-                    );
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -39,10 +40,11 @@ pub fn doc(config: &Config, data: &Path, command: DocCommand) -> anyhow::Result<
             let d = c.document(&id)?;
             if json {
                 let citations = c.citations(&id)?;
-                println!(
+                writeln!(
+                    std::io::stdout(),
                     "{}",
                     serde_json::json!({"document": d, "citations": citations})
-                );
+                )?;
             } else {
                 print!("{}", c.export_markdown(&id)?);
             }
@@ -82,7 +84,7 @@ pub fn doc(config: &Config, data: &Path, command: DocCommand) -> anyhow::Result<
             let kind: DocKind = kind.parse()?;
             let who = actor(by.as_deref());
             let d = c.create_document(kind, &title, owner.as_deref().unwrap_or(&who), "", &who)?;
-            println!("{}", d.id);
+            writeln!(std::io::stdout(), "{}", d.id)?;
             eprintln!("created {} {} ({})", d.kind.as_str(), d.id, d.slug);
             Ok(ExitCode::SUCCESS)
         }

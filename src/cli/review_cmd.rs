@@ -1,5 +1,6 @@
 //! `gleaner review list|queue|decide|undo` and `gleaner audit verify`.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -42,14 +43,19 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
             for p in c.policies()? {
                 let progress = c.progress(&index, &p.name, None, now)?;
                 if json {
-                    println!("{}", json!({"policy": p, "progress": progress}));
+                    writeln!(
+                        std::io::stdout(),
+                        "{}",
+                        json!({"policy": p, "progress": progress})
+                    )?;
                 } else {
                     let lists = if p.lists.is_empty() {
                         "all lists".to_string()
                     } else {
                         p.lists.join(", ")
                     };
-                    println!(
+                    writeln!(
+                        std::io::stdout(),
                         "{:<24} older than {:<4} ({}) on {}{}  — {}/{} decided",
                         p.name,
                         p.older_than,
@@ -61,7 +67,7 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                             .unwrap_or_default(),
                         progress.done,
                         progress.total
-                    );
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -86,10 +92,10 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
             let q = c.queue(&index, &policy, &opts, None, now)?;
             if json {
                 for item in &q.items {
-                    println!("{}", serde_json::to_string(item)?);
+                    writeln!(std::io::stdout(), "{}", serde_json::to_string(item)?)?;
                 }
             } else {
-                println!(
+                writeln!(std::io::stdout(), 
                     "{}: {} threads with the newest message before {}; {} decided; showing {} of {}",
                     q.policy.name,
                     q.progress.total,
@@ -97,7 +103,7 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                     q.progress.done,
                     q.items.len(),
                     q.matching
-                );
+                )?;
                 for item in &q.items {
                     let f = &item.facts;
                     let decision = item
@@ -105,7 +111,8 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                         .as_ref()
                         .map(|d| d.decision.as_str())
                         .unwrap_or("-");
-                    println!(
+                    writeln!(
+                        std::io::stdout(),
                         "{:>6.2}  {}  {:<8} {:>3} msgs  {}  [{}]",
                         item.score,
                         day(f.last_date),
@@ -113,13 +120,18 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                         f.messages,
                         f.subject,
                         f.list
-                    );
+                    )?;
                     let why: Vec<String> = item
                         .explain
                         .iter()
                         .map(|c| format!("{} +{:.2}", c.why, c.points))
                         .collect();
-                    println!("        thread {}  —  {}", f.thread_id, why.join("; "));
+                    writeln!(
+                        std::io::stdout(),
+                        "        thread {}  —  {}",
+                        f.thread_id,
+                        why.join("; ")
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -170,17 +182,19 @@ pub fn audit(
     if verify {
         let v = c.verify_audit()?;
         if json {
-            println!("{}", serde_json::to_string(&v)?);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string(&v)?)?;
         } else if let (Some(seq), Some(why)) = (v.first_bad, &v.problem) {
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "audit log BROKEN at entry {seq}: {why} ({} entries before it are intact)",
                 v.entries
-            );
+            )?;
         } else {
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "audit log intact: {} entries, hash chain verified",
                 v.entries
-            );
+            )?;
         }
         return Ok(if v.ok() {
             ExitCode::SUCCESS
@@ -190,9 +204,10 @@ pub fn audit(
     }
     for e in c.audit(None, limit)? {
         if json {
-            println!("{}", serde_json::to_string(&e)?);
+            writeln!(std::io::stdout(), "{}", serde_json::to_string(&e)?)?;
         } else {
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "{:>6}  {}  {:<12} {:<20} {}  {}",
                 e.seq,
                 rfc3339(e.at),
@@ -200,7 +215,7 @@ pub fn audit(
                 e.action,
                 e.subject,
                 e.detail
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -114,9 +114,6 @@ impl Curation {
             }
             Ok(batch)
         })?;
-        if decision == Decision::Promote {
-            self.forget_queue(policy);
-        }
         Ok(batch)
     }
 
@@ -169,7 +166,6 @@ impl Curation {
             tx.execute("UPDATE decision_log SET undone = 1 WHERE batch = ?1", [batch])?;
             Ok(threads)
         })?;
-        self.forget_queue(policy);
         Ok(threads)
     }
 

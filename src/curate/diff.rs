@@ -68,7 +68,7 @@ fn lcs_diff(a: &[&str], b: &[&str]) -> Vec<DiffLine> {
             });
             i += 1;
             j += 1;
-        } else if j < m && (i == n || len[i * w + j + 1] >= len[(i + 1) * w + j]) {
+        } else if j < m && (i == n || len[i * w + j + 1] > len[(i + 1) * w + j]) {
             out.push(DiffLine {
                 op: "+",
                 text: b[j].to_string(),

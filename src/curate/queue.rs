@@ -16,7 +16,14 @@ use super::score::{score, Contribution};
 use super::{CurateError, Curation, ReviewPolicy};
 use crate::index::MailIndex;
 use crate::query::facets::year_month;
-use crate::query::harvest::{harvest, HarvestRequest, ThreadFacts};
+use crate::query::harvest::{describe, harvest, HarvestRequest, ThreadFacts};
+
+type Scored = (
+    Arc<Vec<(ThreadFacts, f64, Vec<Contribution>)>>,
+    tantivy::Searcher,
+    i64,
+    bool,
+);
 
 /// One thread in a queue.
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +105,8 @@ pub struct Queue {
 
 /// What the cache keeps per policy and viewer.
 pub(crate) struct Cached {
+    promoted: Vec<String>,
+    searcher: tantivy::Searcher,
     generation: u64,
     cutoff_day: i64,
     items: Arc<Vec<(ThreadFacts, f64, Vec<Contribution>)>>,
@@ -108,29 +117,39 @@ fn year_of(secs: i64) -> i32 {
 }
 
 impl Curation {
-    pub(crate) fn forget_queue(&self, _policy: &str) {
-        // Promotions change every policy's likeness signal: drop them all.
-        lock(&self.cache).clear();
+    pub(crate) fn forget_queue(&self, policy: &str) {
+        let prefix = format!("{policy}\0");
+        lock(&self.cache).retain(|k, _| !k.starts_with(&prefix));
     }
 
+    /// The scored threads of `policy`, from the cache when the index and the
+    /// day are the same — and the promoted threads too, unless `stale_likeness_ok`
+    /// (progress does not depend on likeness, so a promotion need not wait
+    /// for the queue to be re-scored).
     fn scored(
         &self,
         index: &MailIndex,
         policy: &ReviewPolicy,
         allowed: Option<&[String]>,
         now: i64,
-    ) -> Result<(Arc<Vec<(ThreadFacts, f64, Vec<Contribution>)>>, i64, bool), CurateError> {
+        stale_likeness_ok: bool,
+    ) -> Result<Scored, CurateError> {
         let cutoff = policy.cutoff(now)?;
-        let generation = index.reader.searcher().generation().generation_id();
+        let searcher = index.reader.searcher();
+        let generation = searcher.generation().generation_id();
         let key = format!("{}\0{:?}", policy.name, allowed);
+        let promoted = self.promoted_threads()?;
         if let Some(c) = lock(&self.cache).get(&key) {
-            if c.generation == generation && c.cutoff_day == cutoff.div_euclid(86_400) {
-                return Ok((c.items.clone(), cutoff, true));
+            if c.generation == generation
+                && c.cutoff_day == cutoff.div_euclid(86_400)
+                && (stale_likeness_ok || c.promoted == promoted)
+            {
+                return Ok((c.items.clone(), c.searcher.clone(), cutoff, true));
             }
         }
-        let promoted = self.promoted_threads()?;
         let facts = harvest(
             index,
+            &searcher,
             &HarvestRequest {
                 lists: &policy.lists,
                 filter: policy.query.as_deref(),
@@ -158,12 +177,14 @@ impl Curation {
         lock(&self.cache).insert(
             key,
             Cached {
+                promoted,
+                searcher: searcher.clone(),
                 generation,
                 cutoff_day: cutoff.div_euclid(86_400),
                 items: items.clone(),
             },
         );
-        Ok((items, cutoff, false))
+        Ok((items, searcher, cutoff, false))
     }
 
     /// The queue of `policy` as `allowed` (the viewer's lists) may see it.
@@ -177,7 +198,8 @@ impl Curation {
     ) -> Result<Queue, CurateError> {
         let started = Instant::now();
         let policy = self.policy(policy)?;
-        let (scored, cutoff, cached) = self.scored(index, &policy, allowed, now)?;
+        let (scored, searcher, cutoff, cached) =
+            self.scored(index, &policy, allowed, now, false)?;
         let decisions = self.decisions(&policy.name)?;
         let progress = progress_of(&scored, &decisions);
         let mut matching = 0;
@@ -204,6 +226,11 @@ impl Curation {
                 decision: decision.cloned(),
             });
         }
+        let mut facts: Vec<ThreadFacts> = items.iter().map(|i| i.facts.clone()).collect();
+        describe(index, &searcher, &mut facts)?;
+        for (item, f) in items.iter_mut().zip(facts) {
+            item.facts = f;
+        }
         Ok(Queue {
             policy,
             cutoff,
@@ -224,7 +251,7 @@ impl Curation {
         now: i64,
     ) -> Result<Progress, CurateError> {
         let policy = self.policy(policy)?;
-        let (scored, _, _) = self.scored(index, &policy, allowed, now)?;
+        let (scored, _, _, _) = self.scored(index, &policy, allowed, now, true)?;
         Ok(progress_of(&scored, &self.decisions(&policy.name)?))
     }
 

@@ -45,7 +45,7 @@ const SIGNALS: &[(&str, f64, Shape, &str)] = &[
         "confirm",
         3.0,
         Shape::Count,
-        "replies confirming a fix or naming a cause",
+        "phrases confirming a fix or naming a cause",
     ),
     (
         "steps",
@@ -133,6 +133,7 @@ mod tests {
             thread_id: "t@x".into(),
             subject: "s".into(),
             first_message_id: "t@x".into(),
+            first_doc: None,
             list: "l".into(),
             first_date: 1,
             last_date: 2,

@@ -59,10 +59,13 @@ pub struct HarvestRequest<'a> {
 pub struct ThreadFacts {
     /// Thread key.
     pub thread_id: String,
-    /// Subject of its first message.
+    /// Subject of its first message (filled by [`describe`]).
     pub subject: String,
-    /// Message-ID of its first message.
+    /// Message-ID of its first message (filled by [`describe`]).
     pub first_message_id: String,
+    /// Where its first message is, in the searcher the facts came from.
+    #[serde(skip)]
+    pub first_doc: Option<DocAddress>,
     /// The list most of its messages are on.
     pub list: String,
     /// Date of its first message (unix seconds).
@@ -122,13 +125,40 @@ impl Agg {
     }
 }
 
-/// Gathers the threads `req` describes, in no particular order.
+/// Fills in the subject and Message-ID of each thread's first message, read
+/// through `searcher` (the one [`harvest`] used: document addresses belong to it).
+pub fn describe(
+    index: &MailIndex,
+    searcher: &tantivy::Searcher,
+    facts: &mut [ThreadFacts],
+) -> Result<(), QueryError> {
+    let f = &index.fields;
+    for t in facts {
+        let Some(addr) = t.first_doc else { continue };
+        if !t.first_message_id.is_empty() || !t.subject.is_empty() {
+            continue;
+        }
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        t.subject = text(f.subject);
+        t.first_message_id = text(f.message_id);
+    }
+    Ok(())
+}
+
+/// Gathers the threads `req` describes, in no particular order, through
+/// `searcher`. Subjects are left empty: [`describe`] the ones shown.
 pub fn harvest(
     index: &MailIndex,
+    searcher: &tantivy::Searcher,
     req: &HarvestRequest<'_>,
 ) -> Result<Vec<ThreadFacts>, QueryError> {
     let f = &index.fields;
-    let searcher = index.reader.searcher();
     let lists_query = visible::restrict(f, lists_query(index, req.lists), req.allowed_lists);
     let mut threads =
         searcher.search(lists_query.as_ref(), &ThreadCollector { basis: req.basis })?;
@@ -142,26 +172,13 @@ pub fn harvest(
             (Occur::Must, planned),
             (Occur::Must, lists_query.box_clone()),
         ]);
-        let matching = thread_ids_of(index, &searcher.search(&q, &DocSetCollector)?)?;
+        let matching = thread_ids_of(&searcher, &searcher.search(&q, &DocSetCollector)?)?;
         threads.retain(|t, _| matching.contains(t));
     }
-    let cited = cited_by(index)?;
-    let likeness = likeness(index, req, lists_query.as_ref())?;
+    let cited = cited_by(index, &searcher)?;
+    let likeness = likeness(index, &searcher, req, lists_query.as_ref())?;
     let mut out = Vec::with_capacity(threads.len());
     for (thread_id, a) in threads {
-        let (subject, first_message_id) = match a.first_doc {
-            Some(addr) => {
-                let doc: TantivyDocument = searcher.doc(addr)?;
-                let text = |field| {
-                    doc.get_first(field)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                (text(f.subject), text(f.message_id))
-            }
-            None => (String::new(), String::new()),
-        };
         let list = a
             .lists
             .iter()
@@ -174,8 +191,9 @@ pub fn harvest(
             .unwrap_or((0.0, None));
         out.push(ThreadFacts {
             cited_by: cited.get(&thread_id).copied().unwrap_or(0),
-            subject,
-            first_message_id,
+            subject: String::new(),
+            first_message_id: String::new(),
+            first_doc: a.first_doc,
             list,
             first_date: a.first_date,
             last_date: a.last_date,
@@ -212,10 +230,9 @@ fn lists_query(index: &MailIndex, lists: &[String]) -> Box<dyn Query> {
 }
 
 fn thread_ids_of(
-    index: &MailIndex,
+    searcher: &tantivy::Searcher,
     docs: &HashSet<DocAddress>,
 ) -> Result<HashSet<String>, QueryError> {
-    let searcher = index.reader.searcher();
     let mut cols: HashMap<SegmentOrdinal, Option<StrColumn>> = HashMap::new();
     let mut out = HashSet::new();
     let mut buf = String::new();
@@ -241,9 +258,11 @@ fn thread_ids_of(
 }
 
 /// For every thread: messages in *other* threads citing one of its messages.
-fn cited_by(index: &MailIndex) -> Result<HashMap<String, u32>, QueryError> {
+fn cited_by(
+    index: &MailIndex,
+    searcher: &tantivy::Searcher,
+) -> Result<HashMap<String, u32>, QueryError> {
     let f = &index.fields;
-    let searcher = index.reader.searcher();
     // cited Message-ID → threads of the messages citing it.
     let mut citing: HashMap<String, Vec<String>> = HashMap::new();
     for seg in searcher.segment_readers() {
@@ -274,7 +293,7 @@ fn cited_by(index: &MailIndex) -> Result<HashMap<String, u32>, QueryError> {
     }
     let mut out: HashMap<String, u32> = HashMap::new();
     for (mid, from_threads) in citing {
-        let Some(target) = thread_of_mid(index, &mid)? else {
+        let Some(target) = thread_of_mid(index, searcher, &mid)? else {
             continue;
         };
         let n = from_threads.iter().filter(|t| **t != target).count() as u32;
@@ -285,8 +304,11 @@ fn cited_by(index: &MailIndex) -> Result<HashMap<String, u32>, QueryError> {
     Ok(out)
 }
 
-fn thread_of_mid(index: &MailIndex, mid: &str) -> Result<Option<String>, QueryError> {
-    let searcher = index.reader.searcher();
+fn thread_of_mid(
+    index: &MailIndex,
+    searcher: &tantivy::Searcher,
+    mid: &str,
+) -> Result<Option<String>, QueryError> {
     let term = Term::from_field_text(index.fields.mid, mid);
     for seg in searcher.segment_readers() {
         let Some(mut postings) = seg
@@ -323,11 +345,11 @@ const LIKENESS_TOP: usize = 200;
 /// For each thread like a promoted one: (likeness 0..=1, that promoted thread).
 fn likeness(
     index: &MailIndex,
+    searcher: &tantivy::Searcher,
     req: &HarvestRequest<'_>,
     within: &dyn Query,
 ) -> Result<HashMap<String, (f32, String)>, QueryError> {
     let f = &index.fields;
-    let searcher = index.reader.searcher();
     let mut out: HashMap<String, (f32, String)> = HashMap::new();
     for promoted in req.promoted.iter().rev().take(MAX_PROMOTED) {
         // The promoted thread's first message stands for it.
@@ -378,7 +400,7 @@ fn likeness(
         let addrs: Vec<DocAddress> = hits.iter().map(|(_, a)| *a).collect();
         for ((score, _), addr) in hits.iter().zip(addrs) {
             let set: HashSet<DocAddress> = [addr].into_iter().collect();
-            for t in thread_ids_of(index, &set)? {
+            for t in thread_ids_of(searcher, &set)? {
                 let s = (score / best).clamp(0.0, 1.0);
                 let e = out.entry(t).or_insert((0.0, promoted.clone()));
                 if s > e.0 {
@@ -463,12 +485,23 @@ fn first_ord(col: &Option<StrColumn>, doc: DocId) -> Option<u64> {
     col.as_ref().and_then(|c| c.term_ords(doc).next())
 }
 
-fn ord_str(col: &Option<StrColumn>, ord: u64) -> Option<String> {
-    let mut buf = String::new();
-    col.as_ref()
-        .and_then(|c| c.ord_to_str(ord, &mut buf).ok())
-        .filter(|found| *found)
-        .map(|_| buf)
+/// The strings of `ords` (any order, repeats allowed) in one sequential pass
+/// over the column's dictionary: one lookup per ordinal would decompress a
+/// dictionary block each time.
+fn resolve(col: &Option<StrColumn>, mut ords: Vec<u64>) -> HashMap<u64, String> {
+    let Some(col) = col else {
+        return HashMap::new();
+    };
+    ords.sort_unstable();
+    ords.dedup();
+    let mut strings = Vec::with_capacity(ords.len());
+    let found = col.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+        strings.push(String::from_utf8_lossy(bytes).into_owned());
+    });
+    if !matches!(found, Ok(true)) || strings.len() != ords.len() {
+        return HashMap::new();
+    }
+    ords.into_iter().zip(strings).collect()
 }
 
 impl SegmentCollector for ThreadSegment {
@@ -504,20 +537,35 @@ impl SegmentCollector for ThreadSegment {
     }
 
     fn harvest(self) -> HashMap<String, Agg> {
+        let threads = resolve(&self.threads, self.by_ord.keys().copied().collect());
+        let senders = resolve(
+            &self.senders,
+            self.by_ord
+                .values()
+                .flat_map(|(_, s, _)| s.iter().copied())
+                .collect(),
+        );
+        let lists = resolve(
+            &self.lists,
+            self.by_ord
+                .values()
+                .flat_map(|(_, _, l)| l.keys().copied())
+                .collect(),
+        );
         let mut out = HashMap::with_capacity(self.by_ord.len());
-        for (t, (mut a, senders, lists)) in self.by_ord {
-            let Some(thread) = ord_str(&self.threads, t) else {
+        for (t, (mut a, s, l)) in self.by_ord {
+            let Some(thread) = threads.get(&t) else {
                 continue;
             };
-            a.senders = senders
+            a.senders = s
                 .into_iter()
-                .filter_map(|s| ord_str(&self.senders, s))
+                .filter_map(|o| senders.get(&o).cloned())
                 .collect();
-            a.lists = lists
+            a.lists = l
                 .into_iter()
-                .filter_map(|(l, n)| Some((ord_str(&self.lists, l)?, n)))
+                .filter_map(|(o, n)| Some((lists.get(&o)?.clone(), n)))
                 .collect();
-            out.insert(thread, a);
+            out.insert(thread.clone(), a);
         }
         out
     }
