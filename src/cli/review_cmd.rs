@@ -95,7 +95,8 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                     writeln!(std::io::stdout(), "{}", serde_json::to_string(item)?)?;
                 }
             } else {
-                writeln!(std::io::stdout(), 
+                writeln!(
+                    std::io::stdout(),
                     "{}: {} threads with the newest message before {}; {} decided; showing {} of {}",
                     q.policy.name,
                     q.progress.total,
