@@ -36,6 +36,9 @@ pub enum RunError {
     /// The HTTP state could not be set up.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The retention tables failed.
+    #[error(transparent)]
+    Retention(#[from] crate::retention::RetentionError),
     /// The curation database failed.
     #[error(transparent)]
     Curate(#[from] crate::curate::CurateError),
@@ -79,7 +82,10 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
     };
     let curation = Curation::open(&config.data, &config.http.public_url())?;
     curation.sync_config_policies(&config.review)?;
-    Ok(AppState::new(index, users, watermark, config.http.auth)?.with_curation(curation))
+    let retention = crate::retention::Retention::open(&config.data)?;
+    Ok(AppState::new(index, users, watermark, config.http.auth)?
+        .with_curation(curation)
+        .with_retention(retention))
 }
 
 /// Serves the API and web UI as `config` says until `shutdown` completes.

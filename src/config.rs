@@ -47,7 +47,15 @@ pub struct Config {
     pub solr: Option<SolrSection>,
     /// Review policies (`[[review]]` tables).
     pub review: Vec<ReviewPolicy>,
+    /// Retention policies (`[[retention]]` tables).
+    pub retention: Vec<RetentionPolicy>,
+    /// `[archive]`: where sealed volumes go and their size.
+    pub archive: ArchiveSection,
+    /// `[backup]`: destination and schedule of backups.
+    pub backup: BackupSection,
 }
+
+pub use crate::retention::{ArchiveSection, BackupSection, RetentionPolicy};
 
 pub use crate::curate::ReviewPolicy;
 
@@ -76,6 +84,9 @@ impl Default for Config {
             sources: Vec::new(),
             solr: None,
             review: Vec::new(),
+            retention: Vec::new(),
+            archive: ArchiveSection::default(),
+            backup: BackupSection::default(),
         }
     }
 }
@@ -150,7 +161,34 @@ impl Config {
                     s.path = base.join(&s.path);
                 }
             }
+            for r in &mut config.retention {
+                for s in &mut r.sources {
+                    if s.is_relative() {
+                        *s = base.join(&*s);
+                    }
+                }
+            }
+            for d in [&mut config.archive.dir, &mut config.backup.dest]
+                .into_iter()
+                .flatten()
+            {
+                if d.is_relative() {
+                    *d = base.join(&*d);
+                }
+            }
         }
+        for p in &config.retention {
+            p.validate().map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        crate::retention::parse_size(&config.archive.volume_size).map_err(|e| {
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("[archive] volume_size: {e}"),
+            }
+        })?;
         for p in &config.review {
             p.validate().map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),

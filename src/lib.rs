@@ -29,6 +29,9 @@ pub mod index;
 /// The query language, search, facets, threads, per-list visibility.
 pub mod query;
 
+/// Retention: archive volumes, legal holds, backups.
+pub mod retention;
+
 /// Users, roles, grants, sessions (SQLite).
 pub mod access;
 

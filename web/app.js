@@ -7,7 +7,9 @@ import { renderHome } from './js/home.js';
 import { renderMessage } from './js/message.js';
 import { renderThread } from './js/thread.js';
 import { renderStatus } from './js/stats.js';
-import { installKeys } from './js/keys.js';
+import { installKeys, setPageKeys } from './js/keys.js';
+import { renderReviewHome, renderQueue } from './js/review.js';
+import { renderDocs, renderDoc, roleAtLeast } from './js/docs.js';
 import { installCompletion } from './js/complete.js';
 import { installHelp } from './js/help.js';
 
@@ -17,6 +19,27 @@ route(/^\/$/, renderHome);
 route(/^\/search\/?$/, renderSearch);
 route(/^\/m\/(.+)$/, renderMessage);
 route(/^\/t\/(.+)$/, renderThread);
+route(/^\/review\/?$/, renderReviewHome);
+route(/^\/review\/(.+)$/, renderQueue);
+route(/^\/docs\/?$/, renderDocs);
+route(/^\/docs\/(.+)$/, renderDoc);
+
+function viewName(path) {
+  if (path === '/') return 'home';
+  for (const [prefix, name] of [['/search', 'search'], ['/m/', 'message'], ['/t/', 'thread'], ['/review/', 'queue'], ['/review', 'review'], ['/docs', 'docs']]) {
+    if (path.startsWith(prefix)) return name;
+  }
+  return 'other';
+}
+
+/** Marks the header link of the section being shown. */
+function markNav(path) {
+  const section = path.startsWith('/review') ? 'review' : path.startsWith('/docs') ? 'docs' : 'search';
+  for (const a of document.querySelectorAll('#nav a[data-section]')) {
+    if (a.dataset.section === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
 
 // Keep the search box and sort select in step with the URL.
 onRender((path) => {
@@ -24,7 +47,9 @@ onRender((path) => {
   if (q !== null) $('q').value = q;
   else if (path === '/') $('q').value = '';
   if (sort !== null) $('sort').value = sort;
-  document.body.dataset.view = path === '/' ? 'home' : path.startsWith('/search') ? 'search' : path.startsWith('/m/') ? 'message' : path.startsWith('/t/') ? 'thread' : 'other';
+  document.body.dataset.view = viewName(path);
+  markNav(path);
+  setPageKeys(null); // a page with keys of its own installs them again
 });
 
 function submitSearch() {
@@ -43,11 +68,13 @@ async function boot() {
   }
   if (me) {
     setCsrfToken(me.csrf_token);
+    document.body.dataset.role = ['reader', 'reviewer', 'editor', 'admin'].includes(me.role) ? me.role : 'reader';
     if (me.user) {
       $('user-name').textContent = me.role ? `${me.user} (${me.role})` : String(me.user);
       $('user').hidden = false;
     }
   }
+  $('nav-review').hidden = !roleAtLeast('reviewer');
   $('logout-btn').addEventListener('click', async () => {
     try { await logout(); } catch { /* the session is gone either way */ }
     location.assign('/login');

@@ -251,6 +251,7 @@ pub fn demo(corpus: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitC
             query: None,
             origin: "config".into(),
         }],
+        ..Default::default()
     };
     super::serve_cmd::serve(&config)
 }

@@ -231,17 +231,19 @@ pub fn percent_encode(s: &str) -> String {
 }
 
 impl crate::query::Marks for Curation {
-    fn is(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+    fn is(&self, name: &str) -> Result<Option<crate::query::marks::Mark>, String> {
         match name {
             "cited" => documents::all_cited(self)
-                .map(Some)
+                .map(|ids| Some(crate::query::marks::Mark::Ids(ids)))
                 .map_err(|e| e.to_string()),
             _ => Ok(None),
         }
     }
 
-    fn cited(&self, doc: &str) -> Result<Vec<String>, String> {
-        documents::cited_by_doc(self, doc).map_err(|e| e.to_string())
+    fn cited(&self, doc: &str) -> Result<Option<Vec<String>>, String> {
+        documents::cited_by_doc(self, doc)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 }
 

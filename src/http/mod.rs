@@ -42,6 +42,8 @@ pub struct AppState {
     pub auth_enabled: bool,
     /// Review queues and curated documents (`None`: those endpoints answer 404).
     pub curation: Option<crate::curate::Curation>,
+    /// Archive and hold state (`is:archived`, `is:held`, where a message is archived).
+    pub retention: Option<crate::retention::Retention>,
     /// The CSRF token of every request when auth is off.
     open_csrf: String,
     /// Recent failed logins per user name: (count, since).
@@ -79,6 +81,7 @@ impl AppState {
             watermark,
             auth_enabled,
             curation: None,
+            retention: None,
             open_csrf: hex::encode(buf),
             login_failures: Mutex::new(HashMap::new()),
         })
@@ -97,11 +100,23 @@ impl AppState {
             .ok_or(AppError::NotFound("this server has no curation database"))
     }
 
-    /// Marks for `is:cited`/`cited:` in searches.
+    /// Adds the archive and hold tables.
+    pub fn with_retention(mut self, retention: crate::retention::Retention) -> AppState {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// Marks for `is:cited`, `cited:`, `is:archived`, `is:held` in searches.
     pub(crate) fn marks(&self) -> Option<Arc<dyn crate::query::Marks>> {
-        self.curation
-            .clone()
-            .map(|c| Arc::new(c) as Arc<dyn crate::query::Marks>)
+        let mut all: Vec<Arc<dyn crate::query::Marks>> = Vec::new();
+        if let Some(c) = &self.curation {
+            all.push(Arc::new(c.clone()));
+        }
+        if let Some(r) = &self.retention {
+            all.push(Arc::new(r.clone()));
+        }
+        (!all.is_empty())
+            .then(|| Arc::new(crate::query::marks::Combined(all)) as Arc<dyn crate::query::Marks>)
     }
 
     fn lock_failures(&self) -> MutexGuard<'_, HashMap<String, (u32, Instant)>> {

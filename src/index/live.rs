@@ -283,6 +283,7 @@ impl Live<'_> {
             SourceKind::Maildir | SourceKind::Eml => self.reconcile_files(i, &source),
             SourceKind::Mbox => self.sync_mbox(i, &source),
             SourceKind::PublicInbox => self.sync_public_inbox(i, &source),
+            SourceKind::Volumes => self.sync_volumes(i, &source),
         };
         match result {
             Ok(r) => {
@@ -440,6 +441,33 @@ impl Live<'_> {
         Ok(report)
     }
 
+    /// Sealed volumes never change: only a new one (a new manifest) is read.
+    fn sync_volumes(&mut self, i: usize, source: &Source) -> Result<IngestReport, IndexError> {
+        let mut names: Vec<String> = std::fs::read_dir(&source.path)
+            .map_err(|e| store::StoreError::io(&source.path, e))?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|n| n.ends_with(".manifest.json"))
+            .collect();
+        names.sort();
+        let key = path_key(&source.path);
+        let head = names.join(",");
+        if self.cp.git.get(&key) == Some(&head) {
+            return Ok(IngestReport::default());
+        }
+        let scan = store::scan(
+            &source.path,
+            SourceKind::Volumes,
+            &ScanOptions {
+                max_message_bytes: self.opts.ingest.max_message_bytes,
+            },
+        )?;
+        let items: Vec<Item> = scan.map(|it| (it, source.list.clone())).collect();
+        let report = self.ingest(i, items);
+        self.cp.git.insert(key, head);
+        Ok(report)
+    }
+
     /// Applies a batch of file-system changes.
     fn apply(&mut self, changes: Vec<Change>) {
         let mut files: BTreeMap<usize, BTreeSet<PathBuf>> = BTreeMap::new();
@@ -453,7 +481,7 @@ impl Live<'_> {
                         continue;
                     };
                     match self.sources[i].kind {
-                        SourceKind::Mbox | SourceKind::PublicInbox => {
+                        SourceKind::Mbox | SourceKind::PublicInbox | SourceKind::Volumes => {
                             whole.insert(i);
                         }
                         SourceKind::Maildir | SourceKind::Eml => {

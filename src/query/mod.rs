@@ -16,6 +16,7 @@ pub mod imap;
 pub mod lucene;
 pub mod marks;
 pub mod plan;
+pub mod retention;
 pub mod search;
 pub mod stats;
 pub mod thread;

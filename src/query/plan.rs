@@ -19,6 +19,7 @@ use tantivy::Term;
 use time::{Date, Month, OffsetDateTime};
 
 use super::grammar::{self, AgeUnit, DateSpec, Query as Ast, Value};
+use super::marks::Mark;
 use super::{Marks, QueryError};
 use crate::index::analysis::{fold_analyzer, terms};
 use crate::index::{Fields, MailIndex};
@@ -165,23 +166,55 @@ impl<'a> Planner<'a> {
                 "'{field}:' needs the curation database, which this search has no access to"
             ))
         })?;
-        let ids = if is {
-            match marks.is(&value).map_err(unsupported)? {
-                Some(ids) => ids,
-                None => {
-                    return Err(unsupported(format!(
-                        "unknown 'is:{value}' (known: is:cited, is:archived, is:held)"
-                    )))
-                }
-            }
+        let mark = if is {
+            marks.is(&value).map_err(unsupported)?.ok_or_else(|| {
+                unsupported(format!(
+                    "unknown 'is:{value}' (known: is:cited, is:archived, is:held)"
+                ))
+            })?
         } else {
-            marks.cited(&value).map_err(unsupported)?
+            Mark::Ids(
+                marks
+                    .cited(&value)
+                    .map_err(unsupported)?
+                    .ok_or_else(|| unsupported(format!("no document {value:?}")))?,
+            )
         };
-        let terms: Vec<Term> = ids
-            .iter()
-            .map(|id| Term::from_field_text(self.f.mid, &id.to_lowercase()))
-            .collect();
-        Ok(Box::new(TermSetQuery::new(terms)))
+        match mark {
+            Mark::Ids(ids) => {
+                let terms: Vec<Term> = ids
+                    .iter()
+                    .map(|id| Term::from_field_text(self.f.mid, &id.to_lowercase()))
+                    .collect();
+                Ok(Box::new(TermSetQuery::new(terms)))
+            }
+            Mark::Keys(keys) => {
+                let terms: Vec<Term> = keys
+                    .iter()
+                    .map(|k| Term::from_field_text(self.f.key, k))
+                    .collect();
+                Ok(Box::new(TermSetQuery::new(terms)))
+            }
+            Mark::Queries(queries) => {
+                // A mark's own queries are planned without marks (no recursion).
+                let inner = Planner {
+                    marks: None,
+                    body: self.body.clone(),
+                    ..*self
+                };
+                let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+                for q in &queries {
+                    let ast = grammar::parse(q).map_err(|e| {
+                        unsupported(format!("the query of 'is:{value}' is bad: {e}"))
+                    })?;
+                    clauses.push((Occur::Should, inner.plan(&ast)?));
+                }
+                if clauses.is_empty() {
+                    return Ok(Box::new(EmptyQuery));
+                }
+                Ok(Box::new(BooleanQuery::new(clauses)))
+            }
+        }
     }
 
     fn term(&self, term: &grammar::Term) -> Result<Box<dyn Query>, QueryError> {

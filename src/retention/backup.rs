@@ -41,7 +41,15 @@
 //! * Order: database and `sources.json`, then the index, then the archive; so the volumes the
 //!   index refers to are there, and progress the database records is no newer than the index.
 //! * `sources.json` is replaced by rename and volumes never change, so plain reads of them are
-//!   consistent; a volume is taken only with its pair, `*.partial` files never.
+//!   consistent; a volume is taken only with its manifest (renamed last, it marks a volume
+//!   sealed), `*.partial` files never.
+//!
+//! # Restore
+//!
+//! Into an empty or absent data directory only; every file is hashed against the manifest as
+//! it is copied, `index/meta.json` last, and `index/.managed.json` lists the restored index
+//! files so that tantivy's garbage collection still removes them after merges. On any error the
+//! data directory is emptied again.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -80,7 +88,8 @@ pub enum BackupError {
     /// The index (the path) committed during every attempt to capture one commit.
     #[error("index {0} kept changing: no commit could be captured after repeated attempts")]
     IndexBusy(PathBuf),
-    /// A file that never changes (segment file, volume) changed while it was copied.
+    /// A file that never changes (segment file, volume) changed while it was copied, or the
+    /// database (outside WAL mode) changed so often that its copy restarted again and again.
     #[error("{0} changed while it was being backed up")]
     Changed(PathBuf),
     /// The restore target (the path) is not empty.
@@ -186,8 +195,8 @@ pub struct SnapshotManifest {
 /// One file of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestEntry {
-    /// Where it goes in a data directory: "gleaner.db", "sources.json", "index/meta.json",
-    /// "index/<file>", "archive/<file>"; "gleaner.toml" is the configuration.
+    /// Where it goes in a data directory: `gleaner.db`, `sources.json`, `index/meta.json`,
+    /// `index/<file>`, `archive/<file>`; `gleaner.toml` is the configuration.
     pub path: String,
     /// Where its bytes are: relative to DEST if `shared`, else to the snapshot directory.
     pub stored: String,
@@ -217,15 +226,28 @@ struct Bar<'p> {
     f: &'p mut dyn FnMut(Progress),
 }
 
-impl Bar<'_> {
+impl<'p> Bar<'p> {
+    fn new(stage: &'static str, total: u64, f: &'p mut dyn FnMut(Progress)) -> Self {
+        Bar {
+            stage,
+            done: 0,
+            total,
+            f,
+        }
+    }
+
     fn add(&mut self, n: u64) {
-        self.done = (self.done + n).min(self.total);
-        let (done_bytes, total_bytes) = (self.done, self.total);
-        (self.f)(Progress {
+        self.show((self.done + n).min(self.total), self.total);
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        (self.done, self.total) = (done, total);
+        let p = Progress {
             stage: self.stage,
-            done_bytes,
-            total_bytes,
-        });
+            done_bytes: done,
+            total_bytes: total,
+        };
+        (self.f)(p);
     }
 }
 
@@ -372,7 +394,7 @@ fn backup_db(
     src_path: &Path,
     dst_path: &Path,
     opts: &BackupOptions<'_>,
-    progress: &mut dyn FnMut(Progress),
+    bar: &mut Bar<'_>,
 ) -> Result<(), BackupError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let src = Connection::open_with_flags(src_path, flags).at(src_path)?;
@@ -401,15 +423,17 @@ fn backup_db(
             opts.sqlite_pages_per_step
         };
         let bytes = |pages: i32| u64::try_from(i64::from(pages) * page).unwrap_or(0);
+        let (mut last, mut restarts) = (i32::MAX, 0);
         loop {
             let step = b.step(pages).at(src_path)?;
             let p = b.progress();
-            let (done_bytes, total_bytes) = (bytes(p.pagecount - p.remaining), bytes(p.pagecount));
-            progress(Progress {
-                stage: "database",
-                done_bytes,
-                total_bytes,
-            });
+            // Only outside WAL mode can writes restart the copy; don't let that go on forever.
+            restarts += u32::from(p.remaining > last);
+            if restarts > 1000 {
+                return Err(BackupError::Changed(src_path.into()));
+            }
+            last = p.remaining;
+            bar.show(bytes(p.pagecount - p.remaining), bytes(p.pagecount));
             if matches!(step, StepResult::Done) {
                 break;
             }
@@ -457,17 +481,20 @@ fn parse_meta(bytes: &[u8], path: &Path) -> Result<Segments, BackupError> {
 }
 
 /// Pins the files of one index commit into `pin` (see the module doc); returns that commit's
-/// `meta.json` and the pinned file names.
+/// `meta.json` and the pinned file names. `links: false` pins by copying; `hook` is a test
+/// seam, called with ("read" | "listed", attempt) after reading `meta.json` and after listing.
 fn pin_index(
     index: &Path,
     pin: &Path,
     mut links: bool,
+    hook: &mut dyn FnMut(&str, u32),
 ) -> Result<(Vec<u8>, Vec<String>), BackupError> {
     let meta_path = index.join("meta.json");
     for attempt in 0..PIN_ATTEMPTS {
         sleep(Duration::from_millis(5 * u64::from(attempt.min(20))));
         let meta = fs::read(&meta_path).at(&meta_path)?;
         let segs = parse_meta(&meta, &meta_path)?;
+        hook("read", attempt);
         let wanted: HashMap<&str, Option<u64>> =
             segs.iter().map(|(id, d)| (id.as_str(), *d)).collect();
         let files = list(index)?.into_iter().map(|(n, _)| n).filter(|name| {
@@ -481,6 +508,7 @@ fn pin_index(
             }
         });
         let files: Vec<String> = files.collect();
+        hook("listed", attempt);
         let whole = segs.iter().all(|(id, del)| {
             files.iter().any(|f| f.starts_with(id.as_str()))
                 && del.is_none_or(|op| files.contains(&format!("{id}.{op}.del")))
@@ -546,9 +574,12 @@ fn archive_files(dir: &Path) -> Result<(Vec<String>, Vec<String>), BackupError> 
     Ok((keep, skipped))
 }
 
+type Done = Result<(), BackupError>;
+
 /// One backup run's state.
 struct Run<'p> {
     dest: PathBuf,
+    tmp: PathBuf,
     known: HashMap<String, (u64, String)>,
     report: BackupReport,
     files: Vec<ManifestEntry>,
@@ -562,21 +593,15 @@ impl Run<'_> {
         self.files.push(e);
     }
 
-    fn local(
-        &mut self,
-        tmp: &Path,
-        path: &str,
-        stored: &str,
-        src: &mut dyn Read,
-        from: &Path,
-    ) -> Result<(), BackupError> {
-        let e = entry(
+    /// Copies `src` (read from `from`) into the snapshot as `stored`.
+    fn local(&mut self, path: &str, stored: &str, src: &mut dyn Read, from: &Path) -> Done {
+        let to = self.tmp.join(stored);
+        self.copied(entry(
             path,
             stored,
             false,
-            pump(src, from, Some(&tmp.join(stored)), None)?,
-        );
-        self.copied(e);
+            pump(src, from, Some(&to), None)?,
+        ));
         Ok(())
     }
 
@@ -619,28 +644,20 @@ impl Run<'_> {
     }
 
     fn stage(&mut self, stage: &'static str, dir: &Path, names: &[String]) {
-        let total = names
-            .iter()
-            .map(|n| fs::metadata(dir.join(n)).map_or(0, |m| m.len()))
-            .sum();
-        (self.bar.stage, self.bar.done, self.bar.total) = (stage, 0, total);
+        let size = |n: &String| fs::metadata(dir.join(n)).map_or(0, |m| m.len());
+        self.bar.stage = stage;
+        self.bar.show(0, names.iter().map(size).sum());
     }
 
     /// Copies everything but the manifest into the snapshot directory `tmp`.
-    fn take(
-        &mut self,
-        data: &Path,
-        tmp: &Path,
-        opts: &BackupOptions<'_>,
-    ) -> Result<(), BackupError> {
-        let db = tmp.join("gleaner.db");
-        backup_db(&data.join("gleaner.db"), &db, opts, &mut *self.bar.f)?;
+    fn take(&mut self, data: &Path, opts: &BackupOptions<'_>) -> Done {
+        let db = self.tmp.join("gleaner.db");
+        backup_db(&data.join("gleaner.db"), &db, opts, &mut self.bar)?;
         self.copied(entry("gleaner.db", "gleaner.db", false, hash_path(&db)?));
         let sources = data.join("sources.json");
         match File::open(&sources) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             f => self.local(
-                tmp,
                 "sources.json",
                 "sources.json",
                 &mut f.at(&sources)?,
@@ -649,7 +666,6 @@ impl Run<'_> {
         }
         if let Some(cfg) = opts.config {
             self.local(
-                tmp,
                 "gleaner.toml",
                 "gleaner.toml",
                 &mut File::open(cfg).at(cfg)?,
@@ -658,14 +674,14 @@ impl Run<'_> {
         }
 
         let (index, pin) = (data.join("index"), data.join(temp_name(PIN, "")));
-        let _pin_guard = Cleanup(Some(pin.clone()));
-        let (meta, files) = pin_index(&index, &pin, true)?;
+        let pin_guard = Cleanup(Some(pin.clone()));
+        let (meta, files) = pin_index(&index, &pin, true, &mut |_, _| {})?;
+        let meta_path = index.join("meta.json");
         self.local(
-            tmp,
             "index/meta.json",
             "index-meta.json",
             &mut &meta[..],
-            &index.join("meta.json"),
+            &meta_path,
         )?;
         self.stage("index", &pin, &files);
         for f in &files {
@@ -674,6 +690,7 @@ impl Run<'_> {
             }
         }
 
+        drop(pin_guard);
         let archive = data.join("archive");
         let (vols, skipped) = archive_files(&archive)?;
         self.report.skipped = skipped;
@@ -702,74 +719,52 @@ pub fn backup(
         clean_stale(&d, if d == snaps { PARTIAL } else { TMP })?;
     }
     clean_stale(data, PIN)?;
-    let known = list_snapshots(dest)?
-        .into_iter()
-        .flat_map(|m| m.files)
-        .filter(|f| f.shared);
-    let known = known.map(|f| (f.stored, (f.size, f.sha256))).collect();
+    let known = list_snapshots(dest)?.into_iter().flat_map(|m| m.files);
+    let known = known
+        .filter(|f| f.shared)
+        .map(|f| (f.stored, (f.size, f.sha256)))
+        .collect();
     let t = time::OffsetDateTime::now_utc();
-    let (y, mo, d) = (t.year(), u8::from(t.month()), t.day());
-    let created = format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let ((y, mo, d), (h, mi, s)) = (t.to_calendar_date(), t.to_hms());
+    let created = format!("{y:04}-{:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z", u8::from(mo));
     let base = created.replace(['-', ':'], "");
-    let name = (0..100)
-        .map(|k| {
-            if k == 0 {
-                base.clone()
-            } else {
-                format!("{base}-{k:02}")
-            }
-        })
-        .find(|n| !snaps.join(n).exists());
-    let name = name
-        .ok_or_else(|| BackupError::Io(snaps.join(&base), io::ErrorKind::AlreadyExists.into()))?;
+    let mut names = (0..100).map(|k| format!("{base}-{k:02}").replace("Z-00", "Z"));
+    let name = names.find(|n| !snaps.join(n).exists());
+    let name =
+        name.ok_or_else(|| BackupError::Io(snaps.clone(), io::ErrorKind::AlreadyExists.into()))?;
     let tmp = snaps.join(temp_name(PARTIAL, &name));
     fs::create_dir(&tmp).at(&tmp)?;
     let mut guard = Cleanup(Some(tmp.clone()));
 
-    let report = BackupReport {
-        snapshot: name.clone(),
-        ..BackupReport::default()
-    };
-    let bar = Bar {
-        stage: "",
-        done: 0,
-        total: 0,
-        f: progress,
-    };
     let mut run = Run {
         dest: dest.into(),
+        tmp: tmp.clone(),
         known,
-        report,
+        report: BackupReport::default(),
         files: Vec::new(),
-        bar,
+        bar: Bar::new("database", 0, progress),
     };
-    run.take(data, &tmp, opts)?;
+    run.take(data, opts)?;
+    let files = run.files;
     let manifest = SnapshotManifest {
         format: FORMAT.into(),
         name: name.clone(),
         created,
-        files: run.files,
+        files,
     };
     let mpath = tmp.join("manifest.json");
-    let json = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| BackupError::Malformed(mpath.clone(), e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&manifest);
+    let json = json.map_err(|e| BackupError::Malformed(mpath.clone(), e.to_string()))?;
     pump(&mut &json[..], &mpath, Some(&mpath), None)?;
-    for d in [
-        &tmp,
-        &dest.join("objects/index"),
-        &dest.join("objects/archive"),
-    ] {
-        sync_dir(d)?;
+    sync_dir(&tmp)?;
+    for d in ["objects/index", "objects/archive"] {
+        sync_dir(&dest.join(d))?;
     }
     let target = snaps.join(&name);
     fs::rename(&tmp, &target).at(&target)?;
     guard.0 = None;
     sync_dir(&snaps)?;
+    run.report.snapshot = name;
     Ok(run.report)
 }
 
@@ -781,26 +776,20 @@ fn snapshot_dirs(dest: &Path) -> Result<Vec<(String, Listed)>, BackupError> {
     let dirs = list(&dest.join("snapshots"))?
         .into_iter()
         .filter(|(n, t)| t.is_dir() && !n.starts_with('.'));
-    Ok(dirs
-        .map(|(name, _)| {
-            let path = dest.join("snapshots").join(&name).join("manifest.json");
-            let m = fs::read(&path).at(&path).and_then(|b| {
-                let m: SnapshotManifest = serde_json::from_slice(&b)
-                    .map_err(|e| BackupError::Malformed(path.clone(), e.to_string()))?;
-                match m.format == FORMAT {
-                    true => Ok(SnapshotManifest {
-                        name: name.clone(),
-                        ..m
-                    }),
-                    false => Err(BackupError::Malformed(
-                        path.clone(),
-                        format!("unknown format {:?}", m.format),
-                    )),
-                }
-            });
-            (name, m)
+    let read = |name: &str| {
+        let path = dest.join("snapshots").join(name).join("manifest.json");
+        let bytes = fs::read(&path).at(&path)?;
+        let m: SnapshotManifest = serde_json::from_slice(&bytes)
+            .map_err(|e| BackupError::Malformed(path.clone(), e.to_string()))?;
+        let why = format!("unknown format {:?}", m.format);
+        let ok = m.format == FORMAT;
+        ok.then(|| SnapshotManifest {
+            name: name.into(),
+            ..m
         })
-        .collect())
+        .ok_or(BackupError::Malformed(path, why))
+    };
+    Ok(dirs.map(|(name, _)| (name.clone(), read(&name))).collect())
 }
 
 /// The complete snapshots in `dest`, oldest first; partial ones and those with an unusable
@@ -823,13 +812,10 @@ fn stored_path(dest: &Path, name: &str, f: &ManifestEntry) -> Option<PathBuf> {
 }
 
 fn mismatch(f: &ManifestEntry, size: u64, sha: &str) -> Option<String> {
-    let found = format!("found {size} bytes with sha256 {sha}");
-    (size != f.size || sha != f.sha256).then(|| {
-        format!(
-            "expected {} bytes with sha256 {}, {found}",
-            f.size, f.sha256
-        )
-    })
+    let (want, have) = ((f.size, f.sha256.as_str()), (size, sha));
+    let say = |(n, h): (u64, &str)| format!("{n} bytes with sha256 {h}");
+    (size != f.size || sha != f.sha256)
+        .then(|| format!("expected {}, found {}", say(want), say(have)))
 }
 
 /// Re-hashes every file of every snapshot in `dest`; returns the problems found, one line each
@@ -856,10 +842,8 @@ pub fn verify_backup(dest: &Path) -> Result<Vec<String>, BackupError> {
                 ));
                 continue;
             };
-            match seen
-                .entry(p.clone())
-                .or_insert_with(|| hash_path(&p).map_err(|e| e.to_string()))
-            {
+            let hashed = seen.entry(p.clone()).or_insert_with(|| hash_path(&p));
+            match hashed {
                 Ok((size, sha)) => {
                     if let Some(m) = mismatch(f, *size, sha) {
                         problems.push(format!("snapshot {name}: {} is corrupt: {m}", p.display()));
@@ -892,13 +876,8 @@ pub fn restore(
     let m =
         m.ok_or_else(|| BackupError::NoSnapshot(src.into(), snapshot.unwrap_or("(any)").into()))?;
     fs::create_dir_all(data).at(data)?;
-    let bar = Bar {
-        stage: "restore",
-        done: 0,
-        total: m.files.iter().map(|f| f.size).sum(),
-        f: progress,
-    };
-    let r = restore_files(src, &m, data, bar);
+    let total = m.files.iter().map(|f| f.size).sum();
+    let r = restore_files(src, &m, data, Bar::new("restore", total, progress));
     if r.is_err() {
         for (name, _) in list(data).unwrap_or_default() {
             let _ = remove_any(&data.join(name));
@@ -913,10 +892,7 @@ fn restore_files(
     data: &Path,
     mut bar: Bar<'_>,
 ) -> Result<RestoreReport, BackupError> {
-    let mut report = RestoreReport {
-        snapshot: m.name.clone(),
-        ..RestoreReport::default()
-    };
+    let mut report = RestoreReport::default();
     let mpath = src.join("snapshots").join(&m.name).join("manifest.json");
     let bad =
         |what: &str, v: &str| BackupError::Corrupt(mpath.clone(), format!("unsafe {what} {v:?}"));
@@ -926,21 +902,17 @@ fn restore_files(
     for f in files {
         let from = stored_path(src, &m.name, f).ok_or_else(|| bad("stored path", &f.stored))?;
         let config = f.path == "gleaner.toml";
-        let rel = if config {
-            Some("restored-gleaner.toml".into())
+        let rel = safe_rel(if config {
+            "restored-gleaner.toml"
         } else {
-            safe_rel(&f.path)
-        };
+            &f.path
+        });
         let to = data.join(rel.ok_or_else(|| bad("path", &f.path))?);
         if let Some(parent) = to.parent() {
             fs::create_dir_all(parent).at(parent)?;
         }
-        let (size, sha) = pump(
-            &mut File::open(&from).at(&from)?,
-            &from,
-            Some(&to),
-            Some(&mut bar),
-        )?;
+        let mut file = File::open(&from).at(&from)?;
+        let (size, sha) = pump(&mut file, &from, Some(&to), Some(&mut bar))?;
         if let Some(problem) = mismatch(f, size, &sha) {
             return Err(BackupError::Corrupt(from, problem));
         }
@@ -967,5 +939,462 @@ fn restore_files(
             sync_dir(&d)?;
         }
     }
+    report.snapshot = m.name.clone();
     Ok(report)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+    use tantivy::collector::Count;
+    use tantivy::merge_policy::{LogMergePolicy, NoMergePolicy};
+    use tantivy::query::TermQuery;
+    use tantivy::schema::{Field, IndexRecordOption, Schema, STORED, TEXT};
+    use tantivy::{doc, Index, IndexWriter, Term};
+
+    struct Fix {
+        dir: tempfile::TempDir,
+        data: PathBuf,
+        dest: PathBuf,
+        index: Index,
+        w: IndexWriter,
+        body: Field,
+    }
+
+    fn add(w: &IndexWriter, body: Field, word: &str, n: usize) {
+        for i in 0..n {
+            w.add_document(doc!(body => format!("{word} mail doc{i}")))
+                .unwrap();
+        }
+    }
+
+    fn volume(data: &Path, name: &str) {
+        fs::create_dir_all(data.join("archive")).unwrap();
+        for ext in ["mbox.zst", "manifest.json"] {
+            let p = data.join(format!("archive/{name}.{ext}"));
+            fs::write(&p, format!("{name}.{ext} ").repeat(500)).unwrap();
+            set_readonly(&p).unwrap();
+        }
+    }
+
+    /// A data dir: 2 segments (one with deletes, 5 live docs), a WAL database with 50 rows,
+    /// sources.json, two volume pairs and a partial volume.
+    fn fixture() -> Fix {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, dest) = (dir.path().join("data"), dir.path().join("dest"));
+        fs::create_dir_all(data.join("index")).unwrap();
+        let mut schema = Schema::builder();
+        let body = schema.add_text_field("body", TEXT | STORED);
+        let index = Index::create_in_dir(data.join("index"), schema.build()).unwrap();
+        let mut w: IndexWriter = index.writer_with_num_threads(1, 20_000_000).unwrap();
+        w.set_merge_policy(Box::new(NoMergePolicy));
+        add(&w, body, "apple", 3);
+        w.commit().unwrap();
+        add(&w, body, "banana", 4);
+        w.delete_term(Term::from_field_text(body, "doc0"));
+        w.commit().unwrap();
+        let db = Connection::open(data.join("gleaner.db")).unwrap();
+        db.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v)")
+            .unwrap();
+        for i in 0..50 {
+            db.execute("INSERT INTO t(v) VALUES (?1)", [i]).unwrap();
+        }
+        fs::write(data.join("sources.json"), r#"{"sources":[]}"#).unwrap();
+        volume(&data, "v1");
+        volume(&data, "v2");
+        fs::write(data.join("archive/v3.mbox.zst.partial"), "x").unwrap();
+        Fix {
+            dir,
+            data,
+            dest,
+            index,
+            w,
+            body,
+        }
+    }
+
+    fn run(f: &Fix) -> BackupReport {
+        backup(&f.data, &f.dest, &BackupOptions::default(), &mut |_| {}).unwrap()
+    }
+
+    fn restore_to(f: &Fix, snapshot: Option<&str>, to: &str) -> (PathBuf, RestoreReport) {
+        let out = f.dir.path().join(to);
+        let r = restore(&f.dest, snapshot, &out, &mut |_| {}).unwrap();
+        (out, r)
+    }
+
+    /// Live documents of a restored index, and how many hold `word`.
+    fn docs(data: &Path, word: &str) -> (u64, usize) {
+        let index = Index::open_in_dir(data.join("index")).unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let field = index.schema().get_field("body").unwrap();
+        let q = TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::Basic);
+        (searcher.num_docs(), searcher.search(&q, &Count).unwrap())
+    }
+
+    fn rows(data: &Path) -> i64 {
+        let db = Connection::open(data.join("gleaner.db")).unwrap();
+        db.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn segment_files(data: &Path) -> BTreeSet<String> {
+        let names = list(&data.join("index"))
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n);
+        names
+            .filter(|n| n.split('.').next().unwrap().len() == 32)
+            .collect()
+    }
+
+    #[test]
+    fn backup_then_restore_gives_back_every_part() {
+        let f = fixture();
+        let cfg = f.dir.path().join("gleaner.toml");
+        fs::write(&cfg, "listen = \"127.0.0.1:8080\"\n").unwrap();
+        let opts = BackupOptions {
+            config: Some(&cfg),
+            ..BackupOptions::default()
+        };
+        let mut stages = BTreeSet::new();
+        let rep = backup(&f.data, &f.dest, &opts, &mut |p| {
+            stages.insert(p.stage);
+        })
+        .unwrap();
+        assert_eq!(rep.files_reused, 0);
+        assert!(rep.skipped.is_empty(), "{:?}", rep.skipped);
+        assert_eq!(stages, BTreeSet::from(["archive", "database", "index"]));
+        assert!(list(&f.data)
+            .unwrap()
+            .iter()
+            .all(|(n, _)| !n.starts_with(PIN)));
+        let own = list(&f.dest.join("snapshots").join(&rep.snapshot)).unwrap();
+        let own: Vec<_> = own.into_iter().map(|(n, _)| n).collect();
+        let want = [
+            "gleaner.db",
+            "gleaner.toml",
+            "index-meta.json",
+            "manifest.json",
+            "sources.json",
+        ];
+        assert_eq!(own, want);
+
+        let (out, r) = restore_to(&f, None, "restored");
+        assert_eq!(r.snapshot, rep.snapshot);
+        assert_eq!(docs(&out, "apple"), (5, 2));
+        assert_eq!(docs(&out, "banana").1, 3);
+        assert_eq!(rows(&out), 50);
+        for v in [
+            "v1.mbox.zst",
+            "v1.manifest.json",
+            "v2.mbox.zst",
+            "v2.manifest.json",
+        ] {
+            let p = out.join("archive").join(v);
+            assert_eq!(
+                fs::read(&p).unwrap(),
+                fs::read(f.data.join("archive").join(v)).unwrap()
+            );
+            assert!(fs::metadata(&p).unwrap().permissions().readonly());
+        }
+        assert!(!out.join("archive/v3.mbox.zst.partial").exists());
+        let same = |a: &Path, b: &Path| fs::read(a).unwrap() == fs::read(b).unwrap();
+        assert!(same(
+            &out.join("sources.json"),
+            &f.data.join("sources.json")
+        ));
+        assert_eq!(r.config, Some(out.join("restored-gleaner.toml")));
+        assert!(same(&out.join("restored-gleaner.toml"), &cfg));
+        assert!(verify_backup(&f.dest).unwrap().is_empty());
+        // The restored index takes new commits.
+        let index = Index::open_in_dir(out.join("index")).unwrap();
+        let mut w: IndexWriter = index.writer_with_num_threads(1, 20_000_000).unwrap();
+        add(&w, f.body, "plum", 1);
+        w.commit().unwrap();
+        assert_eq!(docs(&out, "plum"), (6, 1));
+    }
+
+    #[test]
+    fn second_backup_copies_only_new_segments_and_volumes() {
+        let mut f = fixture();
+        let first = run(&f);
+        let before = segment_files(&f.data);
+        add(&f.w, f.body, "cherry", 2);
+        f.w.commit().unwrap();
+        volume(&f.data, "v4");
+        let new_segment_files = segment_files(&f.data).difference(&before).count() as u64;
+        assert!(new_segment_files > 0);
+
+        let second = run(&f);
+        // Snapshot's own files: gleaner.db, sources.json, index-meta.json.
+        assert_eq!(second.files_copied, 3 + new_segment_files + 2);
+        assert_eq!(second.files_reused, first.files_copied - 3);
+        assert_ne!(first.snapshot, second.snapshot);
+        assert_eq!(list_snapshots(&f.dest).unwrap().len(), 2);
+
+        let (a, _) = restore_to(&f, Some(&first.snapshot), "a");
+        assert_eq!(docs(&a, "cherry"), (5, 0));
+        assert!(!a.join("archive/v4.mbox.zst").exists());
+        let (b, r) = restore_to(&f, None, "b");
+        assert_eq!(r.snapshot, second.snapshot);
+        assert_eq!(docs(&b, "cherry"), (7, 2));
+        assert!(b.join("archive/v4.manifest.json").exists());
+    }
+
+    #[test]
+    fn snapshots_under_concurrent_commits_merges_and_gc_are_whole() {
+        let Fix {
+            dir,
+            data,
+            dest,
+            index,
+            mut w,
+            body,
+        } = fixture();
+        w.set_merge_policy(Box::new(LogMergePolicy::default()));
+        let committed = Arc::new(Mutex::new(vec![5u64]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (committed.clone(), stop.clone());
+        let writer = std::thread::spawn(move || {
+            let (mut total, mut k) = (5u64, 0u64);
+            while !s.load(Ordering::Relaxed) {
+                for i in 0..5 {
+                    w.add_document(doc!(body => format!("mail b{k} n{i}")))
+                        .unwrap();
+                }
+                total += 5;
+                if k % 3 == 2 {
+                    w.delete_term(Term::from_field_text(body, &format!("b{}", k - 1)));
+                    total -= 5;
+                }
+                c.lock().unwrap().push(total);
+                w.commit().unwrap();
+                if k % 4 == 3 {
+                    let ids = index.searchable_segment_ids().unwrap();
+                    if ids.len() > 1 {
+                        let _ = w.merge(&ids).wait(); // may race the merge policy's merges
+                    }
+                    w.garbage_collect_files().wait().unwrap();
+                }
+                k += 1;
+            }
+            k
+        });
+        let mut names = Vec::new();
+        while names.len() < 4 || committed.lock().unwrap().len() < 16 {
+            let rep = backup(&data, &dest, &BackupOptions::default(), &mut |_| {}).unwrap();
+            names.push(rep.snapshot);
+            sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let commits = writer.join().unwrap();
+        eprintln!("{} backups during {commits} commits", names.len());
+        let committed = committed.lock().unwrap();
+        for (i, name) in names.iter().enumerate() {
+            let out = dir.path().join(format!("r{i}"));
+            restore(&dest, Some(name), &out, &mut |_| {}).unwrap();
+            let (live, hits) = docs(&out, "mail");
+            assert!(
+                committed.contains(&live),
+                "{name}: {live} docs were never committed"
+            );
+            assert_eq!(hits as u64, live, "{name}: postings disagree with deletes");
+        }
+    }
+
+    #[test]
+    fn database_written_during_backup_restores_to_a_committed_state() {
+        let f = fixture();
+        let db = Connection::open(f.data.join("gleaner.db")).unwrap();
+        db.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+             INSERT INTO t(v) SELECT hex(randomblob(60)) FROM n",
+        )
+        .unwrap();
+        drop(db);
+        let written = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (n, s, path) = (written.clone(), stop.clone(), f.data.join("gleaner.db"));
+        let writer = std::thread::spawn(move || {
+            let db = Connection::open(path).unwrap();
+            db.busy_timeout(Duration::from_secs(10)).unwrap();
+            while !s.load(Ordering::Relaxed) {
+                db.execute("INSERT INTO t(v) VALUES ('w')", []).unwrap();
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        while written.load(Ordering::Relaxed) == 0 {
+            sleep(Duration::from_millis(1));
+        }
+        let before = written.load(Ordering::Relaxed);
+        let opts = BackupOptions {
+            sqlite_pages_per_step: 8,
+            sqlite_pause: Duration::from_millis(1),
+            ..BackupOptions::default()
+        };
+        backup(&f.data, &f.dest, &opts, &mut |_| {}).unwrap();
+        let during = written.load(Ordering::Relaxed) - before;
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert!(during > 0, "no write happened during the backup");
+
+        let (out, _) = restore_to(&f, None, "r");
+        let db = Connection::open(out.join("gleaner.db")).unwrap();
+        let ok: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        let (count, max): (i64, i64) = db
+            .query_row("SELECT count(*), max(id) FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(count, max, "rows are a committed prefix");
+        let all = 20_050 + i64::try_from(written.load(Ordering::Relaxed)).unwrap();
+        assert!((20_050..=all).contains(&count), "{count}");
+    }
+
+    #[test]
+    fn restore_refuses_a_non_empty_target_and_names_a_corrupt_object() {
+        let f = fixture();
+        run(&f);
+        let busy = f.dir.path().join("busy");
+        fs::create_dir(&busy).unwrap();
+        fs::write(busy.join("keep"), "x").unwrap();
+        let e = restore(&f.dest, None, &busy, &mut |_| {}).unwrap_err();
+        assert!(matches!(e, BackupError::NotEmpty(_)), "{e}");
+        assert!(e.to_string().contains("not empty") && busy.join("keep").exists());
+        let e = restore(&f.dest, Some("nope"), &f.dir.path().join("x"), &mut |_| {}).unwrap_err();
+        assert!(matches!(e, BackupError::NoSnapshot(..)), "{e}");
+
+        let objects = list(&f.dest.join("objects/index")).unwrap();
+        let (name, _) = objects
+            .iter()
+            .max_by_key(|(n, _)| n.ends_with(".store"))
+            .unwrap();
+        let victim = f.dest.join("objects/index").join(name);
+        let mut bytes = fs::read(&victim).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        fs::remove_file(&victim).unwrap();
+        fs::write(&victim, bytes).unwrap();
+
+        let problems = verify_backup(&f.dest).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(name.as_str()), "{problems:?}");
+        let out = f.dir.path().join("fresh");
+        let e = restore(&f.dest, None, &out, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(&e, BackupError::Corrupt(p, _) if *p == victim),
+            "{e}"
+        );
+        assert!(e.to_string().contains(name.as_str()));
+        assert_eq!(
+            fs::read_dir(&out).unwrap().count(),
+            0,
+            "a failed restore leaves it empty"
+        );
+    }
+
+    #[test]
+    fn leftovers_of_dead_runs_are_ignored_then_cleaned() {
+        let f = fixture();
+        let first = run(&f);
+        let partial = f
+            .dest
+            .join("snapshots/.partial-999999999-0-29990101T000000Z");
+        fs::create_dir(&partial).unwrap();
+        let manifest = f
+            .dest
+            .join("snapshots")
+            .join(&first.snapshot)
+            .join("manifest.json");
+        fs::copy(manifest, partial.join("manifest.json")).unwrap();
+        let dead_pin = f.data.join(".backup-pin-999999999-0-");
+        fs::create_dir(&dead_pin).unwrap();
+        let dead_tmp = f.dest.join("objects/archive/.tmp-999999999-0-v1.mbox.zst");
+        fs::write(&dead_tmp, "x").unwrap();
+        let live_pin = f
+            .data
+            .join(format!(".backup-pin-{}-999999-", std::process::id()));
+        fs::create_dir(&live_pin).unwrap();
+
+        assert_eq!(list_snapshots(&f.dest).unwrap().len(), 1);
+        let (_, r) = restore_to(&f, None, "r");
+        assert_eq!(r.snapshot, first.snapshot);
+        run(&f);
+        assert!(!partial.exists() && !dead_pin.exists() && !dead_tmp.exists());
+        assert!(live_pin.exists(), "a running backup's pins are left alone");
+        assert_eq!(list_snapshots(&f.dest).unwrap().len(), 2);
+    }
+
+    /// Merges every segment and collects garbage: the files of the commit read so far vanish.
+    fn merge_all(w: &mut IndexWriter, index: &Index) {
+        let ids = index.searchable_segment_ids().unwrap();
+        w.merge(&ids).wait().unwrap();
+        w.garbage_collect_files().wait().unwrap();
+    }
+
+    #[test]
+    fn pinning_retries_when_a_merge_removes_the_commit_it_read() {
+        for point in ["read", "listed"] {
+            let mut f = fixture();
+            let old = segment_files(&f.data);
+            let (index, pin) = (f.data.join("index"), f.dir.path().join("pin"));
+            let mut calls = Vec::new();
+            let (meta, files) = pin_index(&index, &pin, true, &mut |at, attempt| {
+                if at == point && attempt == 0 {
+                    merge_all(&mut f.w, &f.index);
+                }
+                calls.push(attempt);
+            })
+            .unwrap();
+            assert!(calls.contains(&1), "{point}: no second attempt");
+            assert_eq!(meta, fs::read(index.join("meta.json")).unwrap(), "{point}");
+            assert!(files.iter().all(|n| !old.contains(n)), "{point}: {files:?}");
+            assert_eq!(
+                files,
+                segment_files(&f.data).into_iter().collect::<Vec<_>>()
+            );
+            assert_eq!(parse_meta(&meta, &pin).unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn pins_take_exactly_the_commit_with_or_without_hard_links() {
+        let f = fixture();
+        let index = f.data.join("index");
+        let del = segment_files(&f.data)
+            .into_iter()
+            .find(|n| n.ends_with(".del"))
+            .unwrap();
+        let (id, _) = del.split_once('.').unwrap();
+        for junk in [
+            format!("{id}.999.del"),
+            format!("{id}.store.temp"),
+            "0".repeat(32) + ".idx",
+        ] {
+            fs::write(index.join(junk), "junk").unwrap();
+        }
+        let (a, b) = (f.dir.path().join("pa"), f.dir.path().join("pb"));
+        let (meta, linked) = pin_index(&index, &a, true, &mut |_, _| {}).unwrap();
+        let (meta2, copied) = pin_index(&index, &b, false, &mut |_, _| {}).unwrap();
+        assert_eq!((&meta, &linked), (&meta2, &copied));
+        assert_eq!(meta, fs::read(index.join("meta.json")).unwrap());
+        assert!(
+            linked.contains(&del)
+                && linked
+                    .iter()
+                    .all(|n| !n.contains("999") && !n.ends_with(".temp"))
+        );
+        assert!(linked.iter().all(|n| !n.starts_with("00000000")));
+        for n in &linked {
+            assert_eq!(fs::read(a.join(n)).unwrap(), fs::read(b.join(n)).unwrap());
+        }
+        assert_eq!(linked.len(), list(&b).unwrap().len());
+    }
 }

@@ -16,6 +16,7 @@ pub mod maildir;
 pub mod mbox;
 pub mod public_inbox;
 pub mod tail;
+pub mod volume;
 
 #[cfg(test)]
 mod tests;
@@ -52,6 +53,14 @@ pub enum Location {
         /// The blob holding the raw message (hex).
         blob: String,
     },
+    /// A message in a sealed archive volume (see [`volume`]): the `.mbox.zst`
+    /// and the manifest entry that locates and checks it.
+    Volume {
+        /// The volume's `.mbox.zst`.
+        path: PathBuf,
+        /// Where in it, its size and SHA-256.
+        entry: Box<volume::ManifestEntry>,
+    },
 }
 
 impl Location {
@@ -64,6 +73,15 @@ impl Location {
             Location::Mbox { path, offset, len } => {
                 format!("mbox:{}#{offset}+{len}", encode_path(path))
             }
+            Location::Volume { path, entry } => format!(
+                "volume:{}#{}+{}+{}{}:{}",
+                encode_path(path),
+                entry.frame_offset,
+                entry.offset_in_frame,
+                entry.stored_len,
+                if entry.added_newline { "n" } else { "" },
+                entry.sha256
+            ),
             Location::Git { repo, commit, blob } => {
                 format!("git:{}#{commit}:{blob}", encode_path(repo))
             }
@@ -108,6 +126,46 @@ impl Location {
                     blob: blob.to_string(),
                 })
             }
+            "volume" => {
+                let (path, frag) = rest.rsplit_once('#').ok_or_else(bad)?;
+                let (place, sha256) = frag.split_once(':').ok_or_else(bad)?;
+                let (place, added_newline) = match place.strip_suffix('n') {
+                    Some(p) => (p, true),
+                    None => (place, false),
+                };
+                let mut nums = place.split('+').map(|t| t.parse::<u64>().ok());
+                let (
+                    Some(Some(frame_offset)),
+                    Some(Some(offset_in_frame)),
+                    Some(Some(stored_len)),
+                    None,
+                ) = (nums.next(), nums.next(), nums.next(), nums.next())
+                else {
+                    return Err(bad());
+                };
+                if path.is_empty()
+                    || sha256.len() != 64
+                    || !sha256.bytes().all(|b| b.is_ascii_hexdigit())
+                {
+                    return Err(bad());
+                }
+                Ok(Location::Volume {
+                    path: decode_path(path).ok_or_else(bad)?,
+                    entry: Box::new(volume::ManifestEntry {
+                        message_id: String::new(),
+                        key: String::new(),
+                        date: 0,
+                        list: String::new(),
+                        size: stored_len,
+                        sha256: sha256.to_string(),
+                        source: String::new(),
+                        frame_offset,
+                        offset_in_frame,
+                        stored_len,
+                        added_newline,
+                    }),
+                })
+            }
             _ => Err(bad()),
         }
     }
@@ -144,6 +202,8 @@ pub enum SourceKind {
     Eml,
     /// A public-inbox v2 archive (or one of its epoch repositories).
     PublicInbox,
+    /// A directory of gleaner's sealed archive volumes (read-only).
+    Volumes,
 }
 
 /// One message as stored.
@@ -290,6 +350,9 @@ impl StoreError {
 pub fn detect(path: &Path) -> Result<SourceKind, StoreError> {
     let meta = std::fs::metadata(path).map_err(|e| StoreError::io(path, e))?;
     if meta.is_dir() {
+        if volume::is_volume_dir(path) {
+            return Ok(SourceKind::Volumes);
+        }
         if maildir::is_maildir(path) || maildir::has_folders(path) {
             return Ok(SourceKind::Maildir);
         }
@@ -342,6 +405,9 @@ pub fn scan(path: &Path, kind: SourceKind, opts: &ScanOptions) -> Result<Scan, S
         SourceKind::Mbox => Ok(Box::new(mbox::MboxScan::new(path, opts)?)),
         SourceKind::Eml => Ok(Box::new(eml::EmlScan::new(path, opts)?)),
         SourceKind::PublicInbox => Ok(Box::new(public_inbox::PublicInboxScan::new(path, opts)?)),
+        SourceKind::Volumes => Ok(Box::new(
+            volume::VolumeScan::new(path).map_err(|e| StoreError::BadLocation(e.to_string()))?,
+        )),
     }
 }
 
@@ -351,6 +417,9 @@ pub fn read_location(loc: &Location) -> Result<Vec<u8>, StoreError> {
         Location::File { path } => maildir::read_file_or_renamed(path),
         Location::Mbox { path, offset, len } => mbox::read_message(path, *offset, *len),
         Location::Git { repo, blob, .. } => public_inbox::read_blob(repo, blob),
+        Location::Volume { path, entry } => {
+            volume::read_at(path, entry).map_err(|e| StoreError::BadLocation(e.to_string()))
+        }
     }
 }
 

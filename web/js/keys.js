@@ -1,14 +1,24 @@
 // Keyboard: "/" focuses search, j/k move the selection, Enter opens it,
-// Esc leaves the search box, "?" toggles the syntax help.
+// Esc leaves the search box, "?" toggles the syntax help. A page with keys
+// of its own (the review queue) installs a handler that is asked first.
 import { navigate } from './router.js';
 
 let selected = -1;
+let pageKeys = null;
+
+/**
+ * Installs (or with null removes) the current page's key handler. It gets
+ * each unmodified keydown outside text fields first; returning true means
+ * "handled". The app removes it on every navigation.
+ */
+export function setPageKeys(handler) { pageKeys = typeof handler === 'function' ? handler : null; }
 
 const items = () => Array.from(document.querySelectorAll('#results .hit, #thread .tmsg'));
 
 export function resetSelection() { selected = -1; }
 
-function isTyping(t) {
+/** Is the key going into a text field (where letters must not be shortcuts)? */
+export function isTyping(t) {
   if (!(t instanceof Element)) return false;
   if (t.isContentEditable) return true;
   const tag = t.tagName;
@@ -48,6 +58,7 @@ export function installKeys({ toggleHelp }) {
       return;
     }
     if (isTyping(ev.target)) return;
+    if (pageKeys && pageKeys(ev)) { ev.preventDefault(); return; }
     switch (ev.key) {
       case '/':
         ev.preventDefault();

@@ -3,6 +3,7 @@
 import { h, fmtDateTime, fmtBytes, appendLinkified, messageHref, threadHref, searchHref } from './dom.js';
 import { getMessage, rawHref, ApiError } from './api.js';
 import { isCurrent } from './router.js';
+import { citedInLine, citeControls, roleAtLeast } from './docs.js';
 
 const lines = (s) => (s ? String(s).replace(/\n+$/, '').split('\n').length : 0);
 
@@ -46,6 +47,18 @@ function header(dl, name, value, opts = {}) {
   dl.append(h('dt', {}, name), dd);
 }
 
+/** The text selected inside the message's own text (body, quoted text, footer), or ''. */
+function selectedPassage(art) {
+  const sel = window.getSelection();
+  if (!sel || sel.isCollapsed || !sel.rangeCount) return '';
+  const inText = (n) => {
+    const el = n instanceof Element ? n : n && n.parentElement;
+    return !!(el && art.contains(el) && el.closest('.msg-body, .quoted-text, .msg-footer'));
+  };
+  if (!inText(sel.anchorNode) || !inText(sel.focusNode)) return '';
+  return sel.toString().trim();
+}
+
 export async function renderMessage(main, match, _params, gen) {
   let id;
   try { id = decodeURIComponent(match[1]); } catch { id = match[1]; }
@@ -81,14 +94,20 @@ export async function renderMessage(main, match, _params, gen) {
     try { await navigator.clipboard.writeText(permalink); copyBtn.textContent = 'Copied'; } catch { copyBtn.textContent = 'Copy failed'; }
     setTimeout(() => { copyBtn.textContent = 'Copy permalink'; }, 1500);
   });
+  // "Cited in" documents; reviewers and up cite the selected passage (or the start).
+  const citedIn = citedInLine(msg.cited_in);
+  const cite = roleAtLeast('reviewer') && msg.message_id
+    ? citeControls(msg.message_id, () => selectedPassage(art), citedIn, msg.cited_in)
+    : null;
   const actions = h('div', { class: 'msg-actions' },
     msg.thread_id ? h('a', { class: 'btn small', id: 'thread-link', href: threadHref(msg.thread_id, msgId) }, 'View thread') : null,
     h('a', { class: 'btn small', id: 'raw-link', href: rawHref(msgId), download: '', rel: 'nofollow' }, 'Download raw'),
     h('a', { class: 'btn small', id: 'permalink', href: messageHref(msg), rel: 'bookmark' }, 'Permalink'),
-    navigator.clipboard ? copyBtn : null);
+    navigator.clipboard ? copyBtn : null,
+    cite ? cite.button : null);
 
   const art = h('article', { id: 'message', class: 'message', dataset: { key: msg.key || '' } },
-    h('h1', { class: 'msg-subject' }, subject), dl, actions);
+    h('h1', { class: 'msg-subject' }, subject), dl, citedIn, actions, cite ? cite.panel : null);
 
   const atts = Array.isArray(msg.attachments) ? msg.attachments : [];
   if (atts.length) {

@@ -96,7 +96,7 @@ pub struct ArchivedMessage<'a> {
 }
 
 /// One message in a [`Manifest`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ManifestEntry {
     /// The Message-ID.
     pub message_id: String,
@@ -527,7 +527,7 @@ pub fn list_volumes(dir: &Path) -> Result<Vec<Manifest>> {
 }
 
 /// Decompresses at most `limit` bytes of the single frame at `offset` of `path`.
-fn read_frame(path: &Path, offset: u64, limit: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_frame(path: &Path, offset: u64, limit: u64) -> io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(offset))?;
     let decoder = zstd::stream::read::Decoder::new(file)?.single_frame();
@@ -536,12 +536,12 @@ fn read_frame(path: &Path, offset: u64, limit: u64) -> io::Result<Vec<u8>> {
     Ok(data)
 }
 
-fn entry_end(entry: &ManifestEntry) -> Option<u64> {
+pub(crate) fn entry_end(entry: &ManifestEntry) -> Option<u64> {
     entry.offset_in_frame.checked_add(entry.stored_len)
 }
 
 /// Takes the original bytes of `entry` out of its frame's data.
-fn extract(frame: &[u8], entry: &ManifestEntry) -> std::result::Result<Vec<u8>, String> {
+pub(crate) fn extract(frame: &[u8], entry: &ManifestEntry) -> std::result::Result<Vec<u8>, String> {
     let start = usize::try_from(entry.offset_in_frame).ok();
     let end = entry_end(entry).and_then(|e| usize::try_from(e).ok());
     let stored = start.zip(end).and_then(|(s, e)| frame.get(s..e));
@@ -569,6 +569,126 @@ pub fn read_message(dir: &Path, manifest: &Manifest, entry: &ManifestEntry) -> R
         return Err(corrupt("its SHA-256 differs from the manifest"));
     }
     Ok(bytes)
+}
+
+/// The exact original bytes of a message at `path` (a `.mbox.zst`) described
+/// by the fields of a location (see `store::Location::Volume`), hash-checked.
+pub fn read_at(path: &Path, entry: &ManifestEntry) -> Result<Vec<u8>> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .trim_end_matches(ZST)
+        .to_string();
+    let corrupt = |reason: &str| {
+        VolumeError::Corrupt(name.clone(), entry.message_id.clone(), reason.to_string())
+    };
+    let end = entry_end(entry).ok_or_else(|| corrupt("its offsets overflow"))?;
+    let frame = read_frame(path, entry.frame_offset, end).map_err(io_err(path))?;
+    let bytes = extract(&frame, entry).map_err(|r| corrupt(&r))?;
+    if hex::encode(Sha256::digest(&bytes)) != entry.sha256 {
+        return Err(corrupt("its SHA-256 differs from the manifest"));
+    }
+    Ok(bytes)
+}
+
+/// Is `dir` a directory of sealed volumes (has a `*.manifest.json`)?
+pub fn is_volume_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(MANIFEST))
+        })
+    })
+}
+
+/// Every message of every sealed volume in a directory, in order, with
+/// locations pointing into the volumes. Each frame is decompressed once.
+pub struct VolumeScan {
+    dir: PathBuf,
+    manifests: std::collections::VecDeque<Manifest>,
+    current: Option<(Manifest, usize)>,
+    frame: Option<(u64, Vec<u8>)>,
+}
+
+impl VolumeScan {
+    /// The messages of one sealed volume of `dir`.
+    pub fn single(dir: &Path, manifest: Manifest) -> VolumeScan {
+        VolumeScan {
+            dir: dir.to_path_buf(),
+            manifests: std::collections::VecDeque::from([manifest]),
+            current: None,
+            frame: None,
+        }
+    }
+
+    /// Lists the sealed volumes of `dir`.
+    pub fn new(dir: &Path) -> Result<VolumeScan> {
+        Ok(VolumeScan {
+            dir: dir.to_path_buf(),
+            manifests: list_volumes(dir)?.into(),
+            current: None,
+            frame: None,
+        })
+    }
+
+    fn read(
+        &mut self,
+        manifest: &Manifest,
+        entry: &ManifestEntry,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let path = manifest.mbox_path(&self.dir);
+        if self.frame.as_ref().map(|f| f.0) != Some(entry.frame_offset) {
+            let frame = read_frame(&path, entry.frame_offset, u64::MAX)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            self.frame = Some((entry.frame_offset, frame));
+        }
+        let frame = self
+            .frame
+            .as_ref()
+            .map(|f| f.1.as_slice())
+            .unwrap_or_default();
+        let bytes = extract(frame, entry)?;
+        if hex::encode(Sha256::digest(&bytes)) != entry.sha256 {
+            return Err("its SHA-256 differs from the manifest".into());
+        }
+        Ok(bytes)
+    }
+}
+
+impl Iterator for VolumeScan {
+    type Item = super::ScanItem;
+
+    fn next(&mut self) -> Option<super::ScanItem> {
+        loop {
+            let (manifest, i) = match self.current.take() {
+                Some(c) => c,
+                None => (self.manifests.pop_front()?, 0),
+            };
+            let Some(entry) = manifest.messages.get(i).cloned() else {
+                self.frame = None;
+                continue;
+            };
+            let location = super::Location::Volume {
+                path: manifest.mbox_path(&self.dir),
+                entry: Box::new(entry.clone()),
+            };
+            let item = match self.read(&manifest, &entry) {
+                Ok(bytes) => Ok(super::RawMessage {
+                    location,
+                    bytes,
+                    flags: String::new(),
+                    folder: None,
+                    envelope: None,
+                    mtime: None,
+                }),
+                Err(reason) => Err(super::Skipped::new(location.to_uri(), reason)),
+            };
+            self.current = Some((manifest, i + 1));
+            return Some(item);
+        }
+    }
 }
 
 /// The first sealed message in `dir` whose Message-ID or key is `id_or_key` (a linear scan).

@@ -1,0 +1,480 @@
+// Curated documents: the list (/docs), one document (/docs/<id>) with its
+// citations, editing (editors), revisions and diffs; plus the "Cited in" line
+// and the "Cite in document…" panel of the message view, and the viewer's role.
+//
+// Mail-derived text (subjects, authors, excerpts) only ever goes through
+// textContent. The one innerHTML in the UI is a document's `html`: Markdown
+// the server rendered and sanitised (raw HTML shown as text, safe links only).
+
+import { h, clear, fmtNum, plural } from './dom.js';
+import { api, ApiError } from './api.js';
+import { isCurrent, navigate } from './router.js';
+
+const enc = encodeURIComponent;
+
+// --- who is looking ----------------------------------------------------------
+
+const RANK = { reader: 0, reviewer: 1, editor: 2, admin: 3 };
+
+/** The viewer's role as /api/me said (app.js keeps it on <body data-role>). */
+export const role = () => document.body.dataset.role || 'reader';
+export const roleAtLeast = (r) => (RANK[role()] ?? 0) >= (RANK[r] ?? 99);
+
+// --- the API -------------------------------------------------------------------
+
+export const listDocs = (signal) => api('/api/docs', { signal });
+export const getDoc = (id, signal) => api('/api/docs/' + enc(id), { signal });
+const createDoc = (doc) => api('/api/docs', { method: 'POST', json: doc });
+const saveDoc = (id, changes) => api('/api/docs/' + enc(id), { method: 'PUT', json: changes });
+const getRevisions = (id) => api('/api/docs/' + enc(id) + '/revisions');
+const getDiff = (id, from, to) => api(`/api/docs/${enc(id)}/diff?` + new URLSearchParams({ from: String(from), to: String(to) }).toString());
+/** Cites a message (`{message_id, passage}`) or a thread's first message (`{thread_id}`) in a document. */
+export const citeIn = (id, what) => api('/api/docs/' + enc(id) + '/citations', { method: 'POST', json: what });
+
+export const KINDS = ['procedure', 'policy', 'guideline'];
+export const STATUSES = [['draft', 'Draft'], ['in_review', 'In review'], ['published', 'Published']];
+const statusLabel = (s) => (STATUSES.find(([v]) => v === s) || [s, String(s || '')])[1];
+
+export const docHref = (d) => '/docs/' + enc(String(d.id));
+
+/** "2019-03-01" from unix seconds ("" for none). */
+export function secsDay(secs) {
+  const n = Number(secs);
+  if (!Number.isFinite(n) || n <= 0) return '';
+  return new Date(n * 1000).toISOString().slice(0, 10);
+}
+
+const badge = (cls, text) => h('span', { class: ['badge', cls] }, text);
+const statusBadge = (s) => badge('st-' + String(s || '').replace(/[^a-z_]/g, ''), statusLabel(s));
+
+function errorBox(id, e, prefix) {
+  return h('div', { id, class: 'error-box', role: 'alert' },
+    h('p', { class: 'error-title' }, prefix, ' ', e instanceof ApiError || e instanceof Error ? e.message : String(e)));
+}
+
+function loading(text) {
+  return h('div', { class: 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
+}
+
+// --- /docs ----------------------------------------------------------------------
+
+export async function renderDocs(main, _m, _params, gen) {
+  document.title = 'Documents — gleaner';
+  main.replaceChildren(loading('Loading documents…'));
+  let data;
+  try { data = await listDocs(); } catch (e) {
+    if (!isCurrent(gen)) return;
+    main.replaceChildren(errorBox('error', e, 'Could not load the documents:'));
+    return;
+  }
+  if (!isCurrent(gen)) return;
+  const docs = Array.isArray(data.documents) ? data.documents : [];
+  const page = h('div', { id: 'docs', class: 'docs-page' },
+    h('header', { class: 'page-head' },
+      h('h1', {}, 'Documents'),
+      h('p', { class: 'muted' }, 'Procedures, policies and guidelines harvested from the archive, with citations back to the mail.'),
+      h('a', { class: 'btn small', id: 'docs-tar', href: '/api/docs/published.tar', download: '' }, 'Download all published (.tar)')));
+  if (roleAtLeast('editor')) page.appendChild(newDocForm());
+  if (!docs.length) {
+    page.appendChild(h('p', { class: 'empty-state', id: 'docs-empty' },
+      roleAtLeast('editor') ? 'No documents yet. Create the first one above.' : 'No documents have been published yet.'));
+  } else {
+    page.appendChild(h('table', { class: 'data-table', id: 'docs-table' },
+      h('caption', { class: 'visually-hidden' }, 'Documents, newest change first'),
+      h('thead', {}, h('tr', {}, ['Title', 'Kind', 'Status', 'Owner', 'Revision', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, docs.map((d) => h('tr', { dataset: { docId: d.id } },
+        h('td', {}, h('a', { href: docHref(d), class: 'doc-link' }, String(d.title || '(untitled)'))),
+        h('td', {}, badge('kind', String(d.kind || ''))),
+        h('td', {}, statusBadge(d.status)),
+        h('td', {}, String(d.owner || '')),
+        h('td', { class: 'num' }, fmtNum(d.revision)),
+        h('td', { class: 'num' }, h('time', {}, secsDay(d.updated))))))));
+  }
+  main.replaceChildren(page);
+}
+
+function newDocForm() {
+  const err = h('div', { class: 'form-error', id: 'new-doc-error', role: 'alert', hidden: true });
+  const kind = h('select', { id: 'new-doc-kind', name: 'kind' }, KINDS.map((k) => h('option', { value: k }, k[0].toUpperCase() + k.slice(1))));
+  const title = h('input', { id: 'new-doc-title', name: 'title', type: 'text', required: true, maxlength: '200', autocomplete: 'off', placeholder: 'e.g. Recovering a full WAL disk' });
+  const submit = h('button', { type: 'submit', class: 'btn primary', id: 'new-doc-submit' }, 'Create');
+  const form = h('form', { id: 'new-doc-form', class: 'inline-form', 'aria-labelledby': 'new-doc-heading' },
+    h('h2', { id: 'new-doc-heading' }, 'New document'),
+    h('div', { class: 'form-row' },
+      h('label', { for: 'new-doc-kind' }, 'Kind'), kind,
+      h('label', { for: 'new-doc-title' }, 'Title'), title,
+      submit),
+    err);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const t = title.value.trim();
+    if (!t) { title.focus(); return; }
+    submit.disabled = true;
+    err.hidden = true;
+    try {
+      const res = await createDoc({ kind: kind.value, title: t, body: '' });
+      navigate(docHref(res.document) + '?edit=1');
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+// --- /docs/<id> -------------------------------------------------------------------
+
+export async function renderDoc(main, match, params, gen) {
+  let id;
+  try { id = decodeURIComponent(match[1]); } catch { id = match[1]; }
+  id = id.replace(/\/+$/, '');
+  main.replaceChildren(loading('Loading document…'));
+  let data;
+  try { data = await getDoc(id); } catch (e) {
+    if (!isCurrent(gen)) return;
+    main.replaceChildren(e instanceof ApiError && e.status === 404
+      ? h('div', { id: 'error', class: 'error-box', role: 'alert' }, h('p', { class: 'error-title' }, 'No such document (or it is not published yet). '), h('a', { href: '/docs' }, 'All documents'))
+      : errorBox('error', e, 'Could not load the document:'));
+    return;
+  }
+  if (!isCurrent(gen)) return;
+  new DocView(main, data, gen).show(params.get('edit') === '1' && roleAtLeast('editor'));
+}
+
+class DocView {
+  constructor(main, data, gen) {
+    this.main = main;
+    this.gen = gen;
+    this.set(data);
+  }
+
+  set(data) {
+    this.doc = data.document || {};
+    this.html = typeof data.html === 'string' ? data.html : '';
+    this.citations = Array.isArray(data.citations) ? data.citations : [];
+  }
+
+  show(edit) {
+    const d = this.doc;
+    document.title = `${d.title || 'Document'} — gleaner`;
+    this.status = h('p', { id: 'doc-status', class: 'doc-status', role: 'status', 'aria-live': 'polite' });
+    this.view = h('div', { id: 'doc-view', class: 'doc-view' });
+    this.editor = h('div', { id: 'doc-editor-box', hidden: true });
+    const editBtn = roleAtLeast('editor')
+      ? h('button', { type: 'button', class: 'btn small', id: 'doc-edit-btn', onclick: () => this.edit() }, 'Edit')
+      : null;
+    this.art = h('article', { id: 'doc', class: 'doc', dataset: { docId: d.id, revision: d.revision } },
+      h('p', { class: 'crumbs' }, h('a', { href: '/docs' }, 'Documents'), ' ›'),
+      h('h1', { id: 'doc-title' }, String(d.title || '(untitled)')),
+      this.meta = h('p', { class: 'doc-meta' }),
+      h('div', { class: 'doc-actions' },
+        editBtn,
+        h('a', { class: 'btn small', id: 'doc-export-md', href: `/api/docs/${enc(String(d.id))}/export.md`, download: '' }, 'Export .md'),
+        h('a', { class: 'btn small', id: 'doc-export-html', href: `/api/docs/${enc(String(d.id))}/export.html`, download: '' }, 'Export .html')),
+      this.status, this.view, this.editor,
+      this.citeBox = h('section', { id: 'doc-citations', class: 'doc-citations', 'aria-labelledby': 'doc-citations-h' }),
+      this.history());
+    this.refresh();
+    this.main.replaceChildren(this.art);
+    if (edit) this.edit();
+    else this.main.focus({ preventScroll: true });
+  }
+
+  /** Fill the parts that change with a save: meta line, rendered body, citations. */
+  refresh() {
+    const d = this.doc;
+    this.art.dataset.revision = String(d.revision);
+    this.art.querySelector('#doc-title').textContent = String(d.title || '(untitled)');
+    clear(this.meta).append(badge('kind', String(d.kind || '')), ' ', statusBadge(d.status),
+      ` · owner ${d.owner || '—'} · revision ${fmtNum(d.revision)} · updated ${secsDay(d.updated)}`);
+    const body = h('div', { class: 'doc-html', id: 'doc-html' });
+    // Server-sanitised Markdown rendering (see the top of this file).
+    body.innerHTML = this.html;
+    // The export rendering repeats the title and a meta line that the page shows already.
+    const first = body.firstElementChild;
+    if (first && first.tagName === 'H1' && first.textContent.trim() === String(d.title || '').trim()) {
+      first.classList.add('export-head');
+      const meta = first.nextElementSibling;
+      if (meta && meta.tagName === 'P' && meta.children.length === 1 && meta.firstElementChild.tagName === 'EM') meta.classList.add('export-head');
+    }
+    this.view.replaceChildren(body);
+    if (!String(d.body || '').trim() && !this.citations.length) {
+      this.view.appendChild(h('p', { class: 'muted' }, roleAtLeast('editor') ? 'This document is empty: press Edit to write it, or cite messages into it.' : 'This document is empty.'));
+    }
+    const cits = this.citations;
+    this.citeBox.replaceChildren(h('h2', { id: 'doc-citations-h' }, `Citations (${fmtNum(cits.length)})`),
+      cits.length ? h('ol', { class: 'citations' }, cits.map(citationItem)) : h('p', { class: 'muted small' }, 'No messages cited yet. Cite one from a message page or by promoting a thread in a review queue.'));
+  }
+
+  edit() {
+    if (!roleAtLeast('editor')) return;
+    const d = this.doc;
+    let base = d.revision;
+    const err = h('div', { id: 'doc-edit-error', class: 'error-box', role: 'alert', hidden: true });
+    const title = h('input', { id: 'doc-edit-title', type: 'text', required: true, maxlength: '200', value: String(d.title || '') });
+    const status = h('select', { id: 'doc-edit-status' }, STATUSES.map(([v, t]) => h('option', { value: v, selected: v === d.status }, t)));
+    const kind = h('select', { id: 'doc-edit-kind' }, KINDS.map((k) => h('option', { value: k, selected: k === d.kind }, k)));
+    const body = h('textarea', { id: 'doc-edit-body', rows: '22', spellcheck: 'true', 'aria-describedby': 'doc-edit-help' });
+    body.value = String(d.body || '');
+    const save = h('button', { type: 'submit', class: 'btn primary', id: 'doc-save', 'aria-keyshortcuts': 'Control+S' }, 'Save');
+    const cancel = h('button', { type: 'button', class: 'btn', id: 'doc-cancel' }, 'Cancel');
+    const form = h('form', { id: 'doc-editor', class: 'doc-editor', 'aria-label': 'Edit document' },
+      h('div', { class: 'form-row' },
+        h('label', { for: 'doc-edit-title' }, 'Title'), title,
+        h('label', { for: 'doc-edit-kind' }, 'Kind'), kind,
+        h('label', { for: 'doc-edit-status' }, 'Status'), status),
+      h('label', { for: 'doc-edit-body', class: 'block-label' }, 'Text (Markdown)'),
+      body,
+      h('p', { id: 'doc-edit-help', class: 'muted small' }, 'Markdown. Citations are quoted excerpts ending in a marker like [^c3]; keep the marker to keep the footnote. Ctrl+S saves.'),
+      err,
+      h('div', { class: 'form-row' }, save, cancel));
+    const editBtn = this.art.querySelector('#doc-edit-btn');
+    const close = () => {
+      this.editor.hidden = true;
+      this.view.hidden = false;
+      clear(this.editor);
+      if (editBtn) { editBtn.hidden = false; editBtn.focus(); }
+      if (location.search) history.replaceState(history.state, '', location.pathname);
+    };
+    cancel.addEventListener('click', close);
+    const submit = async () => {
+      save.disabled = true;
+      err.hidden = true;
+      try {
+        const res = await saveDoc(d.id, { title: title.value.trim(), body: body.value, status: status.value, kind: kind.value, base_revision: base });
+        const fresh = await getDoc(String(d.id));
+        if (!isCurrent(this.gen)) return;
+        this.set(fresh);
+        this.refresh();
+        const n = res.document ? res.document.revision : fresh.document.revision;
+        this.status.textContent = n === base ? 'Nothing changed.' : `Saved as revision ${n}.`;
+        close();
+        this.reloadHistory();
+      } catch (e) {
+        if (!isCurrent(this.gen)) return;
+        showSaveError(err, e, async () => {
+          // Someone saved meanwhile: load theirs, keep ours next to it for copying.
+          const fresh = await getDoc(String(d.id));
+          if (!isCurrent(this.gen)) return;
+          const mine = body.value;
+          this.set(fresh);
+          this.refresh();
+          base = this.doc.revision;
+          title.value = String(this.doc.title || '');
+          body.value = String(this.doc.body || '');
+          status.value = this.doc.status;
+          err.className = 'notice conflict-note';
+          err.replaceChildren(h('p', {}, `Loaded revision ${base}. Your unsaved text is below: copy what you need into the editor, then save.`),
+            h('label', { for: 'doc-mine', class: 'block-label' }, 'Your unsaved text'),
+            h('textarea', { id: 'doc-mine', rows: '8', readonly: true }, mine));
+          body.focus();
+        });
+      } finally {
+        save.disabled = false;
+      }
+    };
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); submit(); });
+    form.addEventListener('keydown', (ev) => {
+      if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 's') { ev.preventDefault(); submit(); }
+      else if (ev.key === 'Escape' && ev.target !== body) { ev.preventDefault(); close(); }
+    });
+    this.editor.replaceChildren(form);
+    this.view.hidden = true;
+    this.editor.hidden = false;
+    if (editBtn) editBtn.hidden = true;
+    body.focus();
+  }
+
+  history() {
+    this.revBox = h('div', { id: 'doc-revisions' });
+    const det = h('details', { id: 'doc-history', class: 'doc-history' }, h('summary', {}, 'History and changes'), this.revBox);
+    det.addEventListener('toggle', () => { if (det.open && !this.revBox.dataset.loaded) this.loadHistory(); });
+    this.historyEl = det;
+    return det;
+  }
+
+  reloadHistory() {
+    delete this.revBox.dataset.loaded;
+    if (this.historyEl.open) this.loadHistory();
+  }
+
+  async loadHistory() {
+    const box = this.revBox;
+    box.dataset.loaded = '1';
+    box.replaceChildren(loading('Loading revisions…'));
+    let revs;
+    try { revs = (await getRevisions(String(this.doc.id))).revisions || []; } catch (e) {
+      box.replaceChildren(errorBox('doc-revisions-error', e, 'Could not load the revisions:'));
+      delete box.dataset.loaded;
+      return;
+    }
+    const rows = revs.map((r, i) => h('tr', { dataset: { rev: r.n } },
+      h('td', {}, h('input', { type: 'radio', name: 'diff-from', value: String(r.n), checked: i === 1 || (revs.length === 1 && i === 0), 'aria-label': `Compare from revision ${r.n}` })),
+      h('td', {}, h('input', { type: 'radio', name: 'diff-to', value: String(r.n), checked: i === 0, 'aria-label': `Compare to revision ${r.n}` })),
+      h('td', { class: 'num' }, String(r.n)),
+      h('td', {}, String(r.title || '')),
+      h('td', {}, String(r.author || '')),
+      h('td', { class: 'num' }, secsDay(r.at))));
+    const diff = h('div', { id: 'doc-diff', class: 'diff', 'aria-live': 'polite' });
+    const compare = h('button', { type: 'button', class: 'btn small', id: 'diff-btn', disabled: revs.length < 2 }, 'Show changes');
+    const form = h('div', {},
+      h('table', { class: 'data-table revisions', id: 'doc-revisions-table' },
+        h('caption', { class: 'visually-hidden' }, 'Revisions, newest first'),
+        h('thead', {}, h('tr', {}, ['From', 'To', 'Rev.', 'Title', 'Author', 'Saved'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, rows)),
+      h('div', { class: 'form-row' }, compare, revs.length < 2 ? h('span', { class: 'muted small' }, 'Only one revision so far.') : null),
+      diff);
+    const pick = (name) => Number((form.querySelector(`input[name="${name}"]:checked`) || {}).value);
+    compare.addEventListener('click', async () => {
+      const from = pick('diff-from');
+      const to = pick('diff-to');
+      if (!from || !to) return;
+      diff.replaceChildren(loading('Comparing…'));
+      try {
+        renderDiff(diff, await getDiff(String(this.doc.id), from, to));
+      } catch (e) {
+        diff.replaceChildren(errorBox('doc-diff-error', e, 'Could not compare:'));
+      }
+    });
+    box.replaceChildren(form);
+    if (revs.length >= 2) compare.click();
+  }
+}
+
+function showSaveError(err, e, reload) {
+  err.className = 'error-box';
+  if (e instanceof ApiError && e.status === 409) {
+    const btn = h('button', { type: 'button', class: 'btn small', id: 'doc-reload' }, 'Load the newest revision');
+    btn.addEventListener('click', () => { btn.disabled = true; reload().catch((x) => { err.replaceChildren(h('p', {}, x.message)); }); });
+    err.replaceChildren(h('p', { class: 'error-title' }, h('strong', {}, 'Someone else saved this document meanwhile. '), e.message), btn);
+  } else {
+    err.replaceChildren(h('p', { class: 'error-title' }, 'Not saved: ', e.message));
+  }
+  err.hidden = false;
+}
+
+function revLabel(r) {
+  if (r && typeof r === 'object') return `revision ${r.n}${r.author ? ` (${r.author}, ${secsDay(r.at)})` : ''}`;
+  return `revision ${r}`;
+}
+
+/** A unified diff: one row per line, "-" removed, "+" added, " " unchanged. */
+function renderDiff(box, d) {
+  const lines = Array.isArray(d.lines) ? d.lines : [];
+  const changed = lines.filter((l) => l.op === '+' || l.op === '-').length;
+  const head = h('p', { class: 'diff-head' }, `From ${revLabel(d.from)} to ${revLabel(d.to)}: ${plural(changed, 'changed line')}.`);
+  const pre = h('pre', { class: 'diff-lines', id: 'doc-diff-lines' });
+  for (const l of lines) {
+    const op = l.op === '+' || l.op === '-' ? l.op : ' ';
+    const cls = op === '+' ? 'add' : op === '-' ? 'del' : 'ctx';
+    pre.appendChild(h('span', { class: ['dl', cls], dataset: { op } },
+      h('span', { class: 'dl-op', 'aria-hidden': 'true' }, op),
+      op === '+' ? h('span', { class: 'visually-hidden' }, 'added: ') : op === '-' ? h('span', { class: 'visually-hidden' }, 'removed: ') : null,
+      String(l.text ?? ''), '\n'));
+  }
+  box.replaceChildren(head, lines.length ? pre : h('p', { class: 'muted' }, 'The two revisions have the same text.'));
+}
+
+function citationItem(c) {
+  const href = '/m/' + enc(String(c.message_id || ''));
+  return h('li', { class: 'citation', id: `cit-${c.id}`, dataset: { messageId: c.message_id || '' } },
+    h('p', { class: 'cit-head' },
+      h('span', { class: 'cit-n' }, `[c${c.id}] `),
+      h('a', { href, class: 'cit-link' }, String(c.subject || '(no subject)'))),
+    h('p', { class: 'cit-meta muted small' }, [c.author, c.list, secsDay(c.date)].filter(Boolean).map(String).join(' · '),
+      c.created_by ? ` — cited by ${c.created_by} on ${secsDay(c.created_at)}` : ''),
+    c.excerpt ? h('blockquote', { class: 'cit-excerpt' }, String(c.excerpt)) : null);
+}
+
+// --- the message view's part ----------------------------------------------------------
+
+/** "Cited in: <links>" for a message's `cited_in` (empty when none). */
+export function citedInLine(citedIn) {
+  const p = h('p', { id: 'cited-in', class: 'cited-in' });
+  fillCitedIn(p, citedIn);
+  return p;
+}
+
+function fillCitedIn(p, citedIn) {
+  const docs = Array.isArray(citedIn) ? citedIn : [];
+  p.hidden = !docs.length;
+  clear(p).append(h('span', { class: 'cited-label' }, 'Cited in: '));
+  docs.forEach((d, i) => {
+    if (i) p.append(', ');
+    p.append(h('a', { href: docHref(d), class: 'cited-doc', dataset: { docId: d.id } }, String(d.title || d.slug || d.id)),
+      ' ', h('span', { class: 'muted small' }, `(${d.kind}${d.status && d.status !== 'published' ? ', ' + statusLabel(d.status).toLowerCase() : ''})`));
+  });
+}
+
+/**
+ * The "Cite in document…" button and its panel. `passage()` returns the text
+ * the reader selected in the message body ('' when none); `citedIn` is the
+ * line to update after citing.
+ */
+export function citeControls(messageId, passage, citedIn, known) {
+  const docsKnown = Array.isArray(known) ? [...known] : [];
+  const panel = h('section', { id: 'cite-panel', class: 'cite-panel', 'aria-label': 'Cite this message in a document', hidden: true });
+  const btn = h('button', { type: 'button', class: 'btn small', id: 'cite-btn', 'aria-expanded': 'false', 'aria-controls': 'cite-panel' }, 'Cite in document…');
+  // Clicking the button must not lose the selection: read it before focus moves.
+  let picked = '';
+  btn.addEventListener('mousedown', () => { picked = passage(); });
+  btn.addEventListener('click', async () => {
+    if (!panel.hidden) { panel.hidden = true; btn.setAttribute('aria-expanded', 'false'); return; }
+    const text = picked || passage();
+    picked = '';
+    btn.setAttribute('aria-expanded', 'true');
+    panel.hidden = false;
+    panel.replaceChildren(loading('Loading documents…'));
+    let docs;
+    try { docs = (await listDocs()).documents || []; } catch (e) {
+      panel.replaceChildren(errorBox('cite-error', e, 'Could not load the documents:'));
+      return;
+    }
+    openPanel(panel, btn, docs, text, messageId, (doc) => {
+      if (!docsKnown.some((d) => String(d.id) === String(doc.id))) docsKnown.push(doc);
+      fillCitedIn(citedIn, docsKnown);
+    });
+  });
+  return { button: btn, panel };
+}
+
+function openPanel(panel, btn, docs, text, messageId, onCited) {
+  const status = h('div', { id: 'cite-status', role: 'status', 'aria-live': 'polite' });
+  if (!docs.length) {
+    panel.replaceChildren(h('p', {}, 'There are no documents to cite into yet. ',
+      roleAtLeast('editor') ? h('a', { href: '/docs' }, 'Create one') : 'Ask an editor to create one.'));
+    return;
+  }
+  const last = sessionStorage.getItem('gleaner.citeDoc');
+  const select = h('select', { id: 'cite-doc' }, docs.map((d) => h('option', { value: String(d.id), selected: String(d.id) === last }, `${d.title} (${d.kind}, ${statusLabel(d.status).toLowerCase()})`)));
+  const go = h('button', { type: 'submit', class: 'btn primary small', id: 'cite-submit' }, 'Cite');
+  const cancel = h('button', { type: 'button', class: 'btn small', id: 'cite-cancel' }, 'Cancel');
+  const form = h('form', { class: 'cite-form' },
+    text
+      ? h('div', {}, h('p', { class: 'small muted' }, 'Passage (your selection):'), h('blockquote', { class: 'cit-excerpt', id: 'cite-passage' }, text))
+      : h('p', { class: 'small muted', id: 'cite-passage-none' }, 'No text selected: the start of the message will be quoted. (Select a passage in the message first to quote just that.)'),
+    h('div', { class: 'form-row' }, h('label', { for: 'cite-doc' }, 'Document'), select, go, cancel),
+    status);
+  cancel.addEventListener('click', () => { panel.hidden = true; btn.setAttribute('aria-expanded', 'false'); btn.focus(); });
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    go.disabled = true;
+    status.replaceChildren('Citing…');
+    try {
+      const res = await citeIn(select.value, text ? { message_id: messageId, passage: text } : { message_id: messageId });
+      sessionStorage.setItem('gleaner.citeDoc', select.value);
+      const doc = res.document || docs.find((d) => String(d.id) === select.value);
+      status.replaceChildren('Cited in ', h('a', { href: docHref(doc), id: 'cite-done-link' }, String(doc.title)),
+        res.citation ? ` as [c${res.citation.id}], revision ${doc.revision}.` : '.');
+      onCited(doc);
+    } catch (e) {
+      status.replaceChildren(h('span', { class: 'form-error' }, 'Not cited: ', e.message));
+    } finally {
+      go.disabled = false;
+    }
+  });
+  panel.replaceChildren(form);
+  select.focus();
+}
