@@ -402,7 +402,7 @@ fn policy_queue_decisions_document_export_and_rebuild() {
     assert_eq!(from_cli.len(), queue.len());
     assert_eq!(from_cli[&queue[2]]["decision"]["decision"], "promote");
     assert!(from_cli[&queue[0]]["explain"].is_array());
-    let verify = common::gleaner_ok(data, &["audit", "--verify"]);
+    let verify = common::gleaner_ok(data, &["audit", "verify"]);
     assert!(verify.contains("intact"), "{verify}");
 }
 

@@ -153,6 +153,7 @@ pub fn index(
 pub fn rebuild(
     data: &Path,
     configured: &[SourceConfig],
+    archive_dir: &Path,
     threads: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     let known = load_sources(data)?;
@@ -169,6 +170,14 @@ pub fn rebuild(
         include: e.include.clone(),
         exclude: e.exclude.clone(),
     }));
+    // Sealed volumes are mail too: archived mail stays searchable after a rebuild.
+    if gleaner::store::volume::is_volume_dir(archive_dir) {
+        sources.push(Source::new(
+            std::fs::canonicalize(archive_dir).unwrap_or_else(|_| archive_dir.to_path_buf()),
+            gleaner::store::SourceKind::Volumes,
+            None,
+        ));
+    }
     let mut seen = std::collections::HashSet::new();
     sources.retain(|s| seen.insert(s.path.clone()));
     // Hold the live index's writer lock for the whole rebuild: a running

@@ -2,6 +2,7 @@
 
 mod doc_cmd;
 mod index_cmd;
+mod retention_cmd;
 mod review_cmd;
 mod search_cmd;
 mod serve_cmd;
@@ -171,15 +172,51 @@ pub enum Command {
         #[command(subcommand)]
         command: DocCommand,
     },
-    /// The audit log of every decision and edit: print it, or verify its hash chain.
+    /// The audit log of every decision, edit, archive run, hold and backup.
     Audit {
-        /// Check the hash chain; exit 1 and name the first bad entry if it is broken.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Sealed archive volumes: run the retention policies, list volumes, attach volumes from another disk.
+    ///
+    /// `archive run` writes the mail `[[retention]]` policies make due into
+    /// volumes (zstd-compressed mboxrd plus a JSON manifest with every
+    /// message's SHA-256) under `[archive] dir`, seals and re-verifies them,
+    /// and only then removes the live copies (unless a legal hold covers
+    /// them). Archived mail stays searchable (`is:archived`). Stop `gleaner
+    /// serve` while it runs.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
+    /// Legal holds: mail matching an active hold is never removed from the live store.
+    Hold {
+        #[command(subcommand)]
+        command: HoldCommand,
+    },
+    /// Takes a consistent, incremental snapshot of the data directory (safe while `serve` runs).
+    ///
+    /// Copies the database (SQLite online backup), the index as of one commit,
+    /// the sealed volumes and the config into DEST; files already in DEST are
+    /// not copied again.
+    Backup {
+        /// Destination directory (default: `[backup] dest`).
+        dest: Option<PathBuf>,
+        /// Who runs it (default: cli:$USER).
         #[arg(long)]
-        verify: bool,
-        /// Entries to print (newest first).
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// One JSON object per line.
+        by: Option<String>,
+    },
+    /// Restores a snapshot made by `gleaner backup` into an empty data directory (--data).
+    Restore {
+        /// The backup directory.
+        src: PathBuf,
+        /// Which snapshot (default: the newest; see the names under SRC/snapshots).
+        #[arg(long)]
+        snapshot: Option<String>,
+    },
+    /// Re-hashes every sealed volume, reads back every indexed message, checks the audit chain.
+    Verify {
+        /// One JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -220,6 +257,86 @@ pub enum UserCommand {
 }
 
 /// The configuration: the file (if any) < `GLEANER_DATA` < `--data`.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Checks the hash chain; exits 1 and names the first altered or removed entry.
+    Verify {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints entries, newest first.
+    Log {
+        /// Entries to print.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ArchiveCommand {
+    /// Archives what the retention policies make due (--dry-run: only show it, per policy, list and year).
+    Run {
+        /// Change nothing; print what would move.
+        #[arg(long)]
+        dry_run: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        /// Who runs it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The sealed volumes.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Makes the volumes in DIR (e.g. another disk) searchable, read-only.
+    Attach {
+        /// A directory of sealed volumes.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HoldCommand {
+    /// Places a hold on every message matching QUERY, now and later.
+    Add {
+        /// A unique name.
+        name: String,
+        /// The mail to protect, in the query language.
+        query: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// Who (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Active holds (--all: released ones too).
+    List {
+        /// Also released holds.
+        #[arg(long)]
+        all: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Releases a hold.
+    Release {
+        /// The hold's name.
+        name: String,
+        /// Who (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub enum ReviewCommand {
     /// Every review policy with its progress.
@@ -378,7 +495,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             message_id,
         } => show_cmd::show(data, &message_id, raw, json),
         Command::Stats { json } => search_cmd::stats(data, json),
-        Command::Rebuild { threads } => index_cmd::rebuild(data, &config.sources, threads),
+        Command::Rebuild { threads } => {
+            let archive = config.archive.dir_for(data);
+            index_cmd::rebuild(data, &config.sources, &archive, threads)
+        }
         Command::Demo { corpus, listen } => index_cmd::demo(&corpus, listen),
         Command::Serve {
             listen,
@@ -399,10 +519,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::User { command } => user_cmd::user(data, command),
         Command::Review { command } => review_cmd::review(&config, data, command),
         Command::Doc { command } => doc_cmd::doc(&config, data, command),
-        Command::Audit {
-            verify,
-            limit,
-            json,
-        } => review_cmd::audit(&config, data, verify, limit, json),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { json } => review_cmd::audit(&config, data, true, 0, json),
+            AuditCommand::Log { limit, json } => {
+                review_cmd::audit(&config, data, false, limit, json)
+            }
+        },
+        Command::Archive { command } => retention_cmd::archive_cmd(&config, data, command),
+        Command::Hold { command } => retention_cmd::hold_cmd(data, command),
+        Command::Backup { dest, by } => {
+            retention_cmd::backup_cmd(&config, data, dest, args.config.as_deref(), by.as_deref())
+        }
+        Command::Restore { src, snapshot } => {
+            retention_cmd::restore_cmd(data, &src, snapshot.as_deref())
+        }
+        Command::Verify { json } => retention_cmd::verify_cmd(&config, data, json),
     }
 }

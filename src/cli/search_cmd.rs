@@ -46,10 +46,13 @@ pub fn search(
         },
         now: now(),
         allowed_lists: None,
-        marks: Some(std::sync::Arc::new(gleaner::curate::Curation::open(
-            data,
-            &config.http.public_url(),
-        )?)),
+        marks: Some(std::sync::Arc::new(gleaner::query::marks::Combined(vec![
+            std::sync::Arc::new(gleaner::curate::Curation::open(
+                data,
+                &config.http.public_url(),
+            )?),
+            std::sync::Arc::new(gleaner::retention::Retention::open(data)?),
+        ]))),
     };
     let results = query::search(&index, &req)?;
     let mut out = std::io::stdout().lock();

@@ -25,11 +25,23 @@ fn read_any(locations: &[String]) -> anyhow::Result<Vec<u8>> {
 /// `gleaner show [--raw] ID`
 pub fn show(data: &Path, id: &str, raw: bool, as_json: bool) -> anyhow::Result<ExitCode> {
     let index = open(data)?;
-    let Some(stored) = query::find_message(&index, id)? else {
-        eprintln!("gleaner: no message with id {id}");
-        return Ok(ExitCode::from(1));
+    let found = query::find_message(&index, id)?;
+    let (list, thread) = found
+        .as_ref()
+        .map(|s| (s.list.clone(), s.thread_id.clone()))
+        .unwrap_or_default();
+    let locations = match found {
+        Some(stored) => stored.locations,
+        // Archived mail whose volume is not indexed (yet) is still shown.
+        None => match gleaner::retention::Retention::open(data)?.archived(id)? {
+            Some((_, location)) => vec![location],
+            None => {
+                eprintln!("gleaner: no message with id {id}");
+                return Ok(ExitCode::from(1));
+            }
+        },
     };
-    let bytes = read_any(&stored.locations)?;
+    let bytes = read_any(&locations)?;
     let mut out = std::io::stdout().lock();
     if raw {
         out.write_all(&bytes)?;
@@ -62,9 +74,9 @@ pub fn show(data: &Path, id: &str, raw: bool, as_json: bool) -> anyhow::Result<E
         writeln!(out, "Cc:         {}", addrs(&doc.cc))?;
     }
     writeln!(out, "Subject:    {}", doc.subject)?;
-    writeln!(out, "List:       {}", stored.list)?;
-    writeln!(out, "Thread:     {}", stored.thread_id)?;
-    for loc in &stored.locations {
+    writeln!(out, "List:       {list}")?;
+    writeln!(out, "Thread:     {thread}")?;
+    for loc in &locations {
         writeln!(out, "Location:   {loc}")?;
     }
     for a in &doc.attachments {

@@ -342,3 +342,23 @@ pub fn for_each_match(
     }
     Ok(total)
 }
+
+/// Calls `each` with every indexed message (in index order) until it returns
+/// `false`. Returns how many were visited.
+pub fn for_each_message(
+    index: &MailIndex,
+    mut each: impl FnMut(StoredMessage) -> bool,
+) -> Result<usize, QueryError> {
+    let searcher = index.reader.searcher();
+    let mut n = 0;
+    for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+        for doc in seg.doc_ids_alive() {
+            let d: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ord as u32, doc))?;
+            n += 1;
+            if !each(StoredMessage::from_document(&index.fields, &d)) {
+                return Ok(n);
+            }
+        }
+    }
+    Ok(n)
+}

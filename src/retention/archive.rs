@@ -409,6 +409,23 @@ fn reconcile(ctx: &Context<'_>, writer: &mut Writer) -> Result<Vec<String>, Rete
     Ok(out)
 }
 
+/// Fault injection for tests: with `GLEANER_ARCHIVE_PAUSE=1`, the run creates
+/// `<archive dir>/.paused` before it reads the holds and removes anything,
+/// and waits (up to a minute) until that file is deleted.
+fn pause_point(dir: &Path) {
+    if std::env::var_os("GLEANER_ARCHIVE_PAUSE").is_none_or(|v| v != "1") {
+        return;
+    }
+    let flag = dir.join(".paused");
+    if std::fs::write(&flag, b"").is_err() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    while flag.exists() && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Removes the live copies of archived messages whose policy says so, unless held.
 fn remove_pending(
     ctx: &Context<'_>,
@@ -430,6 +447,7 @@ fn remove_pending(
     if pending.is_empty() {
         return Ok(());
     }
+    pause_point(&ctx.dir);
     // Holds are read now, after archiving: a hold placed during the run counts.
     let held = held_keys(ctx)?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();

@@ -256,7 +256,8 @@ pub struct Hold {
 
 const COMPONENT: &str = "retention";
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE archived (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE archived (
         key TEXT PRIMARY KEY,
         message_id TEXT NOT NULL,
         mid TEXT NOT NULL,
@@ -277,7 +278,9 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE archived (
         created_at INTEGER NOT NULL,
         released_by TEXT,
         released_at INTEGER
-     );"];
+     );",
+    "CREATE TABLE retention_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+];
 
 /// The retention tables of `gleaner.db`.
 #[derive(Clone)]
@@ -393,6 +396,44 @@ impl Retention {
             .filter(|h| h.released_at.is_none())
             .map(|h| h.query)
             .collect())
+    }
+
+    /// Records a finished backup (audit entry, and the state periodic backups use).
+    pub fn record_backup(
+        &self,
+        report: &backup::BackupReport,
+        dest: &Path,
+        actor: &str,
+    ) -> Result<(), RetentionError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO retention_state (key, value) VALUES ('last_backup_at', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [crate::db::now().to_string()],
+            )?;
+            crate::audit::append(
+                tx,
+                actor,
+                "backup.run",
+                &format!("backup:{}", dest.display()),
+                &serde_json::json!({"snapshot": report.snapshot, "files_copied": report.files_copied,
+                    "files_reused": report.files_reused, "bytes_copied": report.bytes_copied}),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// When the last backup finished (unix seconds).
+    pub fn last_backup_at(&self) -> Result<Option<i64>, RetentionError> {
+        let v: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT value FROM retention_state WHERE key = 'last_backup_at'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.and_then(|v| v.parse().ok()))
     }
 
     /// Keys already in a sealed volume.
