@@ -41,6 +41,9 @@ pub fn archive_cmd(
             let retention = Retention::open(data)?;
             let cur = curation(config, data)?;
             let who = actor(by.as_deref());
+            // Volume locations in the index must not depend on the working directory.
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let dir = std::fs::canonicalize(&dir)?;
             let ctx = ArchiveContext {
                 index: &index,
                 retention: &retention,

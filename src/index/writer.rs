@@ -85,6 +85,9 @@ impl Writer {
             }
             Err(e) => return Err(e.into()),
         };
+        // Files a killed writer left behind (say a half-written delete file)
+        // would collide with the ones this writer is about to create.
+        writer.garbage_collect_files().wait()?;
         let reader = index.index.reader()?;
         let payload = index.payload()?;
         Ok(Writer {

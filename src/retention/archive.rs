@@ -391,6 +391,16 @@ fn reconcile(ctx: &Context<'_>, writer: &mut Writer) -> Result<Vec<String>, Rete
     let mut out = Vec::new();
     for manifest in volume::list_volumes(&ctx.dir)? {
         if known.contains(&manifest.name) {
+            // Recorded, but perhaps killed before its locations were indexed.
+            let uri = Location::Volume {
+                path: manifest.mbox_path(&ctx.dir),
+                entry: Box::default(),
+            }
+            .to_uri();
+            let prefix = &uri[..uri.rfind('#').map_or(uri.len(), |i| i + 1)];
+            if (writer.locations_with_prefix(prefix)?.len() as u64) < manifest.message_count {
+                index_volume(ctx, writer, &manifest)?;
+            }
             continue;
         }
         let check = volume::verify_volume(&ctx.dir, &manifest);
@@ -554,20 +564,32 @@ fn remove_pending(
                 continue;
             }
         }
-        // Index the rewritten mbox (offsets moved), then drop the stale locations.
+        // Index the rewritten mbox (offsets moved), then drop every location
+        // of it that the rewritten file no longer has.
         let source = Source::new(path.clone(), SourceKind::Mbox, None);
         let scan = crate::store::scan(path, SourceKind::Mbox, &Default::default())?;
-        let items = scan.map(move |it| -> Item { (it, source.list.clone()) });
-        ingest::ingest_items(writer, items, &IngestOptions::default(), &|_| {})?;
+        let items: Vec<Item> = scan
+            .map(|it| -> Item { (it, source.list.clone()) })
+            .collect();
+        let fresh: BTreeSet<String> = items
+            .iter()
+            .filter_map(|(it, _)| it.as_ref().ok().map(|r| r.location.stable_key()))
+            .collect();
+        ingest::ingest_items(
+            writer,
+            items.into_iter(),
+            &IngestOptions::default(),
+            &|_| {},
+        )?;
+        writer.commit()?;
+        for stale in old.difference(&fresh) {
+            writer.remove_location(stale)?;
+        }
         writer.commit()?;
         ctx.index
             .reader
             .reload()
             .map_err(crate::index::IndexError::from)?;
-        let new: BTreeSet<String> = writer.locations_with_prefix(&prefix)?.into_iter().collect();
-        for stale in old.difference(&new) {
-            writer.remove_location(stale)?;
-        }
         for (k, _, _) in msgs {
             removed_keys.insert(k.clone());
         }

@@ -683,6 +683,16 @@ impl Run<'_> {
             &mut &meta[..],
             &meta_path,
         )?;
+        // gleaner's own marker of the index's schema version.
+        let version = index.join("gleaner-schema-version");
+        if let Ok(mut f) = File::open(&version) {
+            self.local(
+                "index/gleaner-schema-version",
+                "index-schema-version",
+                &mut f,
+                &version,
+            )?;
+        }
         self.stage("index", &pin, &files);
         for f in &files {
             if !self.object("index", f, &pin.join(f))? {

@@ -96,7 +96,7 @@ pub struct ArchivedMessage<'a> {
 }
 
 /// One message in a [`Manifest`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ManifestEntry {
     /// The Message-ID.
     pub message_id: String,

