@@ -172,11 +172,11 @@ pub fn harvest(
             (Occur::Must, planned),
             (Occur::Must, lists_query.box_clone()),
         ]);
-        let matching = thread_ids_of(&searcher, &searcher.search(&q, &DocSetCollector)?)?;
+        let matching = thread_ids_of(searcher, &searcher.search(&q, &DocSetCollector)?)?;
         threads.retain(|t, _| matching.contains(t));
     }
-    let cited = cited_by(index, &searcher)?;
-    let likeness = likeness(index, &searcher, req, lists_query.as_ref())?;
+    let cited = cited_by(index, searcher)?;
+    let likeness = likeness(index, searcher, req, lists_query.as_ref())?;
     let mut out = Vec::with_capacity(threads.len());
     for (thread_id, a) in threads {
         let list = a
@@ -416,6 +416,9 @@ fn io(e: std::io::Error) -> QueryError {
     QueryError::from(tantivy::TantivyError::from(e))
 }
 
+/// A thread's aggregate in one segment, with sender and list ordinals.
+type ThreadOrds = (Agg, HashSet<u64>, HashMap<u64, u32>);
+
 /// Groups the scanned messages by thread.
 struct ThreadCollector {
     basis: AgeBasis,
@@ -429,7 +432,7 @@ struct ThreadSegment {
     date: Column<i64>,
     age: Column<i64>,
     sig: [Column<u64>; 4],
-    by_ord: HashMap<u64, (Agg, HashSet<u64>, HashMap<u64, u32>)>,
+    by_ord: HashMap<u64, ThreadOrds>,
 }
 
 impl Collector for ThreadCollector {

@@ -362,3 +362,24 @@ pub fn for_each_message(
     }
     Ok(n)
 }
+
+/// Does the message with document key `key` match `query` (no marks)?
+pub fn key_matches(
+    index: &MailIndex,
+    query: &str,
+    key: &str,
+    now: i64,
+) -> Result<bool, QueryError> {
+    let planned = plan::plan_text(index, query, now)?;
+    let q = tantivy::query::BooleanQuery::new(vec![
+        (tantivy::query::Occur::Must, planned),
+        (
+            tantivy::query::Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_text(index.fields.key, key),
+                IndexRecordOption::Basic,
+            )),
+        ),
+    ]);
+    Ok(index.reader.searcher().search(&q, &Count)? > 0)
+}

@@ -111,6 +111,12 @@ pub struct RunReport {
     pub kept: Vec<String>,
     /// Sealed volumes found unrecorded (an interrupted run) and recorded now.
     pub recovered_volumes: Vec<String>,
+    /// Seconds spent reading, compressing, sealing and verifying volumes.
+    pub seconds_volumes: f64,
+    /// Seconds spent indexing the volumes' locations.
+    pub seconds_indexing: f64,
+    /// Seconds spent removing live copies (and re-indexing what they left).
+    pub seconds_removing: f64,
 }
 
 fn location_under(uri: &str, sources: &[PathBuf]) -> bool {
@@ -243,6 +249,8 @@ pub fn run(
     let plan = plan(ctx, policies)?;
     let total: u64 = plan.items.iter().map(|i| i.message.size).sum();
     let mut done = 0u64;
+    let mut indexing = std::time::Duration::ZERO;
+    let started = std::time::Instant::now();
     let mut by_policy: BTreeMap<&str, Vec<&PlanItem>> = BTreeMap::new();
     for item in &plan.items {
         by_policy.entry(&item.policy).or_default().push(item);
@@ -284,20 +292,28 @@ pub fn run(
             progress(done, total);
             if w.mbox_bytes() >= ctx.volume_size {
                 if let Some(w) = open.take() {
-                    report.volumes.push(finish_volume(ctx, writer, w, policy)?);
+                    report
+                        .volumes
+                        .push(finish_volume(ctx, writer, w, policy, &mut indexing)?);
                 }
             }
         }
         if let Some(w) = open.take() {
-            report.volumes.push(finish_volume(ctx, writer, w, policy)?);
+            report
+                .volumes
+                .push(finish_volume(ctx, writer, w, policy, &mut indexing)?);
         }
     }
-    let removing: HashMap<&str, &RetentionPolicy> = policies
+    report.seconds_indexing = indexing.as_secs_f64();
+    report.seconds_volumes = (started.elapsed() - indexing).as_secs_f64();
+    let removing = std::time::Instant::now();
+    let removing_policies: HashMap<&str, &RetentionPolicy> = policies
         .iter()
         .filter(|p| p.remove_from_live)
         .map(|p| (p.name.as_str(), p))
         .collect();
-    remove_pending(ctx, writer, &removing, &mut report)?;
+    remove_pending(ctx, writer, &removing_policies, &mut report)?;
+    report.seconds_removing = removing.elapsed().as_secs_f64();
     Ok(report)
 }
 
@@ -314,6 +330,7 @@ fn finish_volume(
     writer: &mut Writer,
     w: VolumeWriter,
     policy: &str,
+    indexing: &mut std::time::Duration,
 ) -> Result<String, RetentionError> {
     let manifest = w.seal()?;
     let check = volume::verify_volume(&ctx.dir, &manifest);
@@ -325,7 +342,9 @@ fn finish_volume(
         });
     }
     record(ctx, &manifest, policy, "archive.seal")?;
+    let t = std::time::Instant::now();
     index_volume(ctx, writer, &manifest)?;
+    *indexing += t.elapsed();
     Ok(manifest.name)
 }
 

@@ -191,7 +191,7 @@ pub fn parse_size(s: &str) -> Result<u64, RetentionError> {
         _ => (t, 1.0),
     };
     let v: f64 = num.trim().parse().map_err(|_| bad())?;
-    if !(v > 0.0) || !v.is_finite() {
+    if v.is_nan() || v <= 0.0 || !v.is_finite() {
         return Err(bad());
     }
     Ok((v * mult) as u64)

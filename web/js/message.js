@@ -87,6 +87,8 @@ export async function renderMessage(main, match, _params, gen) {
   header(dl, 'Cc', addrList(msg.cc));
   header(dl, 'Date', h('time', { datetime: msg.date || null }, fmtDateTime(msg.date)));
   if (msg.list) header(dl, 'List', h('a', { href: searchHref(`list:${msg.list}`, 'date') }, String(msg.list)));
+  if (msg.archived) header(dl, 'Archived', h('span', { class: 'badge archived', id: 'archived-in' }, `in volume ${msg.archived}`));
+  if (Array.isArray(msg.held_by) && msg.held_by.length) header(dl, 'Legal hold', h('span', { class: 'badge held', id: 'held-by' }, msg.held_by.join(', ')));
   if (msg.in_reply_to) header(dl, 'In reply to', h('a', { href: '/m/' + encodeURIComponent(msg.in_reply_to) }, String(msg.in_reply_to)));
 
   const copyBtn = h('button', { type: 'button', class: 'btn small', id: 'copy-permalink' }, 'Copy permalink');

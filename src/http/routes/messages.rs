@@ -37,6 +37,10 @@ struct MessageJson {
     references: Vec<String>,
     /// Curated documents citing this message.
     cited_in: Vec<crate::curate::documents::DocRef>,
+    /// The sealed volume holding a copy, if archived.
+    archived: Option<String>,
+    /// Active legal holds covering it.
+    held_by: Vec<String>,
 }
 
 /// The original bytes of a message from its first readable location.
@@ -91,6 +95,8 @@ fn decoded(stored: StoredMessage) -> MessageJson {
         html_only: false,
         references: Vec::new(),
         cited_in: Vec::new(),
+        archived: None,
+        held_by: Vec::new(),
         message_id: stored.message_id,
         key: stored.key,
         thread_id: stored.thread_id,
@@ -116,6 +122,23 @@ fn decoded(stored: StoredMessage) -> MessageJson {
     json
 }
 
+/// The volume an archived message is in, and the active holds covering it.
+fn retention_state(
+    index: &crate::index::MailIndex,
+    r: &crate::retention::Retention,
+    key: &str,
+) -> Result<(Option<String>, Vec<String>), crate::retention::RetentionError> {
+    let archived = r.archived(key)?.map(|(volume, _)| volume);
+    let mut held_by = Vec::new();
+    for hold in r.holds()?.into_iter().filter(|h| h.released_at.is_none()) {
+        let found = query::search::key_matches(index, &hold.query, key, crate::db::now())?;
+        if found {
+            held_by.push(hold.name);
+        }
+    }
+    Ok((archived, held_by))
+}
+
 /// `GET /api/messages/{id}`
 pub async fn message(
     State(state): State<Shared>,
@@ -124,6 +147,8 @@ pub async fn message(
 ) -> Result<Response, AppError> {
     let stored = find(&state, &viewer, id).await?;
     let curation = state.curation.clone();
+    let retention = state.retention.clone();
+    let index = state.index.clone();
     let readers_only = viewer.role < crate::access::Role::Reviewer;
     let json = blocking(move || {
         let mut json = decoded(stored);
@@ -133,6 +158,12 @@ pub async fn message(
                 json.cited_in
                     .retain(|d| d.status == crate::curate::DocStatus::Published);
             }
+        }
+        if let Some(r) = retention {
+            let (archived, held_by) = retention_state(&index, &r, &json.key)
+                .map_err(|e| AppError::internal("retention state", e))?;
+            json.archived = archived;
+            json.held_by = held_by;
         }
         Ok(json)
     })
