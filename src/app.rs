@@ -134,6 +134,7 @@ pub async fn serve(
     // HTTP server's index so its commits are visible at once.
     let live_stop = Arc::new(AtomicBool::new(false));
     let live = start_live(config, state.index.clone(), watermark, live_stop.clone());
+    let backups = start_backups(config, live_stop.clone())?;
 
     // The Solr-compatible endpoint for Dovecot, when configured.
     let solr_task = match &config.solr {
@@ -176,6 +177,9 @@ pub async fn serve(
     if let Some(handle) = live {
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
+    if let Some(handle) = backups {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
     if let Some(task) = solr_task {
         let _ = task.await;
     }
@@ -216,6 +220,53 @@ fn start_live(
             tracing::error!("live indexer stopped: {e}");
         }
     }))
+}
+
+/// With `[backup] dest` and `every`, backs up whenever the last backup is
+/// older than `every` (checked each minute; the backup is online, so serving
+/// goes on).
+fn start_backups(
+    config: &Config,
+    stop: Arc<AtomicBool>,
+) -> Result<Option<std::thread::JoinHandle<()>>, RunError> {
+    let (Some(dest), Some(every)) = (config.backup.dest.clone(), config.backup.every.clone())
+    else {
+        return Ok(None);
+    };
+    let (amount, unit) = crate::curate::policy::parse_age(&every).map_err(|e| {
+        RunError::Retention(crate::retention::RetentionError::Invalid(format!(
+            "[backup] every: {e}"
+        )))
+    })?;
+    let period = crate::db::now() - crate::query::plan::age_cutoff(crate::db::now(), amount, unit);
+    let data = config.data.clone();
+    let retention = crate::retention::Retention::open(&data)?;
+    Ok(Some(std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            let due = retention
+                .last_backup_at()
+                .map(|last| last.is_none_or(|t| crate::db::now() - t >= period))
+                .unwrap_or(false);
+            if due {
+                let opts = crate::retention::backup::BackupOptions::default();
+                match crate::retention::backup::backup(&data, &dest, &opts, &mut |_| {}) {
+                    Ok(report) => {
+                        tracing::info!(snapshot = %report.snapshot, copied = report.files_copied, "backup taken");
+                        if let Err(e) = retention.record_backup(&report, &dest, "system") {
+                            tracing::error!("recording the backup: {e}");
+                        }
+                    }
+                    Err(e) => tracing::error!("periodic backup to {} failed: {e}", dest.display()),
+                }
+            }
+            for _ in 0..60 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+    })))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

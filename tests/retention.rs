@@ -470,3 +470,44 @@ fn the_drill_backup_lose_everything_restore_and_find_it_all_again() {
     assert!(site.ok(&["audit", "verify"]).contains("intact"));
     let _ = SourceKind::Volumes;
 }
+
+#[test]
+fn serve_takes_a_backup_when_the_last_one_is_older_than_every() {
+    let site = Site::new();
+    site.ok(&["index", site.root.join("mail").to_str().unwrap()]);
+    let dest = site.root.join("periodic");
+    let config = format!(
+        "{CONFIG}\n[http]\nlisten = \"127.0.0.1:0\"\nauth = false\n[backup]\ndest = \"{}\"\nevery = \"1d\"\n",
+        dest.display()
+    );
+    std::fs::write(site.config(), config).unwrap();
+    let mut server = site
+        .cmd(&["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let snapshots = dest.join("snapshots");
+    let found = loop {
+        let n = std::fs::read_dir(&snapshots)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .count()
+            })
+            .unwrap_or(0);
+        if n > 0 || started.elapsed() > Duration::from_secs(60) {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        found, 1,
+        "one snapshot, taken at start-up because there was none"
+    );
+    let log = site.ok(&["audit", "log", "--json"]);
+    assert!(log.contains("backup.run"), "{log}");
+}

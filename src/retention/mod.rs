@@ -229,10 +229,8 @@ impl ArchiveSection {
 pub struct BackupSection {
     /// Destination directory (a mounted disk).
     pub dest: Option<PathBuf>,
-    /// Back up when the last backup is older than this (`7d`, `12h`).
+    /// `serve` backs up when the last backup is older than this (`7d`, `1d`).
     pub every: Option<String>,
-    /// Or when this much new mail arrived since (`5GB`).
-    pub after_new_mail: Option<String>,
 }
 
 /// A legal hold.
