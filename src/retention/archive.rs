@@ -257,15 +257,32 @@ pub fn run(
     }
     for (policy, items) in by_policy {
         let mut open: Option<VolumeWriter> = None;
-        for item in items {
+        // Reading the live copies runs one message ahead of compressing them.
+        let (tx, rx) = crossbeam_channel::bounded::<(usize, Result<Vec<u8>, String>)>(64);
+        let to_read: Vec<Vec<String>> = items
+            .iter()
+            .map(|item| {
+                item.message
+                    .locations
+                    .iter()
+                    .filter(|l| !l.starts_with("volume:"))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        let reader = std::thread::spawn(move || {
+            for (i, live) in to_read.iter().enumerate() {
+                let raw = crate::store::read_first(live).map_err(|e| e.to_string());
+                if tx.send((i, raw)).is_err() {
+                    break;
+                }
+            }
+        });
+        for (i, raw) in rx.iter() {
+            let Some(item) = items.get(i) else { continue };
             let m = &item.message;
-            let live: Vec<String> = m
-                .locations
-                .iter()
-                .filter(|l| !l.starts_with("volume:"))
-                .cloned()
-                .collect();
-            let raw = match crate::store::read_first(&live) {
+            let live = m.locations.iter().find(|l| !l.starts_with("volume:")).cloned().unwrap_or_default();
+            let raw = match raw {
                 Ok(raw) => raw,
                 Err(e) => {
                     report.unreadable.push(format!("{}: {e}", m.key));
@@ -282,7 +299,7 @@ pub fn run(
                 key: &m.key,
                 date: m.date,
                 list: &m.list,
-                source: live.first().map(String::as_str).unwrap_or(""),
+                source: &live,
                 envelope_from: sender.as_deref(),
                 raw: &raw,
             })?;
@@ -298,6 +315,7 @@ pub fn run(
                 }
             }
         }
+        let _ = reader.join();
         if let Some(w) = open.take() {
             report
                 .volumes
