@@ -147,25 +147,14 @@ pub fn render_html(md: &str) -> String {
             dest_url,
             title,
             id,
-        }) => {
-            let dest_url = if safe_url(&dest_url) {
-                dest_url
-            } else {
-                CowStr::from("#")
-            };
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            })
-        }
-        Event::Start(Tag::Image {
+        })
+        | Event::Start(Tag::Image {
             link_type,
             dest_url,
             title,
             id,
         }) => {
+            // Images become links: a page never loads remote content.
             let dest_url = if safe_url(&dest_url) {
                 dest_url
             } else {

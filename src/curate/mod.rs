@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction};
 
 pub use decisions::Decision;
 pub use documents::{Citation, DocKind, DocStatus, Document, NewCitation};
@@ -190,11 +190,7 @@ impl Curation {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, CurateError>,
     ) -> Result<T, CurateError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        crate::db::write(&mut self.conn(), f)
     }
 
     /// The permalink of a message.

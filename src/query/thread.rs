@@ -41,12 +41,13 @@ pub struct Thread {
     pub len: usize,
 }
 
-/// The oldest visible message of thread `thread_id`.
-pub fn first_message(
+/// The oldest `limit` visible messages of thread `thread_id`, oldest first.
+fn oldest(
     index: &MailIndex,
     thread_id: &str,
     allowed: Option<&[String]>,
-) -> Result<Option<StoredMessage>, QueryError> {
+    limit: usize,
+) -> Result<Vec<StoredMessage>, QueryError> {
     let searcher = index.reader.searcher();
     let term = Term::from_field_text(index.fields.thread, thread_id);
     let query = visible::restrict(
@@ -54,14 +55,23 @@ pub fn first_message(
         Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
         allowed,
     );
-    let top = TopDocs::with_limit(1).order_by_fast_field::<i64>("date", Order::Asc);
-    match searcher.search(query.as_ref(), &top)?.first() {
-        Some((_, addr)) => {
-            let doc: TantivyDocument = searcher.doc(*addr)?;
-            Ok(Some(StoredMessage::from_document(&index.fields, &doc)))
-        }
-        None => Ok(None),
+    let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("date", Order::Asc);
+    let found = searcher.search(query.as_ref(), &top)?;
+    let mut messages = Vec::with_capacity(found.len());
+    for (_, addr) in found {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        messages.push(StoredMessage::from_document(&index.fields, &doc));
     }
+    Ok(messages)
+}
+
+/// The oldest visible message of thread `thread_id`.
+pub fn first_message(
+    index: &MailIndex,
+    thread_id: &str,
+    allowed: Option<&[String]>,
+) -> Result<Option<StoredMessage>, QueryError> {
+    Ok(oldest(index, thread_id, allowed, 1)?.into_iter().next())
 }
 
 /// The thread `thread_id` restricted to `allowed` lists; `None` when it has no
@@ -71,21 +81,7 @@ pub fn thread(
     thread_id: &str,
     allowed: Option<&[String]>,
 ) -> Result<Option<Thread>, QueryError> {
-    let searcher = index.reader.searcher();
-    let term = Term::from_field_text(index.fields.thread, thread_id);
-    let query = visible::restrict(
-        &index.fields,
-        Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-        allowed,
-    );
-    let top =
-        TopDocs::with_limit(MAX_THREAD_MESSAGES).order_by_fast_field::<i64>("date", Order::Asc);
-    let found = searcher.search(query.as_ref(), &top)?;
-    let mut messages = Vec::with_capacity(found.len());
-    for (_, addr) in found {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        messages.push(StoredMessage::from_document(&index.fields, &doc));
-    }
+    let messages = oldest(index, thread_id, allowed, MAX_THREAD_MESSAGES)?;
     if messages.is_empty() {
         return Ok(None);
     }

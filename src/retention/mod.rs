@@ -14,7 +14,7 @@ pub mod mbox_rewrite;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::query::harvest::AgeBasis;
@@ -309,11 +309,7 @@ impl Retention {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, RetentionError>,
     ) -> Result<T, RetentionError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        crate::db::write(&mut self.conn(), f)
     }
 
     /// Places a legal hold: mail matching `query` is never removed from the live store.
