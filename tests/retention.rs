@@ -511,3 +511,58 @@ fn serve_takes_a_backup_when_the_last_one_is_older_than_every() {
     let log = site.ok(&["audit", "log", "--json"]);
     assert!(log.contains("backup.run"), "{log}");
 }
+
+#[test]
+fn after_review_keeps_undecided_threads_out_of_the_archive() {
+    let site = Site::new();
+    std::fs::write(
+        site.config(),
+        r#"
+data = "data"
+[[review]]
+name = "ops-review"
+lists = ["ops.lists.example.org"]
+older_than = "6y"
+[[retention]]
+name = "reviewed"
+lists = ["ops.lists.example.org"]
+archive_after = "6y"
+after_review = "ops-review"
+"#,
+    )
+    .unwrap();
+    site.ok(&["index", site.root.join("mail").to_str().unwrap()]);
+    let queue = site.ok(&["review", "queue", "ops-review", "--json", "--limit", "0"]);
+    let threads: Vec<String> = queue
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["thread_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(threads.len() > 10);
+    let decided = &threads[..3];
+    let mut args = vec!["review", "decide", "ops-review", "keep"];
+    args.extend(decided.iter().map(String::as_str));
+    site.ok(&args);
+    // Only the decided threads' old messages are due; the rest wait.
+    let mut expected = BTreeSet::new();
+    for t in decided {
+        expected.extend(site.ids(&format!("thread:\"{t}\" older:6y")));
+    }
+    let dry = site.ok(&["archive", "run", "--dry-run"]);
+    assert!(dry.contains("waiting for review:"), "{dry}");
+    site.ok(&["archive", "run"]);
+    assert_eq!(site.ids("is:archived"), expected);
+    // Deciding the rest lets them through on the next run.
+    let mut args = vec!["review", "decide", "ops-review", "dismiss"];
+    args.extend(threads[3..].iter().map(String::as_str));
+    site.ok(&args);
+    site.ok(&["archive", "run"]);
+    assert_eq!(
+        site.ids("is:archived"),
+        site.ids("list:ops.lists.example.org older:6y")
+    );
+}
