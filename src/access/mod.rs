@@ -157,6 +157,7 @@ impl Users {
     pub fn with_connection(mut conn: Connection) -> Result<Users, AccessError> {
         crate::db::configure(&conn)?;
         crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
+        crate::audit::migrate(&mut conn)?;
         Ok(Users {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -53,61 +53,86 @@ fn hash_password(password: &str) -> Result<String, AccessError> {
         .map_err(|e| AccessError::Crypto(e.to_string()))
 }
 
+/// User administration happens on the command line (`gleaner user ...`).
+const AUDIT_ACTOR: &str = "cli";
+
 impl Users {
     /// Adds a user.
     pub fn add_user(&self, name: &str, role: Role, password: &str) -> Result<(), AccessError> {
         check_name(name)?;
         let hash = hash_password(password)?;
-        let conn = self.conn();
-        let done = conn.execute(
-            "INSERT INTO users (name, role, password_hash, created) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(name) DO NOTHING",
-            params![name, role.as_str(), hash, now()],
-        )?;
-        if done == 0 {
-            return Err(AccessError::UserExists(name.to_string()));
-        }
-        Ok(())
+        crate::db::write(&mut self.conn(), |tx| {
+            let done = tx.execute(
+                "INSERT INTO users (name, role, password_hash, created) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name) DO NOTHING",
+                params![name, role.as_str(), hash, now()],
+            )?;
+            if done == 0 {
+                return Err(AccessError::UserExists(name.to_string()));
+            }
+            crate::audit::append(
+                tx,
+                AUDIT_ACTOR,
+                "user.add",
+                &format!("user:{name}"),
+                &serde_json::json!({"role": role.as_str()}),
+            )?;
+            Ok(())
+        })
     }
 
     /// Replaces a user's password and ends their sessions.
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), AccessError> {
         let hash = hash_password(password)?;
-        let conn = self.conn();
-        let n = conn.execute(
-            "UPDATE users SET password_hash = ?2 WHERE name = ?1",
-            params![name, hash],
-        )?;
-        if n == 0 {
-            return Err(AccessError::UnknownUser(name.to_string()));
-        }
-        conn.execute(
-            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-            [name],
-        )?;
-        Ok(())
+        crate::db::write(&mut self.conn(), |tx| {
+            let n = tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+                params![name, hash],
+            )?;
+            if n == 0 {
+                return Err(AccessError::UnknownUser(name.to_string()));
+            }
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+                [name],
+            )?;
+            crate::audit::append(
+                tx,
+                AUDIT_ACTOR,
+                "user.password",
+                &format!("user:{name}"),
+                &serde_json::json!({}),
+            )?;
+            Ok(())
+        })
     }
 
     /// Grants `lists` (list ids, matched case-insensitively) to a user.
     pub fn grant(&self, name: &str, lists: &[String]) -> Result<(), AccessError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let id: i64 = tx
-            .query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
-        for list in lists {
-            let list = list.trim().to_lowercase();
-            if list.is_empty() {
-                continue;
+        crate::db::write(&mut self.conn(), |tx| {
+            let id: i64 = tx
+                .query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+            for list in lists {
+                let list = list.trim().to_lowercase();
+                if list.is_empty() {
+                    continue;
+                }
+                tx.execute(
+                    "INSERT OR IGNORE INTO grants (user_id, list) VALUES (?1, ?2)",
+                    params![id, list],
+                )?;
             }
-            tx.execute(
-                "INSERT OR IGNORE INTO grants (user_id, list) VALUES (?1, ?2)",
-                params![id, list],
+            crate::audit::append(
+                tx,
+                AUDIT_ACTOR,
+                "user.grant",
+                &format!("user:{name}"),
+                &serde_json::json!({"lists": lists}),
             )?;
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Every user, by name.
