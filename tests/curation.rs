@@ -361,6 +361,8 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     for a in [
+        "user.add",
+        "user.grant",
         "review.policy.put",
         "review.decide",
         "review.undo",
