@@ -133,8 +133,8 @@ pub async fn serve(
     // The live indexer: its own thread (tantivy work is blocking), sharing the
     // HTTP server's index so its commits are visible at once.
     let live_stop = Arc::new(AtomicBool::new(false));
+    let backups = start_backups(config, state.index.clone(), live_stop.clone())?;
     let live = start_live(config, state.index.clone(), watermark, live_stop.clone());
-    let backups = start_backups(config, live_stop.clone())?;
 
     // The Solr-compatible endpoint for Dovecot, when configured.
     let solr_task = match &config.solr {
@@ -222,37 +222,67 @@ fn start_live(
     }))
 }
 
-/// With `[backup] dest` and `every`, backs up whenever the last backup is
-/// older than `every` (checked each minute; the backup is online, so serving
-/// goes on).
+/// With `[backup] dest`, backs up whenever the last backup is older than
+/// `every`, or `after_new_mail` bytes of mail were indexed since (checked each
+/// minute; the backup is online, so serving goes on).
 fn start_backups(
     config: &Config,
+    index: MailIndex,
     stop: Arc<AtomicBool>,
 ) -> Result<Option<std::thread::JoinHandle<()>>, RunError> {
-    let (Some(dest), Some(every)) = (config.backup.dest.clone(), config.backup.every.clone())
+    let b = &config.backup;
+    let Some(dest) = b
+        .dest
+        .clone()
+        .filter(|_| b.every.is_some() || b.after_new_mail.is_some())
     else {
         return Ok(None);
     };
-    let (amount, unit) = crate::curate::policy::parse_age(&every).map_err(|e| {
+    let bad = |what: &str, e: String| {
         RunError::Retention(crate::retention::RetentionError::Invalid(format!(
-            "[backup] every: {e}"
+            "[backup] {what}: {e}"
         )))
-    })?;
-    let period = crate::db::now() - crate::query::plan::age_cutoff(crate::db::now(), amount, unit);
+    };
+    let period = match &b.every {
+        Some(every) => {
+            let (amount, unit) =
+                crate::curate::policy::parse_age(every).map_err(|e| bad("every", e.to_string()))?;
+            Some(crate::db::now() - crate::query::plan::age_cutoff(crate::db::now(), amount, unit))
+        }
+        None => None,
+    };
+    let new_mail = match &b.after_new_mail {
+        Some(s) => Some(
+            crate::retention::parse_size(s).map_err(|e| bad("after_new_mail", e.to_string()))?,
+        ),
+        None => None,
+    };
     let data = config.data.clone();
     let retention = crate::retention::Retention::open(&data)?;
     Ok(Some(std::thread::spawn(move || {
         while !stop.load(Ordering::SeqCst) {
-            let due = retention
-                .last_backup_at()
-                .map(|last| last.is_none_or(|t| crate::db::now() - t >= period))
-                .unwrap_or(false);
+            let mail_bytes = crate::query::stats::total_bytes(&index).unwrap_or(0);
+            let by_time = period.is_some_and(|p| {
+                retention
+                    .last_backup_at()
+                    .map(|last| last.is_none_or(|t| crate::db::now() - t >= p))
+                    .unwrap_or(false)
+            });
+            let by_mail = new_mail.is_some_and(|n| {
+                retention
+                    .mail_bytes_at_backup()
+                    .map(|at| mail_bytes.saturating_sub(at.unwrap_or(0).max(0) as u64) >= n)
+                    .unwrap_or(false)
+            });
+            let due = by_time || by_mail;
             if due {
                 let opts = crate::retention::backup::BackupOptions::default();
                 match crate::retention::backup::backup(&data, &dest, &opts, &mut |_| {}) {
                     Ok(report) => {
                         tracing::info!(snapshot = %report.snapshot, copied = report.files_copied, "backup taken");
-                        if let Err(e) = retention.record_backup(&report, &dest, "system") {
+                        if let Err(e) =
+                            retention.record_backup(&report, &dest, mail_bytes, "system")
+                        {
                             tracing::error!("recording the backup: {e}");
                         }
                     }

@@ -249,7 +249,11 @@ pub fn backup_cmd(
     )?;
     progress.finish_and_clear();
     let r = Retention::open(data)?;
-    r.record_backup(&report, &dest, &actor(by))?;
+    let mail_bytes = open(data)
+        .ok()
+        .and_then(|index| gleaner::query::stats::total_bytes(&index).ok())
+        .unwrap_or(0);
+    r.record_backup(&report, &dest, mail_bytes, &actor(by))?;
     println!(
         "snapshot {} in {}: {} files copied ({} bytes), {} already there",
         report.snapshot,

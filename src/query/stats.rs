@@ -80,3 +80,16 @@ pub fn stats_for(index: &MailIndex, allowed: Option<&[String]>) -> Result<Stats,
         index_bytes: index.disk_size(),
     })
 }
+
+/// The raw size of every indexed message, summed (bytes).
+pub fn total_bytes(index: &MailIndex) -> Result<u64, QueryError> {
+    let searcher = index.reader.searcher();
+    let mut total = 0u64;
+    for seg in searcher.segment_readers() {
+        let sizes = seg.fast_fields().u64("size")?;
+        for doc in seg.doc_ids_alive() {
+            total += sizes.first(doc).unwrap_or(0);
+        }
+    }
+    Ok(total)
+}

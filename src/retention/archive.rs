@@ -281,7 +281,12 @@ pub fn run(
         for (i, raw) in rx.iter() {
             let Some(item) = items.get(i) else { continue };
             let m = &item.message;
-            let live = m.locations.iter().find(|l| !l.starts_with("volume:")).cloned().unwrap_or_default();
+            let live = m
+                .locations
+                .iter()
+                .find(|l| !l.starts_with("volume:"))
+                .cloned()
+                .unwrap_or_default();
             let raw = match raw {
                 Ok(raw) => raw,
                 Err(e) => {

@@ -231,6 +231,8 @@ pub struct BackupSection {
     pub dest: Option<PathBuf>,
     /// `serve` backs up when the last backup is older than this (`7d`, `1d`).
     pub every: Option<String>,
+    /// ... or when this much new mail was indexed since the last backup (`5GB`).
+    pub after_new_mail: Option<String>,
 }
 
 /// A legal hold.
@@ -397,14 +399,20 @@ impl Retention {
         &self,
         report: &backup::BackupReport,
         dest: &Path,
+        mail_bytes: u64,
         actor: &str,
     ) -> Result<(), RetentionError> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO retention_state (key, value) VALUES ('last_backup_at', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [crate::db::now().to_string()],
-            )?;
+            for (key, value) in [
+                ("last_backup_at", crate::db::now().to_string()),
+                ("mail_bytes_at_backup", mail_bytes.to_string()),
+            ] {
+                tx.execute(
+                    "INSERT INTO retention_state (key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [key, value.as_str()],
+                )?;
+            }
             crate::audit::append(
                 tx,
                 actor,
@@ -419,11 +427,20 @@ impl Retention {
 
     /// When the last backup finished (unix seconds).
     pub fn last_backup_at(&self) -> Result<Option<i64>, RetentionError> {
+        self.state("last_backup_at")
+    }
+
+    /// How many bytes of mail the index held at the last backup.
+    pub fn mail_bytes_at_backup(&self) -> Result<Option<i64>, RetentionError> {
+        self.state("mail_bytes_at_backup")
+    }
+
+    fn state(&self, key: &str) -> Result<Option<i64>, RetentionError> {
         let v: Option<String> = self
             .conn()
             .query_row(
-                "SELECT value FROM retention_state WHERE key = 'last_backup_at'",
-                [],
+                "SELECT value FROM retention_state WHERE key = ?1",
+                [key],
                 |r| r.get(0),
             )
             .optional()?;
