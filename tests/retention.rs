@@ -566,3 +566,47 @@ after_review = "ops-review"
         site.ids("list:ops.lists.example.org older:6y")
     );
 }
+
+#[test]
+fn volumes_attached_from_another_disk_are_searchable_and_readable() {
+    let site = Site::new();
+    site.ok(&["index", site.root.join("mail").to_str().unwrap()]);
+    site.ok(&["archive", "run"]);
+    let offsite = site.root.join("offsite");
+    copy_dir(&site.data().join("archive"), &offsite);
+    let archived = archived_keys(&offsite);
+    let other = site.root.join("other-data");
+    let out = common::gleaner(&other, &["archive", "attach", offsite.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_str(&common::gleaner_ok(&other, &["stats", "--json"])).unwrap();
+    assert_eq!(stats["messages"].as_u64().unwrap() as usize, archived.len());
+    let hits = common::gleaner_ok(
+        &other,
+        &["search", "--json", "--limit", "5", "list:announce"],
+    );
+    let key = serde_json::from_str::<Value>(hits.lines().next().unwrap()).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let raw = common::gleaner(&other, &["show", "--raw", &key]);
+    assert!(raw.status.success());
+    assert!(
+        archived.contains_key(&sha(&raw.stdout)),
+        "read back from the attached volume"
+    );
+    // A directory without volumes is refused.
+    let refused = common::gleaner(
+        &other,
+        &[
+            "archive",
+            "attach",
+            site.root.join("mail").to_str().unwrap(),
+        ],
+    );
+    assert!(!refused.status.success());
+}
