@@ -259,12 +259,22 @@ fn archive_run_moves_due_mail_into_verified_volumes_and_keeps_it_searchable() {
         assert!(log.contains(action), "{action}");
     }
     // Rebuilding the index from the live store and the volumes loses nothing.
+    // (Which of two different messages sharing a Message-ID keeps it as its
+    // key depends on indexing order, so keys of the `sha256:` kind may move.)
     site.ok(&["rebuild"]);
+    let stable = |ids: BTreeSet<String>| -> (usize, BTreeSet<String>) {
+        (
+            ids.len(),
+            ids.into_iter()
+                .filter(|k| !k.starts_with("sha256:"))
+                .collect(),
+        )
+    };
     assert_eq!(
-        site.ids("list:ops OR list:announce OR list:dev OR list:users OR list:i18n"),
-        all
+        stable(site.ids("list:ops OR list:announce OR list:dev OR list:users OR list:i18n")),
+        stable(all)
     );
-    assert_eq!(site.ids("is:archived"), archived_now);
+    assert_eq!(stable(site.ids("is:archived")), stable(archived_now));
 }
 
 #[test]
