@@ -23,6 +23,9 @@ const ROWS = [
   ['older:6y', 'older than (y, m, w, d, h)'],
   ['newer:30d', 'newer than'],
   ['upgrad*', 'prefix'],
+  ['is:cited', 'cited in a curated document (cited:<doc> for one)'],
+  ['is:archived', 'copied into a sealed archive volume'],
+  ['is:held', 'under an active legal hold'],
 ];
 
 export function installHelp({ button, panel, closeBtn, rows, input }) {
