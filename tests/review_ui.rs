@@ -9,235 +9,25 @@
 //! Without chromedriver/Chromium the test prints a loud notice and passes,
 //! except when `CI=true`, where it fails.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gleaner::access::{Role, Users};
 use gleaner::curate::{Curation, Decision, ReviewPolicy};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::common::{self, TestServer};
+use crate::wd::{self, Session};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// chromedriver and Chromium, or a loud skip (a failure under `CI=true`).
-fn browser() -> Option<PathBuf> {
-    let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    let found = driver.filter(|_| Path::new(CHROMIUM).exists());
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI=true but chromedriver or chromium is missing (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("\n************************************************************");
-        eprintln!("NOTICE: chromedriver/chromium not found: the review UI test is SKIPPED");
-        eprintln!("        (apt-get install chromium chromium-driver)");
-        eprintln!("************************************************************\n");
-    }
-    found
+/// The review UI's own steps, over the shared WebDriver [`Session`].
+trait ReviewUi {
+    fn login(&self, base: &str, user: &str, password: &str);
+    fn current(&self) -> String;
+    fn queue_ids(&self) -> Vec<String>;
+    fn wait_current(&self, id: &str);
+    fn wait_done(&self, n: usize);
 }
 
-struct Driver {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_driver(bin: &Path) -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new(bin)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Driver { child, addr }
-}
-
-/// One WebDriver call, the answer read by its Content-Length.
-fn call(drv: SocketAddr, method: &str, path: &str, body: &Value) -> Value {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let text = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let mut stream = std::net::TcpStream::connect(drv).expect("connect chromedriver");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .expect("timeout");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {drv}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    stream.write_all(req.as_bytes()).expect("send");
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).expect("status");
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("header");
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut buf = vec![0u8; length];
-    reader.read_exact(&mut buf).expect("body");
-    let v: Value = serde_json::from_slice(&buf).unwrap_or(Value::Null);
-    assert!(status < 300, "{method} {path}: {status} {v}");
-    v["value"].clone()
-}
-
-struct Session {
-    drv: SocketAddr,
-    id: String,
-}
-
-impl Session {
-    fn new(drv: SocketAddr, profile: &Path) -> Session {
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                format!("--user-data-dir={}", profile.display())]}}}});
-        let v = call(drv, "POST", "/session", &caps);
-        Session {
-            drv,
-            id: v["sessionId"].as_str().expect("session id").to_string(),
-        }
-    }
-
-    fn c(&self, method: &str, path: &str, body: Value) -> Value {
-        call(
-            self.drv,
-            method,
-            &format!("/session/{}{path}", self.id),
-            &body,
-        )
-    }
-
-    fn go(&self, url: &str) {
-        self.c("POST", "/url", json!({"url": url}));
-    }
-
-    fn js(&self, script: &str) -> Value {
-        self.c(
-            "POST",
-            "/execute/sync",
-            json!({"script": script, "args": []}),
-        )
-    }
-
-    fn element(&self, css: &str) -> String {
-        let v = self.c(
-            "POST",
-            "/element",
-            json!({"using": "css selector", "value": css}),
-        );
-        v.as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .expect("element id")
-            .to_string()
-    }
-
-    fn click(&self, css: &str) {
-        let id = self.element(css);
-        self.c("POST", &format!("/element/{id}/click"), json!({}));
-    }
-
-    fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css);
-        self.c(
-            "POST",
-            &format!("/element/{id}/value"),
-            json!({"text": text}),
-        );
-    }
-
-    /// Presses keys (WebDriver key codes such as `\u{E007}` for Enter) on whatever has focus.
-    fn keys(&self, text: &str) {
-        let mut actions = Vec::new();
-        for ch in text.chars() {
-            actions.push(json!({"type": "keyDown", "value": ch.to_string()}));
-            actions.push(json!({"type": "keyUp", "value": ch.to_string()}));
-        }
-        self.c(
-            "POST",
-            "/actions",
-            json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]}),
-        );
-    }
-
-    /// Waits until the JS expression is truthy; returns its value.
-    fn wait(&self, script: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let v = self.js(&format!("return ({script});"));
-            if v.as_bool() != Some(false) && !v.is_null() && v != json!(0) && v != json!("") {
-                return v;
-            }
-            if Instant::now() >= deadline {
-                self.shot("review-ui-timeout");
-                let page = self.text("document.querySelector('main').innerText.slice(0, 1500)");
-                panic!("timed out waiting for {script}\npage (screenshot in target/screenshots/review-ui-timeout.png):\n{page}");
-            }
-            std::thread::sleep(Duration::from_millis(40));
-        }
-    }
-
-    fn text(&self, script: &str) -> String {
-        self.js(&format!("return String({script});"))
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    fn shot(&self, name: &str) {
-        let b64 = self.c("GET", "/screenshot", json!(null));
-        let dir = common::root().join("target/screenshots");
-        let _ = std::fs::create_dir_all(&dir);
-        if let Some(s) = b64.as_str() {
-            use base64::Engine;
-            if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(s) {
-                let _ = std::fs::write(dir.join(format!("{name}.png")), png);
-            }
-        }
-    }
-
+impl ReviewUi for Session {
     fn login(&self, base: &str, user: &str, password: &str) {
         self.go(&format!("{base}/login"));
         self.wait("document.querySelector('#login-form')");
@@ -279,19 +69,6 @@ impl Session {
     }
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| {
-            call(
-                self.drv,
-                "DELETE",
-                &format!("/session/{}", self.id),
-                &Value::Null,
-            )
-        });
-    }
-}
-
 fn policy(name: &str, query: Option<String>) -> ReviewPolicy {
     ReviewPolicy {
         name: name.into(),
@@ -320,7 +97,7 @@ const ENTER: &str = "\u{E007}";
 
 #[test]
 fn review_queue_by_keyboard_documents_and_cited_in() {
-    let Some(bin) = browser() else { return };
+    let Some(bin) = wd::browser() else { return };
     let dir = common::tempdir();
     common::index_paths(dir.path(), &[common::sample()]);
     let users = Users::open(dir.path()).expect("users");
@@ -343,9 +120,7 @@ fn review_queue_by_keyboard_documents_and_cited_in() {
         .expect("policy");
     let server = TestServer::start(dir.path(), true);
     let base = format!("http://{}", server.addr);
-    let driver = start_driver(&bin);
-    let profile = common::tempdir();
-    let s = Session::new(driver.addr, profile.path());
+    let s = Session::new(&bin, "review-ui", Duration::from_secs(20));
 
     // An editor sees all three sections.
     s.login(&base, "rita", "rita pw");

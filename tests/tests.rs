@@ -17,5 +17,6 @@ mod live;
 mod retention;
 mod review_ui;
 mod semantics;
+mod wd;
 mod webdriver;
 mod writer_model;
