@@ -255,9 +255,12 @@ pub fn run(
     for item in &plan.items {
         by_policy.entry(&item.policy).or_default().push(item);
     }
-    for (policy, items) in by_policy {
+    for (policy, mut items) in by_policy {
+        // In the order of the live store: an mbox is read front to back, a Maildir
+        // folder by folder.
+        items.sort_by_cached_key(|item| live_order(&item.message.locations));
         let mut open: Option<VolumeWriter> = None;
-        // Reading the live copies runs one message ahead of compressing them.
+        // Reading the live copies runs ahead of compressing them.
         let (tx, rx) = crossbeam_channel::bounded::<(usize, Result<Vec<u8>, String>)>(64);
         let to_read: Vec<Vec<String>> = items
             .iter()
@@ -270,14 +273,18 @@ pub fn run(
                     .collect()
             })
             .collect();
-        let reader = std::thread::spawn(move || {
-            for (i, live) in to_read.iter().enumerate() {
-                let raw = crate::store::read_first(live).map_err(|e| e.to_string());
-                if tx.send((i, raw)).is_err() {
-                    break;
+        let reader = std::thread::Builder::new()
+            .name("archive-read".into())
+            .spawn(move || {
+                let mut reader = crate::store::LocationReader::default();
+                for (i, live) in to_read.iter().enumerate() {
+                    let raw = reader.read_first(live).map_err(|e| e.to_string());
+                    if tx.send((i, raw)).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            })
+            .map_err(|e| store_err(&ctx.dir, e))?;
         for (i, raw) in rx.iter() {
             let Some(item) = items.get(i) else { continue };
             let m = &item.message;
@@ -340,6 +347,17 @@ pub fn run(
     Ok(report)
 }
 
+/// Where a message's first live copy lies: (file, offset in it).
+fn live_order(locations: &[String]) -> (PathBuf, u64) {
+    let live = locations.iter().find(|l| !l.starts_with("volume:"));
+    match live.map(|l| Location::from_uri(l)) {
+        Some(Ok(Location::File { path })) => (path, 0),
+        Some(Ok(Location::Mbox { path, offset, .. })) => (path, offset),
+        Some(Ok(Location::Git { repo, .. })) => (repo, 0),
+        _ => (PathBuf::new(), 0),
+    }
+}
+
 fn store_err(path: &Path, e: impl std::fmt::Display) -> RetentionError {
     RetentionError::Store {
         path: path.to_path_buf(),
@@ -385,10 +403,11 @@ fn record(
                 path: path.clone(),
                 entry: Box::new(e.clone()),
             };
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO archived (key, message_id, mid, volume, location, sha256, policy, archived_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(key) DO NOTHING",
-                params![e.key, e.message_id, e.message_id.to_lowercase(), manifest.name, loc.to_uri(), e.sha256, policy, ctx.now],
+            )?
+            .execute(params![e.key, e.message_id, e.message_id.to_lowercase(), manifest.name, loc.to_uri(), e.sha256, policy, ctx.now],
             )?;
         }
         crate::audit::append(

@@ -8,6 +8,7 @@
 //! messages. [`MboxScan`] drives it over a (possibly compressed) file.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -440,21 +441,77 @@ fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
 
 /// Reads the message at `offset`/`len` of an mbox (decompressing if needed) and unquotes it.
 pub fn read_message(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, StoreError> {
-    let err = |e| StoreError::io(path, e);
-    let (mut file, compression) = compress::open_raw(path).map_err(err)?;
-    let size = usize::try_from(len).map_err(|_| {
-        StoreError::BadLocation(format!("{}: length {len} too large", path.display()))
-    })?;
-    let mut stored = vec![0u8; size];
-    if compression == Compression::None {
-        file.seek(SeekFrom::Start(offset)).map_err(err)?;
-        file.read_exact(&mut stored).map_err(err)?;
-    } else {
-        let mut reader = compress::wrap(file, compression).map_err(err)?;
-        compress::skip(&mut reader, offset).map_err(err)?;
-        reader.read_exact(&mut stored).map_err(err)?;
+    MboxCursor::open(path)?.read(offset, len)
+}
+
+/// An open mbox for reading many messages: a plain file seeks to each, a compressed one is
+/// decompressed once from the start as long as the offsets asked for go forward (reading
+/// the messages of a `.mbox.gz` one by one would otherwise decompress it again for each).
+pub struct MboxCursor {
+    path: PathBuf,
+    file: Option<File>,
+    stream: Option<(Box<dyn Read + Send>, u64)>,
+}
+
+impl MboxCursor {
+    /// Opens `path`.
+    pub fn open(path: &Path) -> Result<MboxCursor, StoreError> {
+        let err = |e| StoreError::io(path, e);
+        let (file, compression) = compress::open_raw(path).map_err(err)?;
+        let mut cursor = MboxCursor {
+            path: path.to_path_buf(),
+            file: None,
+            stream: None,
+        };
+        match compression {
+            Compression::None => cursor.file = Some(file),
+            c => cursor.stream = Some((compress::wrap(file, c).map_err(err)?, 0)),
+        }
+        Ok(cursor)
     }
-    Ok(unquote(&stored))
+
+    /// The file this cursor reads.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The unquoted message at `offset`/`len`.
+    pub fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, StoreError> {
+        let path = self.path.clone();
+        let err = |e| StoreError::io(&path, e);
+        let size = usize::try_from(len).map_err(|_| {
+            StoreError::BadLocation(format!("{}: length {len} too large", path.display()))
+        })?;
+        let mut stored = vec![0u8; size];
+        if let Some(file) = self.file.as_mut() {
+            file.seek(SeekFrom::Start(offset)).map_err(err)?;
+            file.read_exact(&mut stored).map_err(err)?;
+            return Ok(unquote(&stored));
+        }
+        if self.stream.as_ref().is_none_or(|(_, pos)| *pos > offset) {
+            // Backwards, or after an error: start decompressing again.
+            let (file, c) = compress::open_raw(&path).map_err(err)?;
+            self.stream = Some((compress::wrap(file, c).map_err(err)?, 0));
+        }
+        let Some((reader, pos)) = self.stream.as_mut() else {
+            return Err(StoreError::BadLocation(format!(
+                "{}: not open",
+                path.display()
+            )));
+        };
+        let result =
+            compress::skip(reader, offset - *pos).and_then(|()| reader.read_exact(&mut stored));
+        match result {
+            Ok(()) => {
+                *pos = offset + len;
+                Ok(unquote(&stored))
+            }
+            Err(e) => {
+                self.stream = None; // position unknown: never reuse
+                Err(err(e))
+            }
+        }
+    }
 }
 
 /// Streams the messages of one mbox file.
@@ -565,9 +622,60 @@ impl Iterator for MboxScan {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::find_byte;
+    use crate::store::{scan, LocationReader, SourceKind};
     use proptest::prelude::*;
+    use std::io::Write;
+
+    /// A cursor over a plain, gzip or zstd mbox gives every message's scanned bytes, read
+    /// in order, backwards and interleaved with another file.
+    #[test]
+    fn cursor_reads_every_message_in_any_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mbox = Vec::new();
+        for i in 0..40 {
+            write!(mbox, "From a@b Thu Jan  4 12:00:00 2018\nMessage-ID: <m{i}@x>\nSubject: {i}\n\n>From here\nbody {i}\n\n").unwrap();
+        }
+        let plain = dir.path().join("l.mbox");
+        std::fs::write(&plain, &mbox).unwrap();
+        let gz = dir.path().join("l.mbox.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&mbox).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let zst = dir.path().join("l.mbox.zst");
+        std::fs::write(&zst, zstd::encode_all(&mbox[..], 1).unwrap()).unwrap();
+        let all: Vec<_> = [&plain, &gz, &zst]
+            .iter()
+            .flat_map(|p| scan(p, SourceKind::Mbox, &Default::default()).unwrap())
+            .map(|item| item.unwrap())
+            .collect();
+        assert_eq!(all.len(), 120);
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        let mut reader = LocationReader::default();
+        for round in 0..3 {
+            match round {
+                1 => order.reverse(),
+                2 => order.sort_by_key(|i| (i % 7, i % 40)),
+                _ => {}
+            }
+            for &i in &order {
+                let got = reader.read_first(&[all[i].location.to_uri()]).unwrap();
+                assert_eq!(got, all[i].bytes, "message {i}, round {round}");
+            }
+        }
+        assert!(reader
+            .read_first(&[crate::store::Location::Mbox {
+                path: gz.clone(),
+                offset: 1 << 20,
+                len: 5
+            }
+            .to_uri()])
+            .is_err());
+        let first = reader.read_first(&[all[40].location.to_uri()]).unwrap();
+        assert_eq!(first, all[40].bytes, "usable again after an error");
+    }
 
     proptest! {
         #[test]

@@ -426,14 +426,42 @@ pub fn read_location(loc: &Location) -> Result<Vec<u8>, StoreError> {
 /// Reads the first of several location URIs (one message found in several
 /// places) that can be read; the last error when none can.
 pub fn read_first(uris: &[String]) -> Result<Vec<u8>, StoreError> {
-    let mut last = None;
-    for uri in uris {
-        match Location::from_uri(uri).and_then(|l| read_location(&l)) {
-            Ok(bytes) => return Ok(bytes),
-            Err(e) => last = Some(e),
+    LocationReader::default().read_first(uris)
+}
+
+/// Reads many locations in a row, keeping the last mbox open: messages read in the order
+/// of their mbox offsets cost one seek each, or for a compressed mbox one decompression
+/// of the whole file rather than one per message.
+#[derive(Default)]
+pub struct LocationReader {
+    mbox: Option<mbox::MboxCursor>,
+}
+
+impl LocationReader {
+    /// Like [`read_first`].
+    pub fn read_first(&mut self, uris: &[String]) -> Result<Vec<u8>, StoreError> {
+        let mut last = None;
+        for uri in uris {
+            match Location::from_uri(uri).and_then(|l| self.read(&l)) {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => last = Some(e),
+            }
         }
+        Err(last.unwrap_or_else(|| StoreError::BadLocation("no recorded location".into())))
     }
-    Err(last.unwrap_or_else(|| StoreError::BadLocation("no recorded location".into())))
+
+    /// Like [`read_location`].
+    pub fn read(&mut self, loc: &Location) -> Result<Vec<u8>, StoreError> {
+        let Location::Mbox { path, offset, len } = loc else {
+            return read_location(loc);
+        };
+        let cursor = match self.mbox.take() {
+            Some(c) if c.path() == path => c,
+            _ => mbox::MboxCursor::open(path)?,
+        };
+        let cursor = self.mbox.insert(cursor);
+        cursor.read(*offset, *len)
+    }
 }
 
 /// File modification time in unix seconds.

@@ -22,12 +22,15 @@
 //! `Ok`; [`cleanup_partial`] removes a crash's leftovers. A `.mbox.zst` without a manifest is
 //! never deleted here: [`verify_all`] reports it ([`ProblemKind::ManifestMissing`]).
 //!
-//! Throughput, single-threaded, release build, 200 MB of ~20 KB synthetic text messages
-//! (`cargo test --release -- --ignored --nocapture throughput`) on the 2-core dev machine
-//! while another build ran: archiving (append + seal) 96 MB/s at a compression ratio of 2.8,
-//! `verify_all` 350 MB/s. zstd level 3 itself is the bound (`zstd -b3` on such data: 120 MB/s).
+//! Frames are compressed on one thread per core ([`FramePool`]) while the caller appends
+//! the next messages; `frame_offset`s are filled in as the compressed frames are written, in
+//! order. Verification decompresses frames on one thread per core too, beside the whole-file
+//! hash. Throughput single-threaded (before the pool), release build, 200 MB of ~20 KB
+//! synthetic text messages (`cargo test --release -- --ignored --nocapture throughput`):
+//! append + seal 96 MB/s at a compression ratio of 2.8; zstd level 3 itself was the bound
+//! (`zstd -b3` on such data: 120 MB/s). Figures with the pool: `docs/BENCHMARKS.md`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -180,8 +183,15 @@ pub struct VolumeWriter {
     mbox_bytes: u64,
     frame: Vec<u8>,
     frame_limit: usize,
-    out: Vec<u8>,
-    compressor: zstd::bulk::Compressor<'static>,
+    pool: FramePool,
+    /// Messages in each frame in flight, oldest first; their `frame_offset` is set when the
+    /// frame comes back compressed and its place in the file is known.
+    in_flight: VecDeque<usize>,
+    /// Frames sent to the pool so far.
+    frames: u64,
+    /// The first message whose frame has not been written yet.
+    unplaced: usize,
+    spare: Vec<Vec<u8>>,
     entries: Vec<ManifestEntry>,
     state: State,
 }
@@ -205,9 +215,7 @@ impl VolumeWriter {
 
     fn with_frame_limit(dir: &Path, policy: &str, frame_limit: usize) -> Result<Self> {
         let slug = slug(policy).ok_or_else(|| VolumeError::BadPolicy(policy.to_string()))?;
-        let mut compressor = zstd::bulk::Compressor::new(3).map_err(io_err(dir))?;
-        let checksum = zstd::zstd_safe::CParameter::ChecksumFlag(true);
-        compressor.set_parameter(checksum).map_err(io_err(dir))?;
+        let pool = FramePool::new(compression_workers()).map_err(io_err(dir))?;
         let created = now()?;
         let (name, file) = open_next(dir, &slug)?;
         Ok(VolumeWriter {
@@ -221,8 +229,11 @@ impl VolumeWriter {
             mbox_bytes: 0,
             frame: Vec::with_capacity(frame_limit + (64 << 10)),
             frame_limit,
-            out: Vec::new(),
-            compressor,
+            pool,
+            in_flight: VecDeque::new(),
+            frames: 0,
+            unplaced: 0,
+            spare: Vec::new(),
             entries: Vec::new(),
             state: State::Open,
         })
@@ -265,7 +276,7 @@ impl VolumeWriter {
             size: msg.raw.len() as u64,
             sha256: hex::encode(Sha256::digest(msg.raw)),
             source: msg.source.to_string(),
-            frame_offset: self.volume_bytes,
+            frame_offset: 0, // set when the frame is written
             offset_in_frame: start as u64,
             stored_len,
             added_newline,
@@ -279,8 +290,11 @@ impl VolumeWriter {
     /// Finishes the volume, makes it durable, sealed and read-only, and returns its manifest.
     pub fn seal(mut self) -> Result<Manifest> {
         self.check_open()?;
-        if !self.frame.is_empty() || self.volume_bytes == 0 {
+        if !self.frame.is_empty() || self.frames == 0 {
             self.flush_frame()?; // an empty volume still gets one (empty) frame: valid zstd
+        }
+        while self.pool.in_flight() > 0 {
+            self.write_next_frame()?;
         }
         let (zst_part, manifest_part) = (self.path(ZST, PARTIAL), self.path(MANIFEST, PARTIAL));
         self.file.sync_all().map_err(io_err(&zst_part))?;
@@ -319,22 +333,42 @@ impl VolumeWriter {
         self.dir.join(format!("{}{ext}{partial}", self.name))
     }
 
+    /// Hands the current frame to the compression threads; writes finished frames while
+    /// too many are in flight.
     fn flush_frame(&mut self) -> Result<()> {
+        self.state = State::Broken; // until the frame is handed over
+        let path = self.path(ZST, PARTIAL);
+        let mut next = self.spare.pop().unwrap_or_default();
+        if next.capacity() > 4 * self.frame_limit.max(FRAME_INPUT_BYTES) {
+            next = Vec::new(); // after a huge message
+        }
+        next.reserve(self.frame_limit + (64 << 10));
+        let frame = mem::replace(&mut self.frame, next);
+        self.pool.send(frame).map_err(io_err(&path))?;
+        self.frames += 1;
+        self.in_flight.push_back(self.entries.len() - self.unplaced);
+        self.unplaced = self.entries.len();
+        while self.pool.in_flight() >= self.pool.capacity() {
+            self.write_next_frame()?;
+        }
+        self.state = State::Open;
+        Ok(())
+    }
+
+    /// Writes the oldest frame in flight once it is compressed and places its messages.
+    fn write_next_frame(&mut self) -> Result<()> {
         self.state = State::Broken; // until the frame is fully written
         let path = self.path(ZST, PARTIAL);
-        self.out.clear();
-        self.out.reserve(zstd::compress_bound(self.frame.len()));
-        let compressed = self
-            .compressor
-            .compress_to_buffer(&self.frame, &mut self.out);
-        compressed.map_err(io_err(&path))?;
-        self.file.write_all(&self.out).map_err(io_err(&path))?;
-        self.hasher.update(&self.out);
-        self.volume_bytes += self.out.len() as u64;
-        self.frame.clear();
-        if self.frame.capacity() > 4 * self.frame_limit.max(FRAME_INPUT_BYTES) {
-            self.frame = Vec::with_capacity(self.frame_limit + (64 << 10)); // after a huge message
+        let (out, buffer) = self.pool.collect().map_err(io_err(&path))?;
+        self.file.write_all(&out).map_err(io_err(&path))?;
+        self.hasher.update(&out);
+        let count = self.in_flight.pop_front().unwrap_or(0);
+        let first = self.unplaced - self.in_flight.iter().sum::<usize>() - count;
+        for e in self.entries.iter_mut().skip(first).take(count) {
+            e.frame_offset = self.volume_bytes;
         }
+        self.volume_bytes += out.len() as u64;
+        self.spare.push(buffer);
         self.state = State::Open;
         Ok(())
     }
@@ -351,6 +385,85 @@ impl Drop for VolumeWriter {
             let _ = fs::remove_file(self.path(ZST, ""));
         }
     }
+}
+
+/// Compresses frames on worker threads (one zstd context each) and hands them back in the
+/// order they were sent: frame `k` goes to worker `k % n`, which works through its frames in
+/// order, so results are collected round-robin too.
+struct FramePool {
+    jobs: Vec<crossbeam_channel::Sender<Vec<u8>>>,
+    done: Vec<crossbeam_channel::Receiver<FrameResult>>,
+    sent: usize,
+    received: usize,
+}
+
+/// A compressed frame and the emptied input buffer, for reuse.
+type FrameResult = io::Result<(Vec<u8>, Vec<u8>)>;
+
+impl FramePool {
+    fn new(workers: usize) -> io::Result<FramePool> {
+        let mut pool = FramePool {
+            jobs: Vec::new(),
+            done: Vec::new(),
+            sent: 0,
+            received: 0,
+        };
+        for _ in 0..workers.max(1) {
+            let mut compressor = zstd::bulk::Compressor::new(3)?;
+            compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+            let (job_tx, job_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+            let (done_tx, done_rx) = crossbeam_channel::unbounded();
+            std::thread::Builder::new()
+                .name("volume-zstd".into())
+                .spawn(move || {
+                    for mut input in job_rx {
+                        let mut out = Vec::with_capacity(zstd::compress_bound(input.len()));
+                        let result = compressor.compress_to_buffer(&input, &mut out);
+                        input.clear();
+                        if done_tx.send(result.map(|_| (out, input))).is_err() {
+                            break;
+                        }
+                    }
+                })?;
+            pool.jobs.push(job_tx);
+            pool.done.push(done_rx);
+        }
+        Ok(pool)
+    }
+
+    /// Frames sent and not yet collected.
+    fn in_flight(&self) -> usize {
+        self.sent - self.received
+    }
+
+    /// How many frames may be in flight before [`FramePool::send`] should wait for one.
+    fn capacity(&self) -> usize {
+        2 * self.jobs.len()
+    }
+
+    fn send(&mut self, frame: Vec<u8>) -> io::Result<()> {
+        let worker = &self.jobs[self.sent % self.jobs.len()];
+        worker.send(frame).map_err(|_| worker_gone())?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// The oldest frame in flight, compressed; waits for it.
+    fn collect(&mut self) -> FrameResult {
+        let worker = &self.done[self.received % self.done.len()];
+        let result = worker.recv().map_err(|_| worker_gone())?;
+        self.received += 1;
+        result
+    }
+}
+
+fn worker_gone() -> io::Error {
+    io::Error::other("a volume compression thread stopped")
+}
+
+/// Compression threads per volume: one per core, at most 4.
+fn compression_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// `Old Lists!` → `old-lists`; `None` if no letter or digit is left.
@@ -536,6 +649,30 @@ pub(crate) fn read_frame(path: &Path, offset: u64, limit: u64) -> io::Result<Vec
     Ok(data)
 }
 
+/// The whole decompressed frame at `offset`, from a one-frame cache per thread: reading the
+/// messages of a volume in order (re-indexing, removal from the live store) then
+/// decompresses each frame once instead of once per message. The cache is keyed by the
+/// file's size and modification time too, so a changed file is read again.
+fn cached_frame(path: &Path, offset: u64) -> io::Result<std::rc::Rc<Vec<u8>>> {
+    type Key = (PathBuf, u64, u64, Option<std::time::SystemTime>);
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Key, std::rc::Rc<Vec<u8>>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let meta = fs::metadata(path)?;
+    let key: Key = (path.to_path_buf(), offset, meta.len(), meta.modified().ok());
+    if let Some(frame) = LAST.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, f)| f.clone())
+    }) {
+        return Ok(frame);
+    }
+    let frame = std::rc::Rc::new(read_frame(path, offset, u64::MAX)?);
+    LAST.set(Some((key, frame.clone())));
+    Ok(frame)
+}
+
 pub(crate) fn entry_end(entry: &ManifestEntry) -> Option<u64> {
     entry.offset_in_frame.checked_add(entry.stored_len)
 }
@@ -562,8 +699,7 @@ pub fn read_message(dir: &Path, manifest: &Manifest, entry: &ManifestEntry) -> R
         VolumeError::Corrupt(volume, id, reason.to_string())
     };
     let path = manifest.mbox_path(dir);
-    let end = entry_end(entry).ok_or_else(|| corrupt("its offsets overflow"))?;
-    let frame = read_frame(&path, entry.frame_offset, end).map_err(io_err(&path))?;
+    let frame = cached_frame(&path, entry.frame_offset).map_err(io_err(&path))?;
     let bytes = extract(&frame, entry).map_err(|r| corrupt(&r))?;
     if hex::encode(Sha256::digest(&bytes)) != entry.sha256 {
         return Err(corrupt("its SHA-256 differs from the manifest"));
@@ -583,8 +719,7 @@ pub fn read_at(path: &Path, entry: &ManifestEntry) -> Result<Vec<u8>> {
     let corrupt = |reason: &str| {
         VolumeError::Corrupt(name.clone(), entry.message_id.clone(), reason.to_string())
     };
-    let end = entry_end(entry).ok_or_else(|| corrupt("its offsets overflow"))?;
-    let frame = read_frame(path, entry.frame_offset, end).map_err(io_err(path))?;
+    let frame = cached_frame(path, entry.frame_offset).map_err(io_err(path))?;
     let bytes = extract(&frame, entry).map_err(|r| corrupt(&r))?;
     if hex::encode(Sha256::digest(&bytes)) != entry.sha256 {
         return Err(corrupt("its SHA-256 differs from the manifest"));
@@ -813,11 +948,20 @@ pub fn verify_volume(dir: &Path, manifest: &Manifest) -> VolumeCheck {
         }
     }
     let (expected, sha) = (manifest.volume_bytes, &manifest.volume_sha256);
-    let kinds = match hash_file(&path) {
+    // The whole-file hash runs beside the per-message checks.
+    let (hashed, checked) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| hash_file(&path));
+        let checked = check_messages(&path, manifest);
+        let hashed = hashing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("hashing crashed")));
+        (hashed, checked)
+    });
+    let kinds = match hashed {
         Err(e) if e.kind() == io::ErrorKind::NotFound => vec![ProblemKind::VolumeMissing],
         Err(e) => vec![ProblemKind::VolumeUnreadable(e.to_string())],
         Ok((actual_sha, actual)) => {
-            problems.extend(check_messages(&path, manifest));
+            problems.extend(checked);
             let size =
                 (actual != expected).then_some(ProblemKind::VolumeSizeMismatch(expected, actual));
             let hash = (&actual_sha != sha).then_some(ProblemKind::VolumeHashMismatch);
@@ -835,25 +979,56 @@ pub fn verify_volume(dir: &Path, manifest: &Manifest) -> VolumeCheck {
 
 /// Decompresses each frame once and checks the messages in it.
 fn check_messages(path: &Path, manifest: &Manifest) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    for group in manifest
+    let groups: Vec<&[ManifestEntry]> = manifest
         .messages
         .chunk_by(|a, b| a.frame_offset == b.frame_offset)
-    {
-        let offset = group.first().map_or(0, |e| e.frame_offset);
-        // Two bytes past the last message's end: its separator, then the frame's checksum.
-        let end = group.iter().map(|e| entry_end(e).unwrap_or(u64::MAX)).max();
-        let frame = read_frame(path, offset, end.unwrap_or(0).saturating_add(2));
-        for entry in group {
+        .collect();
+    let per_thread = groups.len().div_ceil(compression_workers()).max(1);
+    let name = manifest.name.as_str();
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = groups
+            .chunks(per_thread)
+            .map(|chunk| {
+                let task = move || -> Vec<Problem> {
+                    chunk
+                        .iter()
+                        .flat_map(|g| check_frame(path, name, g))
+                        .collect()
+                };
+                (chunk, scope.spawn(task))
+            })
+            .collect();
+        let mut problems = Vec::new();
+        for (chunk, thread) in threads {
+            match thread.join() {
+                Ok(found) => problems.extend(found),
+                Err(_) => problems.extend(chunk.iter().flat_map(|g| g.iter()).map(|e| {
+                    let kind = ProblemKind::MessageUnreadable("the check crashed".into());
+                    Problem::new(name, Some(e.message_id.as_str()), kind)
+                })),
+            }
+        }
+        problems
+    })
+}
+
+/// Decompresses one frame and checks the messages in it.
+fn check_frame(path: &Path, volume: &str, group: &[ManifestEntry]) -> Vec<Problem> {
+    let offset = group.first().map_or(0, |e| e.frame_offset);
+    // Two bytes past the last message's end: its separator, then the frame's checksum.
+    let end = group.iter().map(|e| entry_end(e).unwrap_or(u64::MAX)).max();
+    let frame = read_frame(path, offset, end.unwrap_or(0).saturating_add(2));
+    group
+        .iter()
+        .filter_map(|entry| {
             let kind = match &frame {
                 Err(e) => Some(ProblemKind::MessageUnreadable(e.to_string())),
                 Ok(frame) => check_message(frame, entry),
             };
             let id = Some(entry.message_id.as_str());
-            problems.extend(kind.map(|k| Problem::new(&manifest.name, id, k)));
-        }
-    }
-    problems
+            kind.map(|k| Problem::new(volume, id, k))
+        })
+        .collect()
 }
 
 fn check_message(frame: &[u8], entry: &ManifestEntry) -> Option<ProblemKind> {
