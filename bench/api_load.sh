@@ -2,6 +2,7 @@
 # Load benchmark of the JSON API: 32 concurrent clients for 60 s against
 # `gleaner serve` on an existing data directory (e.g. one indexed from the 100k corpus).
 #   bench/api_load.sh DATA_DIR [SECONDS] [CONNECTIONS]
+# SEARCH_CACHE=0 turns the server's answer cache off (default: the server's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:?usage: bench/api_load.sh DATA_DIR [SECONDS] [CONNECTIONS]}
@@ -9,7 +10,7 @@ secs=${2:-60}
 conns=${3:-32}
 port=$((20000 + RANDOM % 20000))
 bin=${GLEANER:-target/release/gleaner}
-"$bin" --data "$data" serve --no-auth --listen "127.0.0.1:$port" > /tmp/gleaner-api-load.log 2>&1 &
+"$bin" --data "$data" serve --no-auth --listen "127.0.0.1:$port" ${SEARCH_CACHE:+--search-cache "$SEARCH_CACHE"} > /tmp/gleaner-api-load.log 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

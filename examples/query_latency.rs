@@ -3,6 +3,8 @@
 //! p50/p95/p99 per query and overall.
 //!
 //! cargo run --release --example query_latency -- DATA_DIR bench/queries.tsv [RUNS]
+//!
+//! With `FACETS=1` each run also computes the facets and timeline, as `/api/search` does.
 
 use std::time::Instant;
 
@@ -26,6 +28,7 @@ fn main() -> anyhow::Result<()> {
     let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(50);
     let index = MailIndex::open(&std::path::Path::new(&args[1]).join("index"), false)?;
     let tsv = std::fs::read_to_string(&args[2])?;
+    let with_facets = std::env::var("FACETS").is_ok_and(|v| v == "1");
     let mut all = Vec::new();
     println!(
         "{:<28} {:>8} {:>9} {:>9} {:>9}",
@@ -56,6 +59,9 @@ fn main() -> anyhow::Result<()> {
         for _ in 0..runs {
             let t = Instant::now();
             let res = query::search(&index, &req)?;
+            if with_facets {
+                gleaner::query::facets::facets(&index, &req)?;
+            }
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             total = res.total;
         }

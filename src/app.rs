@@ -84,6 +84,7 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
     curation.sync_config_policies(&config.review)?;
     let retention = crate::retention::Retention::open(&config.data)?;
     Ok(AppState::new(index, users, watermark, config.http.auth)?
+        .with_search_cache(config.http.search_cache)
         .with_curation(curation)
         .with_retention(retention))
 }

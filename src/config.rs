@@ -102,6 +102,10 @@ pub struct HttpConfig {
     /// The URL people reach gleaner at, for permalinks in exported documents
     /// (default: `http://<listen>`).
     pub public_url: Option<String>,
+    /// Whole `/api/search` answers kept for repeated queries (default 256; 0 turns the
+    /// cache off). An answer is reused only for the same index commit, viewer grants and
+    /// minute.
+    pub search_cache: usize,
 }
 
 impl HttpConfig {
@@ -119,6 +123,7 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             auth: true,
             public_url: None,
+            search_cache: crate::http::cache::DEFAULT_ENTRIES,
         }
     }
 }

@@ -661,3 +661,63 @@ fn user_commands_add_grant_list() {
     let users = Users::open(d).expect("db");
     assert!(users.verify("alice", "s3cret").expect("verify").is_some());
 }
+
+/// `/api/search` answers the same query again from its cache, but never across list
+/// grants, index commits, or for queries that depend on review state.
+#[test]
+fn search_cache_reuses_only_what_cannot_have_changed() {
+    let dir = common::tempdir();
+    let server = auth_server(dir.path());
+    let (root, _) = server.login("root", "admin pw");
+    let (dev, _) = server.login("devreader", "reader pw");
+    let ask = |cookie: &str, q: &str| -> Value {
+        let res = get(
+            server.addr,
+            &format!("/api/search?q={}&limit=100", enc(q)),
+            &[("Cookie", cookie)],
+        );
+        assert_eq!(res.status, 200, "{q}: {}", res.text());
+        res.json()
+    };
+    let first = ask(&root, "certificate");
+    assert_eq!(first["cached"], false);
+    let again = ask(&root, "certificate");
+    assert_eq!(again["cached"], true);
+    for field in ["total", "hits", "facets", "timeline"] {
+        assert_eq!(first[field], again[field], "{field}");
+    }
+    // Another viewer with other grants computes its own answer.
+    let all = first["total"].as_u64().expect("total");
+    let dev_total = total(&server, "certificate", Some(vec![DEV.to_string()])) as u64;
+    assert!(dev_total < all, "the word must be on both lists");
+    for expect_cached in [false, true] {
+        let v = ask(&dev, "certificate");
+        assert_eq!(v["cached"], expect_cached);
+        assert_eq!(v["total"].as_u64(), Some(dev_total));
+        assert!(!v.to_string().contains(OPS), "ops leaks into dev's answer");
+    }
+    // A query that depends on review state is never kept.
+    for _ in 0..2 {
+        assert_eq!(ask(&root, "is:cited OR certificate")["cached"], false);
+    }
+    // New mail: the next answer comes from the new commit, not the cache.
+    let mail = common::tempdir();
+    let cur = mail.path().join("extra").join("cur");
+    std::fs::create_dir_all(&cur).expect("mkdir");
+    std::fs::create_dir_all(mail.path().join("extra/new")).expect("mkdir");
+    std::fs::create_dir_all(mail.path().join("extra/tmp")).expect("mkdir");
+    std::fs::write(
+        cur.join("1.host:2,S"),
+        format!(
+            "From: a@example.org\r\nTo: {OPS}\r\nList-Id: <{OPS}>\r\nMessage-ID: <cache-test@example.org>\r\n\
+             Date: Mon, 2 Jan 2023 10:00:00 +0000\r\nSubject: certificate expired again\r\n\r\nThe certificate expired.\r\n"
+        ),
+    )
+    .expect("write");
+    common::index_paths(dir.path(), &[mail.path().to_path_buf()]);
+    server.index.reader.reload().expect("reload");
+    let after = ask(&root, "certificate");
+    assert_eq!(after["cached"], false);
+    assert_eq!(after["total"].as_u64(), Some(all + 1));
+    assert_eq!(ask(&root, "certificate")["cached"], true);
+}

@@ -247,7 +247,7 @@ pub fn demo(corpus: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitC
         http: gleaner::config::HttpConfig {
             listen,
             auth: false,
-            public_url: None,
+            ..Default::default()
         },
         sources: Vec::new(),
         solr: None,

@@ -150,6 +150,10 @@ pub enum Command {
         /// Serve without login. Allowed only on a loopback address.
         #[arg(long)]
         no_auth: bool,
+        /// Whole search answers kept for repeated queries (overrides `[http] search_cache`;
+        /// 0 turns the cache off).
+        #[arg(long, value_name = "ENTRIES")]
+        search_cache: Option<usize>,
         /// List name for messages without a List-Id header (for PATHs given here).
         #[arg(long)]
         list: Option<String>,
@@ -503,6 +507,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve {
             listen,
             no_auth,
+            search_cache,
             list,
             paths,
         } => {
@@ -513,6 +518,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             if no_auth {
                 config.http.auth = false;
+            }
+            if let Some(entries) = search_cache {
+                config.http.search_cache = entries;
             }
             serve_cmd::serve(&config)
         }

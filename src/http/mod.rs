@@ -7,6 +7,7 @@
 //! never builds tantivy queries: it goes through [`crate::query`].
 
 mod assets;
+pub mod cache;
 mod error;
 mod routes;
 mod viewer;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub curation: Option<crate::curate::Curation>,
     /// Archive and hold state (`is:archived`, `is:held`, where a message is archived).
     pub retention: Option<crate::retention::Retention>,
+    /// Whole `/api/search` answers (see [`cache`]).
+    pub search_cache: cache::SearchCache<routes::search::Answer>,
     /// The CSRF token of every request when auth is off.
     open_csrf: String,
     /// Recent failed logins per user name: (count, since).
@@ -82,9 +85,16 @@ impl AppState {
             auth_enabled,
             curation: None,
             retention: None,
+            search_cache: cache::SearchCache::new(cache::DEFAULT_ENTRIES),
             open_csrf: hex::encode(buf),
             login_failures: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Keeps at most `entries` whole search answers (0: none).
+    pub fn with_search_cache(mut self, entries: usize) -> AppState {
+        self.search_cache = cache::SearchCache::new(entries);
+        self
     }
 
     /// Adds the curation database (review queues, documents, `is:cited`).

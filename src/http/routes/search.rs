@@ -1,6 +1,7 @@
 //! `GET /api/search`: hits with snippets, exact totals, facets and a timeline.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Query, State};
@@ -8,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::http::cache::{Key, Watched};
 use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
 use crate::query::facets::{self, FacetCount, MonthCount};
+use crate::query::marks::Marks;
 use crate::query::search::{Hit, Snippet};
 use crate::query::{self, Request, Sort};
 
@@ -43,13 +46,22 @@ struct FacetsJson {
     from: Vec<FacetCount>,
 }
 
-#[derive(Serialize)]
-struct SearchJson {
+/// One computed answer, as the cache keeps it.
+pub struct Answer {
     total: usize,
-    took_ms: f64,
     hits: Vec<HitJson>,
     facets: FacetsJson,
     timeline: Vec<MonthCount>,
+}
+
+#[derive(Serialize)]
+struct SearchJson<'a> {
+    total: usize,
+    took_ms: f64,
+    cached: bool,
+    hits: &'a [HitJson],
+    facets: &'a FacetsJson,
+    timeline: &'a [MonthCount],
 }
 
 /// The library's byte ranges as character ranges (the API's offsets).
@@ -141,24 +153,46 @@ pub async fn search(
     viewer: Viewer,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
-    let req = request(&state, &params, &viewer)?;
-    let (results, facets, took) = blocking(move || {
-        let started = Instant::now();
-        let results = query::search(&state.index, &req)?;
-        let facets = facets::facets(&state.index, &req)?;
-        Ok((results, facets, started.elapsed()))
-    })
-    .await?;
+    let started = Instant::now();
+    let mut req = request(&state, &params, &viewer)?;
+    let generation = state.index.reader.searcher().generation().generation_id();
+    let key = Key::new(&req, generation);
+    let (answer, cached) = match state.search_cache.get(&key) {
+        Some(answer) => (answer, true),
+        None => {
+            let watched = req.marks.take().map(Watched::new);
+            req.marks = watched.clone().map(|w| w as Arc<dyn Marks>);
+            let state = state.clone();
+            let answer = blocking(move || {
+                let results = query::search(&state.index, &req)?;
+                let facets = facets::facets(&state.index, &req)?;
+                let answer = Arc::new(Answer {
+                    total: results.total,
+                    hits: results.hits.into_iter().map(hit_json).collect(),
+                    facets: FacetsJson {
+                        list: facets.list,
+                        year: facets.year,
+                        from: facets.from,
+                    },
+                    timeline: facets.timeline,
+                });
+                if !watched.is_some_and(|w| w.asked()) {
+                    state.search_cache.put(key, answer.clone());
+                }
+                Ok(answer)
+            })
+            .await?;
+            (answer, false)
+        }
+    };
+    let took = started.elapsed();
     let body = SearchJson {
-        total: results.total,
+        total: answer.total,
         took_ms: (took.as_secs_f64() * 100_000.0).round() / 100.0,
-        hits: results.hits.into_iter().map(hit_json).collect(),
-        facets: FacetsJson {
-            list: facets.list,
-            year: facets.year,
-            from: facets.from,
-        },
-        timeline: facets.timeline,
+        cached,
+        hits: &answer.hits,
+        facets: &answer.facets,
+        timeline: &answer.timeline,
     };
     Ok(Json(body).into_response())
 }
