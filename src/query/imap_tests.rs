@@ -76,8 +76,13 @@ fn dovecot_queries_give_imap_answers() {
         ("body:BUDGET", &[1, 4]),
         ("(hdr:noodle OR body:noodle)", &[2]),
         ("(hdr:budget OR body:budget)", &[1, 4]),
-        ("body:related", &[3]), // not "relating" (no stemming)
-        ("body:relat", &[]),
+        ("body:related", &[3]),  // not "relating" (no stemming)
+        ("body:relat", &[2, 3]), // a substring, as IMAP says: "relating", "related"
+        ("body:elate", &[3]),
+        ("body:ing\\ to\\ noth", &[2]), // "relating to nothing", cut at both ends
+        ("body:ing\\ to\\ nothx", &[]),
+        ("body:relating\\ nothing", &[]), // the inner words must all be there
+        ("body:oodle\\ pla", &[2]),
         ("body:review\\ the\\ spreadsheet", &[1]),
         ("body:the\\ review", &[]),
         ("body:a\\+b\\:c", &[3]),

@@ -375,6 +375,13 @@ const SEARCHES: &[&str] = &[
     "BODY related",
     "BODY relating",
     "BODY nosuchwordanywhere",
+    // Inside longer words, as Dovecot's own substring search finds them.
+    "BODY relat",
+    "BODY preadshe",
+    "BODY udget",
+    "BODY \"get was appro\"",
+    "TEXT oodle",
+    "TEXT \"dle pla\"",
     "TEXT budget",
     "TEXT noodle",
     "TEXT zebra",
@@ -427,37 +434,6 @@ const SEARCHES: &[&str] = &[
     "UNSEEN FROM cworth",
     "FLAGGED OR BODY noodle SUBJECT notmuch",
 ];
-
-/// Strings searched with BODY/TEXT must be whole words in the corpus (the
-/// index matches tokens, Dovecot substrings): a cheap check on the raw files.
-fn assert_whole_words(mails: &[Vec<u8>]) {
-    let text: Vec<String> = mails
-        .iter()
-        .map(|m| String::from_utf8_lossy(m).to_lowercase())
-        .collect();
-    for spec in SEARCHES {
-        let args = keys(spec);
-        for w in args.windows(2) {
-            if let (Arg::Atom(k), Arg::Str(s)) = (&w[0], &w[1]) {
-                if !matches!(*k, "BODY" | "TEXT") {
-                    continue;
-                }
-                let s = s.to_lowercase();
-                for t in &text {
-                    for (i, _) in t.match_indices(&s) {
-                        let before = t[..i].chars().next_back();
-                        let after = t[i + s.len()..].chars().next();
-                        let inside = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-                        assert!(
-                            !inside(before) && !inside(after),
-                            "{spec}: {s:?} occurs inside a longer word; pick a whole-word string"
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
 
 fn load_mail() -> Vec<Vec<u8>> {
     let dir = manifest_dir().join("tests/data/imap");
@@ -587,7 +563,6 @@ async fn dovecot_searches_match_dovecot_without_fts() {
 fn scenario(url: &str) {
     let mails = load_mail();
     assert!(mails.len() >= 30);
-    assert_whole_words(&mails);
     let dc = Dovecot::start(url);
     let mut report = Vec::new();
     let mut fts = dc.login(FTS_USER);
