@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, HashSet};
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query,
-    RegexQuery, TermQuery, TermSetQuery,
+    RegexQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
@@ -378,9 +378,9 @@ impl Evaluator<'_> {
             return Ok(DocSet::new());
         };
         if rest.is_empty() {
-            let terms = self.matching_terms(f, |t| t.contains(first.as_str()))?;
-            let q = TermSetQuery::new(terms.iter().map(|t| Term::from_field_text(f, t)));
-            return self.collect(Box::new(q));
+            // The automaton walks the term dictionary without decoding every term.
+            let pattern = format!(".*{}.*", regex_escape(first));
+            return self.collect(Box::new(RegexQuery::from_pattern(&pattern, f)?));
         }
         let firsts = self.matching_terms(f, |t| t.ends_with(first.as_str()))?;
         if firsts.len() > MAX_EDGE_TERMS {
