@@ -184,13 +184,12 @@ pub struct VolumeWriter {
     frame: Vec<u8>,
     frame_limit: usize,
     pool: FramePool,
-    /// Messages in each frame in flight, oldest first; their `frame_offset` is set when the
-    /// frame comes back compressed and its place in the file is known.
+    /// For each frame in flight, oldest first, the end of its messages in `entries`; their
+    /// `frame_offset` is set when the frame comes back compressed and its place in the file
+    /// is known.
     in_flight: VecDeque<usize>,
-    /// Frames sent to the pool so far.
-    frames: u64,
-    /// The first message whose frame has not been written yet.
-    unplaced: usize,
+    /// Messages whose frame is written (`entries[..placed]`).
+    placed: usize,
     spare: Vec<Vec<u8>>,
     entries: Vec<ManifestEntry>,
     state: State,
@@ -231,8 +230,7 @@ impl VolumeWriter {
             frame_limit,
             pool,
             in_flight: VecDeque::new(),
-            frames: 0,
-            unplaced: 0,
+            placed: 0,
             spare: Vec::new(),
             entries: Vec::new(),
             state: State::Open,
@@ -290,10 +288,10 @@ impl VolumeWriter {
     /// Finishes the volume, makes it durable, sealed and read-only, and returns its manifest.
     pub fn seal(mut self) -> Result<Manifest> {
         self.check_open()?;
-        if !self.frame.is_empty() || self.frames == 0 {
+        if !self.frame.is_empty() || self.pool.sent() == 0 {
             self.flush_frame()?; // an empty volume still gets one (empty) frame: valid zstd
         }
-        while self.pool.in_flight() > 0 {
+        while !self.in_flight.is_empty() {
             self.write_next_frame()?;
         }
         let (zst_part, manifest_part) = (self.path(ZST, PARTIAL), self.path(MANIFEST, PARTIAL));
@@ -345,10 +343,8 @@ impl VolumeWriter {
         next.reserve(self.frame_limit + (64 << 10));
         let frame = mem::replace(&mut self.frame, next);
         self.pool.send(frame).map_err(io_err(&path))?;
-        self.frames += 1;
-        self.in_flight.push_back(self.entries.len() - self.unplaced);
-        self.unplaced = self.entries.len();
-        while self.pool.in_flight() >= self.pool.capacity() {
+        self.in_flight.push_back(self.entries.len());
+        while self.in_flight.len() >= self.pool.capacity() {
             self.write_next_frame()?;
         }
         self.state = State::Open;
@@ -362,11 +358,11 @@ impl VolumeWriter {
         let (out, buffer) = self.pool.collect().map_err(io_err(&path))?;
         self.file.write_all(&out).map_err(io_err(&path))?;
         self.hasher.update(&out);
-        let count = self.in_flight.pop_front().unwrap_or(0);
-        let first = self.unplaced - self.in_flight.iter().sum::<usize>() - count;
-        for e in self.entries.iter_mut().skip(first).take(count) {
+        let end = self.in_flight.pop_front().unwrap_or(self.placed);
+        for e in self.entries.get_mut(self.placed..end).into_iter().flatten() {
             e.frame_offset = self.volume_bytes;
         }
+        self.placed = end;
         self.volume_bytes += out.len() as u64;
         self.spare.push(buffer);
         self.state = State::Open;
@@ -431,9 +427,9 @@ impl FramePool {
         Ok(pool)
     }
 
-    /// Frames sent and not yet collected.
-    fn in_flight(&self) -> usize {
-        self.sent - self.received
+    /// Frames sent so far.
+    fn sent(&self) -> usize {
+        self.sent
     }
 
     /// How many frames may be in flight before [`FramePool::send`] should wait for one.
@@ -694,17 +690,7 @@ pub(crate) fn extract(frame: &[u8], entry: &ManifestEntry) -> std::result::Resul
 
 /// The exact original bytes of `entry`, checked against its SHA-256.
 pub fn read_message(dir: &Path, manifest: &Manifest, entry: &ManifestEntry) -> Result<Vec<u8>> {
-    let corrupt = |reason: &str| {
-        let (volume, id) = (manifest.name.clone(), entry.message_id.clone());
-        VolumeError::Corrupt(volume, id, reason.to_string())
-    };
-    let path = manifest.mbox_path(dir);
-    let frame = cached_frame(&path, entry.frame_offset).map_err(io_err(&path))?;
-    let bytes = extract(&frame, entry).map_err(|r| corrupt(&r))?;
-    if hex::encode(Sha256::digest(&bytes)) != entry.sha256 {
-        return Err(corrupt("its SHA-256 differs from the manifest"));
-    }
-    Ok(bytes)
+    read_at(&manifest.mbox_path(dir), entry)
 }
 
 /// The exact original bytes of a message at `path` (a `.mbox.zst`) described
