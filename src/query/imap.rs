@@ -382,15 +382,14 @@ impl Evaluator<'_> {
             let pattern = format!(".*{}.*", regex_escape(first));
             return self.collect(Box::new(RegexQuery::from_pattern(&pattern, f)?));
         }
-        let firsts = self.matching_terms(f, |t| t.ends_with(first.as_str()))?;
+        let last = rest.last().map_or("", String::as_str);
+        let (firsts, lasts) = self.edge_terms(f, first, last)?;
         if firsts.len() > MAX_EDGE_TERMS {
             return Err(ImapQueryError::Unsupported(format!(
                 "{} indexed words end in {first:?}: too many to search as a phrase",
                 firsts.len()
             )));
         }
-        let last = rest.last().map_or("", String::as_str);
-        let lasts = self.matching_terms(f, |t| t.starts_with(last))?.len();
         if firsts.is_empty() || lasts == 0 {
             return Ok(DocSet::new());
         }
@@ -411,28 +410,35 @@ impl Evaluator<'_> {
         self.collect(Box::new(BooleanQuery::new(clauses)))
     }
 
-    /// Every term of `f`, in any segment, for which `keep` holds.
-    fn matching_terms(
+    /// In one pass over each segment's term dictionary of `f`: every term ending in
+    /// `first`, and the most terms beginning with `last` in any one segment (what a
+    /// phrase-prefix query there expands to).
+    fn edge_terms(
         &self,
         f: tantivy::schema::Field,
-        keep: impl Fn(&str) -> bool,
-    ) -> Result<BTreeSet<String>, ImapQueryError> {
-        let mut out = BTreeSet::new();
+        first: &str,
+        last: &str,
+    ) -> Result<(BTreeSet<String>, usize), ImapQueryError> {
+        let (mut firsts, mut lasts) = (BTreeSet::new(), 0);
         for seg in self.searcher.segment_readers() {
             let inverted = seg.inverted_index(f)?;
             let mut stream = inverted
                 .terms()
                 .stream()
                 .map_err(|e| tantivy::TantivyError::IoError(std::sync::Arc::new(e)))?;
+            let mut here = 0;
             while stream.advance() {
-                if let Ok(t) = std::str::from_utf8(stream.key()) {
-                    if keep(t) {
-                        out.insert(t.to_string());
-                    }
+                let Ok(t) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
+                if t.ends_with(first) {
+                    firsts.insert(t.to_string());
                 }
+                here += usize::from(t.starts_with(last));
             }
+            lasts = lasts.max(here);
         }
-        Ok(out)
+        Ok((firsts, lasts))
     }
 
     /// Documents whose stored folded `f` contains `needle`.

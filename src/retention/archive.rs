@@ -120,10 +120,11 @@ pub struct RunReport {
 }
 
 fn location_under(uri: &str, sources: &[PathBuf]) -> bool {
-    let path = match Location::from_uri(uri) {
-        Ok(Location::File { path }) | Ok(Location::Mbox { path, .. }) => path,
-        Ok(Location::Git { repo, .. }) => repo,
-        _ => return false,
+    let Ok(loc) = Location::from_uri(uri) else {
+        return false;
+    };
+    let Some((path, _)) = loc.live_place() else {
+        return false;
     };
     sources.iter().any(|s| {
         let s = std::fs::canonicalize(s).unwrap_or_else(|_| s.clone());
@@ -350,12 +351,11 @@ pub fn run(
 /// Where a message's first live copy lies: (file, offset in it).
 fn live_order(locations: &[String]) -> (PathBuf, u64) {
     let live = locations.iter().find(|l| !l.starts_with("volume:"));
-    match live.map(|l| Location::from_uri(l)) {
-        Some(Ok(Location::File { path })) => (path, 0),
-        Some(Ok(Location::Mbox { path, offset, .. })) => (path, offset),
-        Some(Ok(Location::Git { repo, .. })) => (repo, 0),
-        _ => (PathBuf::new(), 0),
-    }
+    let loc = live.and_then(|l| Location::from_uri(l).ok());
+    loc.as_ref()
+        .and_then(Location::live_place)
+        .map(|(path, offset)| (path.to_path_buf(), offset))
+        .unwrap_or_default()
 }
 
 fn store_err(path: &Path, e: impl std::fmt::Display) -> RetentionError {

@@ -170,6 +170,17 @@ impl Location {
         }
     }
 
+    /// The live-store file (for public-inbox the epoch repository) holding this copy and
+    /// the copy's offset in it; `None` for a copy in an archive volume.
+    pub fn live_place(&self) -> Option<(&Path, u64)> {
+        match self {
+            Location::File { path } => Some((path, 0)),
+            Location::Mbox { path, offset, .. } => Some((path, *offset)),
+            Location::Git { repo, .. } => Some((repo, 0)),
+            Location::Volume { .. } => None,
+        }
+    }
+
     /// The identity used to decide "already indexed": for a Maildir file the path with
     /// the `:2,...` info suffix removed and `new/` folded into `cur/` (so a flag change or
     /// a new→cur rename keeps the same key); otherwise [`Location::to_uri`].
