@@ -16,6 +16,16 @@ fn mail(dir: &Path, name: &str, id: &str, subject: &str, body: &str) {
     std::fs::write(dir.join("cur").join(name), text).unwrap();
 }
 
+/// A temporary directory with an empty Maildir `md` in it.
+fn maildir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempdir();
+    let md = dir.path().join("md");
+    for d in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(md.join(d)).unwrap();
+    }
+    (dir, md)
+}
+
 fn ids(index: &MailIndex, q: &str) -> Vec<String> {
     let req = Request {
         query: q.into(),
@@ -36,11 +46,7 @@ fn ids(index: &MailIndex, q: &str) -> Vec<String> {
 
 #[test]
 fn stemming_folding_cjk_prefix_and_ranking() {
-    let dir = tempdir();
-    let md = dir.path().join("md");
-    for d in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(md.join(d)).unwrap();
-    }
+    let (dir, md) = maildir();
     mail(&md, "1", "en", "Database notes", "The replication of the primary database was lagging behind for hours, and we upgraded the servers.");
     mail(
         &md,
@@ -93,4 +99,35 @@ fn stemming_folding_cjk_prefix_and_ranking() {
     assert!(ids(&index, "\"database primary\"").is_empty());
     // The author's own words rank above quoted text.
     assert_eq!(ids(&index, "zeppelin"), vec!["own", "quoted"]);
+    // Quoted text is matched word by word, phrases only in the author's words
+    // (quoted text keeps no positions: on a list it is another message's own
+    // words, which keep them).
+    assert_eq!(ids(&index, "zeppelin config"), vec!["own", "quoted"]);
+    assert_eq!(ids(&index, "\"zeppelin outage\""), vec!["own"]);
+}
+
+#[test]
+fn message_ids_match_whatever_their_case() {
+    let (dir, md) = maildir();
+    mail(&md, "1", "MixedCase.Abc", "first", "one body");
+    // The same Message-ID with other content: a different message reusing it.
+    mail(&md, "2", "MixedCase.Abc", "second", "another body entirely");
+    mail(&md, "3", "other", "third", "third body");
+    let (index, report) = index_paths(dir.path(), &[md]);
+    assert_eq!(report.indexed, 3);
+    let sorted = |q: &str| {
+        let mut v = ids(&index, q);
+        v.sort();
+        v
+    };
+    let both = vec!["MixedCase.Abc", "MixedCase.Abc"];
+    assert_eq!(sorted("id:MixedCase.Abc@sem"), both);
+    assert_eq!(sorted("id:<mixedcase.abc@SEM>"), both);
+    assert_eq!(sorted("id:mixedCASE*"), both);
+    assert_eq!(sorted("id:other@sem"), vec!["other"]);
+    assert!(ids(&index, "id:mixedcase").is_empty());
+    let found = query::find_message(&index, "MIXEDCASE.ABC@SEM")
+        .unwrap()
+        .expect("found whatever the case");
+    assert_eq!(found.message_id, "MixedCase.Abc@sem");
 }

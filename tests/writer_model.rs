@@ -58,8 +58,7 @@ fn index_state(index: &MailIndex) -> BTreeMap<String, BTreeSet<String>> {
     let searcher = index.reader.searcher();
     let mut out = BTreeMap::new();
     for a in searcher.search(&AllQuery, &DocSetCollector).unwrap() {
-        let d: tantivy::TantivyDocument = searcher.doc(a).unwrap();
-        let m = StoredMessage::from_document(&index.fields, &d);
+        let m = StoredMessage::load(&searcher, &index.fields, a).unwrap();
         let locs: BTreeSet<String> = m.locations.into_iter().collect();
         assert!(
             out.insert(m.subject.clone(), locs).is_none(),

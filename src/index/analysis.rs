@@ -18,6 +18,10 @@ use tantivy::Index;
 /// Name of the folded, unstemmed analyser (addresses, subjects, quoted text, CJK).
 pub const FOLD: &str = "gl_fold";
 
+/// Name of the analyser of document keys: the whole value as one lowercased
+/// term (Message-IDs are looked up without regard to case).
+pub const KEY: &str = "gl_key";
+
 /// Longest token kept, in bytes; longer runs are base64 or junk.
 const MAX_TOKEN_BYTES: usize = 48;
 
@@ -52,6 +56,7 @@ pub fn stem_analyzer_name(suffix: &str) -> String {
 pub fn register(index: &Index) {
     let manager = index.tokenizers();
     manager.register(FOLD, fold_analyzer());
+    manager.register(KEY, TextAnalyzer::from(KeyTokenizer::default()));
     for (_, suffix, lang) in STEMMED {
         let analyzer = TextAnalyzer::builder(MailTokenizer::default())
             .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
@@ -93,6 +98,50 @@ pub fn is_cjk(c: char) -> bool {
         | 0x20000..=0x2FA1F  // CJK Extensions B-F, supplement
         | 0x31F0..=0x31FF    // Katakana extension
         | 0xFF66..=0xFF9D) // half-width Katakana
+}
+
+/// The whole text as one token, lowercased by `str::to_lowercase` (the same
+/// function [`crate::index::doc::key_term`] applies to lookups).
+#[derive(Clone, Default)]
+pub struct KeyTokenizer {
+    token: Token,
+}
+
+/// The single-token stream of [`KeyTokenizer`].
+pub struct KeyTokenStream<'a> {
+    token: &'a mut Token,
+    done: bool,
+}
+
+impl Tokenizer for KeyTokenizer {
+    type TokenStream<'a> = KeyTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> KeyTokenStream<'a> {
+        self.token.reset();
+        self.token.text = text.to_lowercase();
+        self.token.offset_to = text.len();
+        self.token.position = 0;
+        KeyTokenStream {
+            token: &mut self.token,
+            done: false,
+        }
+    }
+}
+
+impl TokenStream for KeyTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        let first = !self.done;
+        self.done = true;
+        first
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
 }
 
 /// Splits on non-alphanumerics; CJK runs become overlapping bigrams.

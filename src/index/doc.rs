@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use tantivy::schema::Value;
-use tantivy::TantivyDocument;
+use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::Fields;
 use crate::extract::{Address, MailDoc};
@@ -14,6 +14,51 @@ use crate::extract::{Address, MailDoc};
 /// Stored body text is capped (snippets and previews only need the start; the
 /// full text is always re-read from the mail store).
 const STORED_TEXT_MAX: usize = 8 * 1024;
+
+/// Hex digits of the content hash kept in the index: 64 bits, enough to tell
+/// apart two messages that share a Message-ID (the only comparison made). The
+/// full hash lives on only in the keys of messages keyed by it.
+const STORED_HASH_HEX: usize = 16;
+
+/// The index term of document key `key` (keys are indexed lowercased, so
+/// Message-IDs match whatever their case).
+pub fn key_term(f: &Fields, key: &str) -> Term {
+    Term::from_field_text(f.key, &key.to_lowercase())
+}
+
+/// Terms that find the message with Message-ID `id` (angle brackets optional,
+/// any case): its key, and the `mid` of a different message reusing the ID.
+pub fn id_terms(f: &Fields, id: &str) -> [Term; 2] {
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_lowercase();
+    [
+        Term::from_field_text(f.key, &format!("<{id}>")),
+        Term::from_field_text(f.mid, &id),
+    ]
+}
+
+/// Does a content hash read back from the index (or pending) belong to the
+/// message whose full hash is `full`?
+pub fn same_content(known: &str, full: &str) -> bool {
+    !known.is_empty() && full.starts_with(known)
+}
+
+/// The Message-ID of a stored document: stored only when the key is not
+/// `<message-id>`, else read from the key.
+pub fn message_id_of(f: &Fields, d: &TantivyDocument) -> String {
+    let stored = first_str(d, f.message_id);
+    if !stored.is_empty() {
+        return stored;
+    }
+    let key = first_str(d, f.key);
+    key.strip_prefix('<')
+        .and_then(|k| k.strip_suffix('>'))
+        .unwrap_or_default()
+        .to_string()
+}
 
 /// One place a message was found: its stable key and its URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,9 +120,12 @@ pub fn to_document(
 ) -> TantivyDocument {
     let mut d = TantivyDocument::default();
     d.add_text(f.key, key);
-    if let Some(mid) = &doc.message_id {
-        d.add_text(f.message_id, mid);
-        d.add_text(f.mid, mid.to_lowercase());
+    if let Some(mid) = doc.message_id.as_deref() {
+        let keyed_by_id = key.strip_prefix('<').and_then(|k| k.strip_suffix('>')) == Some(mid);
+        if !keyed_by_id {
+            d.add_text(f.message_id, mid);
+            d.add_text(f.mid, mid.to_lowercase());
+        }
     }
     d.add_text(f.thread, &doc.thread_key);
     for p in places {
@@ -116,7 +164,7 @@ pub fn to_document(
     d.add_i64(f.date, doc.date.unwrap_or(0));
     d.add_u64(f.size, doc.size);
     d.add_u64(f.has_attach, u64::from(!doc.attachments.is_empty()));
-    d.add_text(f.content_hash, &doc.content_hash);
+    d.add_text(f.content_hash, cap(&doc.content_hash, STORED_HASH_HEX));
     if let Some(irt) = &doc.in_reply_to {
         d.add_text(f.in_reply_to, irt);
     }
@@ -191,20 +239,41 @@ fn json_list(d: &TantivyDocument, field: tantivy::schema::Field) -> Vec<String> 
 }
 
 impl StoredMessage {
-    /// Reads the stored fields of a tantivy document.
-    pub fn from_document(f: &Fields, d: &TantivyDocument) -> StoredMessage {
+    /// Loads the message at `addr`: its stored fields, plus date, size and
+    /// thread from the fast fields (kept once, as columns, not in the store).
+    pub fn load(
+        searcher: &Searcher,
+        f: &Fields,
+        addr: DocAddress,
+    ) -> tantivy::Result<StoredMessage> {
+        let d: TantivyDocument = searcher.doc(addr)?;
+        let mut m = StoredMessage::from_document(f, &d);
+        let columns = searcher.segment_reader(addr.segment_ord).fast_fields();
+        m.date = columns.i64("date")?.first(addr.doc_id).unwrap_or(0);
+        m.size = columns.u64("size")?.first(addr.doc_id).unwrap_or(0);
+        if let Some(threads) = columns.str("thread")? {
+            if let Some(ord) = threads.term_ords(addr.doc_id).next() {
+                threads.ord_to_str(ord, &mut m.thread_id)?;
+            }
+        }
+        Ok(m)
+    }
+
+    /// Reads the stored fields of a tantivy document (date, size and thread
+    /// are not stored: see [`StoredMessage::load`]).
+    fn from_document(f: &Fields, d: &TantivyDocument) -> StoredMessage {
         StoredMessage {
             key: first_str(d, f.key),
-            message_id: first_str(d, f.message_id),
-            thread_id: first_str(d, f.thread),
-            date: d.get_first(f.date).and_then(|v| v.as_i64()).unwrap_or(0),
+            message_id: message_id_of(f, d),
+            thread_id: String::new(),
+            date: 0,
             from: json_list(d, f.from_disp),
             to: json_list(d, f.to_disp),
             cc: json_list(d, f.cc_disp),
             subject: first_str(d, f.subject),
             list: first_str(d, f.list),
             lang: first_str(d, f.lang),
-            size: d.get_first(f.size).and_then(|v| v.as_u64()).unwrap_or(0),
+            size: 0,
             locations: all_str(d, f.location),
             flags: first_str(d, f.flags),
             content_hash: first_str(d, f.content_hash),

@@ -26,10 +26,13 @@ use std::time::Duration;
 
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STORED,
 };
+use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -40,7 +43,7 @@ pub const IMAP_FOLD: &str = "imap_fold";
 pub const MAX_TOKEN_BYTES: usize = 64;
 
 /// Bumped when the schema or the tokenizer changes.
-pub const IMAP_SCHEMA_VERSION: u32 = 1;
+pub const IMAP_SCHEMA_VERSION: u32 = 2;
 
 const VERSION_FILE: &str = "gleaner-imap-schema-version";
 const WRITER_HEAP: usize = 50_000_000;
@@ -103,22 +106,23 @@ impl ImapFields {
 
 fn build_schema() -> (Schema, ImapFields) {
     let mut b = Schema::builder();
-    let id = b.add_text_field("id", STRING);
-    let uid = b.add_u64_field("uid", FAST | INDEXED);
-    let mailbox = b.add_text_field("box", STRING | STORED);
-    let user = b.add_text_field("user", STRING | STORED);
-    let positions = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(IMAP_FOLD)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
-    let headers = TextOptions::default()
-        .set_indexing_options(
+    // Nothing here is ranked (answers are UID sets), so no field keeps norms:
+    // they would cost a byte per document per field.
+    let indexing = |tokenizer: &str, record| {
+        TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer(IMAP_FOLD)
-                .set_index_option(IndexRecordOption::Basic),
+                .set_tokenizer(tokenizer)
+                .set_index_option(record)
+                .set_fieldnorms(false),
         )
-        .set_stored();
+    };
+    let exact = indexing("raw", IndexRecordOption::Basic);
+    let id = b.add_text_field("id", exact.clone());
+    let uid = b.add_u64_field("uid", NumericOptions::default().set_fast().set_indexed());
+    let mailbox = b.add_text_field("box", exact.clone() | STORED);
+    let user = b.add_text_field("user", exact | STORED);
+    let positions = indexing(IMAP_FOLD, IndexRecordOption::WithFreqsAndPositions);
+    let headers = indexing(IMAP_FOLD, IndexRecordOption::Basic).set_stored();
     let text = TEXT_FIELDS.map(|name| {
         if HEADER_FIELDS.contains(&name) {
             b.add_text_field(name, headers.clone())
@@ -303,7 +307,16 @@ impl ImapIndex {
             }
         }
         let mmap = MmapDirectory::open(dir).map_err(|e| dir_err(std::io::Error::other(e)))?;
-        let index = match Index::open_or_create(mmap, schema) {
+        let settings = IndexSettings {
+            // zstd: the stored folded headers take about half the room of lz4's.
+            docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+            ..IndexSettings::default()
+        };
+        let index = match Index::builder()
+            .schema(schema)
+            .settings(settings)
+            .open_or_create(mmap)
+        {
             Err(tantivy::TantivyError::SchemaError(_)) => {
                 return Err(ImapIndexError::SchemaMismatch(dir.to_path_buf()))
             }

@@ -7,19 +7,25 @@
 //! separate fields so ranking can weigh them differently.
 
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STORED,
 };
 
-use super::analysis::{stem_analyzer_name, FOLD, STEMMED};
+use super::analysis::{stem_analyzer_name, FOLD, KEY, STEMMED};
+
+/// tantivy's own untokenised analyser.
+const RAW: &str = "raw";
 
 /// Handles to every field of the schema.
 #[derive(Clone, Debug)]
 pub struct Fields {
-    /// Document key: `<message-id>`, or `sha256:<content hash>`.
+    /// Document key: `<message-id>`, or `sha256:<content hash>`. Stored as
+    /// is, indexed lowercased (see [`super::doc::key_term`]).
     pub key: Field,
-    /// Message-ID as found (normalised, case kept); stored only.
+    /// Message-ID as found (normalised, case kept); stored only when the key is
+    /// not `<message-id>` (see [`super::doc::StoredMessage`]).
     pub message_id: Field,
-    /// Lowercased Message-ID, for `id:`.
+    /// Lowercased Message-ID of a document whose key is not its Message-ID (a
+    /// different message reusing an ID), so `id:` still finds it.
     pub mid: Field,
     /// Thread key (root of the References chain).
     pub thread: Field,
@@ -93,16 +99,49 @@ pub struct Fields {
     pub cites: Field,
 }
 
-fn text_field(analyzer: &str, stored: bool) -> TextOptions {
+/// How a tokenised field is indexed.
+#[derive(Clone, Copy, PartialEq)]
+enum Text {
+    /// Positions (phrases) and field norms (BM25 length normalisation): text
+    /// whose ranking matters.
+    Ranked,
+    /// Positions, no field norms: short text where length says nothing
+    /// (addresses, file names, list ids).
+    Short,
+    /// Field norms, no positions: ranked, but phrases are not looked for
+    /// (quoted reply text: on a list the quoted words are the author's own
+    /// words of another message, which holds them with positions).
+    Unphrased,
+    /// Neither: matched word by word only (signatures and list footers).
+    Words,
+}
+
+fn text_field(analyzer: &str, kind: Text, stored: bool) -> TextOptions {
+    let record = match kind {
+        Text::Ranked | Text::Short => IndexRecordOption::WithFreqsAndPositions,
+        Text::Unphrased | Text::Words => IndexRecordOption::WithFreqs,
+    };
     let indexing = TextFieldIndexing::default()
         .set_tokenizer(analyzer)
-        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        .set_index_option(record)
+        .set_fieldnorms(matches!(kind, Text::Ranked | Text::Unphrased));
     let options = TextOptions::default().set_indexing_options(indexing);
     if stored {
         options.set_stored()
     } else {
         options
     }
+}
+
+/// An untokenised field: one exact term per value, no field norms (one byte
+/// per document per field that nothing reads).
+fn exact(tokenizer: &str) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
 }
 
 /// Builds the schema and the field handles.
@@ -113,41 +152,41 @@ pub fn build() -> (Schema, Fields) {
         .map(|(code, suffix, _)| {
             let field = b.add_text_field(
                 &format!("body_{suffix}"),
-                text_field(&stem_analyzer_name(suffix), false),
+                text_field(&stem_analyzer_name(suffix), Text::Ranked, false),
             );
             (*code, field)
         })
         .collect();
     let fields = Fields {
-        key: b.add_text_field("key", STRING | STORED),
+        key: b.add_text_field("key", exact(KEY) | STORED),
         message_id: b.add_text_field("message_id", STORED),
-        mid: b.add_text_field("mid", STRING),
-        thread: b.add_text_field("thread", STRING | STORED | FAST),
-        loc: b.add_text_field("loc", STRING),
+        mid: b.add_text_field("mid", exact(RAW)),
+        thread: b.add_text_field("thread", exact(RAW) | FAST),
+        loc: b.add_text_field("loc", exact(RAW)),
         location: b.add_text_field("location", STORED),
         flags: b.add_text_field("flags", STORED),
-        from: b.add_text_field("from", text_field(FOLD, false)),
-        from_addr: b.add_text_field("from_addr", STRING | FAST),
-        to: b.add_text_field("to", text_field(FOLD, false)),
-        cc: b.add_text_field("cc", text_field(FOLD, false)),
+        from: b.add_text_field("from", text_field(FOLD, Text::Short, false)),
+        from_addr: b.add_text_field("from_addr", exact(RAW) | FAST),
+        to: b.add_text_field("to", text_field(FOLD, Text::Short, false)),
+        cc: b.add_text_field("cc", text_field(FOLD, Text::Short, false)),
         from_disp: b.add_text_field("from_disp", STORED),
         to_disp: b.add_text_field("to_disp", STORED),
         cc_disp: b.add_text_field("cc_disp", STORED),
-        subject: b.add_text_field("subject", text_field(FOLD, true)),
-        thread_subject: b.add_text_field("thread_subject", STRING),
+        subject: b.add_text_field("subject", text_field(FOLD, Text::Ranked, true)),
+        thread_subject: b.add_text_field("thread_subject", exact(RAW)),
         body_lang,
-        body_und: b.add_text_field("body_und", text_field(FOLD, false)),
+        body_und: b.add_text_field("body_und", text_field(FOLD, Text::Ranked, false)),
         text: b.add_text_field("text", STORED),
-        quoted: b.add_text_field("quoted", text_field(FOLD, false)),
-        footer: b.add_text_field("footer", text_field(FOLD, false)),
-        attach: b.add_text_field("attach", text_field(FOLD, false)),
-        filename: b.add_text_field("filename", text_field(FOLD, true)),
-        list: b.add_text_field("list", STRING | STORED | FAST),
-        list_text: b.add_text_field("list_text", text_field(FOLD, false)),
-        lang: b.add_text_field("lang", STRING | STORED | FAST),
-        date: b.add_i64_field("date", STORED | FAST),
-        size: b.add_u64_field("size", STORED | FAST),
-        has_attach: b.add_u64_field("has_attach", INDEXED | FAST),
+        quoted: b.add_text_field("quoted", text_field(FOLD, Text::Unphrased, false)),
+        footer: b.add_text_field("footer", text_field(FOLD, Text::Words, false)),
+        attach: b.add_text_field("attach", text_field(FOLD, Text::Ranked, false)),
+        filename: b.add_text_field("filename", text_field(FOLD, Text::Short, true)),
+        list: b.add_text_field("list", exact(RAW) | STORED | FAST),
+        list_text: b.add_text_field("list_text", text_field(FOLD, Text::Short, false)),
+        lang: b.add_text_field("lang", exact(RAW) | STORED | FAST),
+        date: b.add_i64_field("date", FAST),
+        size: b.add_u64_field("size", FAST),
+        has_attach: b.add_u64_field("has_attach", FAST),
         content_hash: b.add_text_field("content_hash", STORED),
         in_reply_to: b.add_text_field("in_reply_to", STORED),
         defects: b.add_text_field("defects", STORED),
@@ -156,7 +195,7 @@ pub fn build() -> (Schema, Fields) {
         sig_steps: b.add_u64_field("sig_steps", FAST),
         sig_code: b.add_u64_field("sig_code", FAST),
         sig_links: b.add_u64_field("sig_links", FAST),
-        cites: b.add_text_field("cites", STRING),
+        cites: b.add_text_field("cites", exact(RAW)),
     };
     (b.build(), fields)
 }

@@ -13,7 +13,7 @@ use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexWriter, Searcher, TantivyDocument, Term};
 
-use super::doc::{to_document, Place, StoredMessage};
+use super::doc::{key_term, same_content, to_document, Place, StoredMessage};
 use super::{IndexError, MailIndex};
 use crate::extract::MailDoc;
 use crate::store::Location;
@@ -121,22 +121,19 @@ impl Writer {
 
     fn committed(&self, key: &str) -> Result<Option<StoredMessage>, IndexError> {
         let f = &self.index.fields;
-        let q = TermQuery::new(Term::from_field_text(f.key, key), IndexRecordOption::Basic);
+        let q = TermQuery::new(key_term(f, key), IndexRecordOption::Basic);
         let top = self
             .searcher
             .search(&q, &TopDocs::with_limit(1).order_by_score())?;
         match top.first() {
-            Some((_, addr)) => {
-                let d: TantivyDocument = self.searcher.doc(*addr)?;
-                Ok(Some(StoredMessage::from_document(f, &d)))
-            }
+            Some((_, addr)) => Ok(Some(StoredMessage::load(&self.searcher, f, *addr)?)),
             None => Ok(None),
         }
     }
 
     /// The content hash and places of `key`, pending or committed.
     fn existing(&self, key: &str) -> Result<Option<(String, Vec<Place>)>, IndexError> {
-        if let Some(p) = self.pending.get(key) {
+        if let Some(p) = self.pending.get(&key.to_lowercase()) {
             return Ok(Some((p.content_hash.clone(), p.places.clone())));
         }
         Ok(self.committed(key)?.map(|m| {
@@ -172,13 +169,13 @@ impl Writer {
                     self.write(doc, &doc_key, vec![place], flags)?;
                     return Ok(Outcome::Added);
                 }
-                Some((hash, mut places)) if hash == doc.content_hash => {
+                Some((hash, mut places)) if same_content(&hash, &doc.content_hash) => {
                     if places.iter().any(|p| p.stable_key == place.stable_key) {
                         return Ok(Outcome::Unchanged);
                     }
                     places.push(place);
                     self.writer
-                        .delete_term(Term::from_field_text(self.index.fields.key, &doc_key));
+                        .delete_term(key_term(&self.index.fields, &doc_key));
                     self.write(doc, &doc_key, places, flags)?;
                     return Ok(Outcome::Duplicate);
                 }
@@ -210,7 +207,7 @@ impl Writer {
                 .insert(p.stable_key.clone(), key.to_string());
         }
         self.pending.insert(
-            key.to_string(),
+            key.to_lowercase(),
             Pending {
                 content_hash: doc.content_hash.clone(),
                 places,
@@ -262,8 +259,7 @@ impl Writer {
             .search(&q, &TopDocs::with_limit(16).order_by_score())?;
         let mut deleted = false;
         for (_, addr) in hits {
-            let d: TantivyDocument = self.searcher.doc(addr)?;
-            let m = StoredMessage::from_document(&f, &d);
+            let m = StoredMessage::load(&self.searcher, &f, addr)?;
             let remaining: Vec<Place> = m
                 .locations
                 .iter()
@@ -275,10 +271,9 @@ impl Writer {
                     })
                 })
                 .collect();
-            self.writer
-                .delete_term(Term::from_field_text(f.key, &m.key));
+            self.writer.delete_term(key_term(&f, &m.key));
             self.dirty = true;
-            self.pending.remove(&m.key);
+            self.pending.remove(&m.key.to_lowercase());
             self.pending_locs.remove(stable_key);
             let reread = remaining.iter().find_map(|p| {
                 let loc = Location::from_uri(&p.uri).ok()?;

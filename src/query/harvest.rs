@@ -139,14 +139,12 @@ pub fn describe(
             continue;
         }
         let doc: TantivyDocument = searcher.doc(addr)?;
-        let text = |field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
-        t.subject = text(f.subject);
-        t.first_message_id = text(f.message_id);
+        t.subject = doc
+            .get_first(f.subject)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        t.first_message_id = crate::index::doc::message_id_of(f, &doc);
     }
     Ok(())
 }
@@ -309,29 +307,30 @@ fn thread_of_mid(
     searcher: &tantivy::Searcher,
     mid: &str,
 ) -> Result<Option<String>, QueryError> {
-    let term = Term::from_field_text(index.fields.mid, mid);
-    for seg in searcher.segment_readers() {
-        let Some(mut postings) = seg
-            .inverted_index(index.fields.mid)?
-            .read_postings(&term, IndexRecordOption::Basic)
-            .map_err(io)?
-        else {
-            continue;
-        };
-        let Some(threads) = seg.fast_fields().str("thread")? else {
-            continue;
-        };
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            if !seg.is_deleted(doc) {
-                if let Some(ord) = threads.term_ords(doc).next() {
-                    let mut buf = String::new();
-                    if threads.ord_to_str(ord, &mut buf).map_err(io)? {
-                        return Ok(Some(buf));
+    for term in crate::index::doc::id_terms(&index.fields, mid) {
+        for seg in searcher.segment_readers() {
+            let Some(mut postings) = seg
+                .inverted_index(term.field())?
+                .read_postings(&term, IndexRecordOption::Basic)
+                .map_err(io)?
+            else {
+                continue;
+            };
+            let Some(threads) = seg.fast_fields().str("thread")? else {
+                continue;
+            };
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if !seg.is_deleted(doc) {
+                    if let Some(ord) = threads.term_ords(doc).next() {
+                        let mut buf = String::new();
+                        if threads.ord_to_str(ord, &mut buf).map_err(io)? {
+                            return Ok(Some(buf));
+                        }
                     }
                 }
+                doc = postings.advance();
             }
-            doc = postings.advance();
         }
     }
     Ok(None)

@@ -22,6 +22,7 @@ use super::grammar::{self, AgeUnit, DateSpec, Query as Ast, Value};
 use super::marks::Mark;
 use super::{Marks, QueryError};
 use crate::index::analysis::{fold_analyzer, terms};
+use crate::index::doc::{id_terms, key_term};
 use crate::index::{Fields, MailIndex};
 
 /// Weights of the default fields for bare words.
@@ -108,10 +109,10 @@ impl<'a> Planner<'a> {
                 (Occur::MustNot, self.plan(inner)?),
             ])),
             Ast::Term(term) => self.term(term)?,
-            Ast::HasAttachment => Box::new(TermQuery::new(
-                Term::from_field_u64(self.f.has_attach, 1),
-                IndexRecordOption::Basic,
-            )),
+            Ast::HasAttachment => {
+                let one = Term::from_field_u64(self.f.has_attach, 1);
+                range(Bound::Included(one.clone()), Bound::Included(one))
+            }
             Ast::Size { larger, bytes } => {
                 let t = |v| Term::from_field_u64(self.f.size, v);
                 if *larger {
@@ -182,17 +183,11 @@ impl<'a> Planner<'a> {
         };
         match mark {
             Mark::Ids(ids) => {
-                let terms: Vec<Term> = ids
-                    .iter()
-                    .map(|id| Term::from_field_text(self.f.mid, &id.to_lowercase()))
-                    .collect();
+                let terms: Vec<Term> = ids.iter().flat_map(|id| id_terms(self.f, id)).collect();
                 Ok(Box::new(TermSetQuery::new(terms)))
             }
             Mark::Keys(keys) => {
-                let terms: Vec<Term> = keys
-                    .iter()
-                    .map(|k| Term::from_field_text(self.f.key, k))
-                    .collect();
+                let terms: Vec<Term> = keys.iter().map(|k| key_term(self.f, k)).collect();
                 Ok(Box::new(TermSetQuery::new(terms)))
             }
             Mark::Queries(queries) => {
@@ -247,7 +242,7 @@ impl<'a> Planner<'a> {
             Some(G::Subject) => vec![(f.subject, 1.0)],
             Some(G::Filename) => vec![(f.filename, 1.0)],
             Some(G::List) => return Ok(self.list(&term.value)),
-            Some(G::Id) => return Ok(self.exact(f.mid, &term.value, true)),
+            Some(G::Id) => return Ok(self.id(&term.value)),
             Some(G::Thread) => return Ok(self.exact(f.thread, &term.value, false)),
             Some(G::Lang) => return Ok(self.lang(&term.value)),
             Some(G::Is) => return self.mark(term, true),
@@ -296,6 +291,11 @@ impl<'a> Planner<'a> {
                 &mut self.analyzer(field)?,
             )?));
         }
+        if tokens.len() > 1 && (field == self.f.footer || field == self.f.quoted) {
+            // Quoted text and footers keep no positions (see `index::schema`):
+            // phrases are not looked for there.
+            return Ok(None);
+        }
         let mut ts: Vec<Term> = tokens
             .iter()
             .map(|t| Term::from_field_text(field, t))
@@ -322,6 +322,24 @@ impl<'a> Planner<'a> {
             ])),
             _ => exact,
         }
+    }
+
+    /// `id:` finds a message by its key or, for a different message reusing the
+    /// Message-ID, by `mid`; either way without regard to case.
+    fn id(&self, value: &Value) -> Box<dyn Query> {
+        let p = match value {
+            Value::Word(w) | Value::Phrase(w) => {
+                return Box::new(TermSetQuery::new(id_terms(self.f, w)))
+            }
+            Value::Prefix(p) => p,
+        };
+        let p = p.trim().trim_start_matches('<').to_lowercase();
+        let clauses = [(self.f.key, format!("<{p}")), (self.f.mid, p)]
+            .into_iter()
+            .filter_map(|(field, prefix)| prefix_query(field, &prefix).ok())
+            .map(|q| (Occur::Should, q))
+            .collect();
+        Box::new(BooleanQuery::new(clauses))
     }
 
     /// An untokenised field: exact value (angle brackets stripped), or a prefix.
@@ -406,12 +424,12 @@ fn range(lower: Bound<Term>, upper: Bound<Term>) -> Box<dyn Query> {
 fn prefix_query(field: Field, prefix: &str) -> Result<Box<dyn Query>, QueryError> {
     let mut pattern = String::with_capacity(prefix.len() + 4);
     for c in prefix.chars() {
-        if c.is_alphanumeric() {
-            pattern.push(c);
-        } else {
+        // Only the regex meta characters are escaped: `\<` and `\>` are word
+        // boundaries, not angle brackets.
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
             pattern.push('\\');
-            pattern.push(c);
         }
+        pattern.push(c);
     }
     pattern.push_str(".*");
     Ok(Box::new(RegexQuery::from_pattern(&pattern, field)?))

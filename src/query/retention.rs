@@ -7,7 +7,7 @@ use std::ops::Bound;
 use tantivy::collector::TopDocs;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{Order, TantivyDocument, Term};
+use tantivy::{Order, Term};
 
 use super::harvest::AgeBasis;
 use super::{plan, QueryError};
@@ -81,8 +81,7 @@ pub fn due(index: &MailIndex, req: &DueRequest<'_>) -> Result<Vec<StoredMessage>
     let top = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
     let mut out = Vec::with_capacity(total);
     for (_, addr) in searcher.search(&query, &top)? {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        out.push(StoredMessage::from_document(f, &doc));
+        out.push(StoredMessage::load(&searcher, f, addr)?);
     }
     Ok(out)
 }

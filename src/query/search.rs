@@ -13,7 +13,7 @@ use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, Order, Searcher};
 
 use super::{plan, visible, QueryError};
 use crate::index::doc::StoredMessage;
@@ -183,8 +183,7 @@ pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
     let mut snippets = Snippets::new(index, &searcher, query.as_ref());
     let mut out = Vec::with_capacity(hits.len());
     for (score, addr) in hits {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let message = StoredMessage::from_document(&index.fields, &doc);
+        let message = StoredMessage::load(&searcher, &index.fields, addr)?;
         let snippet = snippets.make(&message);
         out.push(Hit {
             message,
@@ -300,12 +299,11 @@ pub fn find_visible_message(
     allowed: Option<&[String]>,
 ) -> Result<Option<StoredMessage>, QueryError> {
     let f = &index.fields;
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
     let searcher = index.reader.searcher();
-    for term in [
-        Term::from_field_text(f.key, id),
-        Term::from_field_text(f.mid, &id.to_lowercase()),
-    ] {
+    // A document key (`sha256:…` for mail without a usable Message-ID), or a
+    // Message-ID in any case.
+    let key = crate::index::doc::key_term(f, id.trim());
+    for term in std::iter::once(key).chain(crate::index::doc::id_terms(f, id)) {
         let q = visible::restrict(
             f,
             Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
@@ -313,8 +311,7 @@ pub fn find_visible_message(
         );
         let top = searcher.search(q.as_ref(), &TopDocs::with_limit(1).order_by_score())?;
         if let Some((_, addr)) = top.first() {
-            let doc: TantivyDocument = searcher.doc(*addr)?;
-            return Ok(Some(StoredMessage::from_document(f, &doc)));
+            return Ok(Some(StoredMessage::load(&searcher, f, *addr)?));
         }
     }
     Ok(None)
@@ -335,8 +332,7 @@ pub fn for_each_match(
     }
     let docs = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
     for (_, addr) in searcher.search(query.as_ref(), &docs)? {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        if !each(StoredMessage::from_document(&index.fields, &doc)) {
+        if !each(StoredMessage::load(&searcher, &index.fields, addr)?) {
             break;
         }
     }
@@ -353,9 +349,9 @@ pub fn for_each_message(
     let mut n = 0;
     for (ord, seg) in searcher.segment_readers().iter().enumerate() {
         for doc in seg.doc_ids_alive() {
-            let d: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ord as u32, doc))?;
+            let addr = tantivy::DocAddress::new(ord as u32, doc);
             n += 1;
-            if !each(StoredMessage::from_document(&index.fields, &d)) {
+            if !each(StoredMessage::load(&searcher, &index.fields, addr)?) {
                 return Ok(n);
             }
         }
@@ -376,7 +372,7 @@ pub fn key_matches(
         (
             tantivy::query::Occur::Must,
             Box::new(TermQuery::new(
-                Term::from_field_text(index.fields.key, key),
+                crate::index::doc::key_term(&index.fields, key),
                 IndexRecordOption::Basic,
             )),
         ),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
-use tantivy::{Order, TantivyDocument, Term};
+use tantivy::{Order, Term};
 
 use super::{visible, QueryError};
 use crate::index::doc::StoredMessage;
@@ -59,8 +59,7 @@ fn oldest(
     let found = searcher.search(query.as_ref(), &top)?;
     let mut messages = Vec::with_capacity(found.len());
     for (_, addr) in found {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        messages.push(StoredMessage::from_document(&index.fields, &doc));
+        messages.push(StoredMessage::load(&searcher, &index.fields, addr)?);
     }
     Ok(messages)
 }
