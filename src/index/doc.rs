@@ -5,6 +5,7 @@
 //! re-reading the mail store.
 
 use serde::Serialize;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
@@ -238,25 +239,70 @@ fn json_list(d: &TantivyDocument, field: tantivy::schema::Field) -> Vec<String> 
     serde_json::from_str(&first_str(d, field)).unwrap_or_default()
 }
 
-impl StoredMessage {
-    /// Loads the message at `addr`: its stored fields, plus date, size and
-    /// thread from the fast fields (kept once, as columns, not in the store).
-    pub fn load(
-        searcher: &Searcher,
-        f: &Fields,
-        addr: DocAddress,
-    ) -> tantivy::Result<StoredMessage> {
-        let d: TantivyDocument = searcher.doc(addr)?;
-        let mut m = StoredMessage::from_document(f, &d);
-        let columns = searcher.segment_reader(addr.segment_ord).fast_fields();
-        m.date = columns.i64("date")?.first(addr.doc_id).unwrap_or(0);
-        m.size = columns.u64("size")?.first(addr.doc_id).unwrap_or(0);
-        if let Some(threads) = columns.str("thread")? {
+/// The columns of one segment that [`StoredMessage`]s are completed from.
+struct Columns {
+    date: Column<i64>,
+    size: Column<u64>,
+    thread: Option<StrColumn>,
+}
+
+/// Loads stored messages through one searcher, opening each segment's
+/// columns once (opening the thread column reads its dictionary's index).
+pub struct Loader<'a> {
+    searcher: &'a Searcher,
+    f: &'a Fields,
+    columns: Vec<Option<Columns>>,
+}
+
+impl<'a> Loader<'a> {
+    /// A loader for documents of `searcher`.
+    pub fn new(searcher: &'a Searcher, f: &'a Fields) -> Loader<'a> {
+        Loader {
+            searcher,
+            f,
+            columns: Vec::new(),
+        }
+    }
+
+    /// The message at `addr`: its stored fields, plus date, size and thread
+    /// from the fast fields (kept once, as columns, not in the store).
+    pub fn load(&mut self, addr: DocAddress) -> tantivy::Result<StoredMessage> {
+        let d: TantivyDocument = self.searcher.doc(addr)?;
+        let mut m = StoredMessage::from_document(self.f, &d);
+        let seg = addr.segment_ord as usize;
+        if self.columns.len() <= seg {
+            self.columns.resize_with(seg + 1, || None);
+        }
+        let columns = match &mut self.columns[seg] {
+            Some(c) => c,
+            slot => {
+                let ff = self.searcher.segment_reader(addr.segment_ord).fast_fields();
+                slot.insert(Columns {
+                    date: ff.i64("date")?,
+                    size: ff.u64("size")?,
+                    thread: ff.str("thread")?,
+                })
+            }
+        };
+        m.date = columns.date.first(addr.doc_id).unwrap_or(0);
+        m.size = columns.size.first(addr.doc_id).unwrap_or(0);
+        if let Some(threads) = &columns.thread {
             if let Some(ord) = threads.term_ords(addr.doc_id).next() {
                 threads.ord_to_str(ord, &mut m.thread_id)?;
             }
         }
         Ok(m)
+    }
+}
+
+impl StoredMessage {
+    /// Loads the one message at `addr` (for many, keep a [`Loader`]).
+    pub fn load(
+        searcher: &Searcher,
+        f: &Fields,
+        addr: DocAddress,
+    ) -> tantivy::Result<StoredMessage> {
+        Loader::new(searcher, f).load(addr)
     }
 
     /// Reads the stored fields of a tantivy document (date, size and thread

@@ -80,8 +80,9 @@ pub fn due(index: &MailIndex, req: &DueRequest<'_>) -> Result<Vec<StoredMessage>
     }
     let top = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
     let mut out = Vec::with_capacity(total);
+    let mut loader = crate::index::doc::Loader::new(&searcher, f);
     for (_, addr) in searcher.search(&query, &top)? {
-        out.push(StoredMessage::load(&searcher, f, addr)?);
+        out.push(loader.load(addr)?);
     }
     Ok(out)
 }

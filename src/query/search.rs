@@ -182,8 +182,9 @@ pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
     let (total, hits) = top(&searcher, query.as_ref(), req)?;
     let mut snippets = Snippets::new(index, &searcher, query.as_ref());
     let mut out = Vec::with_capacity(hits.len());
+    let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (score, addr) in hits {
-        let message = StoredMessage::load(&searcher, &index.fields, addr)?;
+        let message = loader.load(addr)?;
         let snippet = snippets.make(&message);
         out.push(Hit {
             message,
@@ -331,8 +332,9 @@ pub fn for_each_match(
         return Ok(0);
     }
     let docs = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
+    let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (_, addr) in searcher.search(query.as_ref(), &docs)? {
-        if !each(StoredMessage::load(&searcher, &index.fields, addr)?) {
+        if !each(loader.load(addr)?) {
             break;
         }
     }
@@ -347,11 +349,12 @@ pub fn for_each_message(
 ) -> Result<usize, QueryError> {
     let searcher = index.reader.searcher();
     let mut n = 0;
+    let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (ord, seg) in searcher.segment_readers().iter().enumerate() {
         for doc in seg.doc_ids_alive() {
             let addr = tantivy::DocAddress::new(ord as u32, doc);
             n += 1;
-            if !each(StoredMessage::load(&searcher, &index.fields, addr)?) {
+            if !each(loader.load(addr)?) {
                 return Ok(n);
             }
         }

@@ -58,8 +58,9 @@ fn oldest(
     let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("date", Order::Asc);
     let found = searcher.search(query.as_ref(), &top)?;
     let mut messages = Vec::with_capacity(found.len());
+    let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (_, addr) in found {
-        messages.push(StoredMessage::load(&searcher, &index.fields, addr)?);
+        messages.push(loader.load(addr)?);
     }
     Ok(messages)
 }
