@@ -1,19 +1,30 @@
 //! Prints where an index's bytes go, per component and per field.
 //!
-//! cargo run --release --example space_usage -- DATA_DIR
+//! cargo run --release --example space_usage -- DATA_DIR [--store]
+//! cargo run --release --example space_usage -- DATA_DIR/imap [--store]
+//!
+//! DATA_DIR's archive index, or any tantivy index directory (the IMAP index).
+//! `--store` also estimates each stored field's share of the document store.
 
-use gleaner::index::MailIndex;
+use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
     let dir = std::env::args()
         .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("usage: space_usage DATA_DIR"))?;
-    let index = MailIndex::open(&std::path::Path::new(&dir).join("index"), false)?;
-    let usage = index.reader.searcher().space_usage()?;
+        .ok_or_else(|| anyhow::anyhow!("usage: space_usage DATA_DIR|INDEX_DIR [--store]"))?;
+    let dir = Path::new(&dir);
+    let dir = if dir.join("index/meta.json").exists() {
+        dir.join("index")
+    } else {
+        dir.to_path_buf()
+    };
+    let index = tantivy::Index::open_in_dir(&dir)?;
+    let searcher = index.reader()?.searcher();
+    let usage = searcher.space_usage()?;
     let v = serde_json::to_value(&usage)?;
     let mut fields: std::collections::BTreeMap<String, u64> = Default::default();
     let mut parts: std::collections::BTreeMap<String, u64> = Default::default();
-    let schema = index.index.schema();
+    let schema = index.schema();
     for seg in v["segments"].as_array().cloned().unwrap_or_default() {
         for (part, val) in seg["components"].as_object().cloned().unwrap_or_default() {
             let inner = val
@@ -55,17 +66,16 @@ fn main() -> anyhow::Result<()> {
         println!("{:>12}  {k}", n);
     }
     if std::env::args().any(|a| a == "--store") {
-        store_by_field(&index)?;
+        store_by_field(&searcher)?;
     }
     Ok(())
 }
 
 /// Estimates each stored field's share of the document store: the field's values
 /// of all documents, zstd-compressed in 32 KiB chunks (as the store does).
-fn store_by_field(index: &MailIndex) -> anyhow::Result<()> {
+fn store_by_field(searcher: &tantivy::Searcher) -> anyhow::Result<()> {
     use tantivy::schema::Value;
-    let searcher = index.reader.searcher();
-    let schema = index.index.schema();
+    let schema = searcher.schema();
     let mut raw: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
     for seg in searcher.segment_readers() {
         let store = seg.get_store_reader(0)?;

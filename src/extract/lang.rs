@@ -10,6 +10,12 @@ use super::text::prefix_at_most;
 /// Bytes of text looked at (whatlang's cost grows with the sample).
 const SAMPLE_BYTES: usize = 600;
 
+/// Bytes of the sample whatlang looks at when the function words did not
+/// already say English: its trigram scoring over every allowed language was
+/// the largest single cost of extraction, and a few sentences tell the
+/// languages allowed here apart.
+const WHATLANG_BYTES: usize = 320;
+
 /// Minimum confidence for a detection whatlang does not itself call reliable.
 const MIN_CONFIDENCE: f64 = 0.5;
 
@@ -59,7 +65,7 @@ pub fn detect_lang(text: &str) -> &'static str {
     if clearly_english(&sample) {
         return "eng";
     }
-    match detector().detect(&sample) {
+    match detector().detect(prefix_at_most(&sample, WHATLANG_BYTES)) {
         Some(info) if info.is_reliable() || info.confidence() >= MIN_CONFIDENCE => {
             info.lang().code()
         }
@@ -80,6 +86,21 @@ const ENGLISH_WORDS: &[&str] = &[
     "no", "works", "here", "now", "then", "than", "too", "very",
 ];
 
+/// Is `w` (any case) one of [`ENGLISH_WORDS`]? Without allocating: longer
+/// words are rejected by length, shorter ones lowercased on the stack.
+fn is_english_word(w: &str) -> bool {
+    const LONGEST: usize = 6;
+    if w.len() > LONGEST {
+        return false;
+    }
+    let mut buf = [0u8; LONGEST];
+    for (b, c) in buf.iter_mut().zip(w.bytes()) {
+        *b = c.to_ascii_lowercase();
+    }
+    let lower = &buf[..w.len()];
+    ENGLISH_WORDS.iter().any(|e| e.as_bytes() == lower)
+}
+
 /// At least two English function words making up a quarter of the words.
 fn english_hits(sample: &str) -> (usize, usize) {
     let mut words = 0usize;
@@ -90,7 +111,7 @@ fn english_hits(sample: &str) -> (usize, usize) {
             continue;
         }
         words += 1;
-        if ENGLISH_WORDS.iter().any(|e| w.eq_ignore_ascii_case(e)) {
+        if is_english_word(w) {
             hits += 1;
         }
     }

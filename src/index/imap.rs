@@ -12,9 +12,11 @@
 //!   whole folded tokens. Tokens are runs of letters and digits; every CJK
 //!   ideograph or kana is a token of its own, so a phrase of them is a
 //!   substring match.
-//! * `subject`, `from`, `to`, `cc` and `bcc` also keep a stored, folded copy of
-//!   their value, so substring searches (`FROM smith`) can be verified against
-//!   the text; their tokens only narrow the candidates.
+//! * `subject`, `from`, `to`, `cc` and `bcc` also keep their whole folded value
+//!   in a fast (columnar) field: a substring search (`FROM smith`) tests each
+//!   distinct value once. Their tokens serve FUZZY only.
+//! * Nothing is ranked, so no field keeps norms; the store holds only `box` and
+//!   `user` (zstd).
 //!
 //! This module owns the one writer of this index. It knows nothing of Solr,
 //! HTTP or query syntax.
@@ -43,12 +45,12 @@ pub const IMAP_FOLD: &str = "imap_fold";
 pub const MAX_TOKEN_BYTES: usize = 64;
 
 /// Bumped when the schema or the tokenizer changes.
-pub const IMAP_SCHEMA_VERSION: u32 = 2;
+pub const IMAP_SCHEMA_VERSION: u32 = 3;
 
 const VERSION_FILE: &str = "gleaner-imap-schema-version";
 const WRITER_HEAP: usize = 50_000_000;
 
-/// The header fields that keep a stored folded copy for substring checks.
+/// The header fields that keep their folded value in a column for substring checks.
 pub const HEADER_FIELDS: [&str; 5] = ["subject", "from", "to", "cc", "bcc"];
 
 /// Every text field, in the order of [`ImapFields::text`].
@@ -122,7 +124,9 @@ fn build_schema() -> (Schema, ImapFields) {
     let mailbox = b.add_text_field("box", exact.clone() | STORED);
     let user = b.add_text_field("user", exact | STORED);
     let positions = indexing(IMAP_FOLD, IndexRecordOption::WithFreqsAndPositions);
-    let headers = indexing(IMAP_FOLD, IndexRecordOption::Basic).set_stored();
+    // Header values are also kept whole, folded, in a column: a substring search
+    // tests each distinct value once (see `query::imap`); the tokens serve FUZZY.
+    let headers = indexing(IMAP_FOLD, IndexRecordOption::Basic).set_fast("raw");
     let text = TEXT_FIELDS.map(|name| {
         if HEADER_FIELDS.contains(&name) {
             b.add_text_field(name, headers.clone())
@@ -285,6 +289,8 @@ pub struct ImapIndex {
     pub fields: ImapFields,
     /// A reader; reloaded after every commit.
     pub reader: IndexReader,
+    /// Flat term lists of `hdr` and `body`, per segment, for substring searches.
+    pub terms: crate::index::imap_terms::TermTexts,
     writer: Arc<Mutex<IndexWriter>>,
     dirty: Arc<AtomicBool>,
 }
@@ -348,6 +354,7 @@ impl ImapIndex {
             index,
             fields,
             reader,
+            terms: Default::default(),
             writer: Arc::new(Mutex::new(writer)),
             dirty: Arc::new(AtomicBool::new(false)),
         })
@@ -426,7 +433,15 @@ impl ImapIndex {
         }
         drop(writer);
         self.reader.reload()?;
+        let (terms, searcher) = (self.terms.clone(), self.reader.searcher());
+        let fields = self.substring_fields();
+        std::thread::spawn(move || terms.warm(&searcher, &fields));
         Ok(())
+    }
+
+    /// The fields whose term lists substring searches read (`hdr`, `body`).
+    pub fn substring_fields(&self) -> [Field; 2] {
+        [self.fields.text[0], self.fields.text[1]]
     }
 
     /// Are there changes not yet committed?
@@ -440,6 +455,8 @@ impl ImapIndex {
         let weak_writer = Arc::downgrade(&self.writer);
         let dirty = Arc::clone(&self.dirty);
         let reader = self.reader.clone();
+        let terms = self.terms.clone();
+        let fields = self.substring_fields();
         std::thread::spawn(move || loop {
             std::thread::sleep(every);
             let Some(writer) = weak_writer.upgrade() else {
@@ -451,7 +468,9 @@ impl ImapIndex {
                     dirty.store(true, Ordering::SeqCst);
                 }
                 drop(w);
-                let _ = reader.reload();
+                if reader.reload().is_ok() {
+                    terms.warm(&reader.searcher(), &fields);
+                }
             }
         })
     }

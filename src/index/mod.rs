@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod doc;
 pub mod imap;
+pub mod imap_terms;
 pub mod ingest;
 pub mod live;
 pub mod schema;

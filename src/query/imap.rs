@@ -15,8 +15,10 @@
 //!   stemming: `BODY related` never returns mail that only says "relating".
 //! * `subject`, `from`, `to`, `cc`, `bcc`: the folded search string must be a
 //!   substring of the folded header value (`FROM smith` finds
-//!   `j.smith@example.org`, `SUBJECT upd` finds "Update"). Tokens only narrow
-//!   the candidates; the stored text decides.
+//!   `j.smith@example.org`, `SUBJECT upd` finds "Update"), tested once per
+//!   distinct value of the header's column.
+//! * Substrings of `hdr`/`body` tokens are looked up in flat copies of the term
+//!   dictionaries ([`crate::index::imap_terms`]), not by walking the FST.
 //! * `~` (IMAP FUZZY): each token within the edit distance of an indexed token.
 //! * A search string without any letter or digit cannot be answered from
 //!   tokens: it is refused (Dovecot then searches the slow, exact way).
@@ -27,14 +29,15 @@ use std::collections::{BTreeSet, HashSet};
 
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query,
-    RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, EmptyQuery, EnableScoring, FuzzyTermQuery, Occur, PhrasePrefixQuery,
+    Query, Scorer, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::lucene::{self, Node, TermQuery as LTerm};
 use crate::index::imap::{fold, tokens, ImapFields, ImapIndex, HEADER_FIELDS};
+use crate::index::imap_terms::TermTexts;
 
 /// Why an IMAP search failed.
 #[derive(Debug, thiserror::Error)]
@@ -127,9 +130,16 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
         ));
     }
     let searcher = ix.reader.searcher();
+    let live: Vec<_> = searcher
+        .segment_readers()
+        .iter()
+        .map(|s| s.segment_id())
+        .collect();
+    ix.terms.retain(&live);
     let ev = Evaluator {
         fields: ix.fields,
         searcher: &searcher,
+        terms: &ix.terms,
         scope: exact_query(ix.fields, &Node::And(scope))?,
     };
     // Every set `eval` returns is already restricted to the scope, so the
@@ -263,6 +273,8 @@ pub fn exact_query(f: ImapFields, n: &Node) -> Result<Box<dyn Query>, ImapQueryE
 struct Evaluator<'a> {
     fields: ImapFields,
     searcher: &'a Searcher,
+    /// Flat term lists for substring searches in `hdr` and `body`.
+    terms: &'a TermTexts,
     /// The user/mailbox restriction: every set is a subset of its matches.
     scope: Box<dyn Query>,
 }
@@ -337,7 +349,7 @@ impl Evaluator<'_> {
         if t.text.is_empty() {
             // IMAP: an empty string matches every message (that has the header).
             return if is_header {
-                self.has_header(f)
+                self.header(field, |_| true)
             } else {
                 self.all()
             };
@@ -359,7 +371,8 @@ impl Evaluator<'_> {
             return self.collect(Box::new(BooleanQuery::new(parts)));
         }
         if is_header {
-            return self.substring(f, &toks, &fold(&t.text));
+            let needle = fold(&t.text);
+            return self.header(field, |v| v.contains(needle.as_str()));
         }
         self.text_substring(f, &toks)
     }
@@ -378,9 +391,21 @@ impl Evaluator<'_> {
             return Ok(DocSet::new());
         };
         if rest.is_empty() {
-            // The automaton walks the term dictionary without decoding every term.
-            let pattern = format!(".*{}.*", regex_escape(first));
-            return self.collect(Box::new(RegexQuery::from_pattern(&pattern, f)?));
+            let mut terms = BTreeSet::new();
+            for seg in self.searcher.segment_readers() {
+                let texts = self.terms.get(seg, f)?;
+                terms.extend(
+                    texts
+                        .containing(first.as_bytes())
+                        .into_iter()
+                        .map(<[u8]>::to_vec),
+                );
+            }
+            if terms.is_empty() {
+                return Ok(DocSet::new());
+            }
+            let terms = terms.iter().map(|t| Term::from_field_bytes(f, t));
+            return self.collect(Box::new(TermSetQuery::new(terms)));
         }
         let last = rest.last().map_or("", String::as_str);
         let (firsts, lasts) = self.edge_terms(f, first, last)?;
@@ -410,9 +435,8 @@ impl Evaluator<'_> {
         self.collect(Box::new(BooleanQuery::new(clauses)))
     }
 
-    /// In one pass over each segment's term dictionary of `f`: every term ending in
-    /// `first`, and the most terms beginning with `last` in any one segment (what a
-    /// phrase-prefix query there expands to).
+    /// Every term of `f` ending in `first`, and the most terms beginning with
+    /// `last` in any one segment (what a phrase-prefix query there expands to).
     fn edge_terms(
         &self,
         f: tantivy::schema::Field,
@@ -421,73 +445,93 @@ impl Evaluator<'_> {
     ) -> Result<(BTreeSet<String>, usize), ImapQueryError> {
         let (mut firsts, mut lasts) = (BTreeSet::new(), 0);
         for seg in self.searcher.segment_readers() {
-            let inverted = seg.inverted_index(f)?;
-            let mut stream = inverted
-                .terms()
-                .stream()
-                .map_err(|e| tantivy::TantivyError::IoError(std::sync::Arc::new(e)))?;
-            let mut here = 0;
-            while stream.advance() {
-                let Ok(t) = std::str::from_utf8(stream.key()) else {
-                    continue;
-                };
-                if t.ends_with(first) {
+            let texts = self.terms.get(seg, f)?;
+            for t in texts.ending_with(first.as_bytes()) {
+                if let Ok(t) = std::str::from_utf8(t) {
                     firsts.insert(t.to_string());
                 }
-                here += usize::from(t.starts_with(last));
             }
-            lasts = lasts.max(here);
+            lasts = lasts.max(texts.count_starting_with(last.as_bytes()));
         }
         Ok((firsts, lasts))
     }
 
-    /// Documents whose stored folded `f` contains `needle`.
-    fn substring(
-        &self,
-        f: tantivy::schema::Field,
-        toks: &[String],
-        needle: &str,
-    ) -> Result<DocSet, ImapQueryError> {
-        // Inner tokens of the needle are whole tokens of the text; the first
-        // and the last may be cut off, so they match inside an indexed token.
-        let last = toks.len() - 1;
-        let mut parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (i, tok) in toks.iter().enumerate() {
-            let q: Box<dyn Query> = if i == 0 || i == last {
-                let pattern = format!(
-                    "{}{}{}",
-                    if i == 0 { ".*" } else { "" },
-                    regex_escape(tok),
-                    if i == last { ".*" } else { "" }
-                );
-                Box::new(RegexQuery::from_pattern(&pattern, f)?)
-            } else {
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f, tok),
-                    IndexRecordOption::Basic,
-                ))
+    /// Documents whose folded header `name` passes `test` (`subject`, `from`, `to`,
+    /// `cc`, `bcc`): each distinct value in a segment's column of that header is
+    /// tested once, then the documents holding a value that passed are taken.
+    fn header(&self, name: &str, test: impl Fn(&str) -> bool) -> Result<DocSet, ImapQueryError> {
+        let mut found = Vec::new();
+        for (ord, seg) in self.searcher.segment_readers().iter().enumerate() {
+            let Some(column) = seg.fast_fields().str(name)? else {
+                continue;
             };
-            parts.push((Occur::Must, q));
+            let dictionary = column.dictionary();
+            let mut passed = vec![false; dictionary.num_terms()];
+            let mut any = false;
+            let mut stream = dictionary.stream().map_err(io_error)?;
+            while stream.advance() {
+                if std::str::from_utf8(stream.key()).is_ok_and(&test) {
+                    if let Some(p) = usize::try_from(stream.term_ord())
+                        .ok()
+                        .and_then(|o| passed.get_mut(o))
+                    {
+                        *p = true;
+                        any = true;
+                    }
+                }
+            }
+            if !any {
+                continue;
+            }
+            // The documents holding a passing value: by runs of consecutive passing
+            // ordinals (the dictionary is sorted, so one sender's spellings sit
+            // together) while there are few, else one pass over every document.
+            let runs = ordinal_runs(&passed);
+            let mut docs = Vec::new();
+            if runs.len() <= MAX_ORDINAL_RUNS {
+                for run in runs {
+                    column
+                        .ords()
+                        .get_docids_for_value_range(run, 0..seg.max_doc(), &mut docs);
+                    found.extend(
+                        docs.drain(..)
+                            .filter(|d| !seg.is_deleted(*d))
+                            .map(|d| DocAddress::new(ord as u32, d)),
+                    );
+                }
+            } else {
+                let passes =
+                    |o: u64| usize::try_from(o).is_ok_and(|o| passed.get(o) == Some(&true));
+                for doc in seg.doc_ids_alive() {
+                    if column.term_ords(doc).any(passes) {
+                        found.push(DocAddress::new(ord as u32, doc));
+                    }
+                }
+            }
         }
-        let candidates = self.collect(Box::new(BooleanQuery::new(parts)))?;
-        self.verify(candidates, f, |v| v.contains(needle))
+        self.within_scope(found)
     }
 
-    fn has_header(&self, f: tantivy::schema::Field) -> Result<DocSet, ImapQueryError> {
-        let all = self.all()?;
-        self.verify(all, f, |v| !v.is_empty())
-    }
-
-    fn verify(
-        &self,
-        candidates: DocSet,
-        f: tantivy::schema::Field,
-        test: impl Fn(&str) -> bool,
-    ) -> Result<DocSet, ImapQueryError> {
-        let mut out = DocSet::with_capacity(candidates.len());
-        for addr in candidates {
-            let d: TantivyDocument = self.searcher.doc(addr)?;
-            if d.get_all(f).any(|v| v.as_str().is_some_and(&test)) {
+    /// Those of `docs` that are in the user/mailbox scope.
+    fn within_scope(&self, mut docs: Vec<DocAddress>) -> Result<DocSet, ImapQueryError> {
+        docs.sort_unstable();
+        let weight = self
+            .scope
+            .weight(EnableScoring::disabled_from_searcher(self.searcher))?;
+        let mut out = DocSet::with_capacity(docs.len());
+        let mut current: Option<(u32, Box<dyn Scorer>)> = None;
+        for addr in docs {
+            let scorer = match &mut current {
+                Some((seg, scorer)) if *seg == addr.segment_ord => scorer,
+                slot => {
+                    let seg = self.searcher.segment_reader(addr.segment_ord);
+                    &mut slot.insert((addr.segment_ord, weight.scorer(seg, 1.0)?)).1
+                }
+            };
+            if scorer.doc() < addr.doc_id {
+                scorer.seek(addr.doc_id);
+            }
+            if scorer.doc() == addr.doc_id {
                 out.insert(addr);
             }
         }
@@ -495,17 +539,29 @@ impl Evaluator<'_> {
     }
 }
 
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if !c.is_alphanumeric() {
-            out.push('\\');
+/// Header values looked up by ordinal range when they form at most this many runs.
+const MAX_ORDINAL_RUNS: usize = 64;
+
+/// The runs of consecutive `true`s in `passed`, as inclusive ordinal ranges.
+fn ordinal_runs(passed: &[bool]) -> Vec<std::ops::RangeInclusive<u64>> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (i, p) in passed.iter().chain(std::iter::once(&false)).enumerate() {
+        match (p, start) {
+            (true, None) => start = Some(i as u64),
+            (false, Some(s)) => {
+                runs.push(s..=(i as u64 - 1));
+                start = None;
+            }
+            _ => {}
         }
-        out.push(c);
     }
-    out
+    runs
 }
 
+fn io_error(e: std::io::Error) -> tantivy::TantivyError {
+    tantivy::TantivyError::IoError(std::sync::Arc::new(e))
+}
 fn first_str(d: &TantivyDocument, f: tantivy::schema::Field) -> Option<String> {
     d.get_first(f).and_then(|v| v.as_str().map(str::to_string))
 }

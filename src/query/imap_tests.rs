@@ -191,3 +191,14 @@ fn last_uid_rows_sort_and_multi_mailbox() {
         [5]
     );
 }
+
+#[test]
+fn ordinal_runs_cover_exactly_the_passing_ordinals() {
+    assert!(super::ordinal_runs(&[]).is_empty());
+    assert!(super::ordinal_runs(&[false, false]).is_empty());
+    assert_eq!(
+        super::ordinal_runs(&[true, true, false, true, false, false, true]),
+        vec![0..=1, 3..=3, 6..=6]
+    );
+    assert_eq!(super::ordinal_runs(&[true; 3]), vec![0..=2]);
+}
