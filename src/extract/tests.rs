@@ -271,6 +271,27 @@ fn languages() {
         detect_lang("来週の月曜日にメールサーバーを新しいデータセンターへ移行します。"),
         "jpn"
     );
+    // Decided by function words alone, and by whatlang, alike.
+    for (text, lang) in [
+        ("Merci pour la réponse. Je pense que le problème est dans la configuration du serveur, mais je ne suis pas sûr. Est-ce que vous avez une idée pour le corriger avec cette version ?", "fra"),
+        ("Gracias por la respuesta. Creo que el problema está en la configuración del servidor, pero no estoy seguro. ¿Alguien sabe cómo se puede arreglar con esta versión?", "spa"),
+        ("Obrigado pela resposta. Acho que o problema está na configuração do servidor, mas não tenho certeza. Alguém sabe como corrigir isso com a nova versão?", "por"),
+        ("Grazie per la risposta. Penso che il problema sia nella configurazione del server, ma non sono sicuro. Qualcuno sa come si può correggere con questa versione?", "ita"),
+        ("Bedankt voor het antwoord. Ik denk dat het probleem in de configuratie van de server zit, maar ik weet het niet zeker. Weet iemand hoe je dat met de nieuwe versie kunt oplossen?", "nld"),
+        ("Danke für die Antwort. Ich glaube, dass das Problem in der Konfiguration des Servers liegt, aber ich bin nicht sicher. Weiß jemand, wie man es mit der neuen Version beheben kann?", "deu"),
+        ("Thanks for the answer. I think the problem is in the configuration of the server, but I am not sure. Does anyone know how to fix it with the new version?", "eng"),
+    ] {
+        let sample = super::lang::sample_for_tests(text);
+        assert_eq!(super::lang::clear_function_words(&sample), Some(lang), "{text}");
+        assert_eq!(detect_lang(text), lang, "{text}");
+    }
+    // Too few function words: left to whatlang.
+    assert_eq!(
+        super::lang::clear_function_words(
+            "Serverkonfiguration Datenbankreplikation Festplattenkapazität"
+        ),
+        None
+    );
     // A huge unspaced text is cut to a sample, not scanned whole.
     let big = "数据库服务器的磁盘满了".repeat(200_000);
     let start = Instant::now();
