@@ -331,7 +331,10 @@ impl ImapIndex {
         if !exists {
             std::fs::write(&version_path, IMAP_SCHEMA_VERSION.to_string()).map_err(dir_err)?;
         }
-        Self::from_index(index)
+        let ix = Self::from_index(index)?;
+        // The first substring search must not pay for reading the term lists.
+        ix.warm_terms();
+        Ok(ix)
     }
 
     /// An index in memory (tests).
@@ -433,10 +436,16 @@ impl ImapIndex {
         }
         drop(writer);
         self.reader.reload()?;
+        self.warm_terms();
+        Ok(())
+    }
+
+    /// Reads, on a thread of its own, the term lists substring searches need
+    /// for the segments the reader now sees.
+    fn warm_terms(&self) {
         let (terms, searcher) = (self.terms.clone(), self.reader.searcher());
         let fields = self.substring_fields();
         std::thread::spawn(move || terms.warm(&searcher, &fields));
-        Ok(())
     }
 
     /// The fields whose term lists substring searches read (`hdr`, `body`).
