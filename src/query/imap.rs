@@ -26,11 +26,12 @@
 //! This module knows nothing of HTTP or of the Solr response format.
 
 use std::collections::{BTreeSet, HashSet};
+use std::ops::Bound;
 
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, EnableScoring, FuzzyTermQuery, Occur, PhrasePrefixQuery,
-    Query, Scorer, TermQuery, TermSetQuery,
+    Query, RangeQuery, Scorer, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
@@ -230,10 +231,17 @@ pub fn exact_query(f: ImapFields, n: &Node) -> Result<Box<dyn Query>, ImapQueryE
                 "id" => Term::from_field_text(f.id, &t.text),
                 "box" => Term::from_field_text(f.mailbox, &t.text),
                 "user" => Term::from_field_text(f.user, &t.text),
-                "uid" => match t.text.trim().parse::<u64>() {
-                    Ok(u) => Term::from_field_u64(f.uid, u),
-                    Err(_) => return Ok(Box::new(EmptyQuery)),
-                },
+                "uid" => {
+                    // `uid` is a column only (no postings): one value is a range of one.
+                    let Ok(u) = t.text.trim().parse::<u64>() else {
+                        return Ok(Box::new(EmptyQuery));
+                    };
+                    let one = Term::from_field_u64(f.uid, u);
+                    return Ok(Box::new(RangeQuery::new(
+                        Bound::Included(one.clone()),
+                        Bound::Included(one),
+                    )));
+                }
                 other => {
                     return Err(ImapQueryError::Unsupported(format!(
                         "field {other:?} cannot be used here"

@@ -202,3 +202,30 @@ fn ordinal_runs_cover_exactly_the_passing_ordinals() {
     );
     assert_eq!(super::ordinal_runs(&[true; 3]), vec![0..=2]);
 }
+
+#[test]
+fn uid_clauses_use_the_column() {
+    let ix = fixture();
+    assert_eq!(run(&ix, "uid:2").expect("uid"), vec![2]);
+    assert_eq!(
+        run(&ix, "(uid:1 OR uid:4) AND body:budget").expect("uid"),
+        vec![1, 4]
+    );
+    assert_eq!(run(&ix, "uid:99").expect("uid"), Vec::<u64>::new());
+    // A delete by query on uid removes exactly that message of that mailbox.
+    let q = exact_query(
+        ix.fields,
+        &lucene::parse(&format!("uid:1 AND box:{BOX}")).expect("q"),
+    )
+    .expect("exact");
+    ix.delete_query(q).expect("delete");
+    ix.commit().expect("commit");
+    assert_eq!(run(&ix, "body:budget").expect("after"), vec![4]);
+    let other = Select {
+        q: "{!lucene q.op=AND}body:budget".into(),
+        fq: vec![format!("+box:{OTHER_BOX} +user:testuser")],
+        rows: Some(10),
+        ..Default::default()
+    };
+    assert_eq!(select(&ix, &other).expect("other").hits.len(), 1);
+}
