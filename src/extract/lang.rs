@@ -7,13 +7,11 @@ use whatlang::{Detector, Lang};
 
 use super::text::prefix_at_most;
 
-/// Bytes of text looked at (whatlang's cost grows with the sample).
+/// Bytes of text looked at (the sample whose function words are counted).
 const SAMPLE_BYTES: usize = 600;
 
 /// Bytes of the sample whatlang looks at when the function words did not
-/// already say English: its trigram scoring over every allowed language was
-/// the largest single cost of extraction, and a few sentences tell the
-/// languages allowed here apart.
+/// decide: a few sentences tell the languages allowed here apart.
 const WHATLANG_BYTES: usize = 320;
 
 /// Minimum confidence for a detection whatlang does not itself call reliable.
@@ -56,15 +54,16 @@ fn detector() -> &'static Detector {
 /// The whatlang 3-letter code of `text` ("eng", "deu", "jpn", "cmn", ...) among
 /// the allowed languages, or "und" when the text is too short or the guess weak.
 ///
-/// Only the first ~1,500 bytes are looked at, and lines that are mostly not
+/// Only the first ~600 bytes are looked at, and lines that are mostly not
 /// letters (URLs, numbers, code) are skipped, so the cost is bounded.
 pub fn detect_lang(text: &str) -> &'static str {
     let sample = sample(text);
-    // Fast path: a text where a third of the words are function words of one
+    // Fast path: a text where a fifth of the words are function words of one
     // language, clearly more than of any other, is in that language. whatlang
-    // was the indexer's largest cost (its trigram scoring has a fixed cost of
-    // ~80 µs per text whatever the sample's length).
-    if let Some(lang) = clear_function_words(&sample) {
+    // was the indexer's largest cost (its trigram scoring costs tens of µs per
+    // text whatever the sample's length).
+    let counts = Counts::of(&sample);
+    if let Some(lang) = counts.clear() {
         return lang;
     }
     match detector().detect(prefix_at_most(&sample, WHATLANG_BYTES)) {
@@ -73,7 +72,7 @@ pub fn detect_lang(text: &str) -> &'static str {
         }
         // whatlang is unsure on short texts; short English replies are common
         // on lists and easy to recognise by their function words.
-        _ if looks_english(&sample) => "eng",
+        _ if counts.looks_english() => "eng",
         _ => "und",
     }
 }
@@ -147,55 +146,63 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
 /// The longest function word, in bytes (`obrigado`, `gracias`, `también`).
 const LONGEST_WORD: usize = 8;
 
-/// How many words of `sample` (of the first 200) are function words of each
+/// How many words of a sample (of the first 200) are function words of each
 /// language of [`FUNCTION_WORDS`], and how many words were looked at.
-fn function_word_hits(sample: &str) -> ([usize; FUNCTION_WORDS.len()], usize) {
-    let mut hits = [0usize; FUNCTION_WORDS.len()];
-    let mut words = 0usize;
-    let mut buf = [0u8; LONGEST_WORD];
-    for w in sample.split_whitespace().take(200) {
-        let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
-        if w.is_empty() {
-            continue;
-        }
-        words += 1;
-        if w.len() > LONGEST_WORD {
-            continue;
-        }
-        // Lowercased on the stack (ASCII letters; accented capitals are rare here).
-        for (b, c) in buf.iter_mut().zip(w.bytes()) {
-            *b = c.to_ascii_lowercase();
-        }
-        let lower = &buf[..w.len()];
-        for (n, (_, list)) in hits.iter_mut().zip(FUNCTION_WORDS.iter()) {
-            if list.iter().any(|e| e.as_bytes() == lower) {
-                *n += 1;
+pub(super) struct Counts {
+    hits: [usize; FUNCTION_WORDS.len()],
+    words: usize,
+}
+
+impl Counts {
+    /// Counts the function words of `sample`.
+    pub(super) fn of(sample: &str) -> Counts {
+        let mut hits = [0usize; FUNCTION_WORDS.len()];
+        let mut words = 0usize;
+        let mut buf = [0u8; LONGEST_WORD];
+        for w in sample.split_whitespace().take(200) {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+            if w.is_empty() {
+                continue;
+            }
+            words += 1;
+            if w.len() > LONGEST_WORD {
+                continue;
+            }
+            // Lowercased on the stack (ASCII letters; accented capitals are rare here).
+            for (b, c) in buf.iter_mut().zip(w.bytes()) {
+                *b = c.to_ascii_lowercase();
+            }
+            let lower = &buf[..w.len()];
+            for (n, (_, list)) in hits.iter_mut().zip(FUNCTION_WORDS.iter()) {
+                if list.iter().any(|e| e.as_bytes() == lower) {
+                    *n += 1;
+                }
             }
         }
+        Counts { hits, words }
     }
-    (hits, words)
-}
 
-/// The language whose function words make up a fifth of the sample (at least
-/// three of them: short replies are common on lists), twice as many as any
-/// other language's.
-pub(super) fn clear_function_words(sample: &str) -> Option<&'static str> {
-    let (hits, words) = function_word_hits(sample);
-    let (best, &top) = hits.iter().enumerate().max_by_key(|(_, n)| **n)?;
-    let runner_up = hits
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != best)
-        .map(|(_, n)| *n)
-        .max()
-        .unwrap_or(0);
-    (top >= 3 && top * 5 >= words && top >= 2 * runner_up).then(|| FUNCTION_WORDS[best].0)
-}
+    /// The language whose function words make up a fifth of the sample (at
+    /// least three of them: short replies are common on lists), twice as many
+    /// as any other language's.
+    pub(super) fn clear(&self) -> Option<&'static str> {
+        let (best, &top) = self.hits.iter().enumerate().max_by_key(|(_, n)| **n)?;
+        let runner_up = self
+            .hits
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != best)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0);
+        (top >= 3 && top * 5 >= self.words && top >= 2 * runner_up).then(|| FUNCTION_WORDS[best].0)
+    }
 
-/// At least two English function words making up a quarter of the words.
-fn looks_english(sample: &str) -> bool {
-    let (hits, words) = function_word_hits(sample);
-    hits[0] >= 2 && hits[0] * 4 >= words
+    /// At least two English function words making up a quarter of the words.
+    fn looks_english(&self) -> bool {
+        let english = self.hits[0];
+        english >= 2 && english * 4 >= self.words
+    }
 }
 
 /// [`sample`], for the tests of the function-word path.

@@ -282,14 +282,13 @@ fn languages() {
         ("Thanks for the answer. I think the problem is in the configuration of the server, but I am not sure. Does anyone know how to fix it with the new version?", "eng"),
     ] {
         let sample = super::lang::sample_for_tests(text);
-        assert_eq!(super::lang::clear_function_words(&sample), Some(lang), "{text}");
+        assert_eq!(super::lang::Counts::of(&sample).clear(), Some(lang), "{text}");
         assert_eq!(detect_lang(text), lang, "{text}");
     }
     // Too few function words: left to whatlang.
     assert_eq!(
-        super::lang::clear_function_words(
-            "Serverkonfiguration Datenbankreplikation Festplattenkapazität"
-        ),
+        super::lang::Counts::of("Serverkonfiguration Datenbankreplikation Festplattenkapazität")
+            .clear(),
         None
     );
     // A huge unspaced text is cut to a sample, not scanned whole.

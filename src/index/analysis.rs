@@ -10,8 +10,8 @@
 //! This module knows nothing of mail or files.
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token,
-    TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, Stemmer,
+    TextAnalyzer, Token, TokenStream, Tokenizer,
 };
 use tantivy::Index;
 
@@ -56,7 +56,12 @@ pub fn stem_analyzer_name(suffix: &str) -> String {
 pub fn register(index: &Index) {
     let manager = index.tokenizers();
     manager.register(FOLD, fold_analyzer());
-    manager.register(KEY, TextAnalyzer::from(KeyTokenizer::default()));
+    manager.register(
+        KEY,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
     for (_, suffix, lang) in STEMMED {
         let analyzer = TextAnalyzer::builder(MailTokenizer::default())
             .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
@@ -100,48 +105,10 @@ pub fn is_cjk(c: char) -> bool {
         | 0xFF66..=0xFF9D) // half-width Katakana
 }
 
-/// The whole text as one token, lowercased by `str::to_lowercase` (the same
-/// function [`crate::index::doc::key_term`] applies to lookups).
-#[derive(Clone, Default)]
-pub struct KeyTokenizer {
-    token: Token,
-}
-
-/// The single-token stream of [`KeyTokenizer`].
-pub struct KeyTokenStream<'a> {
-    token: &'a mut Token,
-    done: bool,
-}
-
-impl Tokenizer for KeyTokenizer {
-    type TokenStream<'a> = KeyTokenStream<'a>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> KeyTokenStream<'a> {
-        self.token.reset();
-        self.token.text = text.to_lowercase();
-        self.token.offset_to = text.len();
-        self.token.position = 0;
-        KeyTokenStream {
-            token: &mut self.token,
-            done: false,
-        }
-    }
-}
-
-impl TokenStream for KeyTokenStream<'_> {
-    fn advance(&mut self) -> bool {
-        let first = !self.done;
-        self.done = true;
-        first
-    }
-
-    fn token(&self) -> &Token {
-        self.token
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        self.token
-    }
+/// A document key as the [`KEY`] analyser indexes it: lowercased char by char,
+/// as tantivy's `LowerCaser` does (lookups must lowercase the same way).
+pub fn lowercase_key(key: &str) -> String {
+    key.chars().flat_map(char::to_lowercase).collect()
 }
 
 /// Splits on non-alphanumerics; CJK runs become overlapping bigrams.

@@ -9,6 +9,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
+use super::analysis::lowercase_key;
 use super::Fields;
 use crate::extract::{Address, MailDoc};
 
@@ -24,17 +25,13 @@ const STORED_HASH_HEX: usize = 16;
 /// The index term of document key `key` (keys are indexed lowercased, so
 /// Message-IDs match whatever their case).
 pub fn key_term(f: &Fields, key: &str) -> Term {
-    Term::from_field_text(f.key, &key.to_lowercase())
+    Term::from_field_text(f.key, &lowercase_key(key))
 }
 
 /// Terms that find the message with Message-ID `id` (angle brackets optional,
 /// any case): its key, and the `mid` of a different message reusing the ID.
 pub fn id_terms(f: &Fields, id: &str) -> [Term; 2] {
-    let id = id
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .to_lowercase();
+    let id = lowercase_key(id.trim().trim_start_matches('<').trim_end_matches('>'));
     [
         Term::from_field_text(f.key, &format!("<{id}>")),
         Term::from_field_text(f.mid, &id),
@@ -54,11 +51,14 @@ pub fn message_id_of(f: &Fields, d: &TantivyDocument) -> String {
     if !stored.is_empty() {
         return stored;
     }
-    let key = first_str(d, f.key);
-    key.strip_prefix('<')
-        .and_then(|k| k.strip_suffix('>'))
+    id_of_key(&first_str(d, f.key))
         .unwrap_or_default()
         .to_string()
+}
+
+/// The Message-ID a key `<message-id>` names (`None` for a `sha256:` key).
+fn id_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix('<').and_then(|k| k.strip_suffix('>'))
 }
 
 /// One place a message was found: its stable key and its URI.
@@ -122,10 +122,9 @@ pub fn to_document(
     let mut d = TantivyDocument::default();
     d.add_text(f.key, key);
     if let Some(mid) = doc.message_id.as_deref() {
-        let keyed_by_id = key.strip_prefix('<').and_then(|k| k.strip_suffix('>')) == Some(mid);
-        if !keyed_by_id {
+        if id_of_key(key) != Some(mid) {
             d.add_text(f.message_id, mid);
-            d.add_text(f.mid, mid.to_lowercase());
+            d.add_text(f.mid, lowercase_key(mid));
         }
     }
     d.add_text(f.thread, &doc.thread_key);

@@ -316,7 +316,7 @@ impl ImapIndex {
         }
         let mmap = MmapDirectory::open(dir).map_err(|e| dir_err(std::io::Error::other(e)))?;
         let settings = IndexSettings {
-            // zstd: the stored folded headers take about half the room of lz4's.
+            // zstd, as in the archive index (only `box` and `user` are stored).
             docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
             ..IndexSettings::default()
         };

@@ -26,10 +26,7 @@ pub struct SegmentTerms {
 impl SegmentTerms {
     fn read(seg: &SegmentReader, field: Field) -> tantivy::Result<SegmentTerms> {
         let inverted = seg.inverted_index(field)?;
-        let mut stream = inverted
-            .terms()
-            .stream()
-            .map_err(|e| tantivy::TantivyError::IoError(Arc::new(e)))?;
+        let mut stream = inverted.terms().stream()?;
         let mut bytes = vec![b'\n'];
         while stream.advance() {
             bytes.extend_from_slice(stream.key());

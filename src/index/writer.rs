@@ -13,6 +13,7 @@ use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{IndexWriter, Searcher, TantivyDocument, Term};
 
+use super::analysis::lowercase_key;
 use super::doc::{key_term, same_content, to_document, Place, StoredMessage};
 use super::{IndexError, MailIndex};
 use crate::extract::MailDoc;
@@ -44,6 +45,7 @@ pub struct Writer {
     writer: IndexWriter<TantivyDocument>,
     /// Committed state, refreshed at every commit.
     searcher: Searcher,
+    /// By key as indexed ([`lowercase_key`]).
     pending: HashMap<String, Pending>,
     pending_locs: HashMap<String, String>,
     payload: Option<String>,
@@ -133,7 +135,7 @@ impl Writer {
 
     /// The content hash and places of `key`, pending or committed.
     fn existing(&self, key: &str) -> Result<Option<(String, Vec<Place>)>, IndexError> {
-        if let Some(p) = self.pending.get(&key.to_lowercase()) {
+        if let Some(p) = self.pending.get(&lowercase_key(key)) {
             return Ok(Some((p.content_hash.clone(), p.places.clone())));
         }
         Ok(self.committed(key)?.map(|m| {
@@ -207,7 +209,7 @@ impl Writer {
                 .insert(p.stable_key.clone(), key.to_string());
         }
         self.pending.insert(
-            key.to_lowercase(),
+            lowercase_key(key),
             Pending {
                 content_hash: doc.content_hash.clone(),
                 places,
@@ -231,7 +233,7 @@ impl Writer {
                 .ge(prefix.as_bytes())
                 .lt(&upper)
                 .into_stream()
-                .map_err(|e| tantivy::TantivyError::IoError(std::sync::Arc::new(e)))?;
+                .map_err(tantivy::TantivyError::from)?;
             while stream.advance() {
                 if let Ok(k) = std::str::from_utf8(stream.key()) {
                     out.insert(k.to_string());
@@ -273,7 +275,7 @@ impl Writer {
                 .collect();
             self.writer.delete_term(key_term(&f, &m.key));
             self.dirty = true;
-            self.pending.remove(&m.key.to_lowercase());
+            self.pending.remove(&lowercase_key(&m.key));
             self.pending_locs.remove(stable_key);
             let reread = remaining.iter().find_map(|p| {
                 let loc = Location::from_uri(&p.uri).ok()?;

@@ -131,12 +131,7 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
         ));
     }
     let searcher = ix.reader.searcher();
-    let live: Vec<_> = searcher
-        .segment_readers()
-        .iter()
-        .map(|s| s.segment_id())
-        .collect();
-    ix.terms.retain(&live);
+    // (Term lists of merged-away segments are dropped by the warm-up after each reload.)
     let ev = Evaluator {
         fields: ix.fields,
         searcher: &searcher,
@@ -475,8 +470,7 @@ impl Evaluator<'_> {
             };
             let dictionary = column.dictionary();
             let mut passed = vec![false; dictionary.num_terms()];
-            let mut any = false;
-            let mut stream = dictionary.stream().map_err(io_error)?;
+            let mut stream = dictionary.stream().map_err(tantivy::TantivyError::from)?;
             while stream.advance() {
                 if std::str::from_utf8(stream.key()).is_ok_and(&test) {
                     if let Some(p) = usize::try_from(stream.term_ord())
@@ -484,17 +478,16 @@ impl Evaluator<'_> {
                         .and_then(|o| passed.get_mut(o))
                     {
                         *p = true;
-                        any = true;
                     }
                 }
-            }
-            if !any {
-                continue;
             }
             // The documents holding a passing value: by runs of consecutive passing
             // ordinals (the dictionary is sorted, so one sender's spellings sit
             // together) while there are few, else one pass over every document.
             let runs = ordinal_runs(&passed);
+            if runs.is_empty() {
+                continue;
+            }
             let mut docs = Vec::new();
             if runs.len() <= MAX_ORDINAL_RUNS {
                 for run in runs {
@@ -567,9 +560,6 @@ fn ordinal_runs(passed: &[bool]) -> Vec<std::ops::RangeInclusive<u64>> {
     runs
 }
 
-fn io_error(e: std::io::Error) -> tantivy::TantivyError {
-    tantivy::TantivyError::IoError(std::sync::Arc::new(e))
-}
 fn first_str(d: &TantivyDocument, f: tantivy::schema::Field) -> Option<String> {
     d.get_first(f).and_then(|v| v.as_str().map(str::to_string))
 }
