@@ -25,10 +25,9 @@
 //!
 //! This module knows nothing of HTTP or of the Solr response format.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use tantivy::collector::DocSetCollector;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, EnableScoring, FuzzyTermQuery, Occur, PhrasePrefixQuery,
     Query, RangeQuery, Scorer, TermQuery, TermSetQuery,
@@ -36,6 +35,7 @@ use tantivy::query::{
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
+use super::addr_set::{AddrSet, AddrSetCollector};
 use super::lucene::{self, Node, TermQuery as LTerm};
 use crate::index::imap::{fold, tokens, ImapFields, ImapIndex, HEADER_FIELDS};
 use crate::index::imap_terms::TermTexts;
@@ -108,8 +108,6 @@ pub struct ImapResults {
     pub hits: Vec<ImapHit>,
 }
 
-type DocSet = HashSet<DocAddress>;
-
 /// A multi-word BODY/TEXT string whose first word ends more indexed words than this is
 /// refused (Dovecot then searches without the index) rather than answered slowly.
 const MAX_EDGE_TERMS: usize = 512;
@@ -148,7 +146,7 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
     for seg in searcher.segment_readers() {
         columns.push(seg.fast_fields().u64("uid")?);
     }
-    for addr in set {
+    for addr in set.iter() {
         let Some(uid) = columns
             .get(addr.segment_ord as usize)
             .and_then(|c| c.first(addr.doc_id))
@@ -180,6 +178,11 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
 }
 
 fn sort_hits(hits: &mut [ImapHit], sort: &[(SortKey, bool)]) {
+    // Dovecot's own order (`sort=uid asc`, one mailbox): by number alone.
+    if matches!(sort, [] | [(SortKey::Uid, true)]) && hits.iter().all(|h| h.mailbox.is_none()) {
+        hits.sort_unstable_by_key(|h| h.uid);
+        return;
+    }
     let default = [(SortKey::Uid, true)];
     let keys = if sort.is_empty() { &default[..] } else { sort };
     hits.sort_by(|a, b| {
@@ -283,26 +286,26 @@ struct Evaluator<'a> {
 }
 
 impl Evaluator<'_> {
-    fn collect(&self, q: Box<dyn Query>) -> Result<DocSet, ImapQueryError> {
+    fn collect(&self, q: Box<dyn Query>) -> Result<AddrSet, ImapQueryError> {
         let both = BooleanQuery::new(vec![
             (Occur::Must, self.scope.box_clone()),
             (Occur::Must, q),
         ]);
-        Ok(self.searcher.search(&both, &DocSetCollector)?)
+        Ok(self.searcher.search(&both, &AddrSetCollector)?)
     }
 
-    fn all(&self) -> Result<DocSet, ImapQueryError> {
+    fn all(&self) -> Result<AddrSet, ImapQueryError> {
         self.collect(Box::new(AllQuery))
     }
 
-    fn eval(&self, n: &Node) -> Result<DocSet, ImapQueryError> {
+    fn eval(&self, n: &Node) -> Result<AddrSet, ImapQueryError> {
         match n {
             Node::All => self.all(),
             Node::Term(t) => self.term(t),
             Node::Or(v) => {
-                let mut acc = DocSet::new();
+                let mut acc = AddrSet::new();
                 for c in v {
-                    acc.extend(self.eval(c)?);
+                    acc = acc.union(self.eval(c)?);
                 }
                 Ok(acc)
             }
@@ -318,7 +321,7 @@ impl Evaluator<'_> {
                             if acc.is_empty() {
                                 break;
                             }
-                            acc = intersect(acc, self.eval(c)?);
+                            acc = acc.intersect(&self.eval(c)?);
                         }
                         acc
                     }
@@ -328,16 +331,16 @@ impl Evaluator<'_> {
                         if acc.is_empty() {
                             break;
                         }
-                        acc = difference(acc, self.eval(inner)?);
+                        acc = acc.difference(&self.eval(inner)?);
                     }
                 }
                 Ok(acc)
             }
-            Node::Not(inner) => Ok(difference(self.all()?, self.eval(inner)?)),
+            Node::Not(inner) => Ok(self.all()?.difference(&self.eval(inner)?)),
         }
     }
 
-    fn term(&self, t: &LTerm) -> Result<DocSet, ImapQueryError> {
+    fn term(&self, t: &LTerm) -> Result<AddrSet, ImapQueryError> {
         let field = t.field.as_str();
         if EXACT_FIELDS.contains(&field) {
             return self.collect(exact_query(self.fields, &Node::Term(t.clone()))?);
@@ -389,9 +392,9 @@ impl Evaluator<'_> {
         &self,
         f: tantivy::schema::Field,
         toks: &[String],
-    ) -> Result<DocSet, ImapQueryError> {
+    ) -> Result<AddrSet, ImapQueryError> {
         let Some((first, rest)) = toks.split_first() else {
-            return Ok(DocSet::new());
+            return Ok(AddrSet::new());
         };
         if rest.is_empty() {
             let mut terms = BTreeSet::new();
@@ -405,7 +408,7 @@ impl Evaluator<'_> {
                 );
             }
             if terms.is_empty() {
-                return Ok(DocSet::new());
+                return Ok(AddrSet::new());
             }
             let terms = terms.iter().map(|t| Term::from_field_bytes(f, t));
             return self.collect(Box::new(TermSetQuery::new(terms)));
@@ -419,7 +422,7 @@ impl Evaluator<'_> {
             )));
         }
         if firsts.is_empty() || lasts == 0 {
-            return Ok(DocSet::new());
+            return Ok(AddrSet::new());
         }
         // tantivy reserves room for `max_expansions` up front: the exact count, not a cap.
         let expansions = u32::try_from(lasts).unwrap_or(u32::MAX);
@@ -462,7 +465,7 @@ impl Evaluator<'_> {
     /// Documents whose folded header `name` passes `test` (`subject`, `from`, `to`,
     /// `cc`, `bcc`): each distinct value in a segment's column of that header is
     /// tested once, then the documents holding a value that passed are taken.
-    fn header(&self, name: &str, test: impl Fn(&str) -> bool) -> Result<DocSet, ImapQueryError> {
+    fn header(&self, name: &str, test: impl Fn(&str) -> bool) -> Result<AddrSet, ImapQueryError> {
         let mut found = Vec::new();
         for (ord, seg) in self.searcher.segment_readers().iter().enumerate() {
             let Some(column) = seg.fast_fields().str(name)? else {
@@ -514,12 +517,13 @@ impl Evaluator<'_> {
     }
 
     /// Those of `docs` that are in the user/mailbox scope.
-    fn within_scope(&self, mut docs: Vec<DocAddress>) -> Result<DocSet, ImapQueryError> {
+    fn within_scope(&self, mut docs: Vec<DocAddress>) -> Result<AddrSet, ImapQueryError> {
         docs.sort_unstable();
         let weight = self
             .scope
             .weight(EnableScoring::disabled_from_searcher(self.searcher))?;
-        let mut out = DocSet::with_capacity(docs.len());
+        docs.dedup();
+        let mut out = Vec::with_capacity(docs.len());
         let mut current: Option<(u32, Box<dyn Scorer>)> = None;
         for addr in docs {
             let scorer = match &mut current {
@@ -533,10 +537,10 @@ impl Evaluator<'_> {
                 scorer.seek(addr.doc_id);
             }
             if scorer.doc() == addr.doc_id {
-                out.insert(addr);
+                out.push(addr);
             }
         }
-        Ok(out)
+        Ok(AddrSet::from_unsorted(out))
     }
 }
 
@@ -562,16 +566,6 @@ fn ordinal_runs(passed: &[bool]) -> Vec<std::ops::RangeInclusive<u64>> {
 
 fn first_str(d: &TantivyDocument, f: tantivy::schema::Field) -> Option<String> {
     d.get_first(f).and_then(|v| v.as_str().map(str::to_string))
-}
-
-fn intersect(a: DocSet, b: DocSet) -> DocSet {
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    small.into_iter().filter(|d| large.contains(d)).collect()
-}
-
-fn difference(mut a: DocSet, b: DocSet) -> DocSet {
-    a.retain(|d| !b.contains(d));
-    a
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! Surfaces (CLI, HTTP, Solr, curation) go through this module and never build
 //! tantivy queries themselves.
 
+pub mod addr_set;
 pub mod facets;
 pub mod grammar;
 pub mod harvest;

@@ -23,6 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 
 use crate::index::imap::{ImapIndex, ImapIndexError};
@@ -214,7 +215,13 @@ pub async fn serve(
     cfg: &SolrConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    // Dovecot waits for each answer before it goes on: no Nagle delay on the
+    // last segment of a large one.
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await?
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
