@@ -3,6 +3,9 @@
 //! configuration, links) and the Message-IDs it cites. Computed once at index
 //! time so a review queue over years of mail is a scan of fast fields.
 
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 /// Counts found in one message's own text (quoted text is not counted: a
@@ -58,19 +61,22 @@ pub const STEP_PHRASES: &[&str] = &[
 
 /// Counts the signals of `text` (the author's own words).
 pub fn signals(text: &str) -> Signals {
-    let lower = text.to_lowercase();
-    let count = |phrases: &[&str]| -> u32 {
-        phrases
-            .iter()
-            .map(|p| lower.matches(p).count() as u32)
-            .sum()
-    };
-    let mut s = Signals {
-        confirm: count(CONFIRM_PHRASES),
-        steps: count(STEP_PHRASES),
-        links: (lower.matches("http://").count() + lower.matches("https://").count()) as u32,
-        ..Signals::default()
-    };
+    // One pass over the text for every phrase and link prefix, ASCII letters in
+    // either case (the phrases are ASCII); every occurrence of every phrase counts.
+    let mut s = Signals::default();
+    let matches = phrase_matcher()
+        .into_iter()
+        .flat_map(|m| m.find_overlapping_iter(text));
+    for m in matches {
+        let i = m.pattern().as_usize();
+        if i < CONFIRM_PHRASES.len() {
+            s.confirm += 1;
+        } else if i < CONFIRM_PHRASES.len() + STEP_PHRASES.len() {
+            s.steps += 1;
+        } else {
+            s.links += 1;
+        }
+    }
     let mut numbered = 0;
     for line in text.lines() {
         if is_numbered_step(line) {
@@ -86,6 +92,27 @@ pub fn signals(text: &str) -> Signals {
     }
     s.cites = cited_ids(text);
     s
+}
+
+/// Link prefixes, counted as links.
+const LINK_PREFIXES: &[&str] = &["http://", "https://"];
+
+/// The confirm phrases, then the step phrases, then the link prefixes.
+/// (Building it from these few fixed phrases cannot fail; `None` is unreachable.)
+fn phrase_matcher() -> Option<&'static AhoCorasick> {
+    static MATCHER: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    MATCHER
+        .get_or_init(|| {
+            let patterns = CONFIRM_PHRASES
+                .iter()
+                .chain(STEP_PHRASES)
+                .chain(LINK_PREFIXES);
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(patterns)
+                .ok()
+        })
+        .as_ref()
 }
 
 fn is_numbered_step(line: &str) -> bool {
@@ -234,6 +261,26 @@ mod tests {
         );
         assert_eq!(s.confirm, 2);
         assert_eq!(s.steps, 1);
+    }
+
+    /// The one-pass matcher counts what counting each phrase in the lowercased
+    /// text counts, in any case, overlapping phrases included.
+    #[test]
+    fn one_pass_counts_equal_per_phrase_counts() {
+        let text = "HOW TO fix it: That Fixed It. that fixed it, Root Cause; step 1 STEP 2 \
+                    see HTTPS://a.example/x and http://b.example, howto, The Procedure. \
+                    It worked, it WORKED. Problem solved by the fix is the fix was.";
+        let lower = text.to_lowercase();
+        let count = |list: &[&str]| {
+            list.iter()
+                .map(|p| lower.matches(p).count() as u32)
+                .sum::<u32>()
+        };
+        let s = signals(text);
+        assert_eq!(s.confirm, count(CONFIRM_PHRASES));
+        assert_eq!(s.steps, count(STEP_PHRASES));
+        assert_eq!(s.links, count(LINK_PREFIXES));
+        assert!(s.confirm >= 8 && s.steps >= 5 && s.links == 2, "{s:?}");
     }
 
     #[test]
