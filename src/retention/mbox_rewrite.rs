@@ -6,8 +6,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::store::dotlock::DotLock;
 
 use super::RetentionError;
 
@@ -15,61 +17,6 @@ fn err(path: &Path, e: impl std::fmt::Display) -> RetentionError {
     RetentionError::Store {
         path: path.to_path_buf(),
         message: e.to_string(),
-    }
-}
-
-/// A `<mbox>.lock` dot-lock holding our process id, removed when dropped.
-struct DotLock(PathBuf);
-
-impl DotLock {
-    fn take(mbox: &Path) -> Result<DotLock, RetentionError> {
-        let mut name = mbox.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        let started = Instant::now();
-        loop {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    // The usual content: the owner's pid, so a lock left by a killed
-                    // process can be recognised as stale.
-                    let _ = writeln!(file, "{}", std::process::id());
-                    return Ok(DotLock(path));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if owner_is_gone(&path) {
-                        let _ = std::fs::remove_file(&path);
-                        continue;
-                    }
-                    if started.elapsed() > Duration::from_secs(30) {
-                        return Err(err(
-                            mbox,
-                            "locked by another program for 30 s (a .lock file exists)",
-                        ));
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => return Err(err(&path, e)),
-            }
-        }
-    }
-}
-
-/// Whether the dot-lock at `path` names a process id that no longer runs (checked in
-/// `/proc`; a lock without a pid, or where `/proc` is missing, is never stale).
-fn owner_is_gone(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    let Ok(pid) = text.trim().parse::<u32>() else {
-        return false;
-    };
-    let proc = Path::new("/proc");
-    pid != std::process::id() && proc.join("self").exists() && !proc.join(pid.to_string()).exists()
-}
-
-impl Drop for DotLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -110,7 +57,7 @@ pub fn remove_messages(
             "a compressed mbox is not rewritten; its archived messages stay in it",
         ));
     }
-    let _dot = DotLock::take(path)?;
+    let _dot = DotLock::take(path, Duration::from_secs(30))?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -193,28 +140,6 @@ mod tests {
         assert_eq!(n, 1);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{a}{c}"));
         assert!(!dir.path().join("list.mbox.lock").exists());
-    }
-
-    #[test]
-    fn a_lock_left_by_a_dead_process_is_broken_a_live_one_is_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("l.mbox");
-        let lock = dir.path().join("l.mbox.lock");
-        // A process that has exited: its pid is free (until reused, which only delays).
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
-        std::fs::write(&lock, format!("{dead}\n")).unwrap();
-        let taken = DotLock::take(&path).unwrap();
-        let text = std::fs::read_to_string(&lock).unwrap();
-        assert_eq!(text.trim(), std::process::id().to_string());
-        drop(taken);
-        assert!(!lock.exists());
-        // A live owner (pid 1) and a lock without a pid are respected.
-        std::fs::write(&lock, "1\n").unwrap();
-        assert!(!owner_is_gone(&lock));
-        std::fs::write(&lock, "").unwrap();
-        assert!(!owner_is_gone(&lock));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! becomes a [`Skipped`] value in the iterator and the scan goes on.
 
 pub mod compress;
+pub mod dotlock;
 pub mod eml;
 pub mod glob;
 pub mod maildir;

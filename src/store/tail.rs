@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::mbox::{unquote, Frame, MboxSplitter};
-use super::{compress, maildir, sorted_entries, Location, RawMessage, Skipped, StoreError};
+use super::{
+    compress, dotlock, maildir, sorted_entries, Location, RawMessage, Skipped, StoreError,
+};
 
 /// Something changed on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +149,7 @@ fn tail_hash(file: &mut std::fs::File, offset: u64) -> std::io::Result<String> {
 /// Reads what was appended to a plain mbox since `prev` (from the start when `None`).
 ///
 /// The last message is returned only once it is complete: the file ends with a
-/// blank line and no `<path>.lock` exists; otherwise it stays for the next call.
+/// blank line and no other program holds `<path>.lock` (see [`dotlock`]); otherwise it stays for the next call.
 /// Compressed mboxes are archives: any change to them reads as [`MboxChange::Rewritten`].
 pub fn mbox_changes(
     path: &Path,
@@ -185,7 +187,7 @@ pub fn mbox_changes(
         return read_frames(path, reader, 0, u64::MAX, true, max_message_bytes, &meta);
     }
     file.seek(SeekFrom::Start(start)).map_err(err)?;
-    let complete = ends_with_blank_line(&mut file, size).map_err(err)? && !lock_file(path).exists();
+    let complete = ends_with_blank_line(&mut file, size).map_err(err)? && !dotlock::is_held(path);
     read_frames(
         path,
         Box::new(file),
@@ -195,12 +197,6 @@ pub fn mbox_changes(
         max_message_bytes,
         &meta,
     )
-}
-
-fn lock_file(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".lock");
-    PathBuf::from(p)
 }
 
 fn ends_with_blank_line(file: &mut std::fs::File, size: u64) -> std::io::Result<bool> {
@@ -309,4 +305,46 @@ fn separator_start(
     }
     let eol = if &ending == b"\r\n" { 2 } else { 1 };
     Ok(message_offset.saturating_sub(line + eol))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn appended(change: MboxChange) -> Vec<RawMessage> {
+        match change {
+            MboxChange::Appended { messages, .. } => messages,
+            MboxChange::Unchanged => Vec::new(),
+            MboxChange::Rewritten => panic!("not rewritten"),
+        }
+    }
+
+    #[test]
+    fn the_last_message_waits_for_a_held_lock_not_for_a_stale_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mbox = dir.path().join("list.mbox");
+        let lock = dotlock::lock_path(&mbox);
+        std::fs::write(
+            &mbox,
+            "From a@x Mon Jan  1 00:00:00 2001\nSubject: A\n\nbody a\n\n\
+             From b@x Mon Jan  1 00:00:00 2001\nSubject: B\n\nbody b\n\n",
+        )
+        .unwrap();
+        let unlocked = appended(mbox_changes(&mbox, None, u64::MAX).unwrap()).len();
+        assert_eq!(unlocked, 2);
+        // Held by a live process (pid 1): the last message may still be written.
+        std::fs::write(&lock, "1\n").unwrap();
+        assert_eq!(
+            appended(mbox_changes(&mbox, None, u64::MAX).unwrap()).len(),
+            1
+        );
+        // Left behind by a process that is gone: not held.
+        let dead = dotlock::tests::dead_pid();
+        std::fs::write(&lock, format!("{dead}\n")).unwrap();
+        assert_eq!(
+            appended(mbox_changes(&mbox, None, u64::MAX).unwrap()).len(),
+            2
+        );
+    }
 }
