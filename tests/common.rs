@@ -119,11 +119,16 @@ pub fn all_keys(index: &MailIndex) -> Vec<String> {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         };
-        keys.push(format!(
-            "{} {}",
-            field(index.fields.message_id),
-            field(index.fields.content_hash)
-        ));
+        // The Message-ID is the key (`<id>`), or stored beside a `sha256:` key when
+        // another message holds it as key; which of two messages sharing an ID
+        // holds it depends on indexing order (docs/ARCHITECTURE.md), so the
+        // identity is (Message-ID, content hash) whichever way it is stored.
+        let key = field(index.fields.key);
+        let id = match key.strip_prefix('<').and_then(|k| k.strip_suffix('>')) {
+            Some(id) => id.to_string(),
+            None => field(index.fields.message_id),
+        };
+        keys.push(format!("{id} {}", field(index.fields.content_hash)));
     }
     keys.sort();
     keys
