@@ -79,10 +79,9 @@ pub(crate) fn looks_like_mail(bytes: &[u8]) -> bool {
         match header_name(line) {
             Some(name) => {
                 count += 1;
-                let lower = name.to_ascii_lowercase();
                 core |= CORE_HEADERS
                     .iter()
-                    .any(|h| h.as_bytes() == lower.as_slice());
+                    .any(|h| h.as_bytes().eq_ignore_ascii_case(name));
             }
             None if count == 0 => return false,
             None => break,

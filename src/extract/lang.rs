@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use rustc_hash::FxHashMap;
+
 use whatlang::{Detector, Lang};
 
 use super::text::prefix_at_most;
@@ -147,21 +149,17 @@ const FUNCTION_WORDS: [(&str, &[&str]); 7] = [
 const LONGEST_WORD: usize = 8;
 
 /// Every function word with the languages (bits, in [`FUNCTION_WORDS`] order)
-/// it belongs to, sorted for binary search: one lookup per word of a sample
-/// instead of a scan of every list (the scan was 3% of indexing).
-fn function_word_table() -> &'static [(&'static str, u8)] {
-    static TABLE: OnceLock<Vec<(&'static str, u8)>> = OnceLock::new();
+/// it belongs to: one hash lookup per word of a sample instead of a scan of
+/// every list (the scan was 3% of indexing; a binary search still 2%).
+fn function_word_table() -> &'static FxHashMap<&'static [u8], u8> {
+    static TABLE: OnceLock<FxHashMap<&'static [u8], u8>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut table: Vec<(&'static str, u8)> = Vec::new();
+        let mut table: FxHashMap<&'static [u8], u8> = FxHashMap::default();
         for (n, (_, list)) in FUNCTION_WORDS.iter().enumerate() {
             for &word in *list {
-                match table.iter_mut().find(|(w, _)| *w == word) {
-                    Some((_, bits)) => *bits |= 1 << n,
-                    None => table.push((word, 1 << n)),
-                }
+                *table.entry(word.as_bytes()).or_default() |= 1 << n;
             }
         }
-        table.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         table
     })
 }
@@ -194,10 +192,7 @@ impl Counts {
                 *b = c.to_ascii_lowercase();
             }
             let lower = &buf[..w.len()];
-            let Ok(at) = table.binary_search_by(|(word, _)| word.as_bytes().cmp(lower)) else {
-                continue;
-            };
-            let Some(&(_, languages)) = table.get(at) else {
+            let Some(&languages) = table.get(lower) else {
                 continue;
             };
             for (n, hit) in hits.iter_mut().enumerate() {

@@ -281,22 +281,28 @@ fn content_hash(
     body: &str,
     quoted: &str,
 ) -> String {
-    let mut hasher = Sha256::new();
-    let mut field = |s: &str| {
-        for (i, word) in s.split_whitespace().enumerate() {
-            if i > 0 {
-                hasher.update(b" ");
-            }
-            hasher.update(word.as_bytes());
-        }
-        hasher.update([0x1f]);
-    };
-    field(subject);
+    // The normalised text is built in one buffer and hashed once (feeding the
+    // hasher word by word cost more than the hashing). The bytes hashed must
+    // never change: keys of messages without a Message-ID are made of them.
+    let mut buf = Vec::with_capacity(subject.len() + body.len() + quoted.len() + 128);
+    push_words(&mut buf, subject);
     for a in from {
-        field(a.addr.as_deref().unwrap_or(""));
+        push_words(&mut buf, a.addr.as_deref().unwrap_or(""));
     }
-    field(&date.map(|d| d.to_string()).unwrap_or_default());
-    field(body);
-    field(quoted);
-    hex::encode(hasher.finalize())
+    push_words(&mut buf, &date.map(|d| d.to_string()).unwrap_or_default());
+    push_words(&mut buf, body);
+    push_words(&mut buf, quoted);
+    hex::encode(Sha256::digest(&buf))
+}
+
+/// Appends the words of `s` (as `str::split_whitespace` splits it) joined by
+/// single spaces, then the unit separator 0x1f.
+fn push_words(buf: &mut Vec<u8>, s: &str) {
+    for (i, word) in s.split_whitespace().enumerate() {
+        if i > 0 {
+            buf.push(b' ');
+        }
+        buf.extend_from_slice(word.as_bytes());
+    }
+    buf.push(0x1f);
 }

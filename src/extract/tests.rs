@@ -400,3 +400,37 @@ fn lenient_header_dates() {
         (None, DateSource::None)
     );
 }
+
+#[test]
+fn content_hash_bytes_equal_the_word_by_word_definition() {
+    // The definition the keys of ID-less messages were made with: each field's
+    // words fed to SHA-256 one by one, joined by single spaces, 0x1f after each.
+    fn reference(fields: &[&str]) -> String {
+        let mut hasher = Sha256::new();
+        for s in fields {
+            for (i, word) in s.split_whitespace().enumerate() {
+                if i > 0 {
+                    hasher.update(b" ");
+                }
+                hasher.update(word.as_bytes());
+            }
+            hasher.update([0x1f]);
+        }
+        hex::encode(hasher.finalize())
+    }
+    let addr = |a: &str| Address {
+        name: None,
+        addr: Some(a.to_string()),
+    };
+    let subject = "  Re:\tthe\u{a0}plan \u{3000}";
+    let body = "line one\r\n\r\n\x0bline\u{2028}two  \u{85}end\n";
+    let quoted = "";
+    let from = [addr("a@b.c"), addr(" x y ")];
+    let got = content_hash(subject, &from, Some(-42), body, quoted);
+    let want = reference(&[subject, "a@b.c", " x y ", "-42", body, quoted]);
+    assert_eq!(got, want);
+    assert_eq!(
+        content_hash("", &[], None, "", ""),
+        reference(&["", "", "", ""])
+    );
+}
