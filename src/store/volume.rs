@@ -16,9 +16,9 @@
 //!   (after its `From ` line), `stored_len` (quoted, with any added newline), `added_newline`.
 //!
 //! Sealing: [`VolumeWriter`] writes `<name>.mbox.zst.partial`, hashing as it goes;
-//! [`VolumeWriter::seal`] fsyncs it, writes `<name>.manifest.json.partial`, renames the `.zst`
-//! then the manifest into place (a manifest is what marks a volume sealed), makes both
-//! read-only and fsyncs the directory. Mail may leave the live store only once `seal` returned
+//! [`VolumeWriter::seal`] fsyncs it, writes `<name>.manifest.json.partial`, makes both
+//! read-only, renames the `.zst` then the manifest into place (a manifest is what marks a
+//! volume sealed) and fsyncs the directory. Mail may leave the live store only once `seal` returned
 //! `Ok`; [`cleanup_partial`] removes a crash's leftovers. A `.mbox.zst` without a manifest is
 //! never deleted here: [`verify_all`] reports it ([`ProblemKind::ManifestMissing`]).
 //!
@@ -309,13 +309,15 @@ impl VolumeWriter {
             messages: mem::take(&mut self.entries),
         };
         let manifest_file = write_manifest(&manifest_part, &manifest)?;
+        // Read-only before the renames: a kill -9 between a rename and a chmod
+        // would leave a sealed volume writable (and `verify` would report it).
+        make_read_only(&self.file, &zst_part)?;
+        make_read_only(&manifest_file, &manifest_part)?;
         let (zst, manifest_path) = (self.path(ZST, ""), self.path(MANIFEST, ""));
         fs::rename(&zst_part, &zst).map_err(io_err(&zst))?;
         self.state = State::ZstInPlace;
         fs::rename(&manifest_part, &manifest_path).map_err(io_err(&manifest_path))?;
         self.state = State::Sealed;
-        make_read_only(&self.file, &zst)?;
-        make_read_only(&manifest_file, &manifest_path)?;
         sync_dir(&self.dir)?;
         Ok(manifest)
     }
