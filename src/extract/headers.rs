@@ -79,6 +79,10 @@ pub(crate) fn looks_like_mail(bytes: &[u8]) -> bool {
         match header_name(line) {
             Some(name) => {
                 count += 1;
+                if count >= 2 {
+                    // Nothing after two header lines can make it false.
+                    return true;
+                }
                 core |= CORE_HEADERS
                     .iter()
                     .any(|h| h.as_bytes().eq_ignore_ascii_case(name));

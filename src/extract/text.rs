@@ -19,20 +19,36 @@ pub fn fold(s: &str) -> String {
 /// CRLF and lone CR into LF.
 pub(crate) fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // A run of bytes kept as they are (printable ASCII, `\n`, `\t`) is copied
+        // at once; it ends on an ASCII byte or a UTF-8 lead byte, so on a char
+        // boundary.
+        let run = bytes
+            .get(i..)
+            .and_then(|rest| {
+                rest.iter()
+                    .position(|&b| !matches!(b, 0x20..=0x7e | b'\n' | b'\t'))
+            })
+            .map_or(bytes.len(), |p| i + p);
+        out.push_str(s.get(i..run).unwrap_or_default());
+        let Some(c) = s.get(run..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        let next = run + c.len_utf8();
         match c {
             '\r' => {
-                if chars.peek() != Some(&'\n') {
+                if bytes.get(next) != Some(&b'\n') {
                     out.push('\n');
                 }
             }
-            '\n' | '\t' => out.push(c),
             c if c.is_control() => {}
             // Zero-width no-break space (BOM) and the like carry no text.
             '\u{feff}' => {}
             c => out.push(c),
         }
+        i = next;
     }
     out
 }
@@ -96,4 +112,53 @@ pub(crate) fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         start = at + 1;
     }
     None
+}
+
+#[cfg(test)]
+mod clean_tests {
+    use proptest::prelude::*;
+
+    use super::clean;
+
+    /// The char-by-char definition `clean` must keep to.
+    fn reference(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' => {
+                    if chars.peek() != Some(&'\n') {
+                        out.push('\n');
+                    }
+                }
+                '\n' | '\t' => out.push(c),
+                c if c.is_control() => {}
+                '\u{feff}' => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tricky_inputs_equal_the_definition() {
+        for s in [
+            "",
+            "plain text\n",
+            "a\r\nb\rc\r",
+            "\r\r\n\n",
+            "nul\0x\x07\x1b[0m\x7f",
+            "\u{feff}bom \u{85}nel \u{9f} é 検索 \u{200b}",
+            "tab\tend\r",
+        ] {
+            assert_eq!(clean(s), reference(s), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn equals_the_definition(s in "[a-z \\r\\n\\t\\x00-\\x1f\\x7f\\u{80}-\\u{a0}\\u{feff}é検]{0,64}") {
+            prop_assert_eq!(clean(&s), reference(&s));
+        }
+    }
 }
