@@ -79,7 +79,10 @@ fn run_ingest(
     if let Some(t) = threads {
         opts.workers = t.max(1);
     }
-    let mut writer = Writer::new(index, 2)?;
+    // One tantivy indexing thread per two extraction workers: on 2 cores one
+    // inverting thread keeps up with extraction and writes half the segments
+    // (100k maildir: ~12% less CPU than two threads, in interleaved runs).
+    let mut writer = Writer::new(index, (opts.workers / 2).max(1))?;
     let bar = progress_bar();
     let report = ingest::ingest(&mut writer, sources, &opts, &|p: Progress| {
         bar.set_position(p.done);
