@@ -123,11 +123,7 @@ pub fn all_keys(index: &MailIndex) -> Vec<String> {
         // another message holds it as key; which of two messages sharing an ID
         // holds it depends on indexing order (docs/ARCHITECTURE.md), so the
         // identity is (Message-ID, content hash) whichever way it is stored.
-        let key = field(index.fields.key);
-        let id = match key.strip_prefix('<').and_then(|k| k.strip_suffix('>')) {
-            Some(id) => id.to_string(),
-            None => field(index.fields.message_id),
-        };
+        let id = gleaner::index::doc::message_id_of(&index.fields, &d);
         keys.push(format!("{id} {}", field(index.fields.content_hash)));
     }
     keys.sort();

@@ -169,11 +169,13 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
             return true;
         }
         let stem: Box<str> = self.stemmer.stem(&token.text).into();
-        if self.cache.len() < STEM_CACHE_WORDS {
-            self.cache.insert(token.text.as_str().into(), stem.clone());
-        }
+        let word: Option<Box<str>> =
+            (self.cache.len() < STEM_CACHE_WORDS).then(|| token.text.as_str().into());
         token.text.clear();
         token.text.push_str(&stem);
+        if let Some(word) = word {
+            self.cache.insert(word, stem);
+        }
         true
     }
 

@@ -149,7 +149,8 @@ fn tail_hash(file: &mut std::fs::File, offset: u64) -> std::io::Result<String> {
 /// Reads what was appended to a plain mbox since `prev` (from the start when `None`).
 ///
 /// The last message is returned only once it is complete: the file ends with a
-/// blank line and no other program holds `<path>.lock` (see [`dotlock`]); otherwise it stays for the next call.
+/// blank line and no other program holds `<path>.lock` (see [`dotlock`]);
+/// otherwise it stays for the next call.
 /// Compressed mboxes are archives: any change to them reads as [`MboxChange::Rewritten`].
 pub fn mbox_changes(
     path: &Path,
