@@ -79,10 +79,11 @@ fn run_ingest(
     if let Some(t) = threads {
         opts.workers = t.max(1);
     }
-    // One tantivy indexing thread per two extraction workers: on 2 cores one
-    // inverting thread keeps up with extraction and writes half the segments
-    // (100k maildir: ~12% less CPU than two threads, in interleaved runs).
-    let mut writer = Writer::new(index, (opts.workers / 2).max(1))?;
+    // Two tantivy indexing threads (one on a single core). One thread uses
+    // ~5% less CPU, but each commit and the final flush then serialise a
+    // whole segment on one core while the other waits: on 2 cores, 100k
+    // maildir, two threads finish 7-10% sooner (interleaved runs, docs/BENCHMARKS.md).
+    let mut writer = Writer::new(index, opts.workers.clamp(1, 2))?;
     let bar = progress_bar();
     let report = ingest::ingest(&mut writer, sources, &opts, &|p: Progress| {
         bar.set_position(p.done);
