@@ -10,7 +10,9 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use super::{read_small_file, sorted_entries, Location, RawMessage, ScanItem, ScanOptions};
+use super::{
+    read_small_file, sorted_entries, sorted_files, Location, RawMessage, ScanItem, ScanOptions,
+};
 use super::{Skipped, StoreError};
 
 /// How deep [`MaildirScan`] looks for maildirs below the given directory.
@@ -207,10 +209,10 @@ impl MaildirScan {
             if !subdir.is_dir() {
                 continue;
             }
-            match sorted_entries(&subdir) {
+            match sorted_files(&subdir) {
                 Ok(entries) => self.files.extend(entries.into_iter().filter(|p| {
                     let name = p.file_name().map(|n| n.to_string_lossy());
-                    !name.is_some_and(|n| is_bookkeeping(&n)) && p.is_file()
+                    !name.is_some_and(|n| is_bookkeeping(&n))
                 })),
                 Err(e) => self.pending.push_back(Err(Skipped::new(
                     subdir.display().to_string(),

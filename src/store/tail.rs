@@ -15,9 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::mbox::{unquote, Frame, MboxSplitter};
-use super::{
-    compress, dotlock, maildir, sorted_entries, Location, RawMessage, Skipped, StoreError,
-};
+use super::{compress, dotlock, maildir, sorted_files, Location, RawMessage, Skipped, StoreError};
 
 /// Something changed on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,13 +91,11 @@ pub fn list_maildir(root: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let mut out = Vec::new();
     for (dir, _) in maildir::find_maildirs(root) {
         for sub in ["cur", "new"] {
-            if let Ok(entries) = sorted_entries(&dir.join(sub)) {
+            if let Ok(entries) = sorted_files(&dir.join(sub)) {
                 out.extend(entries.into_iter().filter(|p| {
-                    p.is_file()
-                        && !p
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with('.'))
+                    !p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with('.'))
                 }));
             }
         }

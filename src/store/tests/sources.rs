@@ -403,3 +403,29 @@ fn read_location_past_end_fails() {
     };
     assert!(matches!(read_location(&loc), Err(StoreError::Io { .. })));
 }
+
+#[test]
+fn a_maildir_scan_takes_files_and_links_to_files_in_name_order_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("md");
+    let mail = |id: &str| format!("Message-ID: <{id}@x>\r\nSubject: s\r\n\r\nbody\r\n");
+    // Names whose byte order differs from their creation order.
+    for name in ["b:2,S", "a10:2,", "a9:2,", "B:2,"] {
+        write(&md.join("cur").join(name), mail(name).as_bytes());
+    }
+    write(&dir.path().join("elsewhere"), mail("linked").as_bytes());
+    std::os::unix::fs::symlink(dir.path().join("elsewhere"), md.join("cur/c:2,")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("missing"), md.join("cur/d:2,")).unwrap();
+    std::fs::create_dir_all(md.join("cur/e-is-a-dir")).unwrap();
+    std::os::unix::fs::symlink(md.join("cur/e-is-a-dir"), md.join("cur/f:2,")).unwrap();
+    let (ok, skipped) = scan_all(&md, SourceKind::Maildir, 1 << 20);
+    let names: Vec<String> = ok
+        .iter()
+        .map(|m| match &m.location {
+            Location::File { path } => path.file_name().unwrap().to_string_lossy().into_owned(),
+            other => panic!("not a file location: {other:?}"),
+        })
+        .collect();
+    assert_eq!(names, ["B:2,", "a10:2,", "a9:2,", "b:2,S", "c:2,"]);
+    assert!(skipped.is_empty(), "{skipped:?}");
+}
