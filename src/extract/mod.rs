@@ -64,8 +64,6 @@ pub struct MailDoc {
     pub message_id: Option<String>,
     /// `<message_id>` when present, else `sha256:<content_hash>` (transport-independent).
     pub key: String,
-    /// Hex SHA-256 of the raw bytes.
-    pub raw_sha256: String,
     /// Hex SHA-256 over normalised content (subject, from addresses, Date header,
     /// body and quoted text with whitespace collapsed): the same for one message
     /// stored in a Maildir and in an mbox.
@@ -182,7 +180,6 @@ fn parser() -> &'static MessageParser {
 /// except for input that is not mail at all, which yields
 /// [`ExtractError::NotMail`] so the caller can count it as skipped.
 pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError> {
-    let raw_sha256 = hex::encode(Sha256::digest(raw));
     let mut defects = Vec::new();
 
     // An mbox envelope line left at the start is not a header.
@@ -244,7 +241,6 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     Ok(MailDoc {
         message_id,
         key,
-        raw_sha256,
         content_hash,
         thread_subject: headers::thread_subject(&h.subject),
         subject: h.subject,
