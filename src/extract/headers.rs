@@ -3,6 +3,7 @@
 //! raw bytes before parsing (is this mail at all; undeclared 8-bit headers).
 
 use mail_parser::{Addr, DateTime, HeaderName, HeaderValue, Message};
+use std::borrow::Cow;
 
 use super::text::{clean, collapse_ws, decode_mixed};
 use super::{Address, DateSource};
@@ -200,7 +201,11 @@ fn dedup(ids: Vec<String>) -> Vec<String> {
 }
 
 /// Removes `(comments)`, honouring nesting and backslash escapes.
-fn strip_comments(s: &str) -> String {
+fn strip_comments(s: &str) -> Cow<'_, str> {
+    // Almost no id header has a comment: then there is nothing to strip.
+    if !s.contains('(') {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut depth = 0usize;
     let mut in_angle = false;
@@ -224,16 +229,24 @@ fn strip_comments(s: &str) -> String {
             _ => out.push(c),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Normalises one id: no angle brackets, whitespace or comments.
 pub(crate) fn normalise_id(s: &str) -> Option<String> {
     let s = strip_comments(s);
-    let id: String = s
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>')
-        .collect();
+    // The usual id is plain ASCII with nothing to drop: copied as it is.
+    let plain = s.is_ascii()
+        && !s
+            .bytes()
+            .any(|b| matches!(b, b'<' | b'>' | b' ' | b'\t'..=b'\r'));
+    let id: String = if plain {
+        s.into_owned()
+    } else {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>')
+            .collect()
+    };
     (!id.is_empty()).then_some(id)
 }
 
@@ -524,4 +537,66 @@ fn strip_prefix_word(s: &str) -> Option<&str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition: comments out (outside angle brackets), then every
+    /// whitespace character and angle bracket dropped.
+    fn reference(s: &str) -> Option<String> {
+        let mut stripped = String::new();
+        let (mut depth, mut in_angle) = (0usize, false);
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '<' if depth == 0 => {
+                    in_angle = true;
+                    stripped.push(c);
+                }
+                '>' if depth == 0 => {
+                    in_angle = false;
+                    stripped.push(c);
+                }
+                '(' if !in_angle => depth += 1,
+                ')' if depth > 0 => depth -= 1,
+                '\\' if depth > 0 => {
+                    chars.next();
+                }
+                _ if depth > 0 => {}
+                _ => stripped.push(c),
+            }
+        }
+        let id: String = stripped
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>')
+            .collect();
+        (!id.is_empty()).then_some(id)
+    }
+
+    #[test]
+    fn ids_normalise_as_defined() {
+        for s in [
+            "<a.b@example.org>",
+            " <a@b> ",
+            "a@b (comment) ",
+            "<a(b)@c>",
+            "x\u{0b}y@z",
+            "x\u{a0}y@z",
+            "(only a comment)",
+            "",
+            "\\(x",
+        ] {
+            assert_eq!(normalise_id(s), reference(s), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn normalise_id_equals_the_definition(s in "[a-z@.<>() \\\\\t\r\n\x0b\x0c\x1c\u{85}\u{a0}é]{0,40}") {
+            prop_assert_eq!(normalise_id(&s), reference(&s));
+        }
+    }
 }
