@@ -128,6 +128,14 @@ fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
 }
 
 fn raw_headers<'m>(message: &'m Message<'_>, name: &'m str) -> impl Iterator<Item = String> + 'm {
+    raw_header_texts(message, name).map(|text| collapse_ws(&text))
+}
+
+/// The decoded raw values of the root headers called `name`, folding and all.
+fn raw_header_texts<'m>(
+    message: &'m Message<'_>,
+    name: &'m str,
+) -> impl Iterator<Item = String> + 'm {
     message.headers().iter().filter_map(move |h| {
         if !h.name.as_str().eq_ignore_ascii_case(name) {
             return None;
@@ -135,8 +143,7 @@ fn raw_headers<'m>(message: &'m Message<'_>, name: &'m str) -> impl Iterator<Ite
         let bytes = message
             .raw_message
             .get(h.offset_start as usize..h.offset_end as usize)?;
-        let (text, _) = decode_mixed(bytes);
-        Some(collapse_ws(&text))
+        Some(decode_mixed(bytes).0)
     })
 }
 
@@ -162,8 +169,10 @@ pub(crate) fn read(message: &Message<'_>, defects: &mut Vec<String>) -> Headers 
             }
         })
         .or_else(|| message.message_id().and_then(normalise_id));
+    // parse_ids drops whitespace itself: the long References of deep threads
+    // are not collapsed first.
     let references = dedup(parse_ids(
-        &raw_headers(message, "References")
+        &raw_header_texts(message, "References")
             .collect::<Vec<_>>()
             .join(" "),
     ));

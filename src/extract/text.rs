@@ -55,7 +55,14 @@ pub(crate) fn clean(s: &str) -> String {
 
 /// Collapses every run of whitespace to one space and trims.
 pub(crate) fn collapse_ws(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// windows-1252 code points for bytes 0x80..=0x9F (undefined ones map to the
@@ -118,7 +125,7 @@ pub(crate) fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 mod clean_tests {
     use proptest::prelude::*;
 
-    use super::clean;
+    use super::{clean, collapse_ws};
 
     /// The char-by-char definition `clean` must keep to.
     fn reference(s: &str) -> String {
@@ -156,6 +163,11 @@ mod clean_tests {
     }
 
     proptest! {
+        #[test]
+        fn collapse_ws_equals_split_and_join(s in "[a-z \\t\\r\\n\\x0b\\u{85}\\u{a0}\\u{3000}é]{0,40}") {
+            prop_assert_eq!(collapse_ws(&s), s.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+
         #[test]
         fn equals_the_definition(s in "[a-z \\r\\n\\t\\x00-\\x1f\\x7f\\u{80}-\\u{a0}\\u{feff}é検]{0,64}") {
             prop_assert_eq!(clean(&s), reference(&s));
