@@ -548,14 +548,15 @@ fn sort_siblings(paths: &mut [PathBuf]) {
 #[cfg(unix)]
 fn encode_path(path: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
-    let mut out = String::new();
-    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c == '%' {
-                out.push_str("%25");
-            } else {
-                out.push(c);
-            }
+    let bytes = path.as_os_str().as_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        // Every message's location is encoded a few times: whole runs at once.
+        let valid = chunk.valid();
+        if valid.contains('%') {
+            out.push_str(&valid.replace('%', "%25"));
+        } else {
+            out.push_str(valid);
         }
         for b in chunk.invalid() {
             out.push_str(&format!("%{b:02X}"));
