@@ -536,40 +536,71 @@ def machine_info() -> dict:
 # ---------------------------------------------------------------- main phases
 
 
+def index_once(t, args, corpus) -> dict:
+    """One indexing run of tool t into an empty database directory."""
+    steps = t.prepare()
+    res = {"commands": [shlex.join(str(a) for a in s) for s in steps], "steps": []}
+    wall, cpu, rss, ok = 0.0, 0.0, 0, True
+    for argv in steps:
+        r = run(argv, t.env, args.timeout)
+        res["steps"].append({"argv": r.argv, "rc": r.rc, "wall_s": r.wall, "cpu_s": r.cpu,
+                             "maxrss_kb": r.maxrss_kb, "timed_out": r.timed_out})
+        wall += r.wall
+        cpu += r.cpu
+        rss = max(rss, r.maxrss_kb)
+        if r.rc != 0 or r.timed_out:
+            ok = False
+            res["error"] = r.err_line()
+            log(f"  {t.name} FAILED: {res['error']}")
+            break
+    size = disk_usage(t.db_dir())
+    if ok and size == 0:
+        ok = False
+        res["error"] = f"exited 0 but left no index in {t.db_dir()}"
+        log(f"  {t.name} FAILED: {res['error']}")
+    res.update(ok=ok, wall_s=wall, cpu_s=cpu, maxrss_kb=rss, index_bytes=size,
+               msgs_per_s=corpus.messages / wall if ok and wall else None,
+               index_ratio=size / corpus.raw_bytes if corpus.raw_bytes else None)
+    return res
+
+
 def do_index(tools, args, corpus):
+    """Indexes with every tool; then, for --index-runs N, N-1 more rounds of the tools
+    whose first run took under --repeat-under seconds (interleaved), keeping the median
+    run by wall time: one run of a few seconds is at the mercy of the machine's moods."""
     results = {}
     for t in tools:
         log(f"indexing with {t.name} ...")
-        steps = t.prepare()
-        res = {"commands": [shlex.join(str(a) for a in s) for s in steps], "steps": []}
-        wall, cpu, rss, ok = 0.0, 0.0, 0, True
-        for argv in steps:
-            r = run(argv, t.env, args.timeout)
-            res["steps"].append({"argv": r.argv, "rc": r.rc, "wall_s": r.wall, "cpu_s": r.cpu,
-                                 "maxrss_kb": r.maxrss_kb, "timed_out": r.timed_out})
-            wall += r.wall
-            cpu += r.cpu
-            rss = max(rss, r.maxrss_kb)
-            if r.rc != 0 or r.timed_out:
-                ok = False
-                res["error"] = r.err_line()
-                log(f"  {t.name} FAILED: {res['error']}")
-                break
-        size = disk_usage(t.db_dir())
-        if ok and size == 0:
-            ok = False
-            res["error"] = f"exited 0 but left no index in {t.db_dir()}"
-            log(f"  {t.name} FAILED: {res['error']}")
-        indexed = t.indexed_count(args.timeout) if ok else None
-        res.update(ok=ok, wall_s=wall, cpu_s=cpu, maxrss_kb=rss, index_bytes=size, indexed=indexed,
-                   msgs_per_s=corpus.messages / wall if ok and wall else None,
-                   index_ratio=size / corpus.raw_bytes if corpus.raw_bytes else None)
-        if ok:
-            log(f"  {t.name}: {wall:.2f}s (cpu {cpu:.2f}s), {res['msgs_per_s']:.0f} msg/s, "
-                f"RSS {rss / 1024:.0f} MiB, index {size / 2**20:.1f} MiB, "
-                f"{'?' if indexed is None else indexed} messages searchable")
-        res["notes"] = t.notes
-        results[t.name] = res
+        results[t.name] = index_once(t, args, corpus)
+    fast = [t for t in tools if results[t.name]["ok"]
+            and results[t.name]["wall_s"] < args.repeat_under]
+    runs = {t.name: [results[t.name]] for t in fast}
+    for rnd in range(1, args.index_runs):
+        for t in fast:
+            log(f"indexing with {t.name} again (run {rnd + 1} of {args.index_runs}) ...")
+            shutil.rmtree(t.db_dir(), ignore_errors=True)
+            runs[t.name].append(index_once(t, args, corpus))
+    for t in fast:
+        done = [r for r in runs[t.name] if r["ok"]]
+        if len(runs[t.name]) > 1 and len(done) == len(runs[t.name]):
+            walls = sorted(r["wall_s"] for r in done)
+            median = sorted(done, key=lambda r: r["wall_s"])[(len(done) - 1) // 2]
+            median["runs_wall_s"] = [r["wall_s"] for r in done]
+            median["runs_cpu_s"] = [r["cpu_s"] for r in done]
+            t.notes.append(f"median of {len(done)} indexing runs by wall time; walls "
+                           + ", ".join(f"{w:.2f}" for w in walls) + " s")
+            results[t.name] = median
+        elif len(done) != len(runs[t.name]):
+            results[t.name] = next(r for r in runs[t.name] if not r["ok"])
+    for t in tools:
+        res = results[t.name]
+        res["indexed"] = t.indexed_count(args.timeout) if res["ok"] else None
+        if res["ok"]:
+            log(f"  {t.name}: {res['wall_s']:.2f}s (cpu {res['cpu_s']:.2f}s), "
+                f"{res['msgs_per_s']:.0f} msg/s, RSS {res['maxrss_kb'] / 1024:.0f} MiB, "
+                f"index {res['index_bytes'] / 2**20:.1f} MiB, "
+                f"{'?' if res['indexed'] is None else res['indexed']} messages searchable")
+        res["notes"] = list(dict.fromkeys(t.notes))
     return results
 
 
@@ -622,6 +653,11 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per query and tool first")
     ap.add_argument("--limit", type=int, default=20, help="hits asked for per search")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed per indexing command")
+    ap.add_argument("--index-runs", type=int, default=1, metavar="N",
+                    help="index N times with each tool whose first run took under --repeat-under "
+                         "seconds (rounds interleaved) and report the median run by wall time")
+    ap.add_argument("--repeat-under", type=float, default=60.0, metavar="SECONDS",
+                    help="which tools --index-runs repeats (default: those under 60 s)")
     ap.add_argument("--query-timeout", type=float, default=120, help="seconds allowed per query command")
     ap.add_argument("--report", type=Path, default=HERE / "out/report.md", help="Markdown report")
     ap.add_argument("--json", type=Path, default=None, help="raw numbers (default: report with .json)")
