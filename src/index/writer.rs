@@ -3,15 +3,15 @@
 //! Decides, for every extracted message, whether it is new, a duplicate of a
 //! message already indexed (same key and content: one document, one more
 //! location), or a different message that reuses a Message-ID (then it is keyed
-//! by the SHA-256 of its raw bytes). Commits carry a payload (the tail
+//! `sha256:` and its content hash). Commits carry a payload (the tail
 //! checkpoints) so both become durable together.
 
 use std::collections::HashMap;
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
 use tantivy::schema::IndexRecordOption;
-use tantivy::{IndexWriter, Searcher, TantivyDocument, Term};
+use tantivy::{DocAddress, DocSet, IndexWriter, Searcher, TantivyDocument, Term, TERMINATED};
 
 use super::analysis::lowercase_key;
 use super::doc::{key_term, same_content, to_document, Place, StoredMessage};
@@ -62,15 +62,29 @@ pub struct LocationLookup {
 impl LocationLookup {
     /// Is a message with this stable location key in the committed index?
     pub fn contains(&self, stable_key: &str) -> bool {
-        let q = TermQuery::new(
-            Term::from_field_text(self.field, stable_key),
-            IndexRecordOption::Basic,
-        );
-        self.searcher
-            .search(&q, &Count)
-            .map(|n| n > 0)
-            .unwrap_or(false)
+        let term = Term::from_field_text(self.field, stable_key);
+        matches!(first_live(&self.searcher, &term), Ok(Some(_)))
     }
+}
+
+/// The first live document holding `term`, read from the postings directly:
+/// asked once or twice per message while indexing, where a full search (a
+/// weight, a scorer and a collector per call) cost several times as much.
+fn first_live(searcher: &Searcher, term: &Term) -> tantivy::Result<Option<DocAddress>> {
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let inverted = segment.inverted_index(term.field())?;
+        let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else {
+            continue;
+        };
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            if !segment.is_deleted(doc) {
+                return Ok(Some(DocAddress::new(ord as u32, doc)));
+            }
+            doc = postings.advance();
+        }
+    }
+    Ok(None)
 }
 
 impl Writer {
@@ -123,12 +137,8 @@ impl Writer {
 
     fn committed(&self, key: &str) -> Result<Option<StoredMessage>, IndexError> {
         let f = &self.index.fields;
-        let q = TermQuery::new(key_term(f, key), IndexRecordOption::Basic);
-        let top = self
-            .searcher
-            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
-        match top.first() {
-            Some((_, addr)) => Ok(Some(StoredMessage::load(&self.searcher, f, *addr)?)),
+        match first_live(&self.searcher, &key_term(f, key))? {
+            Some(addr) => Ok(Some(StoredMessage::load(&self.searcher, f, addr)?)),
             None => Ok(None),
         }
     }
