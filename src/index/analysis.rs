@@ -216,7 +216,8 @@ pub struct MailTokenizer {
 /// The token stream of [`MailTokenizer`]: one reused token, no allocation per token.
 pub struct MailTokenStream<'a> {
     text: &'a str,
-    chars: std::iter::Peekable<std::str::CharIndices<'a>>,
+    /// Byte offset of the next character to look at.
+    pos: usize,
     token: &'a mut Token,
     /// Inside a CJK run: the start of the previous CJK character, and whether
     /// a bigram was already emitted in this run.
@@ -230,7 +231,7 @@ impl Tokenizer for MailTokenizer {
         self.token.reset();
         MailTokenStream {
             text,
-            chars: text.char_indices().peekable(),
+            pos: 0,
             token: &mut self.token,
             cjk: None,
         }
@@ -258,14 +259,15 @@ impl MailTokenStream<'_> {
 
 impl TokenStream for MailTokenStream<'_> {
     fn advance(&mut self) -> bool {
+        let bytes = self.text.as_bytes();
         loop {
             if let Some((prev, emitted)) = self.cjk {
-                match self.chars.peek().copied() {
-                    Some((next, c)) if c.is_alphanumeric() && is_cjk(c) => {
-                        self.chars.next();
+                match char_at(self.text, self.pos) {
+                    Some((c, after)) if c.is_alphanumeric() && is_cjk(c) => {
+                        let next = self.pos;
+                        self.pos = after;
                         self.cjk = Some((next, true));
-                        let to = next + c.len_utf8();
-                        return self.emit(prev, to);
+                        return self.emit(prev, after);
                     }
                     _ => {
                         self.cjk = None;
@@ -277,26 +279,38 @@ impl TokenStream for MailTokenStream<'_> {
                 }
                 continue;
             }
+            // Up to the next alphanumeric: ASCII separators byte by byte.
             let (start, c) = loop {
-                match self.chars.next() {
-                    Some((i, c)) if c.is_alphanumeric() => break (i, c),
-                    Some(_) => {}
-                    None => return false,
+                while bytes
+                    .get(self.pos)
+                    .is_some_and(|&b| b < 0x80 && !b.is_ascii_alphanumeric())
+                {
+                    self.pos += 1;
+                }
+                let Some((c, after)) = char_at(self.text, self.pos) else {
+                    return false;
+                };
+                let at = self.pos;
+                self.pos = after;
+                if c.is_alphanumeric() {
+                    break (at, c);
                 }
             };
             if is_cjk(c) {
                 self.cjk = Some((start, false));
                 continue;
             }
-            let mut end = start + c.len_utf8();
-            while let Some(&(i, c)) = self.chars.peek() {
-                if !c.is_alphanumeric() || is_cjk(c) {
-                    break;
+            // The rest of the word: ASCII letters and digits byte by byte.
+            loop {
+                while bytes.get(self.pos).is_some_and(u8::is_ascii_alphanumeric) {
+                    self.pos += 1;
                 }
-                end = i + c.len_utf8();
-                self.chars.next();
+                match char_at(self.text, self.pos) {
+                    Some((c, after)) if c.is_alphanumeric() && !is_cjk(c) => self.pos = after,
+                    _ => break,
+                }
             }
-            return self.emit(start, end);
+            return self.emit(start, self.pos);
         }
     }
 
@@ -309,12 +323,118 @@ impl TokenStream for MailTokenStream<'_> {
     }
 }
 
+/// The character at byte `pos` of `text` and the byte after it.
+#[inline]
+fn char_at(text: &str, pos: usize) -> Option<(char, usize)> {
+    let b = *text.as_bytes().get(pos)?;
+    if b < 0x80 {
+        return Some((char::from(b), pos + 1));
+    }
+    let c = text.get(pos..)?.chars().next()?;
+    Some((c, pos + c.len_utf8()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn fold(text: &str) -> Vec<String> {
         terms(&mut fold_analyzer(), text)
+    }
+
+    /// The tokenizer as it was, character by character: the byte-wise fast
+    /// paths must split every text exactly as it did.
+    fn reference_tokens(text: &str) -> Vec<(String, usize, usize)> {
+        let mut out = Vec::new();
+        let mut chars = text.char_indices().peekable();
+        let end_of = |start: usize| {
+            text[start..]
+                .chars()
+                .next()
+                .map_or(start, |c| start + c.len_utf8())
+        };
+        let mut cjk: Option<(usize, bool)> = None;
+        loop {
+            if let Some((prev, emitted)) = cjk {
+                match chars.peek().copied() {
+                    Some((next, c)) if c.is_alphanumeric() && is_cjk(c) => {
+                        chars.next();
+                        cjk = Some((next, true));
+                        out.push((prev, next + c.len_utf8()));
+                    }
+                    _ => {
+                        cjk = None;
+                        if !emitted {
+                            out.push((prev, end_of(prev)));
+                        }
+                    }
+                }
+                continue;
+            }
+            let (start, c) = loop {
+                match chars.next() {
+                    Some((i, c)) if c.is_alphanumeric() => break (i, c),
+                    Some(_) => {}
+                    None => {
+                        return out
+                            .into_iter()
+                            .map(|(a, b)| (text[a..b].to_string(), a, b))
+                            .collect()
+                    }
+                }
+            };
+            if is_cjk(c) {
+                cjk = Some((start, false));
+                continue;
+            }
+            let mut end = start + c.len_utf8();
+            while let Some(&(i, c)) = chars.peek() {
+                if !c.is_alphanumeric() || is_cjk(c) {
+                    break;
+                }
+                end = i + c.len_utf8();
+                chars.next();
+            }
+            out.push((start, end));
+        }
+    }
+
+    fn our_tokens(text: &str) -> Vec<(String, usize, usize)> {
+        let mut tokenizer = MailTokenizer::default();
+        let mut stream = tokenizer.token_stream(text);
+        let mut out = Vec::new();
+        let mut position = 0;
+        while stream.advance() {
+            let t = stream.token();
+            assert_eq!(t.position, position, "positions count up by one");
+            position += 1;
+            out.push((t.text.clone(), t.offset_from, t.offset_to));
+        }
+        out
+    }
+
+    #[test]
+    fn tokens_equal_the_char_by_char_definition() {
+        for text in [
+            "",
+            "a",
+            "Hello, wörld! foo_bar x@y.org 42nd",
+            "日本語のテキスト and ascii",
+            "検索",
+            "検",
+            "Ünïcödé—dash…ellipsis ½ ² Ⅻ",
+            "tail 検",
+            "😀 emoji 😀x",
+        ] {
+            assert_eq!(our_tokens(text), reference_tokens(text), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tokens_equal_the_definition_on_any_text(text in "[a-zA-Z0-9 .,@_\\-\\n\\t\\u{0}\\u{7f}\\u{80}-\\u{ff}é²½Ⅻ日本語のテ한국😀\\u{200b}\\u{3000}]{0,48}") {
+            proptest::prop_assert_eq!(our_tokens(&text), reference_tokens(&text));
+        }
     }
 
     #[test]
