@@ -60,7 +60,7 @@ fn detector() -> &'static Detector {
 /// letters (URLs, numbers, code) are skipped, so the cost is bounded.
 pub fn detect_lang(text: &str) -> &'static str {
     let sample = sample(text);
-    // Fast path: a text where a fifth of the words are function words of one
+    // Fast path: a text where a seventh of the words are function words of one
     // language, clearly more than of any other, is in that language. whatlang
     // was the indexer's largest cost (its trigram scoring costs tens of µs per
     // text whatever the sample's length).
@@ -204,9 +204,13 @@ impl Counts {
         Counts { hits, words }
     }
 
-    /// The language whose function words make up a fifth of the sample (at
+    /// The language whose function words make up a seventh of the sample (at
     /// least three of them: short replies are common on lists), twice as many
     /// as any other language's.
+    /// A fifth left technical English (patches, logs, product names) to
+    /// whatlang, which called some of it French or Italian; a seventh decides it
+    /// here (100k generated messages: 113 fewer `und`, 3 wrong languages fewer,
+    /// no other language changed; SpamAssassin: 14 fewer `und`, 1 fewer wrong).
     pub(super) fn clear(&self) -> Option<&'static str> {
         let (best, &top) = self.hits.iter().enumerate().max_by_key(|(_, n)| **n)?;
         let runner_up = self
@@ -217,7 +221,7 @@ impl Counts {
             .map(|(_, n)| *n)
             .max()
             .unwrap_or(0);
-        (top >= 3 && top * 5 >= self.words && top >= 2 * runner_up).then(|| FUNCTION_WORDS[best].0)
+        (top >= 3 && top * 7 >= self.words && top >= 2 * runner_up).then(|| FUNCTION_WORDS[best].0)
     }
 
     /// At least two English function words making up a quarter of the words.
@@ -275,5 +279,33 @@ mod tests {
             }
         }
         assert_eq!(Counts::of("serverkonfiguration xyz").hits, [0; 7]);
+    }
+
+    /// Technical English with few function words: whatlang called these French.
+    #[test]
+    fn technical_english_is_english() {
+        let patch = r#"The documentation on permission is a bit thin, so I may be missing
+something obvious. Let me know if you need more details about the
+policy.
+
+In our case the result is stored on a separate deadlock volume.
+
+Signed-off-by: David Murphy <david_murphy@corp.example.com>
+
+---
+ src/maildir/split.c | 2 ++
+ 1 file changed, 2 insertions(+), 0 deletions(-)
+
+diff --git a/src/maildir/split.c b/src/maildir/split.c
+index 0dd835d..dd50c64 100644
+--- a/src/maildir/split.c
++++ b/src/maildir/split.c
+@@ -349,7 +349,8 @@ maildir_term()
++size_t len = strlen(host_idx);
+ 	goto out;
+ size_t len = strlen(core_buf);
++hook_map = NULL;
+"#;
+        assert_eq!(detect_lang(patch), "eng");
     }
 }
