@@ -583,12 +583,12 @@ def do_index(tools, args, corpus):
     for t in fast:
         done = [r for r in runs[t.name] if r["ok"]]
         if len(runs[t.name]) > 1 and len(done) == len(runs[t.name]):
-            walls = sorted(r["wall_s"] for r in done)
-            median = sorted(done, key=lambda r: r["wall_s"])[(len(done) - 1) // 2]
+            by_wall = sorted(done, key=lambda r: r["wall_s"])
+            median = by_wall[(len(done) - 1) // 2]
             median["runs_wall_s"] = [r["wall_s"] for r in done]
             median["runs_cpu_s"] = [r["cpu_s"] for r in done]
             t.notes.append(f"median of {len(done)} indexing runs by wall time; walls "
-                           + ", ".join(f"{w:.2f}" for w in walls) + " s")
+                           + ", ".join(f"{r['wall_s']:.2f}" for r in by_wall) + " s")
             results[t.name] = median
         elif len(done) != len(runs[t.name]):
             results[t.name] = next(r for r in runs[t.name] if not r["ok"])

@@ -124,11 +124,9 @@ fn header_end(bytes: &[u8]) -> usize {
 
 /// The raw value of the first root header called `name`, unfolded.
 fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
-    raw_headers(message, name).next()
-}
-
-fn raw_headers<'m>(message: &'m Message<'_>, name: &'m str) -> impl Iterator<Item = String> + 'm {
-    raw_header_texts(message, name).map(|text| collapse_ws(&text))
+    raw_header_texts(message, name)
+        .next()
+        .map(|text| collapse_ws(&text))
 }
 
 /// The decoded raw values of the root headers called `name`, folding and all.
@@ -222,6 +220,11 @@ fn strip_comments(s: &str) -> Cow<'_, str> {
     if !s.contains('(') {
         return Cow::Borrowed(s);
     }
+    Cow::Owned(strip_comment_chars(s))
+}
+
+/// [`strip_comments`] character by character.
+fn strip_comment_chars(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut depth = 0usize;
     let mut in_angle = false;
@@ -245,7 +248,7 @@ fn strip_comments(s: &str) -> Cow<'_, str> {
             _ => out.push(c),
         }
     }
-    Cow::Owned(out)
+    out
 }
 
 /// Normalises one id: no angle brackets, whitespace or comments.
@@ -564,32 +567,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The definition: comments out (outside angle brackets), then every
-    /// whitespace character and angle bracket dropped.
+    /// The definition: comments out (outside angle brackets, character by
+    /// character, never taking the shortcuts), then every whitespace
+    /// character and angle bracket dropped.
     fn reference(s: &str) -> Option<String> {
-        let mut stripped = String::new();
-        let (mut depth, mut in_angle) = (0usize, false);
-        let mut chars = s.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '<' if depth == 0 => {
-                    in_angle = true;
-                    stripped.push(c);
-                }
-                '>' if depth == 0 => {
-                    in_angle = false;
-                    stripped.push(c);
-                }
-                '(' if !in_angle => depth += 1,
-                ')' if depth > 0 => depth -= 1,
-                '\\' if depth > 0 => {
-                    chars.next();
-                }
-                _ if depth > 0 => {}
-                _ => stripped.push(c),
-            }
-        }
-        let id: String = stripped
+        let id: String = strip_comment_chars(s)
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>')
             .collect();
