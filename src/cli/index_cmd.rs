@@ -70,22 +70,30 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-fn run_ingest(
-    index: &MailIndex,
-    sources: &[Source],
-    threads: Option<usize>,
-) -> anyhow::Result<IngestReport> {
+/// Ingest options from the command line: extraction threads and commit interval.
+pub fn ingest_options(threads: Option<usize>, commit_every: Option<usize>) -> IngestOptions {
     let mut opts = IngestOptions::default();
     if let Some(t) = threads {
         opts.workers = t.max(1);
     }
+    if let Some(n) = commit_every {
+        opts.commit_every = n.max(1);
+    }
+    opts
+}
+
+fn run_ingest(
+    index: &MailIndex,
+    sources: &[Source],
+    opts: &IngestOptions,
+) -> anyhow::Result<IngestReport> {
     // Two tantivy indexing threads (one on a single core). One thread uses
     // ~5% less CPU, but each commit and the final flush then serialise a
     // whole segment on one core while the other waits: on 2 cores, 100k
     // maildir, two threads finish 7-10% sooner (interleaved runs, docs/BENCHMARKS.md).
     let mut writer = Writer::new(index, opts.workers.clamp(1, 2))?;
     let bar = progress_bar();
-    let report = ingest::ingest(&mut writer, sources, &opts, &|p: Progress| {
+    let report = ingest::ingest(&mut writer, sources, opts, &|p: Progress| {
         bar.set_position(p.done);
         bar.set_message(format!("{} new", p.indexed));
     })?;
@@ -133,7 +141,7 @@ pub fn index(
     configured: &[SourceConfig],
     paths: &[PathBuf],
     list: Option<&str>,
-    threads: Option<usize>,
+    opts: &IngestOptions,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
@@ -148,7 +156,7 @@ pub fn index(
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let index = MailIndex::open(&data.join("index"), true)?;
     remember_sources(data, &sources)?;
-    let report = run_ingest(&index, &sources, threads)?;
+    let report = run_ingest(&index, &sources, opts)?;
     print_report(&report, json)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -158,7 +166,7 @@ pub fn rebuild(
     data: &Path,
     configured: &[SourceConfig],
     archive_dir: &Path,
-    threads: Option<usize>,
+    opts: &IngestOptions,
 ) -> anyhow::Result<ExitCode> {
     let known = load_sources(data)?;
     anyhow::ensure!(
@@ -197,7 +205,7 @@ pub fn rebuild(
         std::fs::remove_dir_all(&fresh)?;
     }
     let index = MailIndex::open(&fresh, true)?;
-    let report = run_ingest(&index, &sources, threads)?;
+    let report = run_ingest(&index, &sources, opts)?;
     drop(index);
     drop(live_guard);
     let live = data.join("index");
@@ -228,7 +236,14 @@ pub fn demo(corpus: &Path, listen: std::net::SocketAddr) -> anyhow::Result<ExitC
     let dir = tempfile::Builder::new().prefix("gleaner-demo-").tempdir()?;
     let data = dir.keep();
     println!("Indexing {} into {} ...", corpus.display(), data.display());
-    index(&data, &[], &[corpus.to_path_buf()], None, None, false)?;
+    index(
+        &data,
+        &[],
+        &[corpus.to_path_buf()],
+        None,
+        &IngestOptions::default(),
+        false,
+    )?;
     println!();
     println!("Try, for example:");
     let exe = std::env::args().next().unwrap_or_else(|| "gleaner".into());

@@ -72,6 +72,10 @@ pub enum Command {
         /// Extraction threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
+        /// Make what is indexed durable every N new messages (default 50000).
+        /// A smaller N means less work redone after a crash, at some speed.
+        #[arg(long, value_name = "N")]
+        commit_every: Option<usize>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -476,6 +480,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Index {
             list,
             threads,
+            commit_every,
             json,
             paths,
         } => index_cmd::index(
@@ -483,7 +488,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &config.sources,
             &paths,
             list.as_deref(),
-            threads,
+            &index_cmd::ingest_options(threads, commit_every),
             json,
         ),
         Command::Search {
@@ -501,7 +506,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Stats { json } => search_cmd::stats(data, json),
         Command::Rebuild { threads } => {
             let archive = config.archive.dir_for(data);
-            index_cmd::rebuild(data, &config.sources, &archive, threads)
+            let opts = index_cmd::ingest_options(threads, None);
+            index_cmd::rebuild(data, &config.sources, &archive, &opts)
         }
         Command::Demo { corpus, listen } => index_cmd::demo(&corpus, listen),
         Command::Serve {

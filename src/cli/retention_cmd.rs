@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use gleaner::config::Config;
+use gleaner::index::ingest::IngestOptions;
 use gleaner::index::writer::Writer;
 use gleaner::retention::archive::{self, Context as ArchiveContext};
 use gleaner::retention::{backup, Retention};
@@ -157,7 +158,7 @@ pub fn archive_cmd(
                 "the volumes in {} do not verify; not attached",
                 other.display()
             );
-            super::index_cmd::index(data, &[], &[other], None, None, false)
+            super::index_cmd::index(data, &[], &[other], None, &IngestOptions::default(), false)
         }
     }
 }
