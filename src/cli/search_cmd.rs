@@ -3,9 +3,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use gleaner::curate::Curation;
 use gleaner::index::MailIndex;
-use gleaner::query::{self, Request, Sort};
+use gleaner::query::marks::{Combined, Lazy};
+use gleaner::query::{self, Marks, Request, Sort};
+use gleaner::retention::Retention;
 use serde_json::json;
 
 use super::SortArg;
@@ -35,6 +39,7 @@ pub fn search(
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
     let index = open(data)?;
+    let (dir, public_url) = (data.to_path_buf(), config.http.public_url());
     let req = Request {
         query: text.to_string(),
         limit,
@@ -46,13 +51,12 @@ pub fn search(
         },
         now: now(),
         allowed_lists: None,
-        marks: Some(std::sync::Arc::new(gleaner::query::marks::Combined(vec![
-            std::sync::Arc::new(gleaner::curate::Curation::open(
-                data,
-                &config.http.public_url(),
-            )?),
-            std::sync::Arc::new(gleaner::retention::Retention::open(data)?),
-        ]))),
+        // Opened only when the query asks `is:` or `cited:`.
+        marks: Some(Arc::new(Lazy::new(move || {
+            let curation = Curation::open(&dir, &public_url).map_err(|e| e.to_string())?;
+            let retention = Retention::open(&dir).map_err(|e| e.to_string())?;
+            Ok(Arc::new(Combined(vec![Arc::new(curation), Arc::new(retention)])) as Arc<dyn Marks>)
+        }))),
     };
     let results = query::search(&index, &req)?;
     let mut out = std::io::stdout().lock();
