@@ -131,3 +131,33 @@ fn message_ids_match_whatever_their_case() {
         .expect("found whatever the case");
     assert_eq!(found.message_id, "MixedCase.Abc@sem");
 }
+
+/// The planner searches the body fields the `lang` terms name: exactly the
+/// body fields that hold words, on the multilingual sample.
+#[test]
+fn body_fields_in_use_are_the_body_fields_holding_words() {
+    let dir = tempdir();
+    let (index, report) = index_paths(dir.path(), &[crate::common::sample()]);
+    assert!(report.indexed > 1000);
+    let searcher = index.reader.searcher();
+    let holding_words: Vec<_> = index
+        .fields
+        .body_fields()
+        .into_iter()
+        .filter(|field| {
+            searcher.segment_readers().iter().any(|r| {
+                r.inverted_index(*field)
+                    .map(|ii| ii.terms().num_terms() > 0)
+                    .unwrap()
+            })
+        })
+        .collect();
+    assert!(
+        holding_words.len() >= 5,
+        "the sample has mail in several stemmed languages: {holding_words:?}"
+    );
+    assert_eq!(
+        gleaner::query::plan::body_fields_in_use(&index),
+        holding_words
+    );
+}
