@@ -390,31 +390,67 @@ fn valid_timestamp(dt: &DateTime) -> Option<i64> {
     (dt.is_valid() && (1971..=2100).contains(&dt.year)).then(|| dt.to_timestamp())
 }
 
-/// The message date: Date header, else newest Received, else mbox envelope.
-pub(crate) fn date(
+/// How far a `Date:` may be ahead of the message's arrival before it is taken
+/// for a wrong clock (a sender's, or spam's) rather than a date: a day covers
+/// any time-zone mistake.
+const DATE_AHEAD_OF_ARRIVAL: i64 = 86_400;
+
+/// A message's dates.
+pub(crate) struct Dates {
+    /// The date the message is filed under.
+    pub date: Option<i64>,
+    /// Where `date` came from.
+    pub source: DateSource,
+    /// The `Date:` header as written, whether or not it is `date`.
+    pub header: Option<i64>,
+    /// When it reached the mail system: newest `Received:`, else mbox envelope.
+    pub arrived: Option<i64>,
+}
+
+/// The message date: the Date header, unless it is more than a day after the
+/// message arrived (no mail is written after it is received: 2028-dated spam
+/// would head every newest-first list for years); else the newest Received,
+/// else the mbox envelope.
+pub(crate) fn dates(
     message: &Message<'_>,
     envelope: Option<&str>,
     defects: &mut Vec<String>,
-) -> (Option<i64>, DateSource) {
-    if has_header(message, "Date") {
+) -> Dates {
+    let header = if has_header(message, "Date") {
         let parsed = message
             .date()
             .and_then(|dt| valid_timestamp(&y2k_fix(*dt)))
             .or_else(|| raw_header(message, "Date").and_then(|raw| lenient_date(&raw)));
-        if let Some(ts) = parsed {
-            return (Some(ts), DateSource::Header);
+        if parsed.is_none() {
+            defects.push("bad date".to_string());
         }
-        defects.push("bad date".to_string());
+        parsed
     } else {
         defects.push("no date".to_string());
+        None
+    };
+    let arrival = newest_received(message)
+        .map(|t| (t, DateSource::Received))
+        .or_else(|| {
+            envelope
+                .and_then(envelope_date)
+                .map(|t| (t, DateSource::Envelope))
+        });
+    let (date, source) = match (header, arrival) {
+        (Some(h), Some((a, from))) if h > a.saturating_add(DATE_AHEAD_OF_ARRIVAL) => {
+            defects.push("date after arrival".to_string());
+            (Some(a), from)
+        }
+        (Some(h), _) => (Some(h), DateSource::Header),
+        (None, Some((a, from))) => (Some(a), from),
+        (None, None) => (None, DateSource::None),
+    };
+    Dates {
+        date,
+        source,
+        header,
+        arrived: arrival.map(|(t, _)| t),
     }
-    if let Some(ts) = newest_received(message) {
-        return (Some(ts), DateSource::Received);
-    }
-    if let Some(ts) = envelope.and_then(envelope_date) {
-        return (Some(ts), DateSource::Envelope);
-    }
-    (None, DateSource::None)
 }
 
 fn newest_received(message: &Message<'_>) -> Option<i64> {
@@ -430,12 +466,6 @@ fn newest_received(message: &Message<'_>) -> Option<i64> {
                 .and_then(valid_timestamp)
         })
         .max()
-}
-
-/// When the message reached the mail system: the newest `Received:`, else the
-/// mbox envelope date.
-pub(crate) fn arrival(message: &Message<'_>, envelope: Option<&str>) -> Option<i64> {
-    newest_received(message).or_else(|| envelope.and_then(envelope_date))
 }
 
 /// Years written as `year - 1900` by Y2K-buggy mailers ("0102" for 2002).
@@ -617,5 +647,78 @@ Message-ID: <r@x>\r\nFrom: a@x\r\nSubject: s\r\n\r\nbody\r\n";
         let doc = extract(raw, &ExtractContext::default()).expect("extracts");
         // 2010-03-02 13:00:00 UTC: the folded first line, newer than the second.
         assert_eq!(doc.arrived, Some(1_267_534_800));
+    }
+
+    fn with_dates(
+        date: &str,
+        received: Option<&str>,
+        envelope: Option<&str>,
+    ) -> crate::extract::MailDoc {
+        let received = received
+            .map(|r| format!("Received: by mx.example; {r}\n"))
+            .unwrap_or_default();
+        let raw = format!(
+            "{received}Message-ID: <d@x>\nFrom: a@x\nSubject: s\nDate: {date}\n\nbody words\n"
+        );
+        let ctx = ExtractContext {
+            list: None,
+            envelope,
+        };
+        extract(raw.as_bytes(), &ctx).expect("extracts")
+    }
+
+    #[test]
+    fn a_date_written_after_arrival_gives_way_to_the_arrival() {
+        use crate::extract::DateSource;
+        // Spam of 2002 dated 2028: filed under its Received date.
+        let spam = with_dates(
+            "Wed, 04 Oct 2028 10:00:00 +0000",
+            Some("Sun, 15 Sep 2002 12:00:00 +0000"),
+            None,
+        );
+        assert_eq!(spam.date, Some(1_032_091_200));
+        assert_eq!(spam.date_source, DateSource::Received);
+        assert!(spam.defects.contains(&"date after arrival".to_string()));
+        // The same message arriving after its Date keeps it; the content hash
+        // (which covers the Date header as written) is the same for both.
+        let sane = with_dates(
+            "Wed, 04 Oct 2028 10:00:00 +0000",
+            Some("Wed, 04 Oct 2028 10:05:00 +0000"),
+            None,
+        );
+        assert_eq!(sane.date, Some(1_854_266_400));
+        assert_eq!(sane.date_source, DateSource::Header);
+        assert!(!sane.defects.contains(&"date after arrival".to_string()));
+        assert_eq!(spam.content_hash, sane.content_hash);
+        // Only the mbox envelope tells when it arrived: the same rule.
+        let mboxed = with_dates(
+            "Wed, 04 Oct 2028 10:00:00 +0000",
+            None,
+            Some("a@x Sun Sep 15 12:00:00 2002"),
+        );
+        assert_eq!(mboxed.date, Some(1_032_091_200));
+        assert_eq!(mboxed.date_source, DateSource::Envelope);
+    }
+
+    #[test]
+    fn dates_a_little_ahead_or_long_before_arrival_are_kept() {
+        use crate::extract::DateSource;
+        // A wrong time zone puts Date hours after the relay's clock: kept.
+        let skewed = with_dates(
+            "Sun, 15 Sep 2002 23:00:00 -0900",
+            Some("Sun, 15 Sep 2002 12:00:00 +0000"),
+            None,
+        );
+        assert_eq!(skewed.date_source, DateSource::Header);
+        assert_eq!(skewed.date, Some(1_032_091_200 + 20 * 3600));
+        // Old mail delivered again years later (a migration) keeps its Date.
+        let redelivered = with_dates(
+            "Sun, 15 Sep 2002 12:00:00 +0000",
+            Some("Wed, 02 Dec 2026 12:00:00 +0000"),
+            None,
+        );
+        assert_eq!(redelivered.date_source, DateSource::Header);
+        assert_eq!(redelivered.date, Some(1_032_091_200));
+        assert_eq!(redelivered.arrived, Some(1_796_212_800));
     }
 }

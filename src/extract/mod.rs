@@ -143,7 +143,7 @@ pub enum ExtractError {
 pub const TEXT_CAP: usize = 1 << 20;
 /// mail-parser set up as its default (each registered header by its own
 /// parser) except `Received:`, which is skipped: only the newest one's date is
-/// read, from the raw bytes ([`headers::date`]), and parsing every hop of every
+/// read, from the raw bytes ([`headers::dates`]), and parsing every hop of every
 /// message was 3% of indexing.
 fn parser() -> &'static MessageParser {
     static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
@@ -196,8 +196,9 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
 
     let h = headers::read(&message, &mut defects);
     let envelope = ctx.envelope.or(envelope_line.as_deref());
-    let (date, date_source) = headers::date(&message, envelope, &mut defects);
-    let arrived = headers::arrival(&message, envelope).or(date);
+    let dates = headers::dates(&message, envelope, &mut defects);
+    let (date, date_source) = (dates.date, dates.source);
+    let arrived = dates.arrived.or(date);
     let b = body::read(&message, &mut defects);
     let signals = signals::signals(&b.body);
 
@@ -205,12 +206,9 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     if message_id.is_none() {
         defects.push("no message-id".to_string());
     }
-    let header_date = if date_source == DateSource::Header {
-        date
-    } else {
-        None
-    };
-    let content_hash = content_hash(&h.subject, &h.from, header_date, &b.body, &b.quoted);
+    // The Date header as written, also when it is not the date filed under
+    // (one written after arrival): the hash of a message stays what it was.
+    let content_hash = content_hash(&h.subject, &h.from, dates.header, &b.body, &b.quoted);
     // Without a Message-ID the key is the content hash, not the raw hash, so the
     // same message stored with LF in a Maildir and CRLF in an mbox is one document.
     let key = match &message_id {
