@@ -438,10 +438,12 @@ def search_phase(insts, searches, args) -> dict:
            for name in insts}
     rounds = args.warmup + max(runs.values())
     for r in range(rounds):
-        for name, client in clients.items():
-            if r >= args.warmup + runs[name]:
-                continue
-            for s in searches:
+        # Search by search, the instances in turn: a slow spell of the machine
+        # hits each configuration's run of that search alike.
+        for s in searches:
+            for name, client in clients.items():
+                if r >= args.warmup + runs[name]:
+                    continue
                 secs, uids, err = client.search(s.split())
                 slot = res[name][s]
                 (slot["warmup_s"] if r < args.warmup else slot["runs_s"]).append(secs)
@@ -670,7 +672,10 @@ def main(argv=None):
                 f"{data['index'][c]['msgs_per_s']:.0f} msgs/s")
             data["index"][c]["size_after_index"] = index_size(c, insts[c], gleaner)
 
-        # Searches.
+        # Searches, once gleaner's index has stopped changing: segment merges
+        # after a bulk load would otherwise run beside the first rounds.
+        if gleaner:
+            log(f"waiting for gleaner's index to settle: {settle(gleaner.data / 'imap'):.1f} s")
         data["search"] = search_phase(insts, searches, args)
         data["compare"] = compare(data["search"], searches)
         data["differences"] = explain_differences(insts["nofts"], data["compare"],
@@ -708,6 +713,26 @@ def main(argv=None):
     args.report.write_text(render(data))
     log(f"wrote {args.report} and {json_path}")
     return 0
+
+
+def settle(path: Path, quiet_s: float = 5.0, timeout_s: float = 300.0) -> float:
+    """Waits until the files under `path` (names and sizes) stay the same for
+    `quiet_s` seconds, or `timeout_s` passes; returns the seconds waited."""
+    def listing():
+        return sorted((str(f), f.stat().st_size) for f in path.rglob("*") if f.is_file())
+    started = time.monotonic()
+    last, since = None, started
+    while time.monotonic() - started < timeout_s:
+        try:
+            now = listing()
+        except OSError:  # a file vanished while listed: still changing
+            now = None
+        if now is None or now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 def index_size(config: str, inst: Instance, gleaner) -> dict:
