@@ -17,6 +17,7 @@ mod live;
 mod retention;
 mod review_ui;
 mod semantics;
+mod threads;
 mod wd;
 mod webdriver;
 mod writer_model;

@@ -568,6 +568,19 @@ pub(crate) fn thread_subject(subject: &str) -> String {
     collapse_ws(&s)
 }
 
+/// Does the subject begin (after `[list-tag]`s) with a reply or forward prefix?
+pub(crate) fn is_reply_subject(subject: &str) -> bool {
+    let s = collapse_ws(&subject.to_lowercase());
+    let mut t = s.trim_start();
+    while t.starts_with('[') {
+        match t.find(']') {
+            Some(end) => t = t[end + 1..].trim_start(),
+            None => break,
+        }
+    }
+    strip_prefix_word(t).is_some()
+}
+
 /// `re:`, `re[2]:`, `re(2):`, `re :`, `回复：` and the like.
 fn strip_prefix_word(s: &str) -> Option<&str> {
     for p in PREFIXES {

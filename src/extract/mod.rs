@@ -21,6 +21,11 @@ use mail_parser::{HeaderName, MessageParser};
 use sha2::{Digest, Sha256};
 
 pub use lang::detect_lang;
+
+/// Whether a subject starts (after list tags) with a reply or forward prefix.
+pub fn is_reply_subject(subject: &str) -> bool {
+    headers::is_reply_subject(subject)
+}
 pub use signals::Signals;
 pub use text::fold;
 
@@ -91,7 +96,9 @@ pub struct MailDoc {
     pub in_reply_to: Option<String>,
     /// References ids, normalised, in order.
     pub references: Vec<String>,
-    /// First References id, else In-Reply-To, else own Message-ID, else `key`.
+    /// First References id, else In-Reply-To, else own Message-ID, else `key`:
+    /// the id a new conversation is named by (the index joins conversations;
+    /// see `index::threading`).
     pub thread_key: String,
     /// The author's own words.
     pub body: String,

@@ -111,13 +111,23 @@ fn cap(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Builds the tantivy document for `doc`, keyed `key`, found at `places`.
+/// Where a document is filed: its conversation and its threading tokens.
+pub struct Filing<'a> {
+    /// Conversation id.
+    pub thread: &'a str,
+    /// Threading tokens (see `index::threading`).
+    pub tokens: &'a super::threading::Tokens,
+}
+
+/// Builds the tantivy document for `doc`, keyed `key`, found at `places`,
+/// filed under `filing`.
 pub fn to_document(
     f: &Fields,
     doc: &MailDoc,
     key: &str,
     places: &[Place],
     flags: &str,
+    filing: &Filing<'_>,
 ) -> TantivyDocument {
     let mut d = TantivyDocument::default();
     d.add_text(f.key, key);
@@ -127,7 +137,10 @@ pub fn to_document(
             d.add_text(f.mid, lowercase_key(mid));
         }
     }
-    d.add_text(f.thread, &doc.thread_key);
+    d.add_text(f.thread, filing.thread);
+    for t in filing.tokens.all() {
+        d.add_text(f.tref, t);
+    }
     for p in places {
         d.add_text(f.loc, &p.stable_key);
         d.add_text(f.location, &p.uri);

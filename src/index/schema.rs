@@ -27,8 +27,13 @@ pub struct Fields {
     /// Lowercased Message-ID of a document whose key is not its Message-ID (a
     /// different message reusing an ID), so `id:` still finds it.
     pub mid: Field,
-    /// Thread key (root of the References chain).
+    /// Conversation id: the connected component of the Message-IDs messages
+    /// name (see `index::threading`). Stable as messages join it.
     pub thread: Field,
+    /// Threading tokens (exact, lowercased): the message's own id, every id it
+    /// names (References, In-Reply-To), and subject keys for mail that lost
+    /// those headers. Two messages sharing a token are in one conversation.
+    pub tref: Field,
     /// Stable location keys (one per place the message was found).
     pub loc: Field,
     /// Location URIs (stored, parallel to `loc`).
@@ -162,6 +167,7 @@ pub fn build() -> (Schema, Fields) {
         message_id: b.add_text_field("message_id", STORED),
         mid: b.add_text_field("mid", exact(RAW)),
         thread: b.add_text_field("thread", exact(RAW) | FAST),
+        tref: b.add_text_field("tref", exact(RAW)),
         loc: b.add_text_field("loc", exact(RAW)),
         location: b.add_text_field("location", STORED),
         flags: b.add_text_field("flags", STORED),

@@ -14,7 +14,8 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocSet, IndexWriter, Searcher, TantivyDocument, Term, TERMINATED};
 
 use super::analysis::lowercase_key;
-use super::doc::{key_term, same_content, to_document, Place, StoredMessage};
+use super::doc::{key_term, same_content, to_document, Filing, Place, StoredMessage};
+use super::threading::{self, Resolution, Tokens};
 use super::{IndexError, MailIndex};
 use crate::extract::MailDoc;
 use crate::store::Location;
@@ -45,6 +46,8 @@ pub enum Outcome {
 struct Pending {
     content_hash: String,
     places: Vec<Place>,
+    flags: String,
+    list: Option<String>,
 }
 
 /// The single index writer.
@@ -56,6 +59,11 @@ pub struct Writer {
     /// By key as indexed ([`lowercase_key`]).
     pending: HashMap<String, Pending>,
     pending_locs: HashMap<String, String>,
+    /// Conversations of the pending documents.
+    threads: threading::Pending,
+    /// Documents of a merged conversation that could not be re-read to move
+    /// them (their store is gone): they keep their old conversation id.
+    unmoved: u64,
     payload: Option<String>,
     dirty: bool,
 }
@@ -127,7 +135,15 @@ impl Writer {
             searcher: reader.searcher(),
             pending: HashMap::new(),
             pending_locs: HashMap::new(),
+            threads: threading::Pending::default(),
+            unmoved: 0,
         })
+    }
+
+    /// Documents of merged conversations that could not be moved (their mail
+    /// could not be re-read) since this writer started.
+    pub fn unmoved(&self) -> u64 {
+        self.unmoved
     }
 
     /// A lookup of committed locations, for scanners running beside the writer.
@@ -224,20 +240,92 @@ impl Writer {
         places: Vec<Place>,
         flags: &str,
     ) -> Result<(), IndexError> {
-        let tdoc = to_document(&self.index.fields, doc, key, &places, flags);
+        let tokens = threading::tokens(doc, key);
+        let resolution =
+            self.threads
+                .resolve(&self.searcher, &self.index.fields, &tokens, &doc.thread_key)?;
+        let thread = match resolution {
+            Resolution::Join(t) => t,
+            Resolution::Merge { winner, losers } => {
+                for loser in losers {
+                    self.move_conversation(&loser, &winner)?;
+                }
+                winner
+            }
+        };
+        self.write_filed(doc, key, places, flags, &tokens, &thread)
+    }
+
+    fn write_filed(
+        &mut self,
+        doc: &MailDoc,
+        key: &str,
+        places: Vec<Place>,
+        flags: &str,
+        tokens: &Tokens,
+        thread: &str,
+    ) -> Result<(), IndexError> {
+        let filing = Filing { thread, tokens };
+        let tdoc = to_document(&self.index.fields, doc, key, &places, flags, &filing);
         self.writer.add_document(tdoc)?;
         self.dirty = true;
         for p in &places {
             self.pending_locs
                 .insert(p.stable_key.clone(), key.to_string());
         }
+        self.threads.record(key, tokens, thread);
         self.pending.insert(
             lowercase_key(key),
             Pending {
                 content_hash: doc.content_hash.clone(),
                 places,
+                flags: flags.to_string(),
+                list: doc.list.clone(),
             },
         );
+        Ok(())
+    }
+
+    /// Moves every document of conversation `loser` into `winner`: each is
+    /// re-read from its store and written again (tantivy documents cannot be
+    /// changed in place). Merges are rare (a message bridging two
+    /// conversations, like a reply that arrives before its parent).
+    fn move_conversation(&mut self, loser: &str, winner: &str) -> Result<(), IndexError> {
+        let f = self.index.fields.clone();
+        let mut members: Vec<(String, Vec<Place>, String, Option<String>)> = Vec::new();
+        for key in self.threads.rename(loser, winner) {
+            if let Some(p) = self.pending.get(&lowercase_key(&key)) {
+                members.push((key, p.places.clone(), p.flags.clone(), p.list.clone()));
+            }
+        }
+        for addr in threading::committed_members(&self.searcher, &f, loser)? {
+            let m = StoredMessage::load(&self.searcher, &f, addr)?;
+            if self.pending.contains_key(&lowercase_key(&m.key)) {
+                // Rewritten since the last commit: the pending copy counts.
+                continue;
+            }
+            let places = m
+                .locations
+                .iter()
+                .map(|uri| Place {
+                    stable_key: Location::from_uri(uri)
+                        .map(|l| l.stable_key())
+                        .unwrap_or_else(|_| uri.clone()),
+                    uri: uri.clone(),
+                })
+                .collect();
+            let list = (!m.list.is_empty()).then(|| m.list.clone());
+            members.push((m.key, places, m.flags, list));
+        }
+        for (key, places, flags, list) in members {
+            let Some(doc) = reread(&places, list.as_deref()) else {
+                self.unmoved += 1;
+                continue;
+            };
+            self.writer.delete_term(key_term(&f, &key));
+            let tokens = threading::tokens(&doc, &key);
+            self.write_filed(&doc, &key, places, &flags, &tokens, winner)?;
+        }
         Ok(())
     }
 
@@ -300,16 +388,8 @@ impl Writer {
             self.dirty = true;
             self.pending.remove(&lowercase_key(&m.key));
             self.pending_locs.remove(stable_key);
-            let reread = remaining.iter().find_map(|p| {
-                let loc = Location::from_uri(&p.uri).ok()?;
-                let bytes = crate::store::read_location(&loc).ok()?;
-                let ctx = crate::extract::ExtractContext {
-                    list: (!m.list.is_empty()).then_some(m.list.as_str()),
-                    envelope: None,
-                };
-                crate::extract::extract(&bytes, &ctx).ok()
-            });
-            match reread {
+            let list = (!m.list.is_empty()).then_some(m.list.as_str());
+            match reread(&remaining, list) {
                 Some(doc) => self.write(&doc, &m.key, remaining, &m.flags)?,
                 None => deleted = true,
             }
@@ -335,6 +415,7 @@ impl Writer {
         self.searcher = reader.searcher();
         self.pending.clear();
         self.pending_locs.clear();
+        self.threads.clear();
         Ok(())
     }
 
@@ -343,6 +424,19 @@ impl Writer {
         self.writer.wait_merging_threads()?;
         Ok(())
     }
+}
+
+/// The message at the first readable place, extracted again.
+fn reread(places: &[Place], list: Option<&str>) -> Option<MailDoc> {
+    places.iter().find_map(|p| {
+        let loc = Location::from_uri(&p.uri).ok()?;
+        let bytes = crate::store::read_location(&loc).ok()?;
+        let ctx = crate::extract::ExtractContext {
+            list,
+            envelope: None,
+        };
+        crate::extract::extract(&bytes, &ctx).ok()
+    })
 }
 
 #[cfg(test)]

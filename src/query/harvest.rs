@@ -373,7 +373,12 @@ fn likeness(
         let lang = get(f.lang);
         let mlt = MoreLikeThisQuery::builder()
             .with_min_doc_frequency(1)
-            .with_max_doc_frequency(u64::MAX)
+            // Document frequencies count deleted documents (a duplicate
+            // rewritten, a location removed) until segments merge, the
+            // document count does not: a term found in more documents than
+            // are live would make tantivy's idf assert. Such a term says
+            // nothing about likeness anyway.
+            .with_max_doc_frequency(searcher.num_docs())
             .with_min_term_frequency(1)
             .with_max_query_terms(30)
             .with_min_word_length(3)
