@@ -38,10 +38,42 @@ pub fn id_terms(f: &Fields, id: &str) -> [Term; 2] {
     ]
 }
 
-/// Does a content hash read back from the index (or pending) belong to the
-/// message whose full hash is `full`?
-pub fn same_content(known: &str, full: &str) -> bool {
-    !known.is_empty() && full.starts_with(known)
+/// What makes two copies one document: the content hash (what a reader sees:
+/// subject, sender, date, text) cut to [`STORED_HASH_HEX`], plus a digest of
+/// what it does not cover but a copy can still differ in — recipients and
+/// attachments (name, type, and size of binary parts). A copy on another list with another
+/// attachment is another document, so deduplication can never show one
+/// list's attachment through another list's copy.
+pub fn identity(doc: &MailDoc) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for a in doc.to.iter().chain(doc.cc.iter()) {
+        h.update(a.addr.as_deref().unwrap_or("").to_lowercase().as_bytes());
+        h.update([0x1f]);
+    }
+    h.update([0x1e]);
+    for a in &doc.attachments {
+        h.update(a.filename.as_deref().unwrap_or("").as_bytes());
+        h.update([0x1f]);
+        h.update(a.mime.as_bytes());
+        h.update([0x1f]);
+        // Text parts change size with line endings (a Maildir copy with LF,
+        // an mbox copy with CRLF); binary parts decode the same either way.
+        if !a.mime.starts_with("text/") && !a.mime.starts_with("message/") {
+            h.update(a.size.to_le_bytes());
+        }
+    }
+    let extra = hex::encode(h.finalize());
+    format!(
+        "{}:{}",
+        cap(&doc.content_hash, STORED_HASH_HEX),
+        &extra[..STORED_HASH_HEX]
+    )
+}
+
+/// Does an identity read back from the index (or pending) belong to `doc`?
+pub fn same_content(known: &str, doc: &MailDoc) -> bool {
+    !known.is_empty() && known == identity(doc)
 }
 
 /// The Message-ID of a stored document: stored only when the key is not
@@ -61,13 +93,17 @@ fn id_of_key(key: &str) -> Option<&str> {
     key.strip_prefix('<').and_then(|k| k.strip_suffix('>'))
 }
 
-/// One place a message was found: its stable key and its URI.
+/// One place a message was found: its stable key, its URI and the list of
+/// that copy (access follows the copy: a reader sees a message only through
+/// a copy on a list they may read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     /// Identity that survives flag changes (see `store::Location::stable_key`).
     pub stable_key: String,
     /// Where to read the bytes (see `store::Location::to_uri`).
     pub uri: String,
+    /// The list of this copy (`""` when none).
+    pub list: String,
 }
 
 /// Formats an address as `Name <addr>`, `addr` or `Name`.
@@ -144,6 +180,7 @@ pub fn to_document(
     for p in places {
         d.add_text(f.loc, &p.stable_key);
         d.add_text(f.location, &p.uri);
+        d.add_text(f.loc_list, &p.list);
     }
     d.add_text(f.flags, flags);
     d.add_text(f.from, address_terms(&doc.from));
@@ -169,7 +206,14 @@ pub fn to_document(
             d.add_text(f.filename, name);
         }
     }
-    if let Some(list) = &doc.list {
+    // Every list a copy is on (the document is found through any of them).
+    let mut lists: Vec<&str> = Vec::new();
+    for l in places.iter().map(|p| p.list.as_str()) {
+        if !l.is_empty() && !lists.contains(&l) {
+            lists.push(l);
+        }
+    }
+    for list in lists {
         d.add_text(f.list, list);
         d.add_text(f.list_text, list);
     }
@@ -177,7 +221,7 @@ pub fn to_document(
     d.add_i64(f.date, doc.date.unwrap_or(0));
     d.add_u64(f.size, doc.size);
     d.add_u64(f.has_attach, u64::from(!doc.attachments.is_empty()));
-    d.add_text(f.content_hash, cap(&doc.content_hash, STORED_HASH_HEX));
+    d.add_text(f.content_hash, identity(doc));
     if let Some(irt) = &doc.in_reply_to {
         d.add_text(f.in_reply_to, irt);
     }
@@ -215,8 +259,15 @@ pub struct StoredMessage {
     pub cc: Vec<String>,
     /// Decoded subject.
     pub subject: String,
-    /// List id, empty when none.
+    /// List id, empty when none: the first list of a copy the viewer may
+    /// read (see [`StoredMessage::visible_to`]).
     pub list: String,
+    /// Every list a copy is on (only those the viewer may read).
+    #[serde(skip)]
+    pub lists: Vec<String>,
+    /// The list of each location (parallel to `locations`).
+    #[serde(skip)]
+    pub location_lists: Vec<String>,
     /// Language code.
     pub lang: String,
     /// Raw size.
@@ -308,6 +359,31 @@ impl<'a> Loader<'a> {
 }
 
 impl StoredMessage {
+    /// The message as a viewer allowed `allowed` lists sees it (`None`: every
+    /// list): only the copies on lists they may read, and its list one of
+    /// those. A document cross-posted to lists A and B shows a reader of A
+    /// only A's copies.
+    pub fn visible_to(mut self, allowed: Option<&[String]>) -> StoredMessage {
+        let Some(allowed) = allowed else { return self };
+        let ok = |l: &str| !l.is_empty() && allowed.iter().any(|a| a.eq_ignore_ascii_case(l));
+        if self.location_lists.len() == self.locations.len() {
+            let (locations, lists): (Vec<String>, Vec<String>) = self
+                .locations
+                .drain(..)
+                .zip(self.location_lists.drain(..))
+                .filter(|(_, l)| ok(l))
+                .unzip();
+            self.locations = locations;
+            self.location_lists = lists;
+        } else {
+            self.locations.clear();
+            self.location_lists.clear();
+        }
+        self.lists.retain(|l| ok(l));
+        self.list = self.lists.first().cloned().unwrap_or_default();
+        self
+    }
+
     /// Loads the one message at `addr` (for many, keep a [`Loader`]).
     pub fn load(
         searcher: &Searcher,
@@ -330,6 +406,8 @@ impl StoredMessage {
             cc: json_list(d, f.cc_disp),
             subject: first_str(d, f.subject),
             list: first_str(d, f.list),
+            lists: all_str(d, f.list),
+            location_lists: all_str(d, f.loc_list),
             lang: first_str(d, f.lang),
             size: 0,
             locations: all_str(d, f.location),

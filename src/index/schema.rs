@@ -38,6 +38,8 @@ pub struct Fields {
     pub loc: Field,
     /// Location URIs (stored, parallel to `loc`).
     pub location: Field,
+    /// The list of each location (stored, parallel to `location`).
+    pub loc_list: Field,
     /// Maildir flags of the first location.
     pub flags: Field,
     /// Sender names and addresses (tokenised).
@@ -72,7 +74,7 @@ pub struct Fields {
     pub attach: Field,
     /// Attachment file names.
     pub filename: Field,
-    /// List id, exact (lowercase).
+    /// List ids of every copy, exact (lowercase; one value per list).
     pub list: Field,
     /// List id, tokenised (`list:dev` finds `dev.lists.example.org`).
     pub list_text: Field,
@@ -84,7 +86,7 @@ pub struct Fields {
     pub size: Field,
     /// 1 when the message has attachments.
     pub has_attach: Field,
-    /// SHA-256 of the normalised content (dedup check).
+    /// What makes two copies one document (`index::doc::identity`).
     pub content_hash: Field,
     /// In-Reply-To (stored).
     pub in_reply_to: Field,
@@ -170,6 +172,7 @@ pub fn build() -> (Schema, Fields) {
         tref: b.add_text_field("tref", exact(RAW)),
         loc: b.add_text_field("loc", exact(RAW)),
         location: b.add_text_field("location", STORED),
+        loc_list: b.add_text_field("loc_list", STORED),
         flags: b.add_text_field("flags", STORED),
         from: b.add_text_field("from", text_field(FOLD, Text::Short, false)),
         from_addr: b.add_text_field("from_addr", exact(RAW) | FAST),

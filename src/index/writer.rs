@@ -172,22 +172,13 @@ impl Writer {
         }
     }
 
-    /// The content hash and places of `key`, pending or committed.
+    /// The identity and places of `key`, pending or committed.
     fn existing(&self, key: &str) -> Result<Option<(String, Vec<Place>)>, IndexError> {
         if let Some(p) = self.pending.get(&lowercase_key(key)) {
             return Ok(Some((p.content_hash.clone(), p.places.clone())));
         }
         Ok(self.committed(key)?.map(|m| {
-            let places = m
-                .locations
-                .iter()
-                .map(|uri| Place {
-                    stable_key: Location::from_uri(uri)
-                        .map(|l| l.stable_key())
-                        .unwrap_or_else(|_| uri.clone()),
-                    uri: uri.clone(),
-                })
-                .collect();
+            let places = places_of(&m);
             (m.content_hash, places)
         }))
     }
@@ -202,34 +193,39 @@ impl Writer {
         let place = Place {
             stable_key: location.stable_key(),
             uri: location.to_uri(),
+            list: doc.list.clone().unwrap_or_default(),
         };
-        let mut doc_key = doc.key.clone();
-        for attempt in 0..2 {
-            match self.existing(&doc_key)? {
+        // The Message-ID; when another message holds it, the content hash;
+        // when a copy with the same text but other recipients or attachments
+        // holds that, the content hash with those. Each is a function of the
+        // message alone, so a rebuild keys it the same.
+        let identity = super::doc::identity(doc);
+        let keys = [
+            doc.key.clone(),
+            format!("sha256:{}", doc.content_hash),
+            format!("sha256:{}-{}", doc.content_hash, identity.replace(':', "-")),
+        ];
+        for doc_key in keys.iter() {
+            match self.existing(doc_key)? {
                 None => {
-                    self.write(doc, &doc_key, vec![place], flags)?;
+                    self.write(doc, doc_key, vec![place], flags)?;
                     return Ok(Outcome::Added);
                 }
-                Some((hash, mut places)) if same_content(&hash, &doc.content_hash) => {
+                Some((hash, mut places)) if same_content(&hash, doc) => {
                     if places.iter().any(|p| p.stable_key == place.stable_key) {
                         return Ok(Outcome::Unchanged);
                     }
                     places.push(place);
                     self.writer
-                        .delete_term(key_term(&self.index.fields, &doc_key));
-                    self.write(doc, &doc_key, places, flags)?;
+                        .delete_term(key_term(&self.index.fields, doc_key));
+                    self.write(doc, doc_key, places, flags)?;
                     return Ok(Outcome::Duplicate);
                 }
-                Some(_) if attempt == 0 => {
-                    // Same Message-ID, different content: key by the content hash.
-                    doc_key = format!("sha256:{}", doc.content_hash);
-                }
-                Some(_) => {
-                    // The content-hash key always holds this content hash.
-                    return Ok(Outcome::Duplicate);
-                }
+                Some(_) => {}
             }
         }
+        // Every key this content may have is taken by other content: cannot
+        // happen but by a SHA-256 collision.
         Ok(Outcome::Duplicate)
     }
 
@@ -277,7 +273,7 @@ impl Writer {
         self.pending.insert(
             lowercase_key(key),
             Pending {
-                content_hash: doc.content_hash.clone(),
+                content_hash: super::doc::identity(doc),
                 places,
                 flags: flags.to_string(),
                 list: doc.list.clone(),
@@ -304,16 +300,7 @@ impl Writer {
                 // Rewritten since the last commit: the pending copy counts.
                 continue;
             }
-            let places = m
-                .locations
-                .iter()
-                .map(|uri| Place {
-                    stable_key: Location::from_uri(uri)
-                        .map(|l| l.stable_key())
-                        .unwrap_or_else(|_| uri.clone()),
-                    uri: uri.clone(),
-                })
-                .collect();
+            let places = places_of(&m);
             let list = (!m.list.is_empty()).then(|| m.list.clone());
             members.push((m.key, places, m.flags, list));
         }
@@ -373,16 +360,9 @@ impl Writer {
         let mut deleted = false;
         for (_, addr) in hits {
             let m = StoredMessage::load(&self.searcher, &f, addr)?;
-            let remaining: Vec<Place> = m
-                .locations
-                .iter()
-                .filter_map(|uri| {
-                    let key = Location::from_uri(uri).map(|l| l.stable_key()).ok()?;
-                    (key != stable_key).then(|| Place {
-                        stable_key: key,
-                        uri: uri.clone(),
-                    })
-                })
+            let remaining: Vec<Place> = places_of(&m)
+                .into_iter()
+                .filter(|p| p.stable_key != stable_key)
                 .collect();
             self.writer.delete_term(key_term(&f, &m.key));
             self.dirty = true;
@@ -426,13 +406,32 @@ impl Writer {
     }
 }
 
+/// The places of a stored message, each with its copy's list.
+fn places_of(m: &StoredMessage) -> Vec<Place> {
+    m.locations
+        .iter()
+        .enumerate()
+        .map(|(i, uri)| Place {
+            stable_key: Location::from_uri(uri)
+                .map(|l| l.stable_key())
+                .unwrap_or_else(|_| uri.clone()),
+            uri: uri.clone(),
+            list: m
+                .location_lists
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| m.list.clone()),
+        })
+        .collect()
+}
+
 /// The message at the first readable place, extracted again.
 fn reread(places: &[Place], list: Option<&str>) -> Option<MailDoc> {
     places.iter().find_map(|p| {
         let loc = Location::from_uri(&p.uri).ok()?;
         let bytes = crate::store::read_location(&loc).ok()?;
         let ctx = crate::extract::ExtractContext {
-            list,
+            list: Some(p.list.as_str()).filter(|l| !l.is_empty()).or(list),
             envelope: None,
         };
         crate::extract::extract(&bytes, &ctx).ok()

@@ -73,7 +73,7 @@ fn oldest(
     let mut messages = Vec::with_capacity(found.len());
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (_, addr) in found {
-        messages.push(loader.load(addr)?);
+        messages.push(loader.load(addr)?.visible_to(allowed));
     }
     Ok(messages)
 }
