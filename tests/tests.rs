@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authors;
 mod browser;
 mod bruteforce;
 mod cli;
