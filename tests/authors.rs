@@ -67,7 +67,9 @@ fn rewritten_senders_are_their_authors_in_facet_search_messages_and_stats() {
     text += &message(1, &format!("{jane}Reply-To: Jane Doe <jane@example.com>\n"));
     text += &message(
         2,
-        &format!("{jane}Reply-To: {LIST}\nCc: Bob <bob@example.com>, JANE DOE <jane@example.com>\n"),
+        &format!(
+            "{jane}Reply-To: {LIST}\nCc: Bob <bob@example.com>, JANE DOE <jane@example.com>\n"
+        ),
     );
     text += &message(
         3,
@@ -75,7 +77,13 @@ fn rewritten_senders_are_their_authors_in_facet_search_messages_and_stats() {
     );
     text += &message(4, "From: Jane Doe <jane@example.com>\n");
     // Rewritten, nobody named: the list stays the sender, counted.
-    text += &message(5, &format!("{}Reply-To: {LIST}\n", jane.replace("Jane Doe", "Ann Other")));
+    text += &message(
+        5,
+        &format!(
+            "{}Reply-To: {LIST}\n",
+            jane.replace("Jane Doe", "Ann Other")
+        ),
+    );
     // A lookalike from a personal address.
     text += &message(6, "From: Bob via Phone <bob@example.com>\n");
     std::fs::write(&mbox, text).unwrap();
