@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access_copies;
+mod authors;
 mod browser;
 mod bruteforce;
 mod cli;

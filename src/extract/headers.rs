@@ -123,7 +123,7 @@ fn header_end(bytes: &[u8]) -> usize {
 }
 
 /// The raw value of the first root header called `name`, unfolded.
-fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
+pub(crate) fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
     raw_header_texts(message, name)
         .next()
         .map(|text| collapse_ws(&text))
@@ -288,7 +288,7 @@ pub(crate) fn parse_ids(raw: &str) -> Vec<String> {
 }
 
 /// Every mailbox in every instance of an address header, groups flattened.
-fn addresses(message: &Message<'_>, name: HeaderName<'static>) -> Vec<Address> {
+pub(crate) fn addresses(message: &Message<'_>, name: HeaderName<'static>) -> Vec<Address> {
     let mut out = Vec::new();
     for value in message.header_values(name) {
         match value {

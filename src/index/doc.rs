@@ -11,7 +11,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::analysis::lowercase_key;
 use super::Fields;
-use crate::extract::{Address, MailDoc};
+use crate::extract::{Address, MailDoc, Rewrite};
 
 /// Stored body text is capped (snippets and previews only need the start; the
 /// full text is always re-read from the mail store).
@@ -21,6 +21,12 @@ const STORED_TEXT_MAX: usize = 8 * 1024;
 /// apart two messages that share a Message-ID (the only comparison made). The
 /// full hash lives on only in the keys of messages keyed by it.
 const STORED_HASH_HEX: usize = 16;
+
+/// `from_rewrite` of a message whose author was recovered from a list's
+/// rewriting of From.
+pub const REWRITE_RECOVERED: u64 = 1;
+/// `from_rewrite` of a message a list rewrote whose author was not recovered.
+pub const REWRITE_NOT_RECOVERED: u64 = 2;
 
 /// The index term of document key `key` (keys are indexed lowercased, so
 /// Message-IDs match whatever their case).
@@ -183,13 +189,25 @@ pub fn to_document(
         d.add_text(f.loc_list, &p.list);
     }
     d.add_text(f.flags, flags);
-    d.add_text(f.from, address_terms(&doc.from));
-    if let Some(addr) = doc.from.iter().find_map(|a| a.addr.as_deref()) {
+    // Who wrote it (the person behind a list's rewriting) is the sender
+    // everywhere; the header as written stays searchable beside it.
+    let authors = doc.authors();
+    d.add_text(f.from, address_terms(authors));
+    if let Some(addr) = authors.iter().find_map(|a| a.addr.as_deref()) {
         d.add_text(f.from_addr, addr.to_lowercase());
+    }
+    if doc.author.is_some() {
+        d.add_text(f.from_header, address_terms(&doc.from));
+        d.add_text(f.from_header_disp, display_list(&doc.from));
+    }
+    match doc.rewrite {
+        Rewrite::Original => {}
+        Rewrite::Recovered => d.add_u64(f.from_rewrite, REWRITE_RECOVERED),
+        Rewrite::NotRecovered => d.add_u64(f.from_rewrite, REWRITE_NOT_RECOVERED),
     }
     d.add_text(f.to, address_terms(&doc.to));
     d.add_text(f.cc, address_terms(&doc.cc));
-    d.add_text(f.from_disp, display_list(&doc.from));
+    d.add_text(f.from_disp, display_list(authors));
     d.add_text(f.to_disp, display_list(&doc.to));
     d.add_text(f.cc_disp, display_list(&doc.cc));
     d.add_text(f.subject, &doc.subject);
@@ -251,8 +269,11 @@ pub struct StoredMessage {
     pub thread_id: String,
     /// Date, unix seconds UTC (0 when unknown).
     pub date: i64,
-    /// Senders, as `Name <addr>`.
+    /// Authors, as `Name <addr>`: the person behind a list's rewriting of
+    /// From when recovered, else the From header.
     pub from: Vec<String>,
+    /// The From header as written (differs from `from` when a list rewrote it).
+    pub from_header: Vec<String>,
     /// Recipients.
     pub to: Vec<String>,
     /// Copies.
@@ -401,6 +422,10 @@ impl StoredMessage {
             message_id: message_id_of(f, d),
             thread_id: String::new(),
             date: 0,
+            from_header: match d.get_first(f.from_header_disp) {
+                Some(_) => json_list(d, f.from_header_disp),
+                None => json_list(d, f.from_disp),
+            },
             from: json_list(d, f.from_disp),
             to: json_list(d, f.to_disp),
             cc: json_list(d, f.cc_disp),

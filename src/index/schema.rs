@@ -7,7 +7,7 @@
 //! separate fields so ranking can weigh them differently.
 
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STORED,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
 };
 
 use super::analysis::{stem_analyzer_name, FOLD, KEY, STEMMED};
@@ -42,10 +42,19 @@ pub struct Fields {
     pub loc_list: Field,
     /// Maildir flags of the first location.
     pub flags: Field,
-    /// Sender names and addresses (tokenised).
+    /// Author names and addresses (tokenised): the person behind a list's
+    /// DMARC rewriting when recovered (see `extract::MailDoc::authors`).
     pub from: Field,
-    /// The first sender's bare address, lowercased (exact, fast: the `from` facet).
+    /// The first author's bare address, lowercased (exact, fast: the `from` facet).
     pub from_addr: Field,
+    /// The From header as written, when a list rewrote it and the author was
+    /// recovered (tokenised; `from:` searches it too, ranking does not).
+    pub from_header: Field,
+    /// Display form of that From header (stored, JSON array), same condition.
+    pub from_header_disp: Field,
+    /// 1 when a list rewrote From and the author was recovered, 2 when not
+    /// recovered; absent otherwise (indexed, for `stats`).
+    pub from_rewrite: Field,
     /// Recipients.
     pub to: Field,
     /// Carbon-copy recipients.
@@ -176,6 +185,9 @@ pub fn build() -> (Schema, Fields) {
         flags: b.add_text_field("flags", STORED),
         from: b.add_text_field("from", text_field(FOLD, Text::Short, false)),
         from_addr: b.add_text_field("from_addr", exact(RAW) | FAST),
+        from_header: b.add_text_field("from_header", text_field(FOLD, Text::Short, false)),
+        from_header_disp: b.add_text_field("from_header_disp", STORED),
+        from_rewrite: b.add_u64_field("from_rewrite", INDEXED),
         to: b.add_text_field("to", text_field(FOLD, Text::Short, false)),
         cc: b.add_text_field("cc", text_field(FOLD, Text::Short, false)),
         from_disp: b.add_text_field("from_disp", STORED),
