@@ -506,3 +506,25 @@ fn serve_indexes_new_public_inbox_commits() {
     wait_for(&data, "pangolin", 2);
     assert!(serve.terminate().success());
 }
+
+#[test]
+fn the_status_is_honest_after_a_restart_with_nothing_new() {
+    let dir = tempdir();
+    let md = maildir(&dir.path().join("md"));
+    deliver_maildir(&md, "1600000000.1.host", &message("s1", "otter"));
+    deliver_maildir(&md, "1600000000.2.host", &message("s2", "otter"));
+    let data = dir.path().join("data");
+    // Indexed by `gleaner index`: no serve commit, no watermark yet.
+    crate::common::gleaner_ok(&data, &["index", md.to_str().unwrap()]);
+    let before = time::OffsetDateTime::now_utc().unix_timestamp();
+    let serve = Serve::start(&data, &[&md]);
+    assert!(serve.terminate().success());
+    let out = gleaner(&data, &["stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let through = v["watermark"]["indexed_through"].as_i64();
+    assert!(
+        through.is_some_and(|t| t >= before - 1),
+        "a start-up pass that found nothing new still says how current the index is: {v}"
+    );
+    assert_eq!(v["watermark"]["messages"].as_u64(), Some(2), "{v}");
+}

@@ -184,7 +184,7 @@ pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     println!("languages:  {}", langs.join(", "));
     match watermark.indexed_through {
         Some(t) => println!(
-            "indexed through: {} (newest delivery indexed by `serve`)",
+            "indexed through: {} (everything delivered before it is searchable, as of `serve`'s last pass)",
             rfc3339(t)
         ),
         None => println!("indexed through: - (no `gleaner serve` commit yet)"),

@@ -215,6 +215,7 @@ impl Live<'_> {
         self.writer.commit()?;
         self.index.reader.reload()?;
         self.first_pending = None;
+        self.cp.watermark.messages = Some(self.index.reader.searcher().num_docs());
         if let Ok(mut w) = self.shared.write() {
             *w = self.cp.watermark.clone();
         }
@@ -257,10 +258,26 @@ impl Live<'_> {
     }
 
     fn reconcile_all(&mut self) -> IngestReport {
+        let started = time::OffsetDateTime::now_utc().unix_timestamp();
         let mut total = IngestReport::default();
         for i in 0..self.sources.len() {
             let r = self.reconcile(i);
             total.absorb(r);
+        }
+        // A whole pass read every source: everything delivered before it
+        // started is indexed, also when nothing new had arrived (the status
+        // line must not wait for new mail to say how current the index is).
+        let mut all_ok = true;
+        for s in &mut self.cp.watermark.sources {
+            if s.last_error.is_none() {
+                s.indexed_through = s.indexed_through.max(Some(started));
+            } else {
+                all_ok = false;
+            }
+        }
+        if all_ok {
+            let wm = &mut self.cp.watermark;
+            wm.indexed_through = wm.indexed_through.max(Some(started));
         }
         total
     }

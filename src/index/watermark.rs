@@ -24,6 +24,9 @@ pub struct Watermark {
     pub indexed_through: Option<i64>,
     /// Messages seen but not yet committed.
     pub pending: u64,
+    /// Messages searchable as of the last commit.
+    #[serde(default)]
+    pub messages: Option<u64>,
     /// Per-source state.
     pub sources: Vec<SourceStatus>,
 }

@@ -31,7 +31,7 @@ export async function renderStatus() {
   const lost = Number(s.authors && s.authors.not_recovered) || 0;
   if (lost) parts.push(h('span', { id: 'status-authors', title: 'Messages whose From a list rewrote (“X via List”) without naming the author elsewhere: the list stays their sender' }, `${plural(lost, 'author')} not recovered`));
   const w = s.watermark || {};
-  if (w.indexed_through) parts.push(h('span', { id: 'status-watermark', title: 'Everything received up to this time is searchable' }, `indexed through ${fmtDateTime(w.indexed_through)}`));
+  if (w.indexed_through) parts.push(h('span', { id: 'status-watermark', title: 'Everything received up to this time is searchable' }, `indexed through ${fmtDateTime(w.indexed_through)}${w.messages != null ? `, ${Number(w.messages).toLocaleString('en')} messages` : ''}`));
   else if ('indexed_through' in w) parts.push(h('span', { id: 'status-watermark' }, 'indexing has not finished a pass yet'));
   if (Number(w.pending) > 0) parts.push(h('span', { class: 'pending' }, `${fmtNum(w.pending)} pending`));
   const failing = (Array.isArray(w.sources) ? w.sources : []).filter((x) => x && x.last_error);

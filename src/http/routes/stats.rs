@@ -55,6 +55,7 @@ pub async fn stats(State(state): State<Shared>, viewer: Viewer) -> Result<Json<V
         "index_bytes": s.index_bytes,
         "watermark": {
             "indexed_through": date_or_null(w.indexed_through),
+            "messages": w.messages,
             "pending": w.pending,
             "sources": sources,
         },
