@@ -231,6 +231,7 @@ pub fn ingest_items(
                     let ctx = ExtractContext {
                         list: list.as_deref(),
                         envelope: raw.envelope.as_deref(),
+                        pipermail: store::pipermail::is_pipermail_message(&raw),
                     };
                     let work = match extract::extract(&raw.bytes, &ctx) {
                         Ok(doc) => Work::Extracted(raw.location, raw.flags, Box::new(doc)),
@@ -299,7 +300,9 @@ pub fn ingest_items(
 /// Expands a path given by the user into sources: a Maildir (or Maildir++
 /// tree), a public-inbox, an mbox file or a `.eml` file is one source; any
 /// other directory is searched for them, so `gleaner index archive/` finds
-/// every Maildir and mbox below `archive/`.
+/// every Maildir and mbox below `archive/`. Mailman 2 text archives
+/// (`2005-March.txt.gz`) are mbox sources whose list is the archive's (see
+/// `discover_pipermail`).
 pub fn discover(path: &std::path::Path, list: Option<&str>) -> Result<Vec<Source>, IndexError> {
     // Absolute paths, so the same file always has the same location key.
     let path = std::fs::canonicalize(path).map_err(|e| store::StoreError::Io {
@@ -327,8 +330,16 @@ fn discover_into(
         out.push(source(SourceKind::Mbox));
         return Ok(());
     }
+    if path.is_file() && store::pipermail::is_archive_file(path) {
+        let list = pipermail_list(path.parent(), list);
+        out.push(Source::new(path.to_path_buf(), SourceKind::Mbox, list));
+        return Ok(());
+    }
     if !path.is_dir() || is_store_root(path) || depth > 8 {
         out.push(source(store::detect(path)?));
+        return Ok(());
+    }
+    if discover_pipermail(path, list, out, depth)? {
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
@@ -370,4 +381,48 @@ fn discover_into(
         }
     }
     Ok(())
+}
+
+/// The list of a Mailman 2 archive's messages: the one given (`--list`, a
+/// source's `list`), else the archive's subject tag or directory name
+/// (`store::pipermail::archive_list`), so every message of one archive has the
+/// same list, tagged or not.
+fn pipermail_list(dir: Option<&std::path::Path>, list: Option<&str>) -> Option<String> {
+    list.map(str::to_string)
+        .or_else(|| dir.and_then(store::pipermail::archive_list))
+}
+
+/// A directory holding Mailman 2 text archives (`2005-March.txt.gz`) is one
+/// list's archive: each archive file is an mbox source with the archive's
+/// list. Its other files (Mailman's `index.html`) are not mail; of its
+/// subdirectories, the HTML rendering of each period (`2005-March/`) and
+/// `attachments/` are skipped, others are searched as usual. False when `dir`
+/// holds no archive file.
+fn discover_pipermail(
+    dir: &std::path::Path,
+    list: Option<&str>,
+    out: &mut Vec<Source>,
+    depth: usize,
+) -> Result<bool, IndexError> {
+    let files = store::pipermail::archive_files(dir);
+    if files.is_empty() {
+        return Ok(false);
+    }
+    let archive_list = pipermail_list(Some(dir), list);
+    for file in files {
+        out.push(Source::new(file, SourceKind::Mbox, archive_list.clone()));
+    }
+    let subdirs = store::sorted_entries(dir)
+        .map_err(|e| store::StoreError::io(dir, e))?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                !n.starts_with('.') && n != "attachments" && !store::pipermail::is_volume_name(n)
+            })
+        });
+    for sub in subdirs {
+        discover_into(&sub, list, out, depth + 1)?;
+    }
+    Ok(true)
 }

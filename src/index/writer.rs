@@ -306,6 +306,7 @@ impl Writer {
                 let ctx = crate::extract::ExtractContext {
                     list: (!m.list.is_empty()).then_some(m.list.as_str()),
                     envelope: None,
+                    pipermail: crate::store::pipermail::is_archive_location(&loc),
                 };
                 crate::extract::extract(&bytes, &ctx).ok()
             });
