@@ -395,4 +395,50 @@ mod tests {
         );
         assert_eq!(deobfuscate_headers(b"From: a@b.c\n\nFrom: x at y.z\n"), None);
     }
+
+    /// Through `extract`: the flag restores addresses, ids and the envelope
+    /// (whose obfuscated domain `maymay.de` was read as the month May), keeps
+    /// the body, and files the message under the archive's list.
+    #[test]
+    fn extract_with_the_flag() {
+        use crate::extract::{extract, ExtractContext};
+        let raw = |envelope: &str| {
+            format!(
+                "From {envelope}  Mon Jun 21 18:31:56 2004\n\
+                 From: jane at maymay.de (=?iso-8859-1?q?J=F6rg?= Doe)\n\
+                 Date: Mon, 21 Jun 2004 18:31:00 +0000\n\
+                 Subject: [ops] fetchmail at boot\n\
+                 List-Id: <other.lists.example.org>\n\
+                 In-Reply-To: <1.2 at x.org>\n\
+                 Message-ID: <9.9 at maymay.de>\n\n\
+                 fetchmail: can't find a password for root at mx.example.com.\n"
+            )
+        };
+        let ctx = ExtractContext {
+            list: Some("ops"),
+            pipermail: true,
+            ..ExtractContext::default()
+        };
+        let doc = extract(raw("jane at maymay.de").as_bytes(), &ctx).unwrap();
+        assert_eq!(doc.from.len(), 1);
+        assert_eq!(doc.from[0].addr.as_deref(), Some("jane@maymay.de"));
+        assert_eq!(doc.from[0].name.as_deref(), Some("J\u{f6}rg Doe"));
+        assert_eq!(doc.message_id.as_deref(), Some("9.9@maymay.de"));
+        assert_eq!(doc.in_reply_to.as_deref(), Some("1.2@x.org"));
+        assert_eq!(doc.subject, "[ops] fetchmail at boot");
+        assert!(doc.body.contains("root at mx.example.com"), "{}", doc.body);
+        assert_eq!(doc.list.as_deref(), Some("ops"));
+        let plain = extract(raw("jane@maymay.de").as_bytes(), &ctx).unwrap();
+        assert!(plain.arrived.is_some());
+        assert_eq!(doc.arrived, plain.arrived, "envelope date as for a plain envelope");
+        assert_eq!(doc.date, plain.date);
+
+        let unflagged = ExtractContext {
+            list: Some("ops"),
+            ..ExtractContext::default()
+        };
+        let doc = extract(raw("jane at maymay.de").as_bytes(), &unflagged).unwrap();
+        assert_ne!(doc.from.first().and_then(|a| a.addr.as_deref()), Some("jane@maymay.de"));
+        assert_eq!(doc.list.as_deref(), Some("other.lists.example.org"));
+    }
 }
