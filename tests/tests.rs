@@ -14,6 +14,7 @@ mod dovecot;
 mod http_api;
 mod kill9;
 mod live;
+mod pipermail;
 mod retention;
 mod review_ui;
 mod semantics;

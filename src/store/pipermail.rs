@@ -88,6 +88,27 @@ pub fn is_separator_envelope(envelope: &str) -> bool {
         && mbox::looks_like_envelope(format!("From {envelope}").as_bytes())
 }
 
+/// Whether a whole line (without line ending) is a separator as Mailman 2
+/// writes it: `From <sender>  <asctime>`, two spaces between (`From jane at
+/// example.com  Mon Jun  1 18:31:56 2004`, or `bogus@does.not.exist.com` for a
+/// sender it could not read). A git patch's `From <sha> Mon Sep 17 00:00:00
+/// 2001` in a body has one space and is not one.
+pub fn is_mailman_separator(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
+    let Some((sender, date)) = std::str::from_utf8(rest)
+        .ok()
+        .and_then(|r| r.split_once("  "))
+    else {
+        return false;
+    };
+    !sender.trim().is_empty()
+        && !sender.starts_with(char::is_whitespace)
+        && date.split_ascii_whitespace().count() == 5
+        && mbox::looks_like_envelope(line)
+}
+
 /// Whether `path` is a Mailman 2 text archive: by its file name, else by its
 /// first line being a pipermail separator (reads the file's head).
 pub fn is_archive_file(path: &Path) -> bool {
@@ -308,6 +329,33 @@ mod tests {
         ] {
             assert!(!is_separator_envelope(not), "{not}");
         }
+    }
+
+    /// Regression (gpsd-dev 2010-August): a git patch in a body, after a blank
+    /// line, split its message in two.
+    #[test]
+    fn only_mailman_separators_split_an_archive() {
+        assert!(is_mailman_separator(b"From jane at example.com  Mon Jun  1 18:31:56 2004"));
+        assert!(is_mailman_separator(b"From bogus@does.not.exist.com  Wed Mar 14 13:38:28 2012"));
+        let patch = b"From c63dff18c923565e7da3bbdcc0100972276f7c48 Mon Sep 17 00:00:00 2001";
+        assert!(!is_mailman_separator(patch));
+        assert!(mbox::looks_like_envelope(patch));
+        let text = format!(
+            "From a at b.org  Mon Jun 21 18:31:56 2004\nFrom: a at b.org (A)\nSubject: p\n\nhere:\n\n{}\nFrom: A <a@b.org>\n\nFrom c at d.org  Tue Jun 22 18:31:56 2004\nFrom: c at d.org (C)\n\nok\n",
+            String::from_utf8_lossy(patch)
+        );
+        let count = |mut s: mbox::MboxSplitter| {
+            let mut frames = s.push(text.as_bytes());
+            frames.extend(s.finish());
+            frames.len()
+        };
+        assert_eq!(count(mbox::MboxSplitter::new(1 << 20).pipermail()), 2);
+        assert_eq!(count(mbox::MboxSplitter::new(1 << 20)), 3, "a plain mbox takes the patch line");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("2010-August.txt");
+        std::fs::write(&file, &text).unwrap();
+        let scan = crate::store::scan(&file, crate::store::SourceKind::Mbox, &Default::default());
+        assert_eq!(scan.unwrap().count(), 2);
     }
 
     #[test]
