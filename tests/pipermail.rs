@@ -227,7 +227,7 @@ fn pipermail_archives_are_searchable_by_real_address_under_one_list() {
 }
 
 /// The same archives indexed into two data directories give the same keys,
-/// also for messages without a Message-ID (`sha256:` of their content).
+/// also the `sha256:` keys of messages whose Message-ID another message took.
 #[test]
 fn pipermail_keys_are_stable_across_rebuilds() {
     let Some((_, gpsd)) = archives() else {
@@ -242,6 +242,44 @@ fn pipermail_keys_are_stable_across_rebuilds() {
     assert_eq!(first, keys(b.path()));
     assert!(
         first.iter().any(|k| k.starts_with("sha256:")),
-        "gpsd-dev has a message without Message-ID"
+        "gpsd-dev reuses Message-IDs for different messages"
     );
+}
+
+/// A pipermail message without a Message-ID is keyed by its content: the same
+/// key and thread id on every rebuild.
+#[test]
+fn pipermail_message_without_id_keeps_its_key() {
+    let root = tempdir();
+    let archive = root.path().join("ops");
+    std::fs::create_dir(&archive).unwrap();
+    let mut text = String::new();
+    for (i, day) in [21, 22].iter().enumerate() {
+        text.push_str(&format!(
+            "From jane at example.com  Mon Jun {day} 18:31:56 2004\n\
+             From: jane at example.com (Jane Doe)\n\
+             Date: Mon, {day} Jun 2004 18:31:56 +0200\n\
+             Subject: [Ops] disk {i}\n\n\
+             The disk {i} is full.\n\n"
+        ));
+    }
+    std::fs::write(archive.join("2004-June.txt"), text).unwrap();
+    let keys = |data: &Path| -> Vec<(String, String, String)> {
+        let (index, _) = index_paths(data, std::slice::from_ref(&archive));
+        let mut docs: Vec<_> = all_docs(&index)
+            .into_iter()
+            .map(|d| (d.key, d.thread_id, d.list))
+            .collect();
+        docs.sort();
+        docs
+    };
+    let (a, b) = (tempdir(), tempdir());
+    let first = keys(a.path());
+    assert_eq!(first.len(), 2);
+    assert_eq!(first, keys(b.path()));
+    for (key, thread, list) in &first {
+        assert!(key.starts_with("sha256:"), "{key}");
+        assert_eq!(list, "ops");
+        assert!(!thread.is_empty(), "{key} has a thread id (equal across rebuilds above)");
+    }
 }

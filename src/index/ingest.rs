@@ -193,6 +193,11 @@ pub fn ingest(
 /// Extracts and upserts `items` on every core; commits every
 /// [`IngestOptions::commit_every`] new documents but leaves the last batch
 /// pending for the caller to commit (with its checkpoints).
+///
+/// Documents reach the writer in the order of `items`, whatever order the
+/// workers finish in: which of two different messages sharing a Message-ID
+/// keeps it as key (the other gets a `sha256:` key) is then the same on every
+/// rebuild of the same sources.
 pub fn ingest_items(
     writer: &mut Writer,
     items: impl Iterator<Item = Item> + Send,
@@ -202,20 +207,20 @@ pub fn ingest_items(
     let started = Instant::now();
     let mut report = IngestReport::default();
     let lookup = writer.location_lookup();
-    let (raw_tx, raw_rx) = bounded::<(RawMessage, Option<String>)>(512);
-    let (work_tx, work_rx) = bounded::<Work>(512);
+    let (raw_tx, raw_rx) = bounded::<(u64, RawMessage, Option<String>)>(512);
+    let (work_tx, work_rx) = bounded::<(u64, Work)>(512);
     let mut result = Ok(());
     std::thread::scope(|scope| {
         let scan_tx = work_tx.clone();
         scope.spawn(move || {
-            for (item, list) in items {
+            for (seq, (item, list)) in (0u64..).zip(items) {
                 let sent = match item {
                     Ok(raw) if lookup.contains(&raw.location.stable_key()) => {
-                        scan_tx.send(Work::Unchanged).is_ok()
+                        scan_tx.send((seq, Work::Unchanged)).is_ok()
                     }
-                    Ok(raw) => raw_tx.send((raw, list)).is_ok(),
+                    Ok(raw) => raw_tx.send((seq, raw, list)).is_ok(),
                     Err(skip) => scan_tx
-                        .send(Work::Skipped(skip.location, skip.reason))
+                        .send((seq, Work::Skipped(skip.location, skip.reason)))
                         .is_ok(),
                 };
                 if !sent {
@@ -227,7 +232,7 @@ pub fn ingest_items(
             let rx = raw_rx.clone();
             let tx = work_tx.clone();
             scope.spawn(move || {
-                for (raw, list) in rx {
+                for (seq, raw, list) in rx {
                     let ctx = ExtractContext {
                         list: list.as_deref(),
                         envelope: raw.envelope.as_deref(),
@@ -237,7 +242,7 @@ pub fn ingest_items(
                         Ok(doc) => Work::Extracted(raw.location, raw.flags, Box::new(doc)),
                         Err(e) => Work::Skipped(raw.location.to_uri(), e.to_string()),
                     };
-                    if tx.send(work).is_err() {
+                    if tx.send((seq, work)).is_err() {
                         return;
                     }
                 }
@@ -247,42 +252,24 @@ pub fn ingest_items(
         drop(raw_rx);
         let mut since_commit = 0usize;
         let mut last_tick = Instant::now();
-        for work in work_rx.iter() {
-            report.seen += 1;
-            match work {
-                Work::Unchanged => report.unchanged += 1,
-                Work::Skipped(loc, reason) => report.skip(loc, reason),
-                Work::Extracted(loc, flags, doc) => {
-                    for d in &doc.defects {
-                        *report.defects.entry(d.clone()).or_default() += 1;
-                    }
-                    match writer.upsert(&doc, &loc, &flags) {
-                        Ok(Outcome::Added) => {
-                            report.indexed += 1;
-                            since_commit += 1;
-                        }
-                        Ok(Outcome::Duplicate) => report.duplicates += 1,
-                        Ok(Outcome::Unchanged) => report.unchanged += 1,
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
-                    }
-                    if since_commit >= opts.commit_every {
-                        if let Err(e) = writer.commit() {
-                            result = Err(e);
-                            break;
-                        }
-                        since_commit = 0;
-                    }
+        // Results that arrived before an earlier item's, by sequence number.
+        let mut early: BTreeMap<u64, Work> = BTreeMap::new();
+        let mut next = 0u64;
+        'receive: for (seq, work) in work_rx.iter() {
+            early.insert(seq, work);
+            while let Some(work) = early.remove(&next) {
+                next += 1;
+                if let Err(e) = apply(writer, work, &mut report, &mut since_commit, opts) {
+                    result = Err(e);
+                    break 'receive;
                 }
-            }
-            if last_tick.elapsed() > Duration::from_millis(100) {
-                last_tick = Instant::now();
-                progress(Progress {
-                    done: report.seen,
-                    indexed: report.indexed,
-                });
+                if last_tick.elapsed() > Duration::from_millis(100) {
+                    last_tick = Instant::now();
+                    progress(Progress {
+                        done: report.seen,
+                        indexed: report.indexed,
+                    });
+                }
             }
         }
         // Dropping the receiver stops the scanner and workers early on error.
@@ -295,6 +282,40 @@ pub fn ingest_items(
     });
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Hands one result to the writer and counts it; commits every
+/// [`IngestOptions::commit_every`] new documents.
+fn apply(
+    writer: &mut Writer,
+    work: Work,
+    report: &mut IngestReport,
+    since_commit: &mut usize,
+    opts: &IngestOptions,
+) -> Result<(), IndexError> {
+    report.seen += 1;
+    match work {
+        Work::Unchanged => report.unchanged += 1,
+        Work::Skipped(loc, reason) => report.skip(loc, reason),
+        Work::Extracted(loc, flags, doc) => {
+            for d in &doc.defects {
+                *report.defects.entry(d.clone()).or_default() += 1;
+            }
+            match writer.upsert(&doc, &loc, &flags)? {
+                Outcome::Added => {
+                    report.indexed += 1;
+                    *since_commit += 1;
+                }
+                Outcome::Duplicate => report.duplicates += 1,
+                Outcome::Unchanged => report.unchanged += 1,
+            }
+            if *since_commit >= opts.commit_every {
+                writer.commit()?;
+                *since_commit = 0;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Expands a path given by the user into sources: a Maildir (or Maildir++
