@@ -34,7 +34,10 @@ fn archives() -> Option<(PathBuf, PathBuf)> {
         "{} is missing under CI",
         root.display()
     );
-    eprintln!("NOTICE: {} is absent; pipermail tests skipped", root.display());
+    eprintln!(
+        "NOTICE: {} is absent; pipermail tests skipped",
+        root.display()
+    );
     None
 }
 
@@ -177,9 +180,16 @@ fn pipermail_archives_are_searchable_by_real_address_under_one_list() {
     ] {
         let located = docs.iter().filter(|d| in_dir(d, dir)).count();
         if name == "fetchmail-users" {
-            assert_eq!(located, distinct(raw.iter()), "{name}: one document per message");
+            assert_eq!(
+                located,
+                distinct(raw.iter()),
+                "{name}: one document per message"
+            );
         }
-        assert!(located >= distinct(raw.iter()) && located <= raw.len(), "{name}: {located}");
+        assert!(
+            located >= distinct(raw.iter()) && located <= raw.len(),
+            "{name}: {located}"
+        );
         assert_eq!(total(&index, &format!("list:{name}")), located, "{name}");
         assert!(docs
             .iter()
@@ -207,16 +217,26 @@ fn pipermail_archives_are_searchable_by_real_address_under_one_list() {
         let q = format!("from:{sender} list:fetchmail-users");
         assert_eq!(total(&index, &q), want, "{q}");
     }
-    let esr = raw_gpsd.iter().filter(|m| m.from.as_deref() == Some("esr@thyrsus.com"));
+    let esr = raw_gpsd
+        .iter()
+        .filter(|m| m.from.as_deref() == Some("esr@thyrsus.com"));
     let (n, unique) = (esr.clone().count(), distinct(esr));
     let found = total(&index, "from:esr@thyrsus.com list:gpsd-dev");
     assert!(found >= unique && found <= n && unique > 1000, "{found}");
 
     // No obfuscated address is left: not in the sender facet, not in any document.
-    let facets = query::facets::facets(&index, &request("list:fetchmail-users OR list:gpsd-dev", 10)).unwrap();
+    let facets = query::facets::facets(
+        &index,
+        &request("list:fetchmail-users OR list:gpsd-dev", 10),
+    )
+    .unwrap();
     assert!(facets.from.len() >= 10);
     for f in &facets.from {
-        assert!(f.value.contains('@') && !f.value.contains(" at "), "{}", f.value);
+        assert!(
+            f.value.contains('@') && !f.value.contains(" at "),
+            "{}",
+            f.value
+        );
     }
     let obfuscated: Vec<&String> = docs
         .iter()
@@ -280,6 +300,9 @@ fn pipermail_message_without_id_keeps_its_key() {
     for (key, thread, list) in &first {
         assert!(key.starts_with("sha256:"), "{key}");
         assert_eq!(list, "ops");
-        assert!(!thread.is_empty(), "{key} has a thread id (equal across rebuilds above)");
+        assert!(
+            !thread.is_empty(),
+            "{key} has a thread id (equal across rebuilds above)"
+        );
     }
 }

@@ -167,7 +167,8 @@ fn ids(value: &str) -> Cow<'_, str> {
 /// Splits at commas outside quotes, comments and angle brackets.
 fn split_top_level(value: &str) -> Vec<&str> {
     let mut items = Vec::new();
-    let (mut start, mut depth, mut quoted, mut angle, mut escaped) = (0, 0usize, false, false, false);
+    let (mut start, mut depth, mut quoted, mut angle, mut escaped) =
+        (0, 0usize, false, false, false);
     for (i, c) in value.char_indices() {
         if escaped {
             escaped = false;
@@ -337,15 +338,30 @@ mod tests {
     #[test]
     fn mailboxes() {
         let cases = [
-            ("jane.doe at example.com (Jane Doe)", "Jane Doe <jane.doe@example.com>"),
+            (
+                "jane.doe at example.com (Jane Doe)",
+                "Jane Doe <jane.doe@example.com>",
+            ),
             (
                 "otto at applied.com.sg (Otto Rodusek (AP-SGP))",
                 "\"Otto Rodusek (AP-SGP)\" <otto@applied.com.sg>",
             ),
-            ("jane at example.com (Jane \"JD\" Doe)", "\"Jane \\\"JD\\\" Doe\" <jane@example.com>"),
-            ("\"Jane at Home\" <jane at example.com>", "\"Jane at Home\" <jane@example.com>"),
-            ("Jane at Home <jane at example.com>", "Jane at Home <jane@example.com>"),
-            ("jane at example.com (Jane at Home)", "Jane at Home <jane@example.com>"),
+            (
+                "jane at example.com (Jane \"JD\" Doe)",
+                "\"Jane \\\"JD\\\" Doe\" <jane@example.com>",
+            ),
+            (
+                "\"Jane at Home\" <jane at example.com>",
+                "\"Jane at Home\" <jane@example.com>",
+            ),
+            (
+                "Jane at Home <jane at example.com>",
+                "Jane at Home <jane@example.com>",
+            ),
+            (
+                "jane at example.com (Jane at Home)",
+                "Jane at Home <jane@example.com>",
+            ),
             ("jane at example.com ()", "jane@example.com"),
             ("jane at [192.0.2.1] (J)", "J <jane@[192.0.2.1]>"),
             ("root at localhost", "root@localhost"),
@@ -353,7 +369,10 @@ mod tests {
                 " a at x.org (A), \"B, b\" <b at y.org>, c@z.org",
                 " A <a@x.org>, \"B, b\" <b@y.org>, c@z.org",
             ),
-            ("jane at example.com (=?iso-8859-1?q?J=F6rg?=)", "=?iso-8859-1?q?J=F6rg?= <jane@example.com>"),
+            (
+                "jane at example.com (=?iso-8859-1?q?J=F6rg?=)",
+                "=?iso-8859-1?q?J=F6rg?= <jane@example.com>",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(mailbox_list(input), want, "{input}");
@@ -366,7 +385,10 @@ mod tests {
             "undisclosed-recipients:;",
             "Support at Example <>",
         ] {
-            assert!(matches!(mailbox_list(unchanged), Cow::Borrowed(_)), "{unchanged}");
+            assert!(
+                matches!(mailbox_list(unchanged), Cow::Borrowed(_)),
+                "{unchanged}"
+            );
         }
     }
 
@@ -376,7 +398,10 @@ mod tests {
             ids(" <462DEC42.9070901 at gmx.de> <a@b.c> <x at y.org>"),
             " <462DEC42.9070901@gmx.de> <a@b.c> <x@y.org>"
         );
-        assert!(matches!(ids(" <a@b.c> (esr at BerliOS's"), Cow::Borrowed(_)));
+        assert!(matches!(
+            ids(" <a@b.c> (esr at BerliOS's"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(
             deobfuscate_envelope("jane at maymay.de  Mon Jun 21 18:31:56 2004"),
             "jane@maymay.de  Mon Jun 21 18:31:56 2004"
@@ -393,7 +418,10 @@ mod tests {
             out,
             "From: Jane <jane@example.com>\r\nSubject: fetchmail at boot\r\nTo: a@x.org,\tb@y.org\r\nMessage-ID: <1@x.org>\r\n\r\nFrom: root at host (body)\r\n"
         );
-        assert_eq!(deobfuscate_headers(b"From: a@b.c\n\nFrom: x at y.z\n"), None);
+        assert_eq!(
+            deobfuscate_headers(b"From: a@b.c\n\nFrom: x at y.z\n"),
+            None
+        );
     }
 
     /// Through `extract`: the flag restores addresses, ids and the envelope
@@ -430,7 +458,10 @@ mod tests {
         assert_eq!(doc.list.as_deref(), Some("ops"));
         let plain = extract(raw("jane@maymay.de").as_bytes(), &ctx).unwrap();
         assert!(plain.arrived.is_some());
-        assert_eq!(doc.arrived, plain.arrived, "envelope date as for a plain envelope");
+        assert_eq!(
+            doc.arrived, plain.arrived,
+            "envelope date as for a plain envelope"
+        );
         assert_eq!(doc.date, plain.date);
 
         let unflagged = ExtractContext {
@@ -438,7 +469,10 @@ mod tests {
             ..ExtractContext::default()
         };
         let doc = extract(raw("jane at maymay.de").as_bytes(), &unflagged).unwrap();
-        assert_ne!(doc.from.first().and_then(|a| a.addr.as_deref()), Some("jane@maymay.de"));
+        assert_ne!(
+            doc.from.first().and_then(|a| a.addr.as_deref()),
+            Some("jane@maymay.de")
+        );
         assert_eq!(doc.list.as_deref(), Some("other.lists.example.org"));
     }
 }

@@ -35,8 +35,8 @@ const MONTHS: [&str; 12] = [
 
 /// Subject tags that mark a kind of message, not a list.
 const NOT_LIST_TAGS: &[&str] = &[
-    "patch", "rfc", "ann", "announce", "solved", "ot", "spam", "resend", "wip", "bug", "fix", "git",
-    "svn", "pull",
+    "patch", "rfc", "ann", "announce", "solved", "ot", "spam", "resend", "wip", "bug", "fix",
+    "git", "svn", "pull",
 ];
 
 /// Whether `name` is the file name of a Mailman 2 text archive: the volume name
@@ -319,7 +319,9 @@ mod tests {
         assert!(is_separator_envelope(
             "jane.doe at example.com  Mon Jun 21 18:31:56 2004"
         ));
-        assert!(is_separator_envelope("root at localhost  Fri Dec 31 15:32:22 2004"));
+        assert!(is_separator_envelope(
+            "root at localhost  Fri Dec 31 15:32:22 2004"
+        ));
         for not in [
             "jane@example.com  Mon Jun 21 18:31:56 2004",
             "bogus@does.not.exist.com  Wed Mar 14 13:38:28 2012",
@@ -335,8 +337,12 @@ mod tests {
     /// line, split its message in two.
     #[test]
     fn only_mailman_separators_split_an_archive() {
-        assert!(is_mailman_separator(b"From jane at example.com  Mon Jun  1 18:31:56 2004"));
-        assert!(is_mailman_separator(b"From bogus@does.not.exist.com  Wed Mar 14 13:38:28 2012"));
+        assert!(is_mailman_separator(
+            b"From jane at example.com  Mon Jun  1 18:31:56 2004"
+        ));
+        assert!(is_mailman_separator(
+            b"From bogus@does.not.exist.com  Wed Mar 14 13:38:28 2012"
+        ));
         let patch = b"From c63dff18c923565e7da3bbdcc0100972276f7c48 Mon Sep 17 00:00:00 2001";
         assert!(!is_mailman_separator(patch));
         assert!(mbox::looks_like_envelope(patch));
@@ -350,7 +356,11 @@ mod tests {
             frames.len()
         };
         assert_eq!(count(mbox::MboxSplitter::new(1 << 20).pipermail()), 2);
-        assert_eq!(count(mbox::MboxSplitter::new(1 << 20)), 3, "a plain mbox takes the patch line");
+        assert_eq!(
+            count(mbox::MboxSplitter::new(1 << 20)),
+            3,
+            "a plain mbox takes the patch line"
+        );
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("2010-August.txt");
         std::fs::write(&file, &text).unwrap();
@@ -361,9 +371,15 @@ mod tests {
     #[test]
     fn subject_tags() {
         let tag = |s: &str| subject_tag(s);
-        assert_eq!(tag("[fetchmail-users] x").as_deref(), Some("fetchmail-users"));
+        assert_eq!(
+            tag("[fetchmail-users] x").as_deref(),
+            Some("fetchmail-users")
+        );
         assert_eq!(tag("Re: [Gpsd-dev] x").as_deref(), Some("gpsd-dev"));
-        assert_eq!(tag("[esr at BerliOS] [Gpsd-dev] x").as_deref(), Some("gpsd-dev"));
+        assert_eq!(
+            tag("[esr at BerliOS] [Gpsd-dev] x").as_deref(),
+            Some("gpsd-dev")
+        );
         assert_eq!(tag("[PATCH] fix"), None);
         assert_eq!(tag("no tag"), None);
         assert_eq!(tag("[2] unclosed [x"), None);
@@ -393,9 +409,17 @@ mod tests {
     fn files_and_messages_are_recognised() {
         let dir = tempfile::tempdir().unwrap();
         let odd = dir.path().join("export.mbox");
-        std::fs::write(&odd, "From a at b.org  Mon Jun 21 18:31:56 2004\nFrom: a at b.org\n\nx\n").unwrap();
+        std::fs::write(
+            &odd,
+            "From a at b.org  Mon Jun 21 18:31:56 2004\nFrom: a at b.org\n\nx\n",
+        )
+        .unwrap();
         let plain = dir.path().join("plain.mbox");
-        std::fs::write(&plain, "From a@b.org  Mon Jun 21 18:31:56 2004\nFrom: a@b.org\n\nx\n").unwrap();
+        std::fs::write(
+            &plain,
+            "From a@b.org  Mon Jun 21 18:31:56 2004\nFrom: a@b.org\n\nx\n",
+        )
+        .unwrap();
         assert!(is_archive_file(&odd));
         assert!(!is_archive_file(&plain));
         let raw = |path: &Path, envelope: &str| RawMessage {
@@ -411,7 +435,10 @@ mod tests {
             mtime: None,
         };
         let bogus = "bogus@does.not.exist.com  Wed Mar 14 13:38:28 2012";
-        assert!(is_pipermail_message(&raw(Path::new("/a/2012-March.txt"), bogus)));
+        assert!(is_pipermail_message(&raw(
+            Path::new("/a/2012-March.txt"),
+            bogus
+        )));
         assert!(!is_pipermail_message(&raw(&plain, bogus)));
         assert!(is_pipermail_message(&raw(
             &plain,
