@@ -214,6 +214,63 @@ def make_sample(src: Path, n: int, dest: Path) -> Path:
     return dest / os.path.relpath(src, base) if is_maildir(src) else dest
 
 
+def split_mbox(data: bytes):
+    """Messages of an mboxrd/pipermail text archive: split at `From ` lines that
+    follow a blank line (or start the file), with one `>` taken off `>From ` lines."""
+    import re
+    envelope = re.compile(rb"^From \S.* \d{4}\r?$")
+    out, cur, blank = [], [], True
+    for line in data.split(b"\n"):
+        if line.startswith(b"From ") and blank and envelope.match(line):
+            if cur:
+                out.append(b"\n".join(cur).rstrip(b"\n") + b"\n")
+            cur = []
+        else:
+            if line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
+                line = line[1:]
+            cur.append(line)
+        blank = line.strip() == b""
+    if cur and any(c.strip() for c in cur):
+        out.append(b"\n".join(cur).rstrip(b"\n") + b"\n")
+    return out
+
+
+def make_real_lists(shared: Path, n: int, dest: Path) -> Path:
+    """A Maildir per list from the shared real archives (lists/*.mbox.zst, then
+    pipermail/<list>/*.txt.gz in month order), n messages in all, in archive order."""
+    import gzip
+    month = {m: i for i, m in enumerate(["January", "February", "March", "April", "May", "June", "July",
+                                         "August", "September", "October", "November", "December"])}
+    sources = []
+    for f in sorted((shared / "lists").glob("*.mbox.zst")):
+        sources.append((f.name.split(".mbox")[0], [f]))
+    for d in sorted((shared / "pipermail").iterdir()) if (shared / "pipermail").is_dir() else []:
+        def key(p):
+            y, _, m = p.name.split(".")[0].partition("-")
+            return (y, month.get(m, 99))
+        sources.append((d.name, sorted(d.glob("*.txt.gz"), key=key)))
+    left = n
+    for name, files in sources:
+        if left <= 0:
+            break
+        box = dest / name
+        for sub in ("cur", "new", "tmp"):
+            (box / sub).mkdir(parents=True, exist_ok=True)
+        i = 0
+        for f in files:
+            if left <= 0:
+                break
+            if f.suffix == ".zst":
+                data = subprocess.run(["zstd", "-dc", str(f)], capture_output=True, check=True).stdout
+            else:
+                data = gzip.decompress(f.read_bytes())
+            for m in split_mbox(data)[:left]:
+                (box / "cur" / f"{i:06d}.real:2,S").write_bytes(m)
+                i += 1
+                left -= 1
+    return dest
+
+
 def is_maildir(d: Path) -> bool:
     return (d / "cur").is_dir() or (d / "new").is_dir()
 
@@ -644,8 +701,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(
         description="Benchmark gleaner against notmuch, mu and mairix on a Maildir corpus.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--corpus", required=True, type=Path,
+    ap.add_argument("--corpus", type=Path, default=None,
                     help="a maildir (cur/, new/) or a directory of maildirs, one per list")
+    ap.add_argument("--real-lists", type=int, default=0, metavar="N",
+                    help="instead of --corpus: N messages of the shared real archives "
+                         "(../shared/corpora/lists/*.mbox.zst, then pipermail/*), one Maildir per list, "
+                         "with bench/queries-real.tsv")
     ap.add_argument("--gleaner", default=str(REPO / "target/release/gleaner"),
                     help="path of the gleaner binary")
     ap.add_argument("--queries", type=Path, default=None,
@@ -679,8 +740,11 @@ def main(argv=None):
     for name in set(wanted) | skip:
         if name not in TOOLS:
             ap.error(f"unknown tool {name!r}; tools are {', '.join(TOOLS)}")
+    if args.corpus is None and not args.real_lists:
+        ap.error("give --corpus DIR or --real-lists N")
     if args.queries is None:
-        args.queries = HERE / ("queries-spamassassin.tsv" if "spamassassin" in str(args.corpus)
+        args.queries = HERE / ("queries-real.tsv" if args.real_lists
+                               else "queries-spamassassin.tsv" if "spamassassin" in str(args.corpus)
                                else "queries.tsv")
     queries = load_queries(args.queries)
 
@@ -689,6 +753,14 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="gleaner-bench-")) if own_work else args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     corpus_path = args.corpus
+    if args.real_lists:
+        real = work / "real-lists"
+        if real.exists():
+            shutil.rmtree(real)
+        shared = Path(os.environ.get("GLEANER_CORPORA", REPO.parent / "shared" / "corpora"))
+        corpus_path = make_real_lists(shared, args.real_lists, real)
+        args.corpus = corpus_path
+        log(f"{args.real_lists} messages of the real archives in {shared} written to {real}")
     if args.sample:
         sample_dir = work / "sample"
         if sample_dir.exists():

@@ -40,6 +40,14 @@ fn addr_tokens(list: &[Address]) -> BTreeSet<String> {
     out
 }
 
+/// What `from:` matches: the author (the person behind a list's rewriting of
+/// From) and the From header as written.
+fn sender_tokens(d: &MailDoc) -> BTreeSet<String> {
+    let mut out = addr_tokens(d.authors());
+    out.extend(addr_tokens(&d.from));
+    out
+}
+
 fn ident(d: &MailDoc) -> String {
     let key = format!("sha256:{}", d.content_hash);
     identity(d.message_id.as_deref().unwrap_or(""), &key)
@@ -76,7 +84,7 @@ fn pick(docs: &[MailDoc]) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut senders: BTreeMap<String, usize> = BTreeMap::new();
     let mut lists: BTreeMap<String, usize> = BTreeMap::new();
     for d in docs {
-        for t in addr_tokens(&d.from) {
+        for t in sender_tokens(d) {
             if t.len() > 3 && t.is_ascii() {
                 *senders.entry(t).or_default() += 1;
             }
@@ -128,11 +136,11 @@ fn check(paths: &[PathBuf]) {
     for s in &senders {
         compare(
             format!("from:{s}"),
-            brute(&docs, |d| addr_tokens(&d.from).contains(s)),
+            brute(&docs, |d| sender_tokens(d).contains(s)),
         );
         compare(
             format!("from:{}", s.to_uppercase()),
-            brute(&docs, |d| addr_tokens(&d.from).contains(s)),
+            brute(&docs, |d| sender_tokens(d).contains(s)),
         );
     }
     for l in &lists {
@@ -143,20 +151,20 @@ fn check(paths: &[PathBuf]) {
         compare(
             format!("list:{l} from:{}", senders[0]),
             brute(&docs, |d| {
-                d.list.as_deref() == Some(l) && addr_tokens(&d.from).contains(&senders[0])
+                d.list.as_deref() == Some(l) && sender_tokens(d).contains(&senders[0])
             }),
         );
         compare(
             format!("list:{l} -from:{}", senders[1]),
             brute(&docs, |d| {
-                d.list.as_deref() == Some(l) && !addr_tokens(&d.from).contains(&senders[1])
+                d.list.as_deref() == Some(l) && !sender_tokens(d).contains(&senders[1])
             }),
         );
     }
     compare(
         format!("from:{} OR from:{}", senders[0], senders[1]),
         brute(&docs, |d| {
-            let t = addr_tokens(&d.from);
+            let t = sender_tokens(d);
             t.contains(&senders[0]) || t.contains(&senders[1])
         }),
     );

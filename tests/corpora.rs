@@ -10,8 +10,8 @@ fn every_shared_corpus_message_is_indexed_or_counted() {
     let mut names: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
         .flatten()
-        // Collections kept as a maildir and an mbox (`lists/`, `pipermail/`
-        // have their own tests).
+        // The folders holding a Maildir + mbox pair (lists/ and pipermail/
+        // hold archives as published: tests/threads.rs and others read them).
         .filter(|e| e.path().join("maildir").is_dir())
         .map(|e| e.file_name().to_string_lossy().to_string())
         .collect();

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_copies;
+mod authors;
 mod browser;
 mod bruteforce;
 mod cli;
@@ -15,9 +17,11 @@ mod http_api;
 mod kill9;
 mod live;
 mod pipermail;
+mod queue_robust;
 mod retention;
 mod review_ui;
 mod semantics;
+mod threads;
 mod wd;
 mod webdriver;
 mod writer_model;

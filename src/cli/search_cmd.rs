@@ -168,6 +168,10 @@ pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
         _ => println!("dates:      none ({} undated)", s.undated),
     }
     println!("index size: {:.1} MB", s.index_bytes as f64 / 1e6);
+    println!(
+        "authors:    {} recovered from list rewriting, {} not recovered",
+        s.authors_recovered, s.authors_not_recovered
+    );
     println!("lists ({}):", s.lists.len());
     for (list, n) in &s.lists {
         println!("  {n:>8}  {list}");

@@ -69,7 +69,10 @@ pub fn show(data: &Path, id: &str, raw: bool, as_json: bool) -> anyhow::Result<E
         "Date:       {}",
         doc.date.map(rfc3339).unwrap_or_default()
     )?;
-    writeln!(out, "From:       {}", addrs(&doc.from))?;
+    writeln!(out, "From:       {}", addrs(doc.authors()))?;
+    if doc.author.is_some() {
+        writeln!(out, "Sent as:    {}", addrs(&doc.from))?;
+    }
     writeln!(out, "To:         {}", addrs(&doc.to))?;
     if !doc.cc.is_empty() {
         writeln!(out, "Cc:         {}", addrs(&doc.cc))?;

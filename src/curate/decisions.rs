@@ -130,7 +130,7 @@ impl Curation {
                 .optional()?
                 .flatten();
             let Some(batch) = batch else {
-                return Err(CurateError::NotFound("nothing to undo".into()));
+                return Err(CurateError::NotFound(nothing_to_undo(tx, policy, actor)?));
             };
             let mut stmt = tx.prepare(
                 "SELECT id, thread_id, before_decision, before_note, before_by, before_at FROM decision_log
@@ -211,4 +211,35 @@ impl Curation {
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Why there is nothing to undo for `actor`, naming whose undoable batches
+/// `policy` has (a reviewer who decided in the web UI is `name`; the CLI
+/// records `cli:$USER` unless given `--by`).
+fn nothing_to_undo(
+    tx: &rusqlite::Transaction<'_>,
+    policy: &str,
+    actor: &str,
+) -> Result<String, CurateError> {
+    let mut stmt = tx.prepare(
+        "SELECT actor, COUNT(DISTINCT batch) FROM decision_log
+         WHERE policy = ?1 AND undone = 0 GROUP BY actor ORDER BY actor",
+    )?;
+    let others: Vec<String> = stmt
+        .query_map([policy], |r| {
+            Ok(format!(
+                "{} ({} batch(es))",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(if others.is_empty() {
+        format!("nothing to undo in {policy:?}")
+    } else {
+        format!(
+            "nothing to undo by {actor:?} in {policy:?}; undoable batches there are by: {} (undo as one of them, e.g. `gleaner review undo {policy} --by NAME`)",
+            others.join(", ")
+        )
+    })
 }

@@ -138,7 +138,13 @@ impl Curation {
         let searcher = index.reader.searcher();
         let generation = searcher.generation().generation_id();
         let key = format!("{}\0{:?}", policy.name, allowed);
-        let promoted = self.promoted_threads()?;
+        let mut promoted = Vec::new();
+        for t in self.promoted_threads()? {
+            let t = crate::query::thread::resolve(index, &t)?;
+            if !promoted.contains(&t) {
+                promoted.push(t);
+            }
+        }
         if let Some(c) = lock(&self.cache).get(&key) {
             if c.generation == generation
                 && c.cutoff_day == cutoff.div_euclid(86_400)
@@ -200,7 +206,7 @@ impl Curation {
         let policy = self.policy(policy)?;
         let (scored, searcher, cutoff, cached) =
             self.scored(index, &policy, allowed, now, false)?;
-        let decisions = self.decisions(&policy.name)?;
+        let decisions = self.current_decisions(index, &policy.name, &scored)?;
         let progress = progress_of(&scored, &decisions);
         let mut matching = 0;
         let mut items = Vec::new();
@@ -252,7 +258,40 @@ impl Curation {
     ) -> Result<Progress, CurateError> {
         let policy = self.policy(policy)?;
         let (scored, _, _, _) = self.scored(index, &policy, allowed, now, true)?;
-        Ok(progress_of(&scored, &self.decisions(&policy.name)?))
+        let decisions = self.current_decisions(index, &policy.name, &scored)?;
+        Ok(progress_of(&scored, &decisions))
+    }
+
+    /// The decisions of `policy` keyed by today's conversation ids. A decision
+    /// recorded under an id that is no longer a conversation (merged into
+    /// another when a message bridging them arrived) follows its messages into
+    /// the conversation they are in now; when two merged conversations were
+    /// both decided, the newer decision counts. Nothing decided is orphaned.
+    fn current_decisions(
+        &self,
+        index: &MailIndex,
+        policy: &str,
+        scored: &[(ThreadFacts, f64, Vec<Contribution>)],
+    ) -> Result<HashMap<String, Recorded>, CurateError> {
+        let known: std::collections::HashSet<&str> = scored
+            .iter()
+            .map(|(f, _, _)| f.thread_id.as_str())
+            .collect();
+        let mut out: HashMap<String, Recorded> = HashMap::new();
+        for (id, r) in self.decisions(policy)? {
+            let id = if known.contains(id.as_str()) {
+                id
+            } else {
+                crate::query::thread::resolve(index, &id)?
+            };
+            match out.get(&id) {
+                Some(have) if have.at >= r.at => {}
+                _ => {
+                    out.insert(id, r);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Threads of the queue still undecided (used by retention's `after_review`).

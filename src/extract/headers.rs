@@ -123,7 +123,7 @@ fn header_end(bytes: &[u8]) -> usize {
 }
 
 /// The raw value of the first root header called `name`, unfolded.
-fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
+pub(crate) fn raw_header(message: &Message<'_>, name: &str) -> Option<String> {
     raw_header_texts(message, name)
         .next()
         .map(|text| collapse_ws(&text))
@@ -288,7 +288,7 @@ pub(crate) fn parse_ids(raw: &str) -> Vec<String> {
 }
 
 /// Every mailbox in every instance of an address header, groups flattened.
-fn addresses(message: &Message<'_>, name: HeaderName<'static>) -> Vec<Address> {
+pub(crate) fn addresses(message: &Message<'_>, name: HeaderName<'static>) -> Vec<Address> {
     let mut out = Vec::new();
     for value in message.header_values(name) {
         match value {
@@ -566,6 +566,19 @@ pub(crate) fn thread_subject(subject: &str) -> String {
         }
     }
     collapse_ws(&s)
+}
+
+/// Does the subject begin (after `[list-tag]`s) with a reply or forward prefix?
+pub(crate) fn is_reply_subject(subject: &str) -> bool {
+    let s = collapse_ws(&subject.to_lowercase());
+    let mut t = s.trim_start();
+    while t.starts_with('[') {
+        match t.find(']') {
+            Some(end) => t = t[end + 1..].trim_start(),
+            None => break,
+        }
+    }
+    strip_prefix_word(t).is_some()
 }
 
 /// `re:`, `re[2]:`, `re(2):`, `re :`, `回复：` and the like.

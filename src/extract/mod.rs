@@ -7,6 +7,7 @@
 //! It never panics on input and always returns as much as it could understand;
 //! what it could not understand is listed in [`MailDoc::defects`].
 
+mod author;
 mod body;
 mod headers;
 mod lang;
@@ -21,7 +22,13 @@ mod tests;
 use mail_parser::{HeaderName, MessageParser};
 use sha2::{Digest, Sha256};
 
+pub use author::{Rewrite, NOT_RECOVERED};
 pub use lang::detect_lang;
+
+/// Whether a subject starts (after list tags) with a reply or forward prefix.
+pub fn is_reply_subject(subject: &str) -> bool {
+    headers::is_reply_subject(subject)
+}
 pub use signals::Signals;
 pub use text::fold;
 
@@ -92,7 +99,9 @@ pub struct MailDoc {
     pub in_reply_to: Option<String>,
     /// References ids, normalised, in order.
     pub references: Vec<String>,
-    /// First References id, else In-Reply-To, else own Message-ID, else `key`.
+    /// First References id, else In-Reply-To, else own Message-ID, else `key`:
+    /// the id a new conversation is named by (the index joins conversations;
+    /// see `index::threading`).
     pub thread_key: String,
     /// The author's own words.
     pub body: String,
@@ -120,6 +129,24 @@ pub struct MailDoc {
     /// Harvest signals of the author's own words.
     #[serde(default)]
     pub signals: Signals,
+    /// Who wrote the message, when a list rewrote From for DMARC (`X via
+    /// List <list address>`) and X-Original-From, Reply-To or Cc named them
+    /// (see [`author`]); `None` otherwise. `from` keeps the header as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<Address>,
+    /// Whether a list rewrote From, and whether `author` was recovered.
+    #[serde(default, skip_serializing_if = "Rewrite::is_original")]
+    pub rewrite: Rewrite,
+}
+
+impl MailDoc {
+    /// Who wrote the message: the recovered author, else the From mailboxes.
+    pub fn authors(&self) -> &[Address] {
+        match &self.author {
+            Some(a) => std::slice::from_ref(a),
+            None => &self.from,
+        }
+    }
 }
 
 /// What the caller knows about a message beyond its bytes.
@@ -165,6 +192,7 @@ fn parser() -> &'static MessageParser {
             .header_text(HeaderName::Comments)
             .header_comma_separated(HeaderName::Keywords)
             .header_comma_separated(HeaderName::ContentLanguage)
+            .header_address(HeaderName::Other(author::X_ORIGINAL_FROM.into()))
             .ignore_header(HeaderName::Received);
         for list in [
             HeaderName::ListArchive,
@@ -208,6 +236,18 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     let message = parser().parse(bytes).ok_or(ExtractError::NotMail)?;
 
     let h = headers::read(&message, &mut defects);
+    let authorship = author::recover(
+        &message,
+        &author::Seen {
+            from: &h.from,
+            reply_to: &h.reply_to,
+            cc: &h.cc,
+            list_id: h.list.as_deref(),
+        },
+    );
+    if authorship.rewrite == Rewrite::NotRecovered {
+        defects.push(NOT_RECOVERED.to_string());
+    }
     let envelope = ctx.envelope.or(envelope_line.as_deref()).map(|e| {
         if ctx.pipermail {
             pipermail::deobfuscate_envelope(e)
@@ -289,6 +329,8 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
         defects,
         arrived,
         signals,
+        author: authorship.author,
+        rewrite: authorship.rewrite,
     })
 }
 

@@ -11,7 +11,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::analysis::lowercase_key;
 use super::Fields;
-use crate::extract::{Address, MailDoc};
+use crate::extract::{Address, MailDoc, Rewrite};
 
 /// Stored body text is capped (snippets and previews only need the start; the
 /// full text is always re-read from the mail store).
@@ -21,6 +21,12 @@ const STORED_TEXT_MAX: usize = 8 * 1024;
 /// apart two messages that share a Message-ID (the only comparison made). The
 /// full hash lives on only in the keys of messages keyed by it.
 const STORED_HASH_HEX: usize = 16;
+
+/// `from_rewrite` of a message whose author was recovered from a list's
+/// rewriting of From.
+pub const REWRITE_RECOVERED: u64 = 1;
+/// `from_rewrite` of a message a list rewrote whose author was not recovered.
+pub const REWRITE_NOT_RECOVERED: u64 = 2;
 
 /// The index term of document key `key` (keys are indexed lowercased, so
 /// Message-IDs match whatever their case).
@@ -38,10 +44,42 @@ pub fn id_terms(f: &Fields, id: &str) -> [Term; 2] {
     ]
 }
 
-/// Does a content hash read back from the index (or pending) belong to the
-/// message whose full hash is `full`?
-pub fn same_content(known: &str, full: &str) -> bool {
-    !known.is_empty() && full.starts_with(known)
+/// What makes two copies one document: the content hash (what a reader sees:
+/// subject, sender, date, text) cut to [`STORED_HASH_HEX`], plus a digest of
+/// what it does not cover but a copy can still differ in — recipients and
+/// attachments (name, type, and size of binary parts). A copy on another list with another
+/// attachment is another document, so deduplication can never show one
+/// list's attachment through another list's copy.
+pub fn identity(doc: &MailDoc) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for a in doc.to.iter().chain(doc.cc.iter()) {
+        h.update(a.addr.as_deref().unwrap_or("").to_lowercase().as_bytes());
+        h.update([0x1f]);
+    }
+    h.update([0x1e]);
+    for a in &doc.attachments {
+        h.update(a.filename.as_deref().unwrap_or("").as_bytes());
+        h.update([0x1f]);
+        h.update(a.mime.as_bytes());
+        h.update([0x1f]);
+        // Text parts change size with line endings (a Maildir copy with LF,
+        // an mbox copy with CRLF); binary parts decode the same either way.
+        if !a.mime.starts_with("text/") && !a.mime.starts_with("message/") {
+            h.update(a.size.to_le_bytes());
+        }
+    }
+    let extra = hex::encode(h.finalize());
+    format!(
+        "{}:{}",
+        cap(&doc.content_hash, STORED_HASH_HEX),
+        &extra[..STORED_HASH_HEX]
+    )
+}
+
+/// Does an identity read back from the index (or pending) belong to `doc`?
+pub fn same_content(known: &str, doc: &MailDoc) -> bool {
+    !known.is_empty() && known == identity(doc)
 }
 
 /// The Message-ID of a stored document: stored only when the key is not
@@ -61,13 +99,17 @@ fn id_of_key(key: &str) -> Option<&str> {
     key.strip_prefix('<').and_then(|k| k.strip_suffix('>'))
 }
 
-/// One place a message was found: its stable key and its URI.
+/// One place a message was found: its stable key, its URI and the list of
+/// that copy (access follows the copy: a reader sees a message only through
+/// a copy on a list they may read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
     /// Identity that survives flag changes (see `store::Location::stable_key`).
     pub stable_key: String,
     /// Where to read the bytes (see `store::Location::to_uri`).
     pub uri: String,
+    /// The list of this copy (`""` when none).
+    pub list: String,
 }
 
 /// Formats an address as `Name <addr>`, `addr` or `Name`.
@@ -111,13 +153,23 @@ fn cap(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Builds the tantivy document for `doc`, keyed `key`, found at `places`.
+/// Where a document is filed: its conversation and its threading tokens.
+pub struct Filing<'a> {
+    /// Conversation id.
+    pub thread: &'a str,
+    /// Threading tokens (see `index::threading`).
+    pub tokens: &'a super::threading::Tokens,
+}
+
+/// Builds the tantivy document for `doc`, keyed `key`, found at `places`,
+/// filed under `filing`.
 pub fn to_document(
     f: &Fields,
     doc: &MailDoc,
     key: &str,
     places: &[Place],
     flags: &str,
+    filing: &Filing<'_>,
 ) -> TantivyDocument {
     let mut d = TantivyDocument::default();
     d.add_text(f.key, key);
@@ -127,19 +179,35 @@ pub fn to_document(
             d.add_text(f.mid, lowercase_key(mid));
         }
     }
-    d.add_text(f.thread, &doc.thread_key);
+    d.add_text(f.thread, filing.thread);
+    for t in filing.tokens.all() {
+        d.add_text(f.tref, t);
+    }
     for p in places {
         d.add_text(f.loc, &p.stable_key);
         d.add_text(f.location, &p.uri);
+        d.add_text(f.loc_list, &p.list);
     }
     d.add_text(f.flags, flags);
-    d.add_text(f.from, address_terms(&doc.from));
-    if let Some(addr) = doc.from.iter().find_map(|a| a.addr.as_deref()) {
+    // Who wrote it (the person behind a list's rewriting) is the sender
+    // everywhere; the header as written stays searchable beside it.
+    let authors = doc.authors();
+    d.add_text(f.from, address_terms(authors));
+    if let Some(addr) = authors.iter().find_map(|a| a.addr.as_deref()) {
         d.add_text(f.from_addr, addr.to_lowercase());
+    }
+    if doc.author.is_some() {
+        d.add_text(f.from_header, address_terms(&doc.from));
+        d.add_text(f.from_header_disp, display_list(&doc.from));
+    }
+    match doc.rewrite {
+        Rewrite::Original => {}
+        Rewrite::Recovered => d.add_u64(f.from_rewrite, REWRITE_RECOVERED),
+        Rewrite::NotRecovered => d.add_u64(f.from_rewrite, REWRITE_NOT_RECOVERED),
     }
     d.add_text(f.to, address_terms(&doc.to));
     d.add_text(f.cc, address_terms(&doc.cc));
-    d.add_text(f.from_disp, display_list(&doc.from));
+    d.add_text(f.from_disp, display_list(authors));
     d.add_text(f.to_disp, display_list(&doc.to));
     d.add_text(f.cc_disp, display_list(&doc.cc));
     d.add_text(f.subject, &doc.subject);
@@ -156,7 +224,14 @@ pub fn to_document(
             d.add_text(f.filename, name);
         }
     }
-    if let Some(list) = &doc.list {
+    // Every list a copy is on (the document is found through any of them).
+    let mut lists: Vec<&str> = Vec::new();
+    for l in places.iter().map(|p| p.list.as_str()) {
+        if !l.is_empty() && !lists.contains(&l) {
+            lists.push(l);
+        }
+    }
+    for list in lists {
         d.add_text(f.list, list);
         d.add_text(f.list_text, list);
     }
@@ -164,7 +239,7 @@ pub fn to_document(
     d.add_i64(f.date, doc.date.unwrap_or(0));
     d.add_u64(f.size, doc.size);
     d.add_u64(f.has_attach, u64::from(!doc.attachments.is_empty()));
-    d.add_text(f.content_hash, cap(&doc.content_hash, STORED_HASH_HEX));
+    d.add_text(f.content_hash, identity(doc));
     if let Some(irt) = &doc.in_reply_to {
         d.add_text(f.in_reply_to, irt);
     }
@@ -194,16 +269,26 @@ pub struct StoredMessage {
     pub thread_id: String,
     /// Date, unix seconds UTC (0 when unknown).
     pub date: i64,
-    /// Senders, as `Name <addr>`.
+    /// Authors, as `Name <addr>`: the person behind a list's rewriting of
+    /// From when recovered, else the From header.
     pub from: Vec<String>,
+    /// The From header as written (differs from `from` when a list rewrote it).
+    pub from_header: Vec<String>,
     /// Recipients.
     pub to: Vec<String>,
     /// Copies.
     pub cc: Vec<String>,
     /// Decoded subject.
     pub subject: String,
-    /// List id, empty when none.
+    /// List id, empty when none: the first list of a copy the viewer may
+    /// read (see [`StoredMessage::visible_to`]).
     pub list: String,
+    /// Every list a copy is on (only those the viewer may read).
+    #[serde(skip)]
+    pub lists: Vec<String>,
+    /// The list of each location (parallel to `locations`).
+    #[serde(skip)]
+    pub location_lists: Vec<String>,
     /// Language code.
     pub lang: String,
     /// Raw size.
@@ -295,6 +380,31 @@ impl<'a> Loader<'a> {
 }
 
 impl StoredMessage {
+    /// The message as a viewer allowed `allowed` lists sees it (`None`: every
+    /// list): only the copies on lists they may read, and its list one of
+    /// those. A document cross-posted to lists A and B shows a reader of A
+    /// only A's copies.
+    pub fn visible_to(mut self, allowed: Option<&[String]>) -> StoredMessage {
+        let Some(allowed) = allowed else { return self };
+        let ok = |l: &str| !l.is_empty() && allowed.iter().any(|a| a.eq_ignore_ascii_case(l));
+        if self.location_lists.len() == self.locations.len() {
+            let (locations, lists): (Vec<String>, Vec<String>) = self
+                .locations
+                .drain(..)
+                .zip(self.location_lists.drain(..))
+                .filter(|(_, l)| ok(l))
+                .unzip();
+            self.locations = locations;
+            self.location_lists = lists;
+        } else {
+            self.locations.clear();
+            self.location_lists.clear();
+        }
+        self.lists.retain(|l| ok(l));
+        self.list = self.lists.first().cloned().unwrap_or_default();
+        self
+    }
+
     /// Loads the one message at `addr` (for many, keep a [`Loader`]).
     pub fn load(
         searcher: &Searcher,
@@ -312,11 +422,17 @@ impl StoredMessage {
             message_id: message_id_of(f, d),
             thread_id: String::new(),
             date: 0,
+            from_header: match d.get_first(f.from_header_disp) {
+                Some(_) => json_list(d, f.from_header_disp),
+                None => json_list(d, f.from_disp),
+            },
             from: json_list(d, f.from_disp),
             to: json_list(d, f.to_disp),
             cc: json_list(d, f.cc_disp),
             subject: first_str(d, f.subject),
             list: first_str(d, f.list),
+            lists: all_str(d, f.list),
+            location_lists: all_str(d, f.loc_list),
             lang: first_str(d, f.lang),
             size: 0,
             locations: all_str(d, f.location),

@@ -11,6 +11,7 @@ pub mod imap_terms;
 pub mod ingest;
 pub mod live;
 pub mod schema;
+pub mod threading;
 pub mod watermark;
 pub mod writer;
 
@@ -24,7 +25,7 @@ pub use schema::Fields;
 
 /// Bumped whenever the schema or the analysers change; an index built with
 /// another version must be rebuilt.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// What went wrong with the index.
 #[derive(Debug, thiserror::Error)]

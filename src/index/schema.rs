@@ -7,7 +7,7 @@
 //! separate fields so ranking can weigh them differently.
 
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, STORED,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
 };
 
 use super::analysis::{stem_analyzer_name, FOLD, KEY, STEMMED};
@@ -27,18 +27,34 @@ pub struct Fields {
     /// Lowercased Message-ID of a document whose key is not its Message-ID (a
     /// different message reusing an ID), so `id:` still finds it.
     pub mid: Field,
-    /// Thread key (root of the References chain).
+    /// Conversation id: the connected component of the Message-IDs messages
+    /// name (see `index::threading`). Stable as messages join it.
     pub thread: Field,
+    /// Threading tokens (exact, lowercased): the message's own id, every id it
+    /// names (References, In-Reply-To), and subject keys for mail that lost
+    /// those headers. Two messages sharing a token are in one conversation.
+    pub tref: Field,
     /// Stable location keys (one per place the message was found).
     pub loc: Field,
     /// Location URIs (stored, parallel to `loc`).
     pub location: Field,
+    /// The list of each location (stored, parallel to `location`).
+    pub loc_list: Field,
     /// Maildir flags of the first location.
     pub flags: Field,
-    /// Sender names and addresses (tokenised).
+    /// Author names and addresses (tokenised): the person behind a list's
+    /// DMARC rewriting when recovered (see `extract::MailDoc::authors`).
     pub from: Field,
-    /// The first sender's bare address, lowercased (exact, fast: the `from` facet).
+    /// The first author's bare address, lowercased (exact, fast: the `from` facet).
     pub from_addr: Field,
+    /// The From header as written, when a list rewrote it and the author was
+    /// recovered (tokenised; `from:` searches it too, ranking does not).
+    pub from_header: Field,
+    /// Display form of that From header (stored, JSON array), same condition.
+    pub from_header_disp: Field,
+    /// 1 when a list rewrote From and the author was recovered, 2 when not
+    /// recovered; absent otherwise (indexed, for `stats`).
+    pub from_rewrite: Field,
     /// Recipients.
     pub to: Field,
     /// Carbon-copy recipients.
@@ -67,7 +83,7 @@ pub struct Fields {
     pub attach: Field,
     /// Attachment file names.
     pub filename: Field,
-    /// List id, exact (lowercase).
+    /// List ids of every copy, exact (lowercase; one value per list).
     pub list: Field,
     /// List id, tokenised (`list:dev` finds `dev.lists.example.org`).
     pub list_text: Field,
@@ -79,7 +95,7 @@ pub struct Fields {
     pub size: Field,
     /// 1 when the message has attachments.
     pub has_attach: Field,
-    /// SHA-256 of the normalised content (dedup check).
+    /// What makes two copies one document (`index::doc::identity`).
     pub content_hash: Field,
     /// In-Reply-To (stored).
     pub in_reply_to: Field,
@@ -162,11 +178,16 @@ pub fn build() -> (Schema, Fields) {
         message_id: b.add_text_field("message_id", STORED),
         mid: b.add_text_field("mid", exact(RAW)),
         thread: b.add_text_field("thread", exact(RAW) | FAST),
+        tref: b.add_text_field("tref", exact(RAW)),
         loc: b.add_text_field("loc", exact(RAW)),
         location: b.add_text_field("location", STORED),
+        loc_list: b.add_text_field("loc_list", STORED),
         flags: b.add_text_field("flags", STORED),
         from: b.add_text_field("from", text_field(FOLD, Text::Short, false)),
         from_addr: b.add_text_field("from_addr", exact(RAW) | FAST),
+        from_header: b.add_text_field("from_header", text_field(FOLD, Text::Short, false)),
+        from_header_disp: b.add_text_field("from_header_disp", STORED),
+        from_rewrite: b.add_u64_field("from_rewrite", INDEXED),
         to: b.add_text_field("to", text_field(FOLD, Text::Short, false)),
         cc: b.add_text_field("cc", text_field(FOLD, Text::Short, false)),
         from_disp: b.add_text_field("from_disp", STORED),

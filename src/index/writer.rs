@@ -14,7 +14,8 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocSet, IndexWriter, Searcher, TantivyDocument, Term, TERMINATED};
 
 use super::analysis::lowercase_key;
-use super::doc::{key_term, same_content, to_document, Place, StoredMessage};
+use super::doc::{key_term, same_content, to_document, Filing, Place, StoredMessage};
+use super::threading::{self, Resolution, Tokens};
 use super::{IndexError, MailIndex};
 use crate::extract::MailDoc;
 use crate::store::Location;
@@ -45,6 +46,8 @@ pub enum Outcome {
 struct Pending {
     content_hash: String,
     places: Vec<Place>,
+    flags: String,
+    list: Option<String>,
 }
 
 /// The single index writer.
@@ -56,6 +59,11 @@ pub struct Writer {
     /// By key as indexed ([`lowercase_key`]).
     pending: HashMap<String, Pending>,
     pending_locs: HashMap<String, String>,
+    /// Conversations of the pending documents.
+    threads: threading::Pending,
+    /// Documents of a merged conversation that could not be re-read to move
+    /// them (their store is gone): they keep their old conversation id.
+    unmoved: u64,
     payload: Option<String>,
     dirty: bool,
 }
@@ -127,7 +135,15 @@ impl Writer {
             searcher: reader.searcher(),
             pending: HashMap::new(),
             pending_locs: HashMap::new(),
+            threads: threading::Pending::default(),
+            unmoved: 0,
         })
+    }
+
+    /// Documents of merged conversations that could not be moved (their mail
+    /// could not be re-read) since this writer started.
+    pub fn unmoved(&self) -> u64 {
+        self.unmoved
     }
 
     /// A lookup of committed locations, for scanners running beside the writer.
@@ -156,22 +172,13 @@ impl Writer {
         }
     }
 
-    /// The content hash and places of `key`, pending or committed.
+    /// The identity and places of `key`, pending or committed.
     fn existing(&self, key: &str) -> Result<Option<(String, Vec<Place>)>, IndexError> {
         if let Some(p) = self.pending.get(&lowercase_key(key)) {
             return Ok(Some((p.content_hash.clone(), p.places.clone())));
         }
         Ok(self.committed(key)?.map(|m| {
-            let places = m
-                .locations
-                .iter()
-                .map(|uri| Place {
-                    stable_key: Location::from_uri(uri)
-                        .map(|l| l.stable_key())
-                        .unwrap_or_else(|_| uri.clone()),
-                    uri: uri.clone(),
-                })
-                .collect();
+            let places = places_of(&m);
             (m.content_hash, places)
         }))
     }
@@ -186,34 +193,39 @@ impl Writer {
         let place = Place {
             stable_key: location.stable_key(),
             uri: location.to_uri(),
+            list: doc.list.clone().unwrap_or_default(),
         };
-        let mut doc_key = doc.key.clone();
-        for attempt in 0..2 {
-            match self.existing(&doc_key)? {
+        // The Message-ID; when another message holds it, the content hash;
+        // when a copy with the same text but other recipients or attachments
+        // holds that, the content hash with those. Each is a function of the
+        // message alone, so a rebuild keys it the same.
+        let identity = super::doc::identity(doc);
+        let keys = [
+            doc.key.clone(),
+            format!("sha256:{}", doc.content_hash),
+            format!("sha256:{}-{}", doc.content_hash, identity.replace(':', "-")),
+        ];
+        for doc_key in keys.iter() {
+            match self.existing(doc_key)? {
                 None => {
-                    self.write(doc, &doc_key, vec![place], flags)?;
+                    self.write(doc, doc_key, vec![place], flags)?;
                     return Ok(Outcome::Added);
                 }
-                Some((hash, mut places)) if same_content(&hash, &doc.content_hash) => {
+                Some((hash, mut places)) if same_content(&hash, doc) => {
                     if places.iter().any(|p| p.stable_key == place.stable_key) {
                         return Ok(Outcome::Unchanged);
                     }
                     places.push(place);
                     self.writer
-                        .delete_term(key_term(&self.index.fields, &doc_key));
-                    self.write(doc, &doc_key, places, flags)?;
+                        .delete_term(key_term(&self.index.fields, doc_key));
+                    self.write(doc, doc_key, places, flags)?;
                     return Ok(Outcome::Duplicate);
                 }
-                Some(_) if attempt == 0 => {
-                    // Same Message-ID, different content: key by the content hash.
-                    doc_key = format!("sha256:{}", doc.content_hash);
-                }
-                Some(_) => {
-                    // The content-hash key always holds this content hash.
-                    return Ok(Outcome::Duplicate);
-                }
+                Some(_) => {}
             }
         }
+        // Every key this content may have is taken by other content: cannot
+        // happen but by a SHA-256 collision.
         Ok(Outcome::Duplicate)
     }
 
@@ -224,20 +236,83 @@ impl Writer {
         places: Vec<Place>,
         flags: &str,
     ) -> Result<(), IndexError> {
-        let tdoc = to_document(&self.index.fields, doc, key, &places, flags);
+        let tokens = threading::tokens(doc, key);
+        let resolution =
+            self.threads
+                .resolve(&self.searcher, &self.index.fields, &tokens, &doc.thread_key)?;
+        let thread = match resolution {
+            Resolution::Join(t) => t,
+            Resolution::Merge { winner, losers } => {
+                for loser in losers {
+                    self.move_conversation(&loser, &winner)?;
+                }
+                winner
+            }
+        };
+        self.write_filed(doc, key, places, flags, &tokens, &thread)
+    }
+
+    fn write_filed(
+        &mut self,
+        doc: &MailDoc,
+        key: &str,
+        places: Vec<Place>,
+        flags: &str,
+        tokens: &Tokens,
+        thread: &str,
+    ) -> Result<(), IndexError> {
+        let filing = Filing { thread, tokens };
+        let tdoc = to_document(&self.index.fields, doc, key, &places, flags, &filing);
         self.writer.add_document(tdoc)?;
         self.dirty = true;
         for p in &places {
             self.pending_locs
                 .insert(p.stable_key.clone(), key.to_string());
         }
+        self.threads.record(key, tokens, thread);
         self.pending.insert(
             lowercase_key(key),
             Pending {
-                content_hash: doc.content_hash.clone(),
+                content_hash: super::doc::identity(doc),
                 places,
+                flags: flags.to_string(),
+                list: doc.list.clone(),
             },
         );
+        Ok(())
+    }
+
+    /// Moves every document of conversation `loser` into `winner`: each is
+    /// re-read from its store and written again (tantivy documents cannot be
+    /// changed in place). Merges are rare (a message bridging two
+    /// conversations, like a reply that arrives before its parent).
+    fn move_conversation(&mut self, loser: &str, winner: &str) -> Result<(), IndexError> {
+        let f = self.index.fields.clone();
+        let mut members: Vec<(String, Vec<Place>, String, Option<String>)> = Vec::new();
+        for key in self.threads.rename(loser, winner) {
+            if let Some(p) = self.pending.get(&lowercase_key(&key)) {
+                members.push((key, p.places.clone(), p.flags.clone(), p.list.clone()));
+            }
+        }
+        for addr in threading::committed_members(&self.searcher, &f, loser)? {
+            let m = StoredMessage::load(&self.searcher, &f, addr)?;
+            if self.pending.contains_key(&lowercase_key(&m.key)) {
+                // Rewritten since the last commit: the pending copy counts.
+                continue;
+            }
+            let places = places_of(&m);
+            let list = (!m.list.is_empty()).then(|| m.list.clone());
+            members.push((m.key, places, m.flags, list));
+        }
+        for (key, places, flags, list) in members {
+            let Some(doc) = reread(&places, list.as_deref()) else {
+                self.unmoved += 1;
+                continue;
+            };
+            self.writer.delete_term(key_term(&f, &key));
+            let tokens = threading::tokens(&doc, &key);
+            self.write_filed(&doc, &key, places, &flags, &tokens, winner)?;
+        }
         Ok(())
     }
 
@@ -285,32 +360,16 @@ impl Writer {
         let mut deleted = false;
         for (_, addr) in hits {
             let m = StoredMessage::load(&self.searcher, &f, addr)?;
-            let remaining: Vec<Place> = m
-                .locations
-                .iter()
-                .filter_map(|uri| {
-                    let key = Location::from_uri(uri).map(|l| l.stable_key()).ok()?;
-                    (key != stable_key).then(|| Place {
-                        stable_key: key,
-                        uri: uri.clone(),
-                    })
-                })
+            let remaining: Vec<Place> = places_of(&m)
+                .into_iter()
+                .filter(|p| p.stable_key != stable_key)
                 .collect();
             self.writer.delete_term(key_term(&f, &m.key));
             self.dirty = true;
             self.pending.remove(&lowercase_key(&m.key));
             self.pending_locs.remove(stable_key);
-            let reread = remaining.iter().find_map(|p| {
-                let loc = Location::from_uri(&p.uri).ok()?;
-                let bytes = crate::store::read_location(&loc).ok()?;
-                let ctx = crate::extract::ExtractContext {
-                    list: (!m.list.is_empty()).then_some(m.list.as_str()),
-                    envelope: None,
-                    pipermail: crate::store::pipermail::is_archive_location(&loc),
-                };
-                crate::extract::extract(&bytes, &ctx).ok()
-            });
-            match reread {
+            let list = (!m.list.is_empty()).then_some(m.list.as_str());
+            match reread(&remaining, list) {
                 Some(doc) => self.write(&doc, &m.key, remaining, &m.flags)?,
                 None => deleted = true,
             }
@@ -336,6 +395,7 @@ impl Writer {
         self.searcher = reader.searcher();
         self.pending.clear();
         self.pending_locs.clear();
+        self.threads.clear();
         Ok(())
     }
 
@@ -344,6 +404,39 @@ impl Writer {
         self.writer.wait_merging_threads()?;
         Ok(())
     }
+}
+
+/// The places of a stored message, each with its copy's list.
+fn places_of(m: &StoredMessage) -> Vec<Place> {
+    m.locations
+        .iter()
+        .enumerate()
+        .map(|(i, uri)| Place {
+            stable_key: Location::from_uri(uri)
+                .map(|l| l.stable_key())
+                .unwrap_or_else(|_| uri.clone()),
+            uri: uri.clone(),
+            list: m
+                .location_lists
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| m.list.clone()),
+        })
+        .collect()
+}
+
+/// The message at the first readable place, extracted again.
+fn reread(places: &[Place], list: Option<&str>) -> Option<MailDoc> {
+    places.iter().find_map(|p| {
+        let loc = Location::from_uri(&p.uri).ok()?;
+        let bytes = crate::store::read_location(&loc).ok()?;
+        let ctx = crate::extract::ExtractContext {
+            list: Some(p.list.as_str()).filter(|l| !l.is_empty()).or(list),
+            envelope: None,
+            pipermail: crate::store::pipermail::is_archive_location(&loc),
+        };
+        crate::extract::extract(&bytes, &ctx).ok()
+    })
 }
 
 #[cfg(test)]

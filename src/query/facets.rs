@@ -71,8 +71,14 @@ pub fn facets(index: &MailIndex, req: &Request) -> Result<Facets, QueryError> {
     for (&(y, _), &n) in &months {
         *years.entry(y).or_default() += n;
     }
+    let mut list = buckets(&v, "list");
+    // A message cross-posted to a list the viewer may not read counts only
+    // under the lists they may read.
+    if let Some(allowed) = req.allowed_lists.as_deref() {
+        list.retain(|b| super::visible::is_visible(&b.value, Some(allowed)));
+    }
     Ok(Facets {
-        list: buckets(&v, "list"),
+        list,
         from: buckets(&v, "from"),
         year: years
             .iter()

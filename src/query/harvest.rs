@@ -174,7 +174,21 @@ pub fn harvest(
         threads.retain(|t, _| matching.contains(t));
     }
     let cited = cited_by(index, searcher)?;
-    let likeness = likeness(index, searcher, req, lists_query.as_ref())?;
+    // Likeness is an optional signal: if it fails (an error, or a panic
+    // inside tantivy's scoring) the queue goes on without it.
+    let likeness = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        likeness(index, searcher, req, lists_query.as_ref())
+    })) {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "likeness to promoted threads failed; queue scored without it");
+            HashMap::new()
+        }
+        Err(_) => {
+            tracing::warn!("likeness to promoted threads panicked; queue scored without it");
+            HashMap::new()
+        }
+    };
     let mut out = Vec::with_capacity(threads.len());
     for (thread_id, a) in threads {
         let list = a
@@ -373,7 +387,12 @@ fn likeness(
         let lang = get(f.lang);
         let mlt = MoreLikeThisQuery::builder()
             .with_min_doc_frequency(1)
-            .with_max_doc_frequency(u64::MAX)
+            // Document frequencies count deleted documents (a duplicate
+            // rewritten, a location removed) until segments merge, the
+            // document count does not: a term found in more documents than
+            // are live would make tantivy's idf assert. Such a term says
+            // nothing about likeness anyway.
+            .with_max_doc_frequency(searcher.num_docs())
             .with_min_term_frequency(1)
             .with_max_query_terms(30)
             .with_min_word_length(3)

@@ -253,7 +253,8 @@ impl<'a> Planner<'a> {
                 ]);
                 v
             }
-            Some(G::From) => vec![(f.from, 1.0)],
+            // The author, and the From header as written when a list rewrote it.
+            Some(G::From) => vec![(f.from, 1.0), (f.from_header, 1.0)],
             Some(G::To) => vec![(f.to, 1.0)],
             Some(G::Cc) => vec![(f.cc, 1.0)],
             Some(G::Subject) => vec![(f.subject, 1.0)],

@@ -184,7 +184,7 @@ pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
     let mut out = Vec::with_capacity(hits.len());
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (score, addr) in hits {
-        let message = loader.load(addr)?;
+        let message = loader.load(addr)?.visible_to(req.allowed_lists.as_deref());
         let snippet = snippets.make(&message);
         out.push(Hit {
             message,
@@ -312,7 +312,9 @@ pub fn find_visible_message(
         );
         let top = searcher.search(q.as_ref(), &TopDocs::with_limit(1).order_by_score())?;
         if let Some((_, addr)) = top.first() {
-            return Ok(Some(StoredMessage::load(&searcher, f, *addr)?));
+            return Ok(Some(
+                StoredMessage::load(&searcher, f, *addr)?.visible_to(allowed),
+            ));
         }
     }
     Ok(None)
@@ -334,7 +336,7 @@ pub fn for_each_match(
     let docs = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (_, addr) in searcher.search(query.as_ref(), &docs)? {
-        if !each(loader.load(addr)?) {
+        if !each(loader.load(addr)?.visible_to(req.allowed_lists.as_deref())) {
             break;
         }
     }

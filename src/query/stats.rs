@@ -4,9 +4,12 @@ use serde::Serialize;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::AggregationCollector;
 use tantivy::collector::Count;
-use tantivy::query::AllQuery;
+use tantivy::query::{AllQuery, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::Term;
 
 use super::QueryError;
+use crate::index::doc::{REWRITE_NOT_RECOVERED, REWRITE_RECOVERED};
 use crate::index::MailIndex;
 
 /// A summary of the index.
@@ -26,6 +29,12 @@ pub struct Stats {
     pub undated: u64,
     /// Index size on disk, bytes.
     pub index_bytes: u64,
+    /// Messages whose From a list rewrote (`X via List`) and whose author
+    /// was recovered from X-Original-From, Reply-To or Cc.
+    pub authors_recovered: u64,
+    /// Messages whose From a list rewrote but whose author could not be
+    /// recovered (the list stays their sender).
+    pub authors_not_recovered: u64,
 }
 
 fn buckets(v: &serde_json::Value, name: &str) -> Vec<(String, u64)> {
@@ -70,8 +79,16 @@ pub fn stats_for(index: &MailIndex, allowed: Option<&[String]>) -> Result<Stats,
         .and_then(|b| b["doc_count"].as_u64())
         .unwrap_or(0);
     let span = ranges.get(1).map(|b| b["span"].clone()).unwrap_or_default();
+    let rewritten = |value: u64| -> Result<u64, QueryError> {
+        let term = Term::from_field_u64(index.fields.from_rewrite, value);
+        let q: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+        let q = super::visible::restrict(&index.fields, q, allowed);
+        Ok(searcher.search(q.as_ref(), &Count)? as u64)
+    };
     Ok(Stats {
         messages: messages as u64,
+        authors_recovered: rewritten(REWRITE_RECOVERED)?,
+        authors_not_recovered: rewritten(REWRITE_NOT_RECOVERED)?,
         lists: buckets(&v, "lists"),
         languages: buckets(&v, "langs"),
         first_date: span["min"].as_f64().map(|x| x as i64),

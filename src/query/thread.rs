@@ -41,6 +41,17 @@ pub struct Thread {
     pub len: usize,
 }
 
+/// The conversation `id` names today (an id merged into another conversation,
+/// or any Message-ID of a message in one, resolves to it); `id` itself when no
+/// message knows it.
+pub fn resolve(index: &MailIndex, id: &str) -> Result<String, QueryError> {
+    let searcher = index.reader.searcher();
+    Ok(
+        crate::index::threading::resolve(&searcher, &index.fields, id)?
+            .unwrap_or_else(|| id.to_string()),
+    )
+}
+
 /// The oldest `limit` visible messages of thread `thread_id`, oldest first.
 fn oldest(
     index: &MailIndex,
@@ -49,6 +60,8 @@ fn oldest(
     limit: usize,
 ) -> Result<Vec<StoredMessage>, QueryError> {
     let searcher = index.reader.searcher();
+    let thread_id = &crate::index::threading::resolve(&searcher, &index.fields, thread_id)?
+        .unwrap_or_else(|| thread_id.to_string());
     let term = Term::from_field_text(index.fields.thread, thread_id);
     let query = visible::restrict(
         &index.fields,
@@ -60,7 +73,7 @@ fn oldest(
     let mut messages = Vec::with_capacity(found.len());
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (_, addr) in found {
-        messages.push(loader.load(addr)?);
+        messages.push(loader.load(addr)?.visible_to(allowed));
     }
     Ok(messages)
 }
@@ -86,6 +99,9 @@ pub fn thread(
         return Ok(None);
     }
     let len = messages.len();
+    let thread_id = messages
+        .first()
+        .map_or_else(|| thread_id.to_string(), |m| m.thread_id.clone());
     let parents = parents(&messages);
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); len];
     let mut roots = Vec::new();
@@ -105,7 +121,7 @@ pub fn thread(
         .map(|r| r.message.subject.clone())
         .unwrap_or_default();
     Ok(Some(Thread {
-        thread_id: thread_id.to_string(),
+        thread_id,
         subject,
         roots,
         len,

@@ -83,6 +83,9 @@ export async function renderMessage(main, match, _params, gen) {
 
   const dl = h('dl', { class: 'headers' });
   header(dl, 'From', addrList(msg.from), { cls: 'h-from' });
+  // A list rewrote From (DMARC): the header as written, beside the author.
+  const sentAs = Array.isArray(msg.from_header) ? msg.from_header : [];
+  if (sentAs.length && sentAs.join('\n') !== (msg.from || []).join('\n')) header(dl, 'Sent as', addrList(sentAs), { cls: 'h-sent-as' });
   header(dl, 'To', addrList(msg.to));
   header(dl, 'Cc', addrList(msg.cc));
   header(dl, 'Date', h('time', { datetime: msg.date || null }, fmtDateTime(msg.date)));

@@ -28,6 +28,8 @@ export async function renderStatus() {
   ];
   if (s.first_date || s.last_date) parts.push(h('span', {}, `${fmtDay(s.first_date)} – ${fmtDay(s.last_date)}`));
   if (s.index_bytes) parts.push(h('span', {}, `index ${fmtBytes(s.index_bytes)}`));
+  const lost = Number(s.authors && s.authors.not_recovered) || 0;
+  if (lost) parts.push(h('span', { id: 'status-authors', title: 'Messages whose From a list rewrote (“X via List”) without naming the author elsewhere: the list stays their sender' }, `${plural(lost, 'author')} not recovered`));
   const w = s.watermark || {};
   if (w.indexed_through) parts.push(h('span', { id: 'status-watermark', title: 'Everything received up to this time is searchable' }, `indexed through ${fmtDateTime(w.indexed_through)}`));
   else if ('indexed_through' in w) parts.push(h('span', { id: 'status-watermark' }, 'indexing has not finished a pass yet'));

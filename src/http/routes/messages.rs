@@ -20,7 +20,10 @@ struct MessageJson {
     key: String,
     thread_id: String,
     date: String,
+    /// Who wrote it: the person behind a list's rewriting of From.
     from: Vec<String>,
+    /// The From header as written.
+    from_header: Vec<String>,
     to: Vec<String>,
     cc: Vec<String>,
     subject: String,
@@ -87,6 +90,7 @@ fn decoded(stored: StoredMessage) -> MessageJson {
     // parts the index keeps only in part (body) or not at all.
     let mut json = MessageJson {
         from: stored.from,
+        from_header: stored.from_header,
         to: stored.to,
         cc: stored.cc,
         attachments: Vec::new(),
@@ -110,7 +114,8 @@ fn decoded(stored: StoredMessage) -> MessageJson {
         in_reply_to: stored.in_reply_to,
     };
     if let Some(d) = doc {
-        json.from = addrs(&d.from);
+        json.from = addrs(d.authors());
+        json.from_header = addrs(&d.from);
         json.to = addrs(&d.to);
         json.cc = addrs(&d.cc);
         json.attachments = d.attachments;

@@ -48,6 +48,10 @@ pub async fn stats(State(state): State<Shared>, viewer: Viewer) -> Result<Json<V
         "last_date": date_or_null(s.last_date),
         "languages": counts(&s.languages),
         "undated": s.undated,
+        "authors": {
+            "recovered": s.authors_recovered,
+            "not_recovered": s.authors_not_recovered,
+        },
         "index_bytes": s.index_bytes,
         "watermark": {
             "indexed_through": date_or_null(w.indexed_through),
