@@ -107,6 +107,7 @@ fn index_search_show_stats() {
         &ExtractContext {
             list: None,
             envelope: None,
+            ..ExtractContext::default()
         },
     )
     .unwrap();
@@ -119,6 +120,7 @@ fn index_search_show_stats() {
         &ExtractContext {
             list: None,
             envelope: None,
+            ..ExtractContext::default()
         },
     )
     .unwrap();

@@ -90,6 +90,7 @@ pub fn extract_all(paths: &[PathBuf]) -> Vec<MailDoc> {
                 let ctx = ExtractContext {
                     list: source.list.as_deref(),
                     envelope: raw.envelope.as_deref(),
+                    pipermail: store::pipermail::is_pipermail_message(&raw),
                 };
                 if let Ok(doc) = extract::extract(&raw.bytes, &ctx) {
                     docs.push(doc);

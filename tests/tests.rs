@@ -16,6 +16,7 @@ mod dovecot;
 mod http_api;
 mod kill9;
 mod live;
+mod pipermail;
 mod queue_robust;
 mod retention;
 mod review_ui;

@@ -26,6 +26,7 @@ fn message(i: usize) -> MailDoc {
         &ExtractContext {
             list: None,
             envelope: None,
+            ..ExtractContext::default()
         },
     )
     .unwrap()

@@ -50,6 +50,7 @@ pub fn show(data: &Path, id: &str, raw: bool, as_json: bool) -> anyhow::Result<E
     let ctx = ExtractContext {
         list: None,
         envelope: None,
+        pipermail: store::pipermail::is_archive_uri(&locations),
     };
     let doc = extract::extract(&bytes, &ctx).context("decoding the message")?;
     if as_json {

@@ -676,6 +676,7 @@ Message-ID: <r@x>\r\nFrom: a@x\r\nSubject: s\r\n\r\nbody\r\n";
         let ctx = ExtractContext {
             list: None,
             envelope,
+            ..ExtractContext::default()
         };
         extract(raw.as_bytes(), &ctx).expect("extracts")
     }

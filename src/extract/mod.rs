@@ -11,6 +11,7 @@ mod author;
 mod body;
 mod headers;
 mod lang;
+mod pipermail;
 mod quoting;
 pub mod signals;
 mod text;
@@ -155,6 +156,12 @@ pub struct ExtractContext<'a> {
     pub list: Option<&'a str>,
     /// The mbox envelope line without `From `: `sender asctime-date`.
     pub envelope: Option<&'a str>,
+    /// The message comes from a Mailman 2 text archive (the store's
+    /// `pipermail::is_pipermail_message`): obfuscated addresses in the envelope
+    /// and in address and id headers are restored (`jane at example.com (Jane)`
+    /// → `Jane <jane@example.com>`), and `list` is the archive's list even where
+    /// a header names another.
+    pub pipermail: bool,
 }
 
 /// Why a message could not be extracted at all.
@@ -220,6 +227,12 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
         defects.push("undeclared 8-bit".to_string());
     }
     let bytes: &[u8] = prepared.as_deref().unwrap_or(rest);
+    let restored = if ctx.pipermail {
+        pipermail::deobfuscate_headers(bytes)
+    } else {
+        None
+    };
+    let bytes: &[u8] = restored.as_deref().unwrap_or(bytes);
     let message = parser().parse(bytes).ok_or(ExtractError::NotMail)?;
 
     let h = headers::read(&message, &mut defects);
@@ -235,7 +248,14 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     if authorship.rewrite == Rewrite::NotRecovered {
         defects.push(NOT_RECOVERED.to_string());
     }
-    let envelope = ctx.envelope.or(envelope_line.as_deref());
+    let envelope = ctx.envelope.or(envelope_line.as_deref()).map(|e| {
+        if ctx.pipermail {
+            pipermail::deobfuscate_envelope(e)
+        } else {
+            std::borrow::Cow::Borrowed(e)
+        }
+    });
+    let envelope = envelope.as_deref();
     let dates = headers::dates(&message, envelope, &mut defects);
     let (date, date_source) = (dates.date, dates.source);
     let arrived = dates.arrived.or(date);
@@ -268,11 +288,17 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
         &b.body
     };
     let lang = detect_lang(lang_sample).to_string();
-    let list = h.list.or_else(|| {
-        ctx.list
-            .map(|l| l.trim().to_lowercase())
-            .filter(|l| !l.is_empty())
-    });
+    let context_list = ctx
+        .list
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| !l.is_empty());
+    // One archive is one list: a pipermail message naming another list in its
+    // headers (a cross-post) is still filed under the archive's.
+    let list = if ctx.pipermail {
+        context_list.or(h.list)
+    } else {
+        h.list.or(context_list)
+    };
     defects.sort();
     defects.dedup();
 

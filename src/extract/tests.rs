@@ -18,6 +18,7 @@ fn render(path: &Path) -> String {
     let ctx = ExtractContext {
         list: None,
         envelope: envelope.as_deref().map(str::trim),
+        ..ExtractContext::default()
     };
     let json = match extract(&raw, &ctx) {
         Ok(doc) => serde_json::to_string_pretty(&doc),

@@ -193,6 +193,11 @@ pub fn ingest(
 /// Extracts and upserts `items` on every core; commits every
 /// [`IngestOptions::commit_every`] new documents but leaves the last batch
 /// pending for the caller to commit (with its checkpoints).
+///
+/// Documents reach the writer in the order of `items`, whatever order the
+/// workers finish in: which of two different messages sharing a Message-ID
+/// keeps it as key (the other gets a `sha256:` key) is then the same on every
+/// rebuild of the same sources.
 pub fn ingest_items(
     writer: &mut Writer,
     items: impl Iterator<Item = Item> + Send,
@@ -202,20 +207,20 @@ pub fn ingest_items(
     let started = Instant::now();
     let mut report = IngestReport::default();
     let lookup = writer.location_lookup();
-    let (raw_tx, raw_rx) = bounded::<(RawMessage, Option<String>)>(512);
-    let (work_tx, work_rx) = bounded::<Work>(512);
+    let (raw_tx, raw_rx) = bounded::<(u64, RawMessage, Option<String>)>(512);
+    let (work_tx, work_rx) = bounded::<(u64, Work)>(512);
     let mut result = Ok(());
     std::thread::scope(|scope| {
         let scan_tx = work_tx.clone();
         scope.spawn(move || {
-            for (item, list) in items {
+            for (seq, (item, list)) in (0u64..).zip(items) {
                 let sent = match item {
                     Ok(raw) if lookup.contains(&raw.location.stable_key()) => {
-                        scan_tx.send(Work::Unchanged).is_ok()
+                        scan_tx.send((seq, Work::Unchanged)).is_ok()
                     }
-                    Ok(raw) => raw_tx.send((raw, list)).is_ok(),
+                    Ok(raw) => raw_tx.send((seq, raw, list)).is_ok(),
                     Err(skip) => scan_tx
-                        .send(Work::Skipped(skip.location, skip.reason))
+                        .send((seq, Work::Skipped(skip.location, skip.reason)))
                         .is_ok(),
                 };
                 if !sent {
@@ -227,16 +232,17 @@ pub fn ingest_items(
             let rx = raw_rx.clone();
             let tx = work_tx.clone();
             scope.spawn(move || {
-                for (raw, list) in rx {
+                for (seq, raw, list) in rx {
                     let ctx = ExtractContext {
                         list: list.as_deref(),
                         envelope: raw.envelope.as_deref(),
+                        pipermail: store::pipermail::is_pipermail_message(&raw),
                     };
                     let work = match extract::extract(&raw.bytes, &ctx) {
                         Ok(doc) => Work::Extracted(raw.location, raw.flags, Box::new(doc)),
                         Err(e) => Work::Skipped(raw.location.to_uri(), e.to_string()),
                     };
-                    if tx.send(work).is_err() {
+                    if tx.send((seq, work)).is_err() {
                         return;
                     }
                 }
@@ -246,42 +252,24 @@ pub fn ingest_items(
         drop(raw_rx);
         let mut since_commit = 0usize;
         let mut last_tick = Instant::now();
-        for work in work_rx.iter() {
-            report.seen += 1;
-            match work {
-                Work::Unchanged => report.unchanged += 1,
-                Work::Skipped(loc, reason) => report.skip(loc, reason),
-                Work::Extracted(loc, flags, doc) => {
-                    for d in &doc.defects {
-                        *report.defects.entry(d.clone()).or_default() += 1;
-                    }
-                    match writer.upsert(&doc, &loc, &flags) {
-                        Ok(Outcome::Added) => {
-                            report.indexed += 1;
-                            since_commit += 1;
-                        }
-                        Ok(Outcome::Duplicate) => report.duplicates += 1,
-                        Ok(Outcome::Unchanged) => report.unchanged += 1,
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
-                    }
-                    if since_commit >= opts.commit_every {
-                        if let Err(e) = writer.commit() {
-                            result = Err(e);
-                            break;
-                        }
-                        since_commit = 0;
-                    }
+        // Results that arrived before an earlier item's, by sequence number.
+        let mut early: BTreeMap<u64, Work> = BTreeMap::new();
+        let mut next = 0u64;
+        'receive: for (seq, work) in work_rx.iter() {
+            early.insert(seq, work);
+            while let Some(work) = early.remove(&next) {
+                next += 1;
+                if let Err(e) = apply(writer, work, &mut report, &mut since_commit, opts) {
+                    result = Err(e);
+                    break 'receive;
                 }
-            }
-            if last_tick.elapsed() > Duration::from_millis(100) {
-                last_tick = Instant::now();
-                progress(Progress {
-                    done: report.seen,
-                    indexed: report.indexed,
-                });
+                if last_tick.elapsed() > Duration::from_millis(100) {
+                    last_tick = Instant::now();
+                    progress(Progress {
+                        done: report.seen,
+                        indexed: report.indexed,
+                    });
+                }
             }
         }
         // Dropping the receiver stops the scanner and workers early on error.
@@ -296,10 +284,46 @@ pub fn ingest_items(
     Ok(report)
 }
 
+/// Hands one result to the writer and counts it; commits every
+/// [`IngestOptions::commit_every`] new documents.
+fn apply(
+    writer: &mut Writer,
+    work: Work,
+    report: &mut IngestReport,
+    since_commit: &mut usize,
+    opts: &IngestOptions,
+) -> Result<(), IndexError> {
+    report.seen += 1;
+    match work {
+        Work::Unchanged => report.unchanged += 1,
+        Work::Skipped(loc, reason) => report.skip(loc, reason),
+        Work::Extracted(loc, flags, doc) => {
+            for d in &doc.defects {
+                *report.defects.entry(d.clone()).or_default() += 1;
+            }
+            match writer.upsert(&doc, &loc, &flags)? {
+                Outcome::Added => {
+                    report.indexed += 1;
+                    *since_commit += 1;
+                }
+                Outcome::Duplicate => report.duplicates += 1,
+                Outcome::Unchanged => report.unchanged += 1,
+            }
+            if *since_commit >= opts.commit_every {
+                writer.commit()?;
+                *since_commit = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Expands a path given by the user into sources: a Maildir (or Maildir++
 /// tree), a public-inbox, an mbox file or a `.eml` file is one source; any
 /// other directory is searched for them, so `gleaner index archive/` finds
-/// every Maildir and mbox below `archive/`.
+/// every Maildir and mbox below `archive/`. Mailman 2 text archives
+/// (`2005-March.txt.gz`) are mbox sources whose list is the archive's (see
+/// `discover_pipermail`).
 pub fn discover(path: &std::path::Path, list: Option<&str>) -> Result<Vec<Source>, IndexError> {
     // Absolute paths, so the same file always has the same location key.
     let path = std::fs::canonicalize(path).map_err(|e| store::StoreError::Io {
@@ -327,8 +351,16 @@ fn discover_into(
         out.push(source(SourceKind::Mbox));
         return Ok(());
     }
+    if path.is_file() && store::pipermail::is_archive_file(path) {
+        let list = pipermail_list(path.parent(), list);
+        out.push(Source::new(path.to_path_buf(), SourceKind::Mbox, list));
+        return Ok(());
+    }
     if !path.is_dir() || is_store_root(path) || depth > 8 {
         out.push(source(store::detect(path)?));
+        return Ok(());
+    }
+    if discover_pipermail(path, list, out, depth)? {
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
@@ -370,4 +402,48 @@ fn discover_into(
         }
     }
     Ok(())
+}
+
+/// The list of a Mailman 2 archive's messages: the one given (`--list`, a
+/// source's `list`), else the archive's subject tag or directory name
+/// (`store::pipermail::archive_list`), so every message of one archive has the
+/// same list, tagged or not.
+fn pipermail_list(dir: Option<&std::path::Path>, list: Option<&str>) -> Option<String> {
+    list.map(str::to_string)
+        .or_else(|| dir.and_then(store::pipermail::archive_list))
+}
+
+/// A directory holding Mailman 2 text archives (`2005-March.txt.gz`) is one
+/// list's archive: each archive file is an mbox source with the archive's
+/// list. Its other files (Mailman's `index.html`) are not mail; of its
+/// subdirectories, the HTML rendering of each period (`2005-March/`) and
+/// `attachments/` are skipped, others are searched as usual. False when `dir`
+/// holds no archive file.
+fn discover_pipermail(
+    dir: &std::path::Path,
+    list: Option<&str>,
+    out: &mut Vec<Source>,
+    depth: usize,
+) -> Result<bool, IndexError> {
+    let files = store::pipermail::archive_files(dir);
+    if files.is_empty() {
+        return Ok(false);
+    }
+    let archive_list = pipermail_list(Some(dir), list);
+    for file in files {
+        out.push(Source::new(file, SourceKind::Mbox, archive_list.clone()));
+    }
+    let subdirs = store::sorted_entries(dir)
+        .map_err(|e| store::StoreError::io(dir, e))?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                !n.starts_with('.') && n != "attachments" && !store::pipermail::is_volume_name(n)
+            })
+        });
+    for sub in subdirs {
+        discover_into(&sub, list, out, depth + 1)?;
+    }
+    Ok(true)
 }

@@ -433,6 +433,7 @@ fn reread(places: &[Place], list: Option<&str>) -> Option<MailDoc> {
         let ctx = crate::extract::ExtractContext {
             list: Some(p.list.as_str()).filter(|l| !l.is_empty()).or(list),
             envelope: None,
+            pipermail: crate::store::pipermail::is_archive_location(&loc),
         };
         crate::extract::extract(&bytes, &ctx).ok()
     })

@@ -78,6 +78,8 @@ pub struct MboxSplitter {
     line_start: u64,
     /// The current line was too long to be a separator and is being passed on as content.
     spilling: bool,
+    /// Only Mailman 2's separators separate (see [`MboxSplitter::pipermail`]).
+    pipermail: bool,
     out: Vec<Frame>,
 }
 
@@ -94,8 +96,19 @@ impl MboxSplitter {
             line: Vec::new(),
             line_start: 0,
             spilling: false,
+            pipermail: false,
             out: Vec::new(),
         }
+    }
+
+    /// A splitter for a Mailman 2 text archive: only `From <sender>  <asctime>`
+    /// lines (two spaces, as Mailman writes them; see
+    /// [`super::pipermail::is_mailman_separator`]) separate messages after the
+    /// first. Mailman does not quote `From ` lines in bodies, and a git patch's
+    /// `From <sha> Mon Sep 17 00:00:00 2001` looks like an envelope otherwise.
+    pub fn pipermail(mut self) -> MboxSplitter {
+        self.pipermail = true;
+        self
     }
 
     /// Feeds the next chunk; returns the frames completed by it.
@@ -201,7 +214,11 @@ impl MboxSplitter {
             State::Junk { .. } => true,
             State::Message { held_blank, .. } => held_blank.is_some(),
         };
-        if may_separate && body.starts_with(b"From ") && (start == 0 || looks_like_envelope(body)) {
+        let separator = |body: &[u8]| match self.pipermail {
+            true => super::pipermail::is_mailman_separator(body),
+            false => looks_like_envelope(body),
+        };
+        if may_separate && body.starts_with(b"From ") && (start == 0 || separator(body)) {
             self.close();
             let envelope = String::from_utf8_lossy(&body[5..]).into_owned();
             self.state = State::Message {
@@ -532,10 +549,14 @@ impl MboxScan {
         let mtime = std::fs::metadata(path)
             .ok()
             .and_then(|m| super::mtime_of(&m));
+        let mut splitter = MboxSplitter::new(opts.max_message_bytes);
+        if super::pipermail::is_archive_file(path) {
+            splitter = splitter.pipermail();
+        }
         Ok(MboxScan {
             path: path.to_path_buf(),
             reader: Some(reader),
-            splitter: Some(MboxSplitter::new(opts.max_message_bytes)),
+            splitter: Some(splitter),
             queue: VecDeque::new(),
             mtime,
             max: opts.max_message_bytes,

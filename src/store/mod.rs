@@ -1,7 +1,8 @@
 //! Raw messages and where they live.
 //!
 //! `store` finds every message in a Maildir (also Maildir++ and trees of
-//! maildirs), an mbox (plain, `.gz` or `.zst`), a tree of `.eml` files or a
+//! maildirs), an mbox (plain, `.gz` or `.zst`; also Mailman 2's `2005-March.txt.gz`
+//! text archives, see [`pipermail`]), a tree of `.eml` files or a
 //! public-inbox v2 archive, and hands out each message's exact original bytes
 //! with a [`Location`] that can read them again later. It knows nothing of
 //! parsing mail, of the search index or of HTTP: bytes in, bytes out.
@@ -15,6 +16,7 @@ pub mod eml;
 pub mod glob;
 pub mod maildir;
 pub mod mbox;
+pub mod pipermail;
 pub mod public_inbox;
 pub mod tail;
 pub mod volume;

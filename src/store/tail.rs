@@ -221,6 +221,9 @@ fn read_frames(
 ) -> Result<MboxChange, StoreError> {
     let err = |e| StoreError::io(path, e);
     let mut splitter = MboxSplitter::new(max);
+    if super::pipermail::is_archive_file(path) {
+        splitter = splitter.pipermail();
+    }
     let mut frames = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {

@@ -82,6 +82,7 @@ fn decoded(stored: StoredMessage) -> MessageJson {
     let ctx = ExtractContext {
         list: Some(stored.list.as_str()).filter(|l| !l.is_empty()),
         envelope: None,
+        pipermail: store::pipermail::is_archive_uri(&stored.locations),
     };
     let doc = bytes.and_then(|b| extract::extract(&b, &ctx).ok());
     let addrs = |v: &[extract::Address]| v.iter().map(display_address).collect::<Vec<_>>();
