@@ -202,7 +202,7 @@ fn conversations_on_real_lists_equal_the_union_of_their_headers() {
         );
 
         let dir = tempdir();
-        let (index, _) = index_paths(dir.path(), &[path.clone()]);
+        let (index, _) = index_paths(dir.path(), std::slice::from_ref(&path));
         let thread_of: HashMap<String, String> = stored(&index)
             .into_iter()
             .map(|m| (m.message_id.to_lowercase(), m.thread_id))
@@ -391,10 +391,10 @@ fn decisions_survive_a_late_root_and_a_merge_of_conversations() {
     let a_thread = gleaner::query::thread::resolve(&index, "a@x").unwrap();
     assert_ne!(c_thread, a_thread);
     curation
-        .decide("old", &[first.clone()], Decision::Promote, "fix", "rita")
+        .decide("old", std::slice::from_ref(&first), Decision::Promote, "fix", "rita")
         .unwrap();
     curation
-        .decide("old", &[c_thread.clone()], Decision::Keep, "", "rita")
+        .decide("old", std::slice::from_ref(&c_thread), Decision::Keep, "", "rita")
         .unwrap();
     drop(index);
 
