@@ -12,7 +12,7 @@
 //!   line followed by a date.
 //!
 //! A lone `From:` line (a patch, a log) is not a start: a header block needs a
-//! sender, a date and a recipient or subject.
+//! sender, a date and a recipient.
 
 use super::attribution::ends_attribution;
 use super::labels::{label, Role};
@@ -37,6 +37,8 @@ const SEPARATORS: &[&str] = &[
     "original message",
     "forwarded message",
     "reply message",
+    "begin forwarded text",
+    "forwarded text",
     "ursprüngliche nachricht",
     "original-nachricht",
     "originalnachricht",
@@ -102,14 +104,35 @@ pub(crate) fn start(lines: &[&str], i: usize) -> Option<Start> {
     if let Some(s) = separator(t) {
         return Some(s);
     }
-    if is_rule(t) {
+    if is_rule(t) || is_framed(t) {
         let next = next_non_blank(lines, i + 1)?;
-        return (header_block(lines, next) || starts_with_sender(lines[next])).then_some(Start::Quoted);
+        let sender = is_rule(t) && starts_with_sender(lines[next]);
+        return (sender || header_block(lines, next)).then_some(Start::Quoted);
     }
-    if header_block(lines, i) || lotus_name(lines, i) {
+    if (opens_block(lines, i) && header_block(lines, i)) || lotus_name(lines, i) {
         return Some(Start::Quoted);
     }
     None
+}
+
+/// A header block opens the text or follows a blank line, a rule or a
+/// framed line: one inside other header lines is a pasted raw header (a log,
+/// a bounce).
+fn opens_block(lines: &[&str], i: usize) -> bool {
+    i.checked_sub(1)
+        .and_then(|p| lines.get(p))
+        .is_none_or(|prev| {
+            let t = prev.trim();
+            t.is_empty() || t.chars().all(|c| matches!(c, '-' | '_' | '=' | '─' | '—')) || is_framed(t)
+        })
+}
+
+/// A line between dashes or underscores: a separator we do not know, or one
+/// whose letters a charset lost (`-----Urspr?ngliche Nachricht-----`).
+fn is_framed(t: &str) -> bool {
+    ["---", "___"]
+        .iter()
+        .any(|d| t.len() > 2 * d.len() && t.starts_with(d) && t.ends_with(d))
 }
 
 fn next_non_blank(lines: &[&str], from: usize) -> Option<usize> {
@@ -128,6 +151,8 @@ fn starts_with_sender(line: &str) -> bool {
 /// `-----Original Message-----` and friends, Apple's "Begin forwarded
 /// message:", Lotus Notes' `-----"Name" <addr> wrote: -----`.
 fn separator(t: &str) -> Option<Start> {
+    // PGP clear-signed text escapes lines starting with a dash as `- -`.
+    let t = t.strip_prefix("- -").map_or(t, |_| &t[2..]);
     let framed = t.starts_with("--") || t.starts_with("__") || t.starts_with("==");
     if framed {
         let inner =
@@ -159,8 +184,10 @@ fn separator(t: &str) -> Option<Start> {
 
 /// Whether a header block starts at line `i`: consecutive header lines (with
 /// wrapped values and single blank lines between them) naming a sender, a
-/// date with digits, and a recipient or a subject. Not a patch's own header
-/// (after a `From <commit> ...` line, or with a `[PATCH` subject).
+/// date with digits and a recipient. Not a patch's own header: git
+/// format-patch writes `From:`, `Date:`, `Subject:` and no recipient, and a
+/// patch sent with one has a `From <commit> ...` line above or a `Date:`
+/// line and a `[PATCH` subject (Outlook, replying to a patch, writes `Sent:`).
 fn header_block(lines: &[&str], i: usize) -> bool {
     let Some((first, _)) = label(lines[i]) else {
         return false;
@@ -168,7 +195,9 @@ fn header_block(lines: &[&str], i: usize) -> bool {
     if first == Role::Cc {
         return false;
     }
-    let (mut from, mut date, mut to_or_subject) = (false, false, false);
+    let (mut from, mut date, mut to) = (false, false, false);
+    // git format-patch writes `Date:` and a `[PATCH` subject; Outlook `Sent:`.
+    let (mut git_date, mut patch) = (false, false);
     let mut continuation = 0;
     let mut blanks = 0;
     let end = lines.len().min(i + MAX_BLOCK);
@@ -188,16 +217,12 @@ fn header_block(lines: &[&str], i: usize) -> bool {
                 match role {
                     Role::From => from = true,
                     Role::Date => {
+                        git_date |= line.trim_start().starts_with("Date:");
                         let wrapped = lines.get(j + 1).copied().unwrap_or("");
                         date |= has_digit(value) || (value.trim().is_empty() && has_digit(wrapped))
                     }
-                    Role::To => to_or_subject = true,
-                    Role::Subject => {
-                        if is_patch_subject(value) {
-                            return false;
-                        }
-                        to_or_subject = true;
-                    }
+                    Role::To => to = true,
+                    Role::Subject => patch |= is_patch_subject(value),
                     Role::Cc => {}
                 }
             }
@@ -210,11 +235,8 @@ fn header_block(lines: &[&str], i: usize) -> bool {
                 continuation += 1;
             }
         }
-        if from && date && to_or_subject {
-            return !after_commit_line(lines, i);
-        }
     }
-    false
+    from && date && to && !(git_date && patch) && !after_commit_line(lines, i)
 }
 
 fn has_digit(s: &str) -> bool {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::quoting::history_start;
+use super::text::find_bytes;
 use super::*;
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora");
@@ -36,7 +37,7 @@ fn mbox_messages(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut starts = vec![0];
     let mut at = 0;
-    while let Some(p) = crate::extract::text::find_bytes(&bytes[at..], b"\n\nFrom ") {
+    while let Some(p) = find_bytes(&bytes[at..], b"\n\nFrom ") {
         starts.push(at + p + 2);
         at += p + 2;
     }
@@ -165,7 +166,11 @@ fn survey_quote_starts() {
             let entry = counts.entry(key.clone()).or_default();
             entry.0 += 1;
             let lines: Vec<&str> = doc.quoted.split('\n').collect();
-            let start = history_start(&lines);
+            // Only a start that was not itself behind `>` in the message.
+            let start = history_start(&lines).filter(|(i, _)| {
+                let line = lines[*i].trim();
+                find_bytes(&raw, format!("\n{line}").as_bytes()).is_some()
+            });
             let html = doc.html_only && !doc.quoted.is_empty();
             if start.is_some() || html {
                 entry.1 += 1;
@@ -179,4 +184,29 @@ fn survey_quote_starts() {
         }
     }
     println!("(messages, with quoted history) per source: {counts:?}");
+}
+
+/// Prints how one corpus message splits:
+/// `QUOTE_SOURCE=lists/x.mbox.zst QUOTE_ID=<id> cargo test --lib show_quote_split -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn show_quote_split() {
+    let root = Path::new(CORPORA);
+    let source = std::env::var("QUOTE_SOURCE").unwrap();
+    let ids = std::env::var("QUOTE_ID").unwrap_or_else(|_| "-".into());
+    let messages = if ids == "-" {
+        BTreeMap::from([("-".to_string(), read(&root.join(&source)))])
+    } else {
+        mbox_messages(&read(&root.join(&source)))
+    };
+    for id in ids.split(',') {
+        let doc = extract(&messages[id], &ExtractContext::default()).unwrap();
+        println!(
+            "===== {source} {id}\n{}\n===== BODY\n{}\n===== QUOTED\n{}\n===== FOOTER\n{}",
+            summary(&doc),
+            doc.body,
+            doc.quoted,
+            doc.footer
+        );
+    }
 }

@@ -53,6 +53,8 @@ fn outlook_header_blocks_in_many_languages() {
         "寄件者: Quentin Blake <quentin@example.org>\n寄件日期: 2019年3月22日 下午 04:00\n收件者: dev@lists.example.org\n主旨: fetch loop stalls",
         "差出人: Quentin Blake <quentin@example.org>\n送信日時: 2019年3月22日 16:00\n宛先: dev@lists.example.org\n件名: RE: fetch loop stalls",
         "*From:* Quentin Blake <quentin@example.org>\n*Sent:* Friday, March 22, 2019 4:00 PM\n*To:* dev@lists.example.org\n*Subject:* fetch loop stalls",
+        // Outlook forwarding a patch: `Sent:`, not git's `Date:`.
+        "From: Quentin Blake <quentin@example.org>\nSent: Friday, March 22, 2019 4:00 PM\nTo: dev@lists.example.org\nSubject: [PATCH v2] fetch: yield",
         // Wrapped recipients and a blank line inside the block.
         "From: Quentin Blake <quentin@example.org>\nSent: Friday, March 22, 2019 4:00 PM\nTo: dev@lists.example.org; a@example.org;\n b@example.org; c@example.org\n\nSubject: fetch loop stalls",
     ] {
@@ -77,11 +79,16 @@ fn separators_in_many_languages() {
         "-------- Forwarded Message --------",
         "-------- Weitergeleitete Nachricht --------",
         "-------- Message transféré --------",
+        "--- begin forwarded text\nDate: Sat, 24 Aug 2002 11:39:34 -0400",
+        // Dash-escaped by a PGP clear signature.
+        "- ---------- Forwarded message ----------",
         "Begin forwarded message:\n\nFrom: Quentin <quentin@example.org>",
         "Anfang der weitergeleiteten Nachricht:",
         "Début du message réexpédié :",
         "________________________________\nFrom: Quentin Blake <quentin@example.org>\nSent: Friday, March 22, 2019 4:00 PM",
         "________________________________\nVon: Quentin Blake\nGesendet: Freitag, 22. März 2019 16:00\nAn: dev@lists.example.org\nBetreff: x",
+        // A separator whose letters a charset lost, then a header block.
+        "-----Urspr?ngliche Nachricht-----\nVon: Quentin Blake\nGesendet: Donnerstag, 29. M?rz 2007 09:27\nAn: dev@lists.example.org\nBetreff: AW: x",
         // Lotus Notes: the sender's Notes name and a date.
         "Quentin Blake/Ops/Example@EXAMPLE\n22.03.2019 16:00\nPlease respond to dev",
     ] {
@@ -108,6 +115,12 @@ fn a_lone_header_line_or_a_patch_is_not_a_quote() {
         // git format-patch output pasted into a reply.
         "Try this:\n\nFrom 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001\nFrom: Quentin Blake <quentin@example.org>\nDate: Fri, 22 Mar 2019 16:00:00 +0100\nSubject: fetch: yield\n\n---\n",
         "A pasted patch:\n\nFrom: Quentin Blake <quentin@example.org>\nDate: Fri, 22 Mar 2019 16:00:00 +0100\nSubject: [PATCH] fetch: yield\n\nbody\n",
+        // ... and without the `From <commit>` line nor a [PATCH] tag.
+        "Can you try this patch?\n\n---\nFrom: Quentin Blake <quentin@example.org>\nDate: Fri, 22 Mar 2019 16:00:00 +0100\nSubject: fetch: yield\n\nThe loop never yields.\n",
+        // A raw header pasted into the text (a bounce, a log).
+        "and then I get messages like:\nReturn-path: <admin@example.org>\nSubject: alert\nTo: Undisclosed-recipients:;\nFrom: admin@example.org\nDate: Fri, 05 Oct 2007 20:28:54 +0200\n\nWhy?\n",
+        // A patch sent with a recipient, pasted.
+        "Try:\n\nFrom: Quentin Blake <quentin@example.org>\nDate: Fri, 22 Mar 2019 16:00:00 +0100\nTo: dev@lists.example.org\nSubject: [PATCH v2] fetch: yield\n\nbody\n",
         // A log with a From: line and a date, but no recipient nor subject.
         "The log says:\nFrom: root@localhost\nDate: 2019-03-22 16:00\nstatus=bounced\n",
         // Headers in configuration advice have no date.
