@@ -123,7 +123,9 @@ fn opens_block(lines: &[&str], i: usize) -> bool {
         .and_then(|p| lines.get(p))
         .is_none_or(|prev| {
             let t = prev.trim();
-            t.is_empty() || t.chars().all(|c| matches!(c, '-' | '_' | '=' | '─' | '—')) || is_framed(t)
+            t.is_empty()
+                || t.chars().all(|c| matches!(c, '-' | '_' | '=' | '─' | '—'))
+                || is_framed(t)
         })
 }
 
@@ -164,7 +166,11 @@ fn separator(t: &str) -> Option<Start> {
         if t.starts_with("-----") && t.ends_with("-----") && ends_attribution(inner) {
             return Some(Start::Attribution);
         }
-        let lower = inner.trim_end_matches(':').trim_end().to_lowercase().replace('’', "'");
+        let lower = inner
+            .trim_end_matches(':')
+            .trim_end()
+            .to_lowercase()
+            .replace('’', "'");
         return SEPARATORS
             .contains(&lower.as_str())
             .then_some(Start::Quoted);
@@ -269,7 +275,10 @@ fn lotus_name(lines: &[&str], i: usize) -> bool {
         && name.contains('/')
         && name.split('/').all(|part| {
             let part = part.trim();
-            !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || " .'-_&".contains(c))
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || " .'-_&".contains(c))
         })
         && !domain.is_empty()
         && domain

@@ -19,7 +19,10 @@ use super::text::find_bytes;
 use super::*;
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora");
-const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/quotes/corpus.tsv");
+const TABLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/golden/quotes/corpus.tsv"
+);
 
 /// A corpus file: a Maildir message, or an mbox / pipermail archive.
 fn read(path: &Path) -> Vec<u8> {
@@ -51,6 +54,30 @@ fn mbox_messages(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
         }
     }
     out
+}
+
+/// The message of an mbox or pipermail archive whose `Message-ID:` header
+/// names `id` (empty if none does).
+fn find_message<'a>(archive: &'a [u8], id: &str) -> &'a [u8] {
+    let needle = format!("<{id}>");
+    let mut at = 0;
+    while let Some(p) = find_bytes(&archive[at..], needle.as_bytes()) {
+        let hit = at + p;
+        at = hit + 1;
+        // `Message-ID: <id>`, the id perhaps folded onto the next line.
+        let before = archive[hit.saturating_sub(40)..hit].to_ascii_lowercase();
+        if !before.trim_ascii_end().ends_with(b"message-id:") {
+            continue;
+        }
+        let start = find_last(&archive[..hit], b"\n\nFrom ").map_or(0, |s| s + 2);
+        let end = find_bytes(&archive[hit..], b"\n\nFrom ").map_or(archive.len(), |e| hit + e + 1);
+        return &archive[start..end];
+    }
+    &[]
+}
+
+fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// Every corpus source: (name relative to the corpora, path).
@@ -100,7 +127,7 @@ fn golden_corpus_quotes() {
         return;
     }
     let table = std::fs::read_to_string(TABLE).unwrap();
-    let mut archives: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    let mut archives: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let (mut rows, mut actual, mut mismatches) = (0, String::new(), Vec::new());
     for line in table.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
@@ -113,10 +140,10 @@ fn golden_corpus_quotes() {
         let raw = if id == "-" {
             read(&root.join(source))
         } else {
-            let messages = archives
+            let archive = archives
                 .entry(source.to_string())
-                .or_insert_with(|| mbox_messages(&read(&root.join(source))));
-            messages.get(id).cloned().unwrap_or_default()
+                .or_insert_with(|| read(&root.join(source)));
+            find_message(archive, id).to_vec()
         };
         assert!(!raw.is_empty(), "{source} {id}: not found");
         let doc = extract(&raw, &ExtractContext::default()).unwrap();
@@ -178,7 +205,9 @@ fn survey_quote_starts() {
                 println!(
                     "{name}\t{id}\t{}\t{:?}",
                     if html { "html" } else { "text" },
-                    lines.get(at).map(|l| l.chars().take(100).collect::<String>())
+                    lines
+                        .get(at)
+                        .map(|l| l.chars().take(100).collect::<String>())
                 );
             }
         }

@@ -19,12 +19,12 @@ fn top_post(header: &str) -> String {
 /// Asserts that everything from `header` down is quoted, and REPLY is own.
 fn assert_history(header: &str) {
     let s = split(&top_post(header));
-    assert_eq!(
-        s.own,
-        REPLY.trim(),
-        "own words of a reply above:\n{header}"
-    );
-    let first = header.lines().find(|l| !l.trim().is_empty()).unwrap().trim();
+    assert_eq!(s.own, REPLY.trim(), "own words of a reply above:\n{header}");
+    let first = header
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap()
+        .trim();
     assert!(
         s.quoted.starts_with(first),
         "quoted starts at {first:?}: {:?}",
@@ -98,7 +98,9 @@ fn separators_in_many_languages() {
 
 #[test]
 fn lotus_notes_attribution_is_own_and_history_quoted() {
-    let s = split(&top_post("-----\"Quentin Blake\" <quentin@example.org> wrote: -----"));
+    let s = split(&top_post(
+        "-----\"Quentin Blake\" <quentin@example.org> wrote: -----",
+    ));
     assert_eq!(s.own, REPLY.trim());
     assert_eq!(
         s.attribution,
@@ -169,7 +171,11 @@ fn attribution_is_searchable_but_not_counted() {
         "From: a@example.org\nSubject: Re: x\nMessage-ID: <a@example.org>\n\nOn Wed, 3 Mar 2021 at 10:00, Jane Doe <jane@example.com> wrote:\n> {ORIGINAL}\n\nThat worked.\n"
     );
     let d = extract(raw.as_bytes(), &ExtractContext::default()).unwrap();
-    assert!(d.body.contains("Jane Doe <jane@example.com> wrote:"), "{}", d.body);
+    assert!(
+        d.body.contains("Jane Doe <jane@example.com> wrote:"),
+        "{}",
+        d.body
+    );
     assert!(d.body.starts_with("That worked."), "{}", d.body);
     assert_eq!(d.quoted, ORIGINAL);
     // The address in the attribution is not a cited Message-ID.
@@ -201,8 +207,16 @@ fn gmail_quote_container() {
     let d = html_mail(&format!(
         "<div dir=\"ltr\">Restarting the daemon fixed it.</div><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">On Wed, Mar 3, 2021 at 10:00 AM Jane Doe &lt;<a href=\"mailto:jane@example.com\">jane@example.com</a>&gt; wrote:<br></div><blockquote class=\"gmail_quote\" style=\"margin:0px\"><div>{ORIGINAL}</div></blockquote></div>"
     ));
-    assert!(d.body.starts_with("Restarting the daemon fixed it."), "{}", d.body);
-    assert!(d.body.contains("Jane Doe <jane@example.com> wrote:"), "{}", d.body);
+    assert!(
+        d.body.starts_with("Restarting the daemon fixed it."),
+        "{}",
+        d.body
+    );
+    assert!(
+        d.body.contains("Jane Doe <jane@example.com> wrote:"),
+        "{}",
+        d.body
+    );
     assert_eq!(d.quoted, ORIGINAL);
 }
 
@@ -257,12 +271,18 @@ fn html_marker_scanner_is_robust() {
     use super::html_quote::quoted_range;
     // Markers in text, comments or attribute values of other tags do not count.
     assert_eq!(quoted_range("<p>the gmail_quote class</p>"), None);
-    assert_eq!(quoted_range("<!-- <div class=\"gmail_quote\"> --><p>x</p>"), None);
+    assert_eq!(
+        quoted_range("<!-- <div class=\"gmail_quote\"> --><p>x</p>"),
+        None
+    );
     assert_eq!(quoted_range("<a title='<div id=appendonsend>'>x</a>"), None);
     // Nested divs inside the quote, and an unclosed one.
     let html = "<p>a</p><DIV Class='x gmail_quote'><div>b</div><div>c</div></div><p>d</p>";
     let r = quoted_range(html).unwrap();
-    assert_eq!(&html[r], "<DIV Class='x gmail_quote'><div>b</div><div>c</div></div>");
+    assert_eq!(
+        &html[r],
+        "<DIV Class='x gmail_quote'><div>b</div><div>c</div></div>"
+    );
     let html = "<p>a</p><div class=gmail_quote><div>b";
     assert_eq!(quoted_range(html), Some(8..html.len()));
     // Cut anywhere, it never panics.
