@@ -247,23 +247,22 @@ fn outlook_html_reply_header() {
 
 #[test]
 fn yahoo_and_thunderbird_html_quotes() {
-    let d = html_mail(&format!(
-        "<div>Restarting the daemon fixed it.</div><div id=\"yahoo_quoted_42\" class=\"yahoo_quoted\"><div>On Wednesday, March 3, 2021, 10:00:00 AM GMT, Jane Doe &lt;jane@example.com&gt; wrote:</div><div><br></div><div>{ORIGINAL}</div></div>"
-    ));
-    assert_eq!(
-        d.body,
-        "Restarting the daemon fixed it.\n\nOn Wednesday, March 3, 2021, 10:00:00 AM GMT, Jane Doe <jane@example.com> wrote:"
-    );
-    assert_eq!(d.quoted, ORIGINAL);
-    // Thunderbird quotes in a blockquote; a reply below it is own words.
-    let d = html_mail(&format!(
-        "<div class=\"moz-cite-prefix\">On 3/3/21 10:00, Jane Doe wrote:<br></div><blockquote type=\"cite\" cite=\"mid:x@example.com\"><p>{ORIGINAL}</p></blockquote><p>Restarting the daemon fixed it.</p>"
-    ));
-    assert_eq!(
-        d.body,
-        "Restarting the daemon fixed it.\n\nOn 3/3/21 10:00, Jane Doe wrote:"
-    );
-    assert_eq!(d.quoted, ORIGINAL);
+    let own = "Restarting the daemon fixed it.";
+    for (html, attribution) in [
+        (
+            format!("<div>{own}</div><div id=\"yahoo_quoted_42\" class=\"yahoo_quoted\"><div>On Wednesday, March 3, 2021, 10:00:00 AM GMT, Jane Doe &lt;jane@example.com&gt; wrote:</div><div><br></div><div>{ORIGINAL}</div></div>"),
+            "On Wednesday, March 3, 2021, 10:00:00 AM GMT, Jane Doe <jane@example.com> wrote:",
+        ),
+        // Thunderbird quotes in a blockquote; a reply below it is own words.
+        (
+            format!("<div class=\"moz-cite-prefix\">On 3/3/21 10:00, Jane Doe wrote:<br></div><blockquote type=\"cite\" cite=\"mid:x@example.com\"><p>{ORIGINAL}</p></blockquote><p>{own}</p>"),
+            "On 3/3/21 10:00, Jane Doe wrote:",
+        ),
+    ] {
+        let d = html_mail(&html);
+        assert_eq!(d.body, format!("{own}\n\n{attribution}"), "{html}");
+        assert_eq!(d.quoted, ORIGINAL, "{html}");
+    }
 }
 
 #[test]
