@@ -99,11 +99,14 @@ fn stemming_folding_cjk_prefix_and_ranking() {
     assert!(ids(&index, "\"database primary\"").is_empty());
     // The author's own words rank above quoted text.
     assert_eq!(ids(&index, "zeppelin"), vec!["own", "quoted"]);
-    // Quoted text is matched word by word, phrases only in the author's words
-    // (quoted text keeps no positions: on a list it is another message's own
-    // words, which keep them).
+    // Quoted text keeps positions (issue 17): a phrase matches there too,
+    // ranked below the author's words; word order still counts.
     assert_eq!(ids(&index, "zeppelin config"), vec!["own", "quoted"]);
-    assert_eq!(ids(&index, "\"zeppelin outage\""), vec!["own"]);
+    assert_eq!(ids(&index, "\"zeppelin outage\""), vec!["own", "quoted"]);
+    assert_eq!(ids(&index, "\"zeppelin config\""), vec!["quoted"]);
+    assert!(ids(&index, "\"config zeppelin\"").is_empty());
+    // The attribution line is the author's text, with positions.
+    assert_eq!(ids(&index, "\"Someone wrote\""), vec!["quoted"]);
 }
 
 #[test]

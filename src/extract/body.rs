@@ -1,12 +1,14 @@
 //! The MIME walk: picks the body text (text/plain preferred, HTML through
 //! html2text otherwise), lists attachments with their decoded sizes, collects
 //! the text of text attachments and attached messages, repairs undeclared 8-bit
-//! text, and splits the body with [`super::quoting`].
+//! text, and splits the body with [`super::quoting`] (an HTML body at the
+//! quote container its client marked, [`super::html_quote`], first).
 
 use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
 
-use super::quoting::split;
+use super::html_quote::quoted_range;
+use super::quoting::{split, split_history};
 use super::text::{clean, decode_mixed, find_bytes, prefix_at_most};
 use super::{Attachment, TEXT_CAP};
 
@@ -20,7 +22,10 @@ const HTML_WIDTH: usize = 10_000;
 /// What the walk found.
 #[derive(Debug, Default)]
 pub(crate) struct Body {
+    /// The author's own words, then the attribution lines of what they quote.
     pub body: String,
+    /// Bytes of `body` that are the author's own words (without attributions).
+    pub own_len: usize,
     pub quoted: String,
     pub footer: String,
     pub attachments: Vec<Attachment>,
@@ -42,30 +47,66 @@ pub(crate) fn read(message: &Message<'_>, defects: &mut Vec<String>) -> Body {
     let mut w = Walk::default();
     walk(message, 0, 0, &mut w);
     let html_only = w.plain.is_empty() && !w.html.is_empty();
-    let text = if html_only {
-        w.html
-            .iter()
-            .map(|h| html_to_text(h))
-            .collect::<Vec<_>>()
-            .join("\n")
+    let (text, history) = if html_only {
+        html_texts(&w.html)
     } else {
-        w.plain.join("\n")
+        (w.plain.join("\n"), String::new())
     };
     let mut text = clean(&text);
-    if text.len() > TEXT_CAP {
+    let mut history = clean(&history);
+    if text.len() + history.len() > TEXT_CAP {
         text.truncate(prefix_at_most(&text, TEXT_CAP).len());
+        let room = TEXT_CAP - text.len();
+        history.truncate(prefix_at_most(&history, room).len());
         w.defects.push("body truncated");
     }
-    let parts = split(&text);
+    let mut parts = split(&text);
+    parts.append(split_history(&history));
     defects.extend(w.defects.iter().map(|d| d.to_string()));
+    let own_len = parts.own.len();
+    let mut body = parts.own;
+    if !body.is_empty() && !parts.attribution.is_empty() {
+        body.push_str("\n\n");
+    }
+    body.push_str(&parts.attribution);
     Body {
-        body: parts.own,
+        body,
+        own_len,
         quoted: parts.quoted,
         footer: parts.footer,
         attachments: w.attachments,
         attachment_text: w.attachment_text.trim().to_string(),
         html_only,
     }
+}
+
+impl Body {
+    /// The author's own words, without the attribution lines (what harvest
+    /// signals and the language guess read).
+    pub(crate) fn own_words(&self) -> &str {
+        self.body.get(..self.own_len).unwrap_or(&self.body)
+    }
+}
+
+/// The text of HTML bodies, and apart from it the text of what their clients
+/// marked as quoted history.
+fn html_texts(parts: &[String]) -> (String, String) {
+    let mut text = Vec::new();
+    let mut history = Vec::new();
+    for html in parts {
+        let html = prefix_at_most(html, HTML_CAP);
+        match quoted_range(html) {
+            Some(r) => {
+                text.push(html_to_text(html.get(..r.start).unwrap_or("")));
+                history.push(html_to_text(html.get(r.clone()).unwrap_or("")));
+                if let Some(after) = html.get(r.end..).filter(|a| !a.trim().is_empty()) {
+                    text.push(html_to_text(after));
+                }
+            }
+            None => text.push(html_to_text(html)),
+        }
+    }
+    (text.join("\n"), history.join("\n"))
 }
 
 fn html_to_text(html: &str) -> String {

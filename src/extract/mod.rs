@@ -7,15 +7,23 @@
 //! It never panics on input and always returns as much as it could understand;
 //! what it could not understand is listed in [`MailDoc::defects`].
 
+mod attribution;
 mod author;
 mod body;
 mod headers;
+mod history;
+mod html_quote;
+mod labels;
 mod lang;
 mod pipermail;
 mod quoting;
 pub mod signals;
 mod text;
 
+#[cfg(test)]
+mod quote_golden;
+#[cfg(test)]
+mod quote_tests;
 #[cfg(test)]
 mod tests;
 
@@ -103,10 +111,12 @@ pub struct MailDoc {
     /// the id a new conversation is named by (the index joins conversations;
     /// see `index::threading`).
     pub thread_key: String,
-    /// The author's own words.
+    /// The author's own words, then the attribution lines ("On ... Jane
+    /// wrote:") of what they quote: a name as written there is found by a phrase.
     pub body: String,
-    /// Quoted reply text (`>` lines without the prefix, attribution lines,
-    /// forwarded "Original Message" blocks).
+    /// Quoted reply text (`>` lines without the prefix, the quoted history of
+    /// top-posted replies from its header block or separator down, forwarded
+    /// messages, HTML clients' quote containers).
     pub quoted: String,
     /// Signature and mailing-list footer.
     pub footer: String,
@@ -260,7 +270,7 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     let (date, date_source) = (dates.date, dates.source);
     let arrived = dates.arrived.or(date);
     let b = body::read(&message, &mut defects);
-    let signals = signals::signals(&b.body);
+    let signals = signals::signals(b.own_words());
 
     let message_id = h.message_id;
     if message_id.is_none() {
@@ -282,10 +292,10 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
         .or(message_id.as_ref())
         .cloned()
         .unwrap_or_else(|| key.clone());
-    let lang_sample = if b.body.trim().is_empty() {
+    let lang_sample = if b.own_words().trim().is_empty() {
         &h.subject
     } else {
-        &b.body
+        b.own_words()
     };
     let lang = detect_lang(lang_sample).to_string();
     let context_list = ctx

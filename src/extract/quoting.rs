@@ -1,12 +1,22 @@
-//! Splits body text into the author's own words, quoted text (`>` lines,
-//! attribution lines, forwarded "Original Message" blocks) and the footer
-//! (signature after `-- `, mailing-list footer at the end).
+//! Splits body text into the author's own words, the attribution lines above
+//! what they quote, quoted text (`>` lines, and the whole quoted history of a
+//! top-posted reply: see [`super::history`]) and the footer (signature after
+//! `-- `, mailing-list footer at the end).
 
-/// The three parts of a body.
+use super::attribution::attribution;
+use super::history::{self, Start};
+
+/// The parts of a body.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Split {
+    /// The author's own words.
     pub own: String,
+    /// Attribution lines ("On ... Jane wrote:"), one per line: the author's
+    /// words for search, but not counted as what the author said.
+    pub attribution: String,
+    /// Quoted text, without the `>` prefixes.
     pub quoted: String,
+    /// Signature and list footer.
     pub footer: String,
 }
 
@@ -19,47 +29,55 @@ const BARE_SIG_MAX_LINES: usize = 12;
 pub(crate) fn split(text: &str) -> Split {
     let lines: Vec<&str> = text.split('\n').collect();
     let footer_start = list_footer_start(&lines);
+    let body = &lines[..footer_start];
+    let history = history_start(body);
+    let reply = &body[..history.map_or(body.len(), |(at, _)| at)];
     let mut own = Vec::new();
+    let mut attributions = Vec::new();
     let mut quoted = Vec::new();
     let mut sig = Vec::new();
     let mut in_sig = false;
-    let mut forwarded = false;
     // Inside a run of quoted lines (blank lines do not end it).
     let mut in_quote = false;
     let mut i = 0;
-    while i < footer_start {
-        let line = lines[i];
-        if forwarded {
-            quoted.push(unquote(line));
-        } else if is_separator(&lines, i) {
-            forwarded = true;
-            in_sig = false;
-            quoted.push(line.to_string());
-        } else if is_quoted(line) {
+    while i < reply.len() {
+        let line = reply[i];
+        if is_quoted(line) {
             in_sig = false;
             if !in_quote && !quoted.is_empty() {
                 quoted.push(String::new());
             }
             in_quote = true;
             quoted.push(unquote(line));
-        } else if let Some(n) = attribution(&lines[..footer_start], i) {
+        } else if let Some(n) = attribution(reply, i) {
             in_sig = false;
             if !in_quote && !quoted.is_empty() {
                 quoted.push(String::new());
             }
             in_quote = true;
-            quoted.extend(lines[i..i + n].iter().map(|l| l.trim().to_string()));
+            attributions.extend(reply[i..i + n].iter().map(|l| l.trim()));
             i += n;
             continue;
         } else if in_sig {
             sig.push(line.to_string());
-        } else if is_sig_start(&lines[..footer_start], i) {
+        } else if is_sig_start(reply, i) {
             in_sig = true;
         } else {
             in_quote &= line.trim().is_empty();
             own.push(line.to_string());
         }
         i += 1;
+    }
+    if let Some((at, start)) = history {
+        let mut rest = &body[at..];
+        if start == Start::Attribution {
+            attributions.push(rest[0].trim());
+            rest = &rest[1..];
+        }
+        if !quoted.is_empty() {
+            quoted.push(String::new());
+        }
+        quoted.extend(rest.iter().map(|l| unquote(l)));
     }
     let mut footer = tidy(&sig);
     let list_footer = tidy(
@@ -76,17 +94,66 @@ pub(crate) fn split(text: &str) -> Split {
     }
     Split {
         own: tidy(&own),
+        attribution: attributions.join("\n"),
         quoted: tidy(&quoted),
         footer,
     }
 }
 
-fn is_quoted(line: &str) -> bool {
+/// Splits text that is quoted history as a whole (what an HTML client marked
+/// as quoted): attribution lines at its top are kept apart, the rest is quoted.
+pub(crate) fn split_history(text: &str) -> Split {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut attributions = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim().is_empty() {
+            i += 1;
+        } else if let Some(n) = attribution(&lines, i) {
+            attributions.extend(lines[i..i + n].iter().map(|l| l.trim()));
+            i += n;
+        } else {
+            break;
+        }
+    }
+    let quoted: Vec<String> = lines[i..].iter().map(|l| unquote(l)).collect();
+    Split {
+        attribution: attributions.join("\n"),
+        quoted: tidy(&quoted),
+        ..Split::default()
+    }
+}
+
+impl Split {
+    /// Adds the parts of `other` after the parts of `self`.
+    pub(crate) fn append(&mut self, other: Split) {
+        for (mine, theirs, gap) in [
+            (&mut self.own, other.own, "\n\n"),
+            (&mut self.attribution, other.attribution, "\n"),
+            (&mut self.quoted, other.quoted, "\n\n"),
+            (&mut self.footer, other.footer, "\n\n"),
+        ] {
+            if !mine.is_empty() && !theirs.is_empty() {
+                mine.push_str(gap);
+            }
+            mine.push_str(&theirs);
+        }
+    }
+}
+
+/// The first line (not a `>` quote) where quoted history starts, and how.
+pub(crate) fn history_start(lines: &[&str]) -> Option<(usize, Start)> {
+    (0..lines.len())
+        .filter(|&i| !is_quoted(lines[i]))
+        .find_map(|i| history::start(lines, i).map(|s| (i, s)))
+}
+
+pub(crate) fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
 /// Removes every level of `>` quoting and the space after each.
-fn unquote(line: &str) -> String {
+pub(crate) fn unquote(line: &str) -> String {
     let mut s = line.trim_start();
     while let Some(rest) = s.strip_prefix('>') {
         s = rest
@@ -138,101 +205,6 @@ fn list_footer_start(lines: &[&str]) -> usize {
         }
     }
     lines.len()
-}
-
-/// Markers of a forwarded or Outlook-quoted message, lowercased, without dashes.
-const SEPARATORS: &[&str] = &[
-    "original message",
-    "forwarded message",
-    "ursprüngliche nachricht",
-    "weitergeleitete nachricht",
-    "message d'origine",
-    "message transféré",
-    "mensaje original",
-    "messaggio originale",
-    "oorspronkelijk bericht",
-    "originalmeddelande",
-    "oprindelig meddelelse",
-    "opprinnelig melding",
-    "alkuperäinen viesti",
-];
-
-/// `-----Original Message-----` and friends, or Outlook's underscore rule
-/// followed by a `From:` line.
-fn is_separator(lines: &[&str], i: usize) -> bool {
-    let t = lines[i].trim();
-    if t.starts_with("--") {
-        let inner = t.trim_matches(|c| c == '-' || c == ' ').to_lowercase();
-        return SEPARATORS.contains(&inner.as_str());
-    }
-    if t.len() >= 10 && t.bytes().all(|b| b == b'_') {
-        let next = lines.get(i + 1).map(|l| l.trim_start()).unwrap_or("");
-        return [
-            "From:", "Von:", "De :", "De:", "Fra:", "Från:", "Van:", "Da:",
-        ]
-        .iter()
-        .any(|p| next.starts_with(p));
-    }
-    false
-}
-
-/// Endings of attribution lines.
-const WROTE: &[&str] = &[
-    "wrote:",
-    "writes:",
-    "said:",
-    "schrieb:",
-    "écrit :",
-    "écrit:",
-    "escribió:",
-    "ha scritto:",
-    "skrev:",
-    "kirjoitti:",
-    "schreef:",
-    "napisał:",
-    "написал:",
-    "написал(а):",
-];
-
-fn ends_like_attribution(t: &str) -> bool {
-    WROTE.iter().any(|w| t.ends_with(w))
-}
-
-fn starts_like_attribution(t: &str) -> bool {
-    ["On ", "Am ", "Le ", "El ", "Il ", "Op ", "W dniu ", "Den "]
-        .iter()
-        .any(|p| t.starts_with(p))
-}
-
-/// If an attribution ("On ... wrote:", "Am ... schrieb ...:") starts at line
-/// `i`, how many lines it takes (1 or 2).
-fn attribution(lines: &[&str], i: usize) -> Option<usize> {
-    let t = lines[i].trim();
-    if t.is_empty() || t.len() > 300 {
-        return None;
-    }
-    let next_is_quote = lines[i + 1..]
-        .iter()
-        .find(|l| !l.trim().is_empty())
-        .is_some_and(|l| is_quoted(l));
-    // German clients put the name after "schrieb": "Am ... schrieb Hans:".
-    let german = t.starts_with("Am ") && t.contains(" schrieb") && t.ends_with(':');
-    if german || (ends_like_attribution(t) && (starts_like_attribution(t) || next_is_quote)) {
-        return Some(1);
-    }
-    if starts_like_attribution(t) {
-        let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
-        if !next.is_empty()
-            && !is_quoted(next)
-            && t.len() + next.len() <= 300
-            && (ends_like_attribution(next)
-                || (t.starts_with("Am ") && next.ends_with(':') && next.contains("schrieb"))
-                || (t.contains(" schrieb") && next.ends_with(':')))
-        {
-            return Some(2);
-        }
-    }
-    None
 }
 
 /// A `-- ` line, or a bare `--` line followed by a short block.

@@ -337,10 +337,12 @@ fn quoting_split() {
     use super::quoting::split;
     let s = split("mine\n\nOn Mon, Jan 1, 2001 at 10:00 AM, Bob <\nbob@x.org> wrote:\n> theirs\n>> older\n\nmore mine\n--\nBob\n");
     assert_eq!(s.own, "mine\n\nmore mine");
+    // The attribution is the replying author's words (issue 17), kept apart.
     assert_eq!(
-        s.quoted,
-        "On Mon, Jan 1, 2001 at 10:00 AM, Bob <\nbob@x.org> wrote:\ntheirs\nolder"
+        s.attribution,
+        "On Mon, Jan 1, 2001 at 10:00 AM, Bob <\nbob@x.org> wrote:"
     );
+    assert_eq!(s.quoted, "theirs\nolder");
     assert_eq!(s.footer, "Bob");
     // A "--" rule in the middle of a long text is not a signature.
     let long = format!("a\n--\n{}", "line\n".repeat(20));

@@ -119,15 +119,12 @@ pub struct Fields {
 #[derive(Clone, Copy, PartialEq)]
 enum Text {
     /// Positions (phrases) and field norms (BM25 length normalisation): text
-    /// whose ranking matters.
+    /// whose ranking matters (quoted reply text too: positions on it cost
+    /// 0.016 of the mail, docs/BENCHMARKS.md, issue 17).
     Ranked,
     /// Positions, no field norms: short text where length says nothing
     /// (addresses, file names, list ids).
     Short,
-    /// Field norms, no positions: ranked, but phrases are not looked for
-    /// (quoted reply text: on a list the quoted words are the author's own
-    /// words of another message, which holds them with positions).
-    Unphrased,
     /// Neither: matched word by word only (signatures and list footers).
     Words,
 }
@@ -135,12 +132,12 @@ enum Text {
 fn text_field(analyzer: &str, kind: Text, stored: bool) -> TextOptions {
     let record = match kind {
         Text::Ranked | Text::Short => IndexRecordOption::WithFreqsAndPositions,
-        Text::Unphrased | Text::Words => IndexRecordOption::WithFreqs,
+        Text::Words => IndexRecordOption::WithFreqs,
     };
     let indexing = TextFieldIndexing::default()
         .set_tokenizer(analyzer)
         .set_index_option(record)
-        .set_fieldnorms(matches!(kind, Text::Ranked | Text::Unphrased));
+        .set_fieldnorms(kind == Text::Ranked);
     let options = TextOptions::default().set_indexing_options(indexing);
     if stored {
         options.set_stored()
@@ -198,7 +195,7 @@ pub fn build() -> (Schema, Fields) {
         body_lang,
         body_und: b.add_text_field("body_und", text_field(FOLD, Text::Ranked, false)),
         text: b.add_text_field("text", STORED),
-        quoted: b.add_text_field("quoted", text_field(FOLD, Text::Unphrased, false)),
+        quoted: b.add_text_field("quoted", text_field(FOLD, Text::Ranked, false)),
         footer: b.add_text_field("footer", text_field(FOLD, Text::Words, false)),
         attach: b.add_text_field("attach", text_field(FOLD, Text::Ranked, false)),
         filename: b.add_text_field("filename", text_field(FOLD, Text::Short, true)),

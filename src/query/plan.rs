@@ -309,9 +309,9 @@ impl<'a> Planner<'a> {
                 &mut self.analyzer(field)?,
             )?));
         }
-        if tokens.len() > 1 && (field == self.f.footer || field == self.f.quoted) {
-            // Quoted text and footers keep no positions (see `index::schema`):
-            // phrases are not looked for there.
+        if tokens.len() > 1 && field == self.f.footer {
+            // Footers keep no positions (see `index::schema`): phrases are
+            // not looked for there. Quoted text keeps them (issue 17).
             return Ok(None);
         }
         let mut ts: Vec<Term> = tokens
