@@ -110,7 +110,10 @@ pub fn show(
                 .checked_sub(1)
                 .and_then(|i| locations.get(i))
                 .with_context(|| {
-                    format!("the message has {} copies; give --copy 1 to {0}", locations.len())
+                    format!(
+                        "the message has {} copies; give --copy 1 to {0}",
+                        locations.len()
+                    )
                 })?;
             let loc = store::Location::from_uri(loc)?;
             store::read_location(&loc).with_context(|| format!("reading copy {n} at {loc}"))?

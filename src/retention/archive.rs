@@ -540,4 +540,3 @@ fn reconcile(ctx: &Context<'_>, writer: &mut Writer) -> Result<Vec<String>, Rete
     }
     Ok(out)
 }
-

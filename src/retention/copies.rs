@@ -168,14 +168,17 @@ impl Retention {
              WHERE s.key IN (SELECT key FROM archived WHERE key = ?1 OR key = ?2 OR mid = ?3)
              ORDER BY s.archived_at, s.rowid",
         )?;
-        let rows = stmt.query_map(params![key_or_id, format!("<{id}>"), id.to_lowercase()], |r| {
-            Ok(SealedCopy {
-                key: r.get(0)?,
-                sha256: r.get(1)?,
-                volume: r.get(2)?,
-                location: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![key_or_id, format!("<{id}>"), id.to_lowercase()],
+            |r| {
+                Ok(SealedCopy {
+                    key: r.get(0)?,
+                    sha256: r.get(1)?,
+                    volume: r.get(2)?,
+                    location: r.get(3)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -40,6 +40,25 @@ fn pause_point(dir: &Path) {
     }
 }
 
+/// Drops locations from the index and commits. `Writer::remove_location`
+/// rewrites a document from its committed version, so two locations of one
+/// document dropped before a commit would bring the first one back: what is
+/// still there after a commit is dropped again, until nothing is left.
+fn drop_locations(writer: &mut Writer, stable_keys: &[String]) -> Result<(), RetentionError> {
+    let mut left: Vec<&String> = stable_keys.iter().collect();
+    for _ in 0..64 {
+        if left.is_empty() {
+            break;
+        }
+        for k in &left {
+            writer.remove_location(k)?;
+        }
+        writer.commit()?;
+        left.retain(|k| writer.has_location(k));
+    }
+    Ok(())
+}
+
 /// What the re-check of one live copy found.
 enum Verdict {
     /// Its bytes are a sealed copy of the message: it may go.
@@ -135,16 +154,18 @@ pub(super) fn remove_pending(
         for uri in &m.locations {
             match Location::from_uri(uri) {
                 Ok(Location::File { path }) => r.files.push((key.clone(), path)),
-                Ok(Location::Mbox { path, offset, len }) => {
-                    r.mboxes
-                        .entry(path)
-                        .or_default()
-                        .push((key.clone(), offset, len))
-                }
+                Ok(Location::Mbox { path, offset, len }) => r
+                    .mboxes
+                    .entry(path)
+                    .or_default()
+                    .push((key.clone(), offset, len)),
                 Ok(Location::Git { repo, .. }) => r.keep(
                     report,
                     key,
-                    format!("in public-inbox {}: reported, not rewritten", repo.display()),
+                    format!(
+                        "in public-inbox {}: reported, not rewritten",
+                        repo.display()
+                    ),
                 ),
                 _ => {}
             }
@@ -199,6 +220,7 @@ fn remove_files(
 ) -> Result<(), RetentionError> {
     let mut go: Vec<(Copy, PathBuf)> = Vec::new();
     let mut stale: Vec<String> = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
     for (key, indexed) in batch {
         let source = Location::File {
             path: indexed.clone(),
@@ -212,11 +234,15 @@ fn remove_files(
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                writer.remove_location(&source)?;
+                dropped.push(source);
                 continue;
             }
             Err(e) => {
-                r.keep(report, key, format!("{}: cannot be read ({e}); left alone", path.display()));
+                r.keep(
+                    report,
+                    key,
+                    format!("{}: cannot be read ({e}); left alone", path.display()),
+                );
                 continue;
             }
         };
@@ -238,8 +264,12 @@ fn remove_files(
                 stale.push(source);
             }
             Verdict::OtherMail => {
-                r.keep(report, key, format!("{} holds other mail now; left alone", path.display()));
-                writer.remove_location(&source)?;
+                r.keep(
+                    report,
+                    key,
+                    format!("{} holds other mail now; left alone", path.display()),
+                );
+                dropped.push(source);
             }
         }
     }
@@ -254,7 +284,14 @@ fn remove_files(
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for ((copy, path), recorded) in go.iter().zip(recorded) {
         if !recorded {
-            r.keep(report, &copy.key, format!("{}: its sealed copy is not recorded; left alone", path.display()));
+            r.keep(
+                report,
+                &copy.key,
+                format!(
+                    "{}: its sealed copy is not recorded; left alone",
+                    path.display()
+                ),
+            );
             continue;
         }
         match std::fs::remove_file(path) {
@@ -265,12 +302,12 @@ fn remove_files(
         dirs.extend(path.parent().map(Path::to_path_buf));
         r.removed_keys.insert(copy.key.clone());
         report.removed_copies += 1;
-        writer.remove_location(&copy.source)?;
+        dropped.push(copy.source.clone());
     }
     for dir in dirs {
         let _ = std::fs::File::open(&dir).and_then(|d| d.sync_all());
     }
-    Ok(())
+    drop_locations(writer, &dropped)
 }
 
 /// Rewrites one mbox without the copies whose bytes are sealed, then
@@ -387,10 +424,7 @@ fn remove_from_mbox(
     )?;
     writer.commit()?;
     let stale: Vec<String> = old.difference(&fresh).cloned().collect();
-    for s in &stale {
-        writer.remove_location(s)?;
-    }
-    writer.commit()?;
+    drop_locations(writer, &stale)?;
     // Copies known at offsets the file no longer has are read again where they are now.
     ctx.retention.write(|tx| copies::forget_live(tx, &stale))?;
     ctx.index
