@@ -576,7 +576,7 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
             );
         }
         // Running again completes the job without duplicates.
-        site.ok(&["archive", "run"]);
+        let rerun = site.ok(&["archive", "run", "--json"]);
         let archived = archived_keys(&site.data().join("archive"));
         assert!(
             archived.values().all(|n| *n == 1),
@@ -586,7 +586,8 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
         for k in everything.keys() {
             assert!(
                 live.contains_key(k) ^ archived.contains_key(k),
-                "round {round}: {k} live and archived, or neither"
+                "round {round}: {k} live and archived, or neither; {rerun} {:?}",
+                planted.iter().map(|(p, _)| p.exists()).collect::<Vec<_>>()
             );
         }
         let stats = site.ok(&["stats", "--json"]);
