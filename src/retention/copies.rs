@@ -241,3 +241,89 @@ impl Retention {
         Ok(check)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::volume::{ArchivedMessage, VolumeWriter};
+
+    /// Seals `raw` in a real volume and records it; returns its location URI.
+    fn seal(dir: &std::path::Path, r: &Retention, key: &str, raw: &[u8]) -> String {
+        let mut w = VolumeWriter::create(dir, "p").unwrap();
+        w.append(&ArchivedMessage {
+            message_id: key,
+            key,
+            date: 0,
+            list: "l",
+            source: "file:/live/a",
+            envelope_from: None,
+            raw,
+        })
+        .unwrap();
+        let m = w.seal().unwrap();
+        let e = m.messages[0].clone();
+        let loc = Location::Volume {
+            path: m.mbox_path(dir),
+            entry: Box::new(e.clone()),
+        }
+        .to_uri();
+        r.write(|tx| record_sealed(tx, key, &e.sha256, &m.name, &loc, 1))
+            .unwrap();
+        loc
+    }
+
+    #[test]
+    fn only_sealed_bytes_are_recorded_and_verify_rereads_each_removed_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Retention::open(dir.path()).unwrap();
+        let vols = dir.path().join("archive");
+        std::fs::create_dir_all(&vols).unwrap();
+        let (first, second) = (b"Subject: x\n\nfirst\n", b"Subject: x\n\nsecond\n");
+        seal(&vols, &r, "<k>", first);
+        let copy = |source: &str, bytes: &[u8]| Copy {
+            source: source.into(),
+            key: "<k>".into(),
+            sha256: sha256(bytes),
+        };
+        let removed = |c: &Copy| r.write(|tx| record_copy(tx, c, 2, Some(2))).unwrap();
+        assert!(removed(&copy("file:/live/a", first)));
+        assert!(!removed(&copy("file:/live/b", second)), "unsealed bytes");
+        assert_eq!(
+            r.sealed_shas("<k>").unwrap(),
+            HashSet::from([sha256(first)])
+        );
+        let check = r.check_removed_copies().unwrap();
+        assert_eq!((check.removed, check.entries_read), (1, 1));
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        // A removed copy recorded with bytes no sealed entry holds is reported.
+        r.write(|tx| {
+            tx.execute("UPDATE copies SET sha256 = ?1", [sha256(second)])?;
+            Ok(())
+        })
+        .unwrap();
+        let check = r.check_removed_copies().unwrap();
+        assert_eq!(check.problems.len(), 1);
+        assert!(
+            check.problems[0].contains("file:/live/a"),
+            "{:?}",
+            check.problems
+        );
+        // The sealed entry itself gone: reported too.
+        r.write(|tx| {
+            tx.execute("UPDATE copies SET sha256 = ?1", [sha256(first)])?;
+            Ok(())
+        })
+        .unwrap();
+        for e in std::fs::read_dir(&vols).unwrap().flatten() {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+        let check = r.check_removed_copies().unwrap();
+        assert_eq!(check.problems.len(), 1);
+        assert!(
+            check.problems[0].contains("cannot be read"),
+            "{:?}",
+            check.problems
+        );
+    }
+}
