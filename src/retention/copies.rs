@@ -115,6 +115,9 @@ pub(crate) fn forget_live(tx: &Transaction<'_>, sources: &[String]) -> Result<()
     Ok(())
 }
 
+/// A removed copy to check: (source, key, SHA-256).
+type RemovedRow<'a> = (&'a str, &'a str, &'a str);
+
 /// A sealed copy of a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SealedCopy {
@@ -202,7 +205,7 @@ impl Retention {
             ..Default::default()
         };
         // Each sealed entry is read once, in volume and frame order.
-        let mut entries: BTreeMap<(String, u64, String), Vec<(&str, &str, &str)>> = BTreeMap::new();
+        let mut entries: BTreeMap<(String, u64, String), Vec<RemovedRow<'_>>> = BTreeMap::new();
         for (source, key, sha, location) in &removed {
             let Some(location) = location else {
                 check.problems.push(format!(
