@@ -219,6 +219,27 @@ fn copies_shown(site: &Site, id: &str) -> Vec<(u64, String)> {
     rows.collect()
 }
 
+/// Starts `archive run --json` that stops before removing anything; returns
+/// it once it waits, with the file whose deletion lets it go on.
+fn paused_run(site: &Site) -> (std::process::Child, PathBuf) {
+    let child = site
+        .cmd(&["archive", "run", "--json"])
+        .env("GLEANER_ARCHIVE_PAUSE", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let flag = site.data().join("archive/.paused");
+    let started = Instant::now();
+    while !flag.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "run never reached removal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, flag)
+}
+
 #[test]
 fn archive_run_moves_due_mail_into_verified_volumes_and_keeps_it_searchable() {
     let site = Site::new();
@@ -247,21 +268,7 @@ fn archive_run_moves_due_mail_into_verified_volumes_and_keeps_it_searchable() {
     assert!(planned as usize >= old_ops.len());
     assert_eq!(live_keys(&mail), before_live, "a dry run changes nothing");
 
-    let child = site
-        .cmd(&["archive", "run", "--json"])
-        .env("GLEANER_ARCHIVE_PAUSE", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let flag = site.data().join("archive/.paused");
-    let started = Instant::now();
-    while !flag.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "run never reached removal"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (child, flag) = paused_run(&site);
     site.ok(&[
         "hold",
         "add",
@@ -375,21 +382,7 @@ fn every_redelivered_copy_is_sealed_before_it_leaves_the_live_store() {
 
     // The run stops before removing; meanwhile the second delivery's file is
     // replaced by yet another delivery (bytes that were never sealed).
-    let child = site
-        .cmd(&["archive", "run", "--json"])
-        .env("GLEANER_ARCHIVE_PAUSE", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let flag = site.data().join("archive/.paused");
-    let started = Instant::now();
-    while !flag.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "run never reached removal"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (child, flag) = paused_run(&site);
     let archive = site.data().join("archive");
     let mut sealed = sealed_redeliveries(&archive);
     sealed.sort();
