@@ -144,6 +144,102 @@ fn archived_keys(dir: &Path) -> BTreeMap<String, usize> {
     out
 }
 
+/// The Message-ID of the message [`plant_redeliveries`] writes.
+const REDELIVERED: &str = "<redelivered-2012@ops.example.org>";
+
+/// One delivery of the same old ops message: `hop` names its `Received`
+/// relay, `boundary` its MIME boundary. Every delivery indexes as one message.
+fn delivery(hop: &str, boundary: &str) -> Vec<u8> {
+    format!(
+        "Received: from {hop}.lists.example.org (localhost [127.0.0.1])\n\
+         \tby lists.example.org (Postfix) with ESMTP id {hop}\n\
+         \tfor <ops@lists.example.org>; Tue, 3 Apr 2012 09:15:02 +0000 (UTC)\n\
+         From: Ola Nordmann <ola@example.no>\n\
+         To: ops@lists.example.org\n\
+         Subject: [ops] Re-delivered: the NFS mount hangs again\n\
+         Date: Tue, 3 Apr 2012 09:14:58 +0000\n\
+         Message-ID: {REDELIVERED}\n\
+         List-Id: Kestrel infrastructure and operations <ops.lists.example.org>\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/alternative; boundary=\"{boundary}\"\n\
+         \n\
+         --{boundary}\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         \n\
+         The NFS mount on build-7 hangs again; remounting with -o soft fixed it.\n\
+         \n\
+         --{boundary}\n\
+         Content-Type: text/html; charset=utf-8\n\
+         \n\
+         <p>The NFS mount on build-7 hangs again; remounting with -o soft fixed it.</p>\n\
+         \n\
+         --{boundary}--\n"
+    )
+    .into_bytes()
+}
+
+/// Writes into the ops Maildir two re-deliveries of one old message that differ
+/// in their `Received` headers and MIME boundaries, and a byte-identical
+/// duplicate of the first; returns each file and its bytes.
+fn plant_redeliveries(mail: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let cur = mail.join("ops/cur");
+    let first = delivery("mx1", "=_first_1f2e");
+    let copies = [
+        ("1333444498.R1.mx1:2,S", first.clone()),
+        ("1333444501.R2.mx2:2,S", delivery("mx2", "=_second_9c8b")),
+        ("1333444507.R3.mx1:2,S", first),
+    ];
+    copies
+        .into_iter()
+        .map(|(name, bytes)| {
+            let path = cur.join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
+
+/// The SHA-256s of the sealed entries of the re-delivered message, in volume order.
+fn sealed_redeliveries(dir: &Path) -> Vec<String> {
+    let volumes = volume::list_volumes(dir).unwrap();
+    let entries = volumes.into_iter().flat_map(|m| m.messages);
+    let bare = |id: &str| id.trim_matches(['<', '>']).to_string();
+    let ours = entries.filter(|e| bare(&e.message_id) == bare(REDELIVERED));
+    ours.map(|e| e.sha256).collect()
+}
+
+/// `show --all-copies --json`: (copy number, SHA-256) of each readable copy.
+fn copies_shown(site: &Site, id: &str) -> Vec<(u64, String)> {
+    let listed = site.ok(&["show", "--all-copies", "--json", id]);
+    let rows = listed
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap());
+    let sha = |v: &Value| v["sha256"].as_str().map(str::to_string);
+    let rows = rows.map(|v| (v["copy"].as_u64().unwrap(), sha(&v).expect(&listed)));
+    rows.collect()
+}
+
+/// Starts `archive run --json` that stops before removing anything; returns
+/// it once it waits, with the file whose deletion lets it go on.
+fn paused_run(site: &Site) -> (std::process::Child, PathBuf) {
+    let child = site
+        .cmd(&["archive", "run", "--json"])
+        .env("GLEANER_ARCHIVE_PAUSE", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let flag = site.data().join("archive/.paused");
+    let started = Instant::now();
+    while !flag.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "run never reached removal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, flag)
+}
+
 #[test]
 fn archive_run_moves_due_mail_into_verified_volumes_and_keeps_it_searchable() {
     let site = Site::new();
@@ -172,21 +268,7 @@ fn archive_run_moves_due_mail_into_verified_volumes_and_keeps_it_searchable() {
     assert!(planned as usize >= old_ops.len());
     assert_eq!(live_keys(&mail), before_live, "a dry run changes nothing");
 
-    let child = site
-        .cmd(&["archive", "run", "--json"])
-        .env("GLEANER_ARCHIVE_PAUSE", "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let flag = site.data().join("archive/.paused");
-    let started = Instant::now();
-    while !flag.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "run never reached removal"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (child, flag) = paused_run(&site);
     site.ok(&[
         "hold",
         "add",
@@ -277,6 +359,131 @@ fn archive_run_moves_due_mail_into_verified_volumes_and_keeps_it_searchable() {
     assert_eq!(stable(site.ids("is:archived")), stable(archived_now));
 }
 
+/// Issue 17 item 6: a list re-delivered messages (same Message-ID, other
+/// `Received` headers and MIME boundaries); the archive run sealed one copy's
+/// bytes and removed every file. Each distinct byte-copy must be sealed before
+/// its file goes, and a copy whose bytes are not sealed must stay.
+#[test]
+fn every_redelivered_copy_is_sealed_before_it_leaves_the_live_store() {
+    let site = Site::new();
+    let mail = site.root.join("mail");
+    let planted = plant_redeliveries(&mail);
+    site.ok(&["index", mail.to_str().unwrap()]);
+    let key = site.ids(&format!("id:{REDELIVERED}"));
+    assert_eq!(key.len(), 1, "three deliveries, one message: {key:?}");
+    let key = key.into_iter().next().unwrap();
+    let before = copies_shown(&site, &key);
+    let planted_sha: Vec<String> = planted.iter().map(|(_, b)| sha(b)).collect();
+    let mut listed: Vec<String> = before.iter().map(|(_, s)| s.clone()).collect();
+    listed.sort();
+    let mut expected = planted_sha.clone();
+    expected.sort();
+    assert_eq!(listed, expected, "every live copy is listed with its hash");
+
+    // The run stops before removing; meanwhile the second delivery's file is
+    // replaced by yet another delivery (bytes that were never sealed).
+    let (child, flag) = paused_run(&site);
+    let archive = site.data().join("archive");
+    let mut sealed = sealed_redeliveries(&archive);
+    sealed.sort();
+    let mut distinct = vec![planted_sha[0].clone(), planted_sha[1].clone()];
+    distinct.sort();
+    assert_eq!(
+        sealed, distinct,
+        "each distinct byte-copy sealed once, before any removal"
+    );
+    assert!(
+        planted.iter().all(|(p, _)| p.exists()),
+        "nothing removed before the pause"
+    );
+    let third = delivery("mx3", "=_third_77aa");
+    std::fs::write(&planted[1].0, &third).unwrap();
+    std::fs::remove_file(&flag).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // One message, two distinct byte-copies: one more entry than messages.
+    let copies = report["sealed_copies"].as_u64().unwrap();
+    assert!(copies > report["archived"].as_u64().unwrap(), "{report}");
+    // The sealed copies are gone; the copy whose bytes are not sealed stayed.
+    assert!(!planted[0].0.exists() && !planted[2].0.exists());
+    assert_eq!(
+        std::fs::read(&planted[1].0).unwrap(),
+        third,
+        "unsealed bytes stay live"
+    );
+    let kept = report["kept"].to_string();
+    assert!(
+        kept.contains(&sha(&third)) && kept.contains("not sealed"),
+        "{kept}"
+    );
+    let verify: Value = serde_json::from_str(&site.ok(&["verify", "--json"])).unwrap();
+    assert_eq!(verify["problems"], serde_json::json!([]));
+
+    // The next run seals the new bytes, then removes that copy too.
+    site.ok(&["archive", "run"]);
+    assert!(!planted[1].0.exists());
+    let mut sealed = sealed_redeliveries(&archive);
+    sealed.sort();
+    let mut all_bytes = vec![planted[0].1.clone(), planted[1].1.clone(), third.clone()];
+    all_bytes.sort_by_key(|b| sha(b));
+    assert_eq!(sealed, all_bytes.iter().map(|b| sha(b)).collect::<Vec<_>>());
+    let verify: Value = serde_json::from_str(&site.ok(&["verify", "--json"])).unwrap();
+    assert_eq!(verify["problems"], serde_json::json!([]));
+    assert!(verify["removed_copies"].as_u64().unwrap() >= 3);
+    assert_eq!(
+        site.ids(&format!("id:{REDELIVERED}")),
+        BTreeSet::from([key.clone()])
+    );
+
+    // Each original comes back byte for byte, by copy number.
+    let shown = copies_shown(&site, &key);
+    assert_eq!(shown.len(), all_bytes.len(), "{shown:?}");
+    let mut restored: Vec<Vec<u8>> = Vec::new();
+    for (n, listed_sha) in &shown {
+        let out = site
+            .cmd(&["show", "--raw", "--copy", &n.to_string(), &key])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(&sha(&out.stdout), listed_sha);
+        restored.push(out.stdout);
+    }
+    restored.sort_by_key(|b| sha(b));
+    assert_eq!(restored, all_bytes);
+    let beyond = site
+        .cmd(&["show", "--raw", "--copy", "4", &key])
+        .output()
+        .unwrap();
+    assert!(!beyond.status.success());
+    // By default, show --raw still prints one copy.
+    let default = site.ok(&["show", "--raw", &key]);
+    assert!(all_bytes.contains(&default.into_bytes()));
+
+    // A removed copy whose recorded bytes no sealed entry holds is an error.
+    let db = rusqlite::Connection::open(site.data().join("gleaner.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE copies SET sha256 = ?1 WHERE key = ?2 AND sha256 = ?3 AND removed_at IS NOT NULL",
+            rusqlite::params!["0".repeat(64), key, sha(&third)],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    let out = site.cmd(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = v["problems"].to_string();
+    assert!(
+        problems.contains(&key) && problems.contains("no sealed entry"),
+        "{problems}"
+    );
+}
+
 #[test]
 fn verify_reports_a_flipped_byte_and_a_missing_volume() {
     let site = Site::new();
@@ -315,8 +522,16 @@ fn verify_reports_a_flipped_byte_and_a_missing_volume() {
 fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
     let site = Site::new();
     let mail = site.root.join("mail");
+    // Re-deliveries of one message (other Received headers and MIME
+    // boundaries, and a byte-identical duplicate) are part of every round.
+    let planted = plant_redeliveries(&mail);
     site.ok(&["index", mail.to_str().unwrap()]);
     let everything = live_keys(&mail);
+    assert!(planted
+        .iter()
+        .all(|(_, b)| everything.contains_key(&sha(b))));
+    let redelivered = site.ids(&format!("id:{REDELIVERED}"));
+    assert_eq!(redelivered.len(), 1);
     let stats: Value = serde_json::from_str(&site.ok(&["stats", "--json"])).unwrap();
     let indexed = stats["messages"].as_u64().unwrap();
     // Keep pristine copies to start each round from the same state.
@@ -354,7 +569,7 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
             );
         }
         // Running again completes the job without duplicates.
-        site.ok(&["archive", "run"]);
+        let rerun = site.ok(&["archive", "run", "--json"]);
         let archived = archived_keys(&site.data().join("archive"));
         assert!(
             archived.values().all(|n| *n == 1),
@@ -364,12 +579,26 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
         for k in everything.keys() {
             assert!(
                 live.contains_key(k) ^ archived.contains_key(k),
-                "round {round}: {k} live and archived, or neither"
+                "round {round}: {k} live and archived, or neither; {rerun} {:?}",
+                planted.iter().map(|(p, _)| p.exists()).collect::<Vec<_>>()
             );
         }
         let stats = site.ok(&["stats", "--json"]);
         let v: Value = serde_json::from_str(&stats).unwrap();
         assert_eq!(v["messages"].as_u64().unwrap(), indexed, "round {round}");
+        // The re-delivered message: one document, each byte-copy sealed once,
+        // every file gone, and every removed copy proven restorable.
+        let ids = site.ids(&format!("id:{REDELIVERED}"));
+        assert_eq!(ids, redelivered, "round {round}");
+        assert!(planted.iter().all(|(p, _)| !p.exists()), "round {round}");
+        let mut sealed = sealed_redeliveries(&site.data().join("archive"));
+        sealed.sort();
+        let mut distinct: Vec<String> = planted.iter().map(|(_, b)| sha(b)).collect();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(sealed, distinct, "round {round}");
+        let verify: Value = serde_json::from_str(&site.ok(&["verify", "--json"])).unwrap();
+        assert_eq!(verify["problems"], serde_json::json!([]), "round {round}");
     }
 }
 

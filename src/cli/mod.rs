@@ -113,6 +113,15 @@ pub enum Command {
         /// Print the decoded message as JSON.
         #[arg(long, conflicts_with = "raw")]
         json: bool,
+        /// Read copy N (1-based, as numbered by --all-copies) instead of the
+        /// first readable one: a message re-delivered with other bytes has
+        /// several, live or sealed in archive volumes.
+        #[arg(long, value_name = "N")]
+        copy: Option<usize>,
+        /// List the message's copies: number, SHA-256 and size of the bytes
+        /// there, location (with --json one object per line).
+        #[arg(long, conflicts_with_all = ["raw", "copy"])]
+        all_copies: bool,
         /// The Message-ID (angle brackets optional), or a document key.
         message_id: String,
     },
@@ -501,8 +510,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Show {
             raw,
             json,
+            copy,
+            all_copies,
             message_id,
-        } => show_cmd::show(data, &message_id, raw, json),
+        } => {
+            let which = match (all_copies, copy) {
+                (true, _) => show_cmd::Which::List,
+                (false, Some(n)) => show_cmd::Which::Copy(n),
+                (false, None) => show_cmd::Which::FirstReadable,
+            };
+            show_cmd::show(data, &message_id, raw, json, which)
+        }
         Command::Stats { json } => search_cmd::stats(data, json),
         Command::Rebuild { threads } => {
             let archive = config.archive.dir_for(data);

@@ -297,7 +297,8 @@ pub fn restore_cmd(data: &Path, src: &Path, snapshot: Option<&str>) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// `gleaner verify`: every volume against its manifest, every indexed message readable.
+/// `gleaner verify`: every volume against its manifest, every removed live copy
+/// restorable byte for byte, every indexed message readable.
 pub fn verify_cmd(config: &Config, data: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let dir = config.archive.dir_for(data);
     let mut problems: Vec<String> = Vec::new();
@@ -314,6 +315,9 @@ pub fn verify_cmd(config: &Config, data: &Path, json: bool) -> anyhow::Result<Ex
                 .map(|p| format!("{}: {p}", dir.display())),
         );
     }
+    // Every live copy an archive run removed: its sealed entry re-read and re-hashed.
+    let removed = Retention::open(data)?.check_removed_copies()?;
+    problems.extend(removed.problems.iter().cloned());
     let index = open(data)?;
     let total = gleaner::query::stats::stats(&index)?.messages;
     let progress = bar(total, "{bar:40} {pos}/{len} messages read back ({per_sec})");
@@ -336,7 +340,7 @@ pub fn verify_cmd(config: &Config, data: &Path, json: bool) -> anyhow::Result<Ex
         writeln!(
             out,
             "{}",
-            serde_json::json!({"volumes": volumes, "archived_messages": archived, "indexed_messages": total, "unreadable": unreadable, "audit_entries": audit.entries, "problems": problems})
+            serde_json::json!({"volumes": volumes, "archived_messages": archived, "removed_copies": removed.removed, "indexed_messages": total, "unreadable": unreadable, "audit_entries": audit.entries, "problems": problems})
         )?;
     } else {
         for p in &problems {
@@ -344,7 +348,9 @@ pub fn verify_cmd(config: &Config, data: &Path, json: bool) -> anyhow::Result<Ex
         }
         writeln!(
             out,
-            "{volumes} volume(s) with {archived} messages re-hashed; {total} indexed messages read back, {unreadable} unreadable; audit log of {} entries {}",
+            "{volumes} volume(s) with {archived} messages re-hashed; {} removed live copies restorable from {} sealed entries; {total} indexed messages read back, {unreadable} unreadable; audit log of {} entries {}",
+            removed.removed - removed.problems.len().min(removed.removed),
+            removed.entries_read,
             audit.entries,
             if audit.ok() { "intact" } else { "BROKEN" }
         )?;

@@ -6,34 +6,41 @@
 //!    still in the live store) and sealed volumes the database does not know
 //!    yet are recorded (a crash between sealing and recording);
 //! 2. due mail is written into a volume, which is sealed (fsync, rename,
-//!    read-only) and verified;
-//! 3. its messages are recorded as archived (one transaction, with the audit
-//!    entry) and the volume is indexed, so each message gains a volume location;
-//! 4. only then are live copies removed — each one re-checked to be the
-//!    archived message (by its key) right before — a Maildir file unlinked, an
-//!    mbox rewritten under its lock; the index drops those locations and keeps
-//!    the volume's. A removal cut short is completed by the next run.
+//!    read-only) and verified. Every live copy of a message whose bytes are
+//!    not sealed yet is read and each distinct byte-copy (by SHA-256) gets its
+//!    own entry: a list's re-delivery with other `Received` headers or MIME
+//!    boundaries is one indexed message but two sealed copies;
+//! 3. its messages and copies are recorded as archived (one transaction, with
+//!    the audit entry; see [`super::copies`]) and the volume is indexed, so
+//!    each message gains a volume location per sealed copy;
+//! 4. only then are live copies removed ([`super::removal`]) — each one
+//!    re-checked right before: its current bytes must hash to a sealed copy of
+//!    the message, else it stays (and is sealed by the next run) — a Maildir
+//!    file unlinked, an mbox rewritten under its lock; the index drops those
+//!    locations and keeps the volume's. A removal cut short is completed by
+//!    the next run.
 //!
 //! Mail matching an active legal hold is archived but never removed; the
 //! holds are read again before each removal, so a hold placed during a run
 //! still protects its mail.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::params;
 use serde::Serialize;
 
+use super::copies::{self, Copy};
 use super::{Retention, RetentionError, RetentionPolicy};
 use crate::curate::Curation;
 use crate::index::doc::StoredMessage;
-use crate::index::ingest::{self, IngestOptions, Item, Source};
+use crate::index::ingest::{self, IngestOptions, Item};
 use crate::index::writer::Writer;
 use crate::index::MailIndex;
 use crate::query::facets::year_month;
 use crate::query::retention::{due, DueRequest};
 use crate::store::volume::{self, ArchivedMessage, VolumeScan, VolumeWriter};
-use crate::store::{Location, SourceKind};
+use crate::store::Location;
 
 /// What an archive run works with.
 pub struct Context<'a> {
@@ -60,6 +67,9 @@ pub struct PlanItem {
     pub policy: String,
     /// The message as indexed.
     pub message: StoredMessage,
+    /// Its live copies (location URIs) not yet known to be sealed: each is
+    /// read, and its bytes sealed unless a sealed copy has them already.
+    pub copies: Vec<String>,
 }
 
 /// Counts for one (policy, list, year).
@@ -97,12 +107,16 @@ pub struct Plan {
 pub struct RunReport {
     /// Volumes sealed and verified.
     pub volumes: Vec<String>,
-    /// Messages archived.
+    /// Messages archived (some copy of theirs sealed by this run).
     pub archived: u64,
+    /// Distinct byte-copies sealed (one more entry each in a volume).
+    pub sealed_copies: u64,
     /// Their bytes.
     pub bytes: u64,
     /// Messages whose live copies were removed.
     pub removed: u64,
+    /// Live copies removed (each one's bytes were sealed).
+    pub removed_copies: u64,
     /// Messages kept in the live store by a legal hold.
     pub held: u64,
     /// Messages that could not be read (stay live, reported).
@@ -134,7 +148,7 @@ fn location_under(uri: &str, sources: &[PathBuf]) -> bool {
 
 /// Works out what `policies` make due now.
 pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, RetentionError> {
-    let archived = ctx.retention.archived_keys()?;
+    let known = ctx.retention.known_live_copies()?;
     let held = held_keys(ctx)?;
     let mut seen: HashSet<String> = HashSet::new();
     let mut plan = Plan::default();
@@ -174,7 +188,14 @@ pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, Ret
             plan.waiting_for_review += (before - msgs.len()) as u64;
         }
         for m in msgs {
-            if m.locations.iter().all(|l| l.starts_with("volume:")) || archived.contains(&m.key) {
+            let copies: Vec<String> = m
+                .locations
+                .iter()
+                .filter(|l| !l.starts_with("volume:"))
+                .filter(|l| !known.contains(&(copies::source_key(l), m.key.clone())))
+                .cloned()
+                .collect();
+            if copies.is_empty() {
                 plan.already_archived += 1;
                 continue;
             }
@@ -200,6 +221,7 @@ pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, Ret
             plan.items.push(PlanItem {
                 policy: p.name.clone(),
                 message: m,
+                copies,
             });
         }
     }
@@ -208,7 +230,7 @@ pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, Ret
 }
 
 /// Keys of every message an active hold covers, as of now.
-fn held_keys(ctx: &Context<'_>) -> Result<HashSet<String>, RetentionError> {
+pub(super) fn held_keys(ctx: &Context<'_>) -> Result<HashSet<String>, RetentionError> {
     let mut out = HashSet::new();
     for q in ctx.retention.active_hold_queries()? {
         let req = crate::query::Request {
@@ -248,7 +270,11 @@ pub fn run(
     volume::cleanup_partial(&ctx.dir)?;
     report.recovered_volumes = reconcile(ctx, writer)?;
     let plan = plan(ctx, policies)?;
-    let total: u64 = plan.items.iter().map(|i| i.message.size).sum();
+    let total: u64 = plan
+        .items
+        .iter()
+        .map(|i| i.message.size * i.copies.len() as u64)
+        .sum();
     let mut done = 0u64;
     let mut indexing = std::time::Duration::ZERO;
     let started = std::time::Instant::now();
@@ -256,52 +282,64 @@ pub fn run(
     for item in &plan.items {
         by_policy.entry(&item.policy).or_default().push(item);
     }
+    // Per key, the SHA-256s sealed so far (before this run, or by it).
+    let mut sealed: HashMap<String, HashSet<String>> = HashMap::new();
+    // Live copies whose bytes a sealed copy has already: recorded at the end.
+    let mut identical: Vec<Copy> = Vec::new();
     for (policy, mut items) in by_policy {
         // In the order of the live store: an mbox is read front to back, a Maildir
         // folder by folder.
-        items.sort_by_cached_key(|item| live_order(&item.message.locations));
+        items.sort_by_cached_key(|item| live_order(&item.copies));
         let mut open: Option<VolumeWriter> = None;
-        // Reading the live copies runs ahead of compressing them.
-        let (tx, rx) = crossbeam_channel::bounded::<(usize, Result<Vec<u8>, String>)>(64);
-        let to_read: Vec<Vec<String>> = items
+        let mut last_archived: Option<usize> = None;
+        // Reading and hashing the live copies runs ahead of compressing them.
+        let (tx, rx) = crossbeam_channel::bounded::<(usize, String, ReadCopy)>(64);
+        let to_read: Vec<(usize, String)> = items
             .iter()
-            .map(|item| {
-                item.message
-                    .locations
-                    .iter()
-                    .filter(|l| !l.starts_with("volume:"))
-                    .cloned()
-                    .collect()
-            })
+            .enumerate()
+            .flat_map(|(i, item)| item.copies.iter().map(move |c| (i, c.clone())))
             .collect();
         let reader = std::thread::Builder::new()
             .name("archive-read".into())
             .spawn(move || {
                 let mut reader = crate::store::LocationReader::default();
-                for (i, live) in to_read.iter().enumerate() {
-                    let raw = reader.read_first(live).map_err(|e| e.to_string());
-                    if tx.send((i, raw)).is_err() {
+                for (i, uri) in to_read {
+                    let raw = Location::from_uri(&uri)
+                        .and_then(|l| reader.read(&l))
+                        .map(|bytes| (copies::sha256(&bytes), bytes))
+                        .map_err(|e| e.to_string());
+                    if tx.send((i, uri, raw)).is_err() {
                         break;
                     }
                 }
             })
             .map_err(|e| store_err(&ctx.dir, e))?;
-        for (i, raw) in rx.iter() {
+        for (i, uri, raw) in rx.iter() {
             let Some(item) = items.get(i) else { continue };
             let m = &item.message;
-            let live = m
-                .locations
-                .iter()
-                .find(|l| !l.starts_with("volume:"))
-                .cloned()
-                .unwrap_or_default();
-            let raw = match raw {
-                Ok(raw) => raw,
+            done += m.size;
+            progress(done, total);
+            let (sha, raw) = match raw {
+                Ok(read) => read,
                 Err(e) => {
-                    report.unreadable.push(format!("{}: {e}", m.key));
+                    report.unreadable.push(format!("{}: {uri}: {e}", m.key));
                     continue;
                 }
             };
+            let shas = match sealed.entry(m.key.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(ctx.retention.sealed_shas(&m.key)?)
+                }
+            };
+            if shas.contains(&sha) {
+                identical.push(Copy {
+                    source: copies::source_key(&uri),
+                    key: m.key.clone(),
+                    sha256: sha,
+                });
+                continue;
+            }
             let w = match open.as_mut() {
                 Some(w) => w,
                 None => open.insert(VolumeWriter::create(&ctx.dir, policy)?),
@@ -312,14 +350,16 @@ pub fn run(
                 key: &m.key,
                 date: m.date,
                 list: &m.list,
-                source: &live,
+                source: &uri,
                 envelope_from: sender.as_deref(),
                 raw: &raw,
             })?;
-            report.archived += 1;
+            shas.insert(sha);
+            report.sealed_copies += 1;
+            if last_archived.replace(i) != Some(i) {
+                report.archived += 1;
+            }
             report.bytes += raw.len() as u64;
-            done += m.size;
-            progress(done, total);
             if w.mbox_bytes() >= ctx.volume_size {
                 if let Some(w) = open.take() {
                     report
@@ -335,6 +375,16 @@ pub fn run(
                 .push(finish_volume(ctx, writer, w, policy, &mut indexing)?);
         }
     }
+    // Every volume is sealed and recorded now: copies identical to a sealed one
+    // are recorded as known (only where that sealed copy is recorded).
+    if !identical.is_empty() {
+        ctx.retention.write(|tx| {
+            for c in &identical {
+                copies::record_copy(tx, c, ctx.now, None)?;
+            }
+            Ok(())
+        })?;
+    }
     report.seconds_indexing = indexing.as_secs_f64();
     report.seconds_volumes = (started.elapsed() - indexing).as_secs_f64();
     let removing = std::time::Instant::now();
@@ -343,7 +393,7 @@ pub fn run(
         .filter(|p| p.remove_from_live)
         .map(|p| (p.name.as_str(), p))
         .collect();
-    remove_pending(ctx, writer, &removing_policies, &mut report)?;
+    super::removal::remove_pending(ctx, writer, &removing_policies, &mut report)?;
     report.seconds_removing = removing.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -358,7 +408,10 @@ fn live_order(locations: &[String]) -> (PathBuf, u64) {
         .unwrap_or_default()
 }
 
-fn store_err(path: &Path, e: impl std::fmt::Display) -> RetentionError {
+/// A live copy read for sealing: (its SHA-256, its bytes), or why it could not be read.
+type ReadCopy = Result<(String, Vec<u8>), String>;
+
+pub(super) fn store_err(path: &Path, e: impl std::fmt::Display) -> RetentionError {
     RetentionError::Store {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -389,7 +442,8 @@ fn finish_volume(
     Ok(manifest.name)
 }
 
-/// Records a verified volume's messages as archived, with its audit entry.
+/// Records a verified volume's messages as archived, each entry as a sealed
+/// copy and the live copy it was read from as known, with its audit entry.
 fn record(
     ctx: &Context<'_>,
     manifest: &volume::Manifest,
@@ -409,6 +463,13 @@ fn record(
             )?
             .execute(params![e.key, e.message_id, e.message_id.to_lowercase(), manifest.name, loc.to_uri(), e.sha256, policy, ctx.now],
             )?;
+            copies::record_sealed(tx, &e.key, &e.sha256, &manifest.name, &loc.to_uri(), ctx.now)?;
+            let copy = Copy {
+                source: copies::source_key(&e.source),
+                key: e.key.clone(),
+                sha256: e.sha256.clone(),
+            };
+            copies::record_copy(tx, &copy, ctx.now, None)?;
         }
         crate::audit::append(
             tx,
@@ -478,207 +539,4 @@ fn reconcile(ctx: &Context<'_>, writer: &mut Writer) -> Result<Vec<String>, Rete
         out.push(manifest.name);
     }
     Ok(out)
-}
-
-/// Fault injection for tests: with `GLEANER_ARCHIVE_PAUSE=1`, the run creates
-/// `<archive dir>/.paused` before it reads the holds and removes anything,
-/// and waits (up to a minute) until that file is deleted.
-fn pause_point(dir: &Path) {
-    if std::env::var_os("GLEANER_ARCHIVE_PAUSE").is_none_or(|v| v != "1") {
-        return;
-    }
-    let flag = dir.join(".paused");
-    if std::fs::write(&flag, b"").is_err() {
-        return;
-    }
-    let started = std::time::Instant::now();
-    while flag.exists() && started.elapsed() < std::time::Duration::from_secs(60) {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-/// Removes the live copies of archived messages whose policy says so, unless held.
-fn remove_pending(
-    ctx: &Context<'_>,
-    writer: &mut Writer,
-    removing: &HashMap<&str, &RetentionPolicy>,
-    report: &mut RunReport,
-) -> Result<(), RetentionError> {
-    // (key, volume location, policy) of every archived message still live.
-    let pending: Vec<(String, String, String)> = {
-        let conn = ctx.retention.conn();
-        let mut stmt = conn.prepare("SELECT key, location, policy FROM archived WHERE removed_at IS NULL ORDER BY volume, rowid")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    let pending: Vec<_> = pending
-        .into_iter()
-        .filter(|(_, _, p)| removing.contains_key(p.as_str()))
-        .collect();
-    if pending.is_empty() {
-        return Ok(());
-    }
-    pause_point(&ctx.dir);
-    // Holds are read now, after archiving: a hold placed during the run counts.
-    let held = held_keys(ctx)?;
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    let mut mboxes: BTreeMap<PathBuf, Vec<(String, u64, u64)>> = BTreeMap::new();
-    let mut done: Vec<String> = Vec::new();
-    for (key, vol_loc, _) in &pending {
-        if held.contains(key) {
-            report.held += 1;
-            continue;
-        }
-        let Some(m) = crate::query::find_message(ctx.index, key)? else {
-            // Not indexed any more (its live copies are gone): nothing live to remove.
-            done.push(key.clone());
-            continue;
-        };
-        let vol_key = Location::from_uri(vol_loc)
-            .map(|l| l.stable_key())
-            .unwrap_or_default();
-        if !m.locations.iter().any(|l| {
-            Location::from_uri(l)
-                .map(|l| l.stable_key())
-                .ok()
-                .as_deref()
-                == Some(vol_key.as_str())
-        }) {
-            report.kept.push(format!(
-                "{key}: its volume location is not indexed yet; removal waits"
-            ));
-            continue;
-        }
-        let mut complete = true;
-        for uri in &m.locations {
-            match Location::from_uri(uri) {
-                Ok(Location::File { path }) => files.push((key.clone(), path)),
-                Ok(Location::Mbox { path, offset, len }) => {
-                    mboxes
-                        .entry(path)
-                        .or_default()
-                        .push((key.clone(), offset, len))
-                }
-                Ok(Location::Git { repo, .. }) => {
-                    complete = false;
-                    report.kept.push(format!(
-                        "{key}: in public-inbox {}: reported, not rewritten",
-                        repo.display()
-                    ));
-                }
-                _ => {}
-            }
-        }
-        if complete {
-            done.push(key.clone());
-        }
-    }
-    let is_it = |key: &str, bytes: &[u8]| {
-        crate::extract::extract(bytes, &Default::default()).is_ok_and(|d| d.key == key)
-            || crate::extract::extract(bytes, &Default::default())
-                .is_ok_and(|d| format!("sha256:{}", d.content_hash) == key)
-    };
-    let mut removed_keys: BTreeSet<String> = BTreeSet::new();
-    for (key, path) in &files {
-        let path = if path.exists() {
-            path.clone()
-        } else {
-            crate::store::maildir::find_renamed(path).unwrap_or_else(|| path.clone())
-        };
-        match std::fs::read(&path) {
-            Ok(bytes) if is_it(key, &bytes) => {
-                std::fs::remove_file(&path).map_err(|e| store_err(&path, e))?;
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-                }
-                removed_keys.insert(key.clone());
-            }
-            Ok(_) => report.kept.push(format!(
-                "{key}: {} holds other mail now; left alone",
-                path.display()
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(store_err(&path, e)),
-        }
-        let loc = Location::File { path: path.clone() };
-        writer.remove_location(&loc.stable_key())?;
-    }
-    for (path, msgs) in &mboxes {
-        let spans: Vec<(u64, u64)> = msgs.iter().map(|(_, o, l)| (*o, *l)).collect();
-        let wanted: HashMap<u64, &str> = msgs.iter().map(|(k, o, _)| (*o, k.as_str())).collect();
-        let prefix = {
-            let uri = Location::Mbox {
-                path: path.clone(),
-                offset: 0,
-                len: 0,
-            }
-            .to_uri();
-            uri[..uri.rfind('#').map_or(uri.len(), |i| i + 1)].to_string()
-        };
-        let old: BTreeSet<String> = writer.locations_with_prefix(&prefix)?.into_iter().collect();
-        match super::mbox_rewrite::remove_messages(path, &spans, |o, bytes| {
-            wanted.get(&o).is_some_and(|k| is_it(k, bytes))
-        }) {
-            Ok(_) => {}
-            Err(e) => {
-                report.kept.push(e.to_string());
-                continue;
-            }
-        }
-        // Index the rewritten mbox (offsets moved), then drop every location
-        // of it that the rewritten file no longer has.
-        let source = Source::new(path.clone(), SourceKind::Mbox, None);
-        let scan = crate::store::scan(path, SourceKind::Mbox, &Default::default())?;
-        let items: Vec<Item> = scan
-            .map(|it| -> Item { (it, source.list.clone()) })
-            .collect();
-        let fresh: BTreeSet<String> = items
-            .iter()
-            .filter_map(|(it, _)| it.as_ref().ok().map(|r| r.location.stable_key()))
-            .collect();
-        ingest::ingest_items(
-            writer,
-            items.into_iter(),
-            &IngestOptions::default(),
-            &|_| {},
-        )?;
-        writer.commit()?;
-        for stale in old.difference(&fresh) {
-            writer.remove_location(stale)?;
-        }
-        writer.commit()?;
-        ctx.index
-            .reader
-            .reload()
-            .map_err(crate::index::IndexError::from)?;
-        for (k, _, _) in msgs {
-            removed_keys.insert(k.clone());
-        }
-    }
-    writer.commit()?;
-    ctx.index
-        .reader
-        .reload()
-        .map_err(crate::index::IndexError::from)?;
-    let finished: Vec<&String> = done
-        .iter()
-        .filter(|k| !report.kept.iter().any(|r| r.starts_with(k.as_str())))
-        .collect();
-    report.removed += removed_keys.len() as u64;
-    let now = ctx.now;
-    let count = finished.len();
-    ctx.retention.write(|tx| {
-        for k in &finished {
-            tx.execute("UPDATE archived SET removed_at = ?2 WHERE key = ?1 AND removed_at IS NULL", params![k, now])?;
-        }
-        crate::audit::append(
-            tx,
-            ctx.actor,
-            "archive.remove",
-            "live-store",
-            &serde_json::json!({"removed": removed_keys.len(), "completed": count, "held": report.held, "kept": report.kept.len()}),
-        )?;
-        Ok(())
-    })?;
-    Ok(())
 }

@@ -43,13 +43,17 @@ fn span(data: &[u8], offset: u64, len: u64) -> Option<(usize, usize)> {
 }
 
 /// Removes the messages at `(offset, len)` (as in `store::Location::Mbox`)
-/// for which `is_it(offset, bytes)` confirms the bytes there are the message
-/// meant. Returns how many were removed.
-pub fn remove_messages(
+/// for which `take(offset, bytes)` confirms the bytes there are the message
+/// meant (by returning `Some`). `before_rename` gets what `take` returned for
+/// the messages cut, once the rewritten file is durable and before it
+/// replaces the original (a write-ahead record of the removal); its error
+/// leaves the original in place. Returns what `take` returned for them.
+pub fn remove_messages<T>(
     path: &Path,
     messages: &[(u64, u64)],
-    is_it: impl Fn(u64, &[u8]) -> bool,
-) -> Result<usize, RetentionError> {
+    mut take: impl FnMut(u64, &[u8]) -> Option<T>,
+    before_rename: impl FnOnce(&[T]) -> Result<(), RetentionError>,
+) -> Result<Vec<T>, RetentionError> {
     let (_, compression) = crate::store::compress::open_raw(path).map_err(|e| err(path, e))?;
     if compression != crate::store::compress::Compression::None {
         return Err(err(
@@ -67,18 +71,20 @@ pub fn remove_messages(
     let mut data = Vec::new();
     file.read_to_end(&mut data).map_err(|e| err(path, e))?;
     let mut cut: Vec<(usize, usize)> = Vec::new();
+    let mut taken = Vec::new();
     for &(offset, len) in messages {
         let Some((start, end)) = span(&data, offset, len) else {
             continue;
         };
         let bytes =
             crate::store::mbox::read_message(path, offset, len).map_err(|e| err(path, e))?;
-        if is_it(offset, &bytes) {
+        if let Some(t) = take(offset, &bytes) {
             cut.push((start, end));
+            taken.push(t);
         }
     }
     if cut.is_empty() {
-        return Ok(0);
+        return Ok(taken);
     }
     cut.sort_unstable();
     cut.dedup();
@@ -105,13 +111,14 @@ pub fn remove_messages(
         .set_permissions(perms)
         .map_err(|e| err(path, e))?;
     tmp.as_file().sync_all().map_err(|e| err(path, e))?;
+    before_rename(&taken)?;
     tmp.persist(path).map_err(|e| err(path, e.error))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| err(dir, e))?;
     // The old file (still locked by us) is now unlinked; the lock goes with it.
     let _ = file.seek(SeekFrom::Start(0));
-    Ok(cut.len())
+    Ok(taken)
 }
 
 #[cfg(test)]
@@ -133,11 +140,18 @@ mod tests {
         let b_len = (b.len() - (b_off as usize - a.len()) - 1) as u64;
         let a_len = (a.len() - a_off as usize - 1) as u64;
         // B confirmed, A refused by the check.
-        let n = remove_messages(&path, &[(a_off, a_len), (b_off, b_len)], |o, bytes| {
-            o == b_off && bytes.starts_with(b"Subject: B")
-        })
+        let mut recorded = Vec::new();
+        let taken = remove_messages(
+            &path,
+            &[(a_off, a_len), (b_off, b_len)],
+            |o, bytes| (o == b_off && bytes.starts_with(b"Subject: B")).then_some(o),
+            |t| {
+                recorded.extend_from_slice(t);
+                Ok(())
+            },
+        )
         .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!((taken, recorded), (vec![b_off], vec![b_off]));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{a}{c}"));
         assert!(!dir.path().join("list.mbox.lock").exists());
     }
@@ -148,10 +162,28 @@ mod tests {
         let path = dir.path().join("l.mbox");
         let text = "From a@x Mon Jan  1 00:00:00 2001\nSubject: A\n\nbody\n";
         std::fs::write(&path, text).unwrap();
-        assert_eq!(
-            remove_messages(&path, &[(5, 10), (9999, 3)], |_, _| true).unwrap(),
-            0
-        );
+        let taken = remove_messages(&path, &[(5, 10), (9999, 3)], |o, _| Some(o), |_| Ok(()));
+        assert!(taken.unwrap().is_empty());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn a_failed_record_leaves_the_original_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.mbox");
+        let text = "From a@x Mon Jan  1 00:00:00 2001\nSubject: A\n\nbody\n";
+        std::fs::write(&path, text).unwrap();
+        let offset = text.find('\n').unwrap() as u64 + 1;
+        let len = text.len() as u64 - offset;
+        let refused = remove_messages(
+            &path,
+            &[(offset, len)],
+            |o, _| Some(o),
+            |_| Err(RetentionError::Invalid("not recorded".into())),
+        );
+        assert!(refused.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temp file or lock left behind");
     }
 }

@@ -9,7 +9,9 @@
 
 pub mod archive;
 pub mod backup;
+pub mod copies;
 pub mod mbox_rewrite;
+mod removal;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -280,6 +282,7 @@ const MIGRATIONS: &[&str] = &[
         released_at INTEGER
      );",
     "CREATE TABLE retention_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    copies::MIGRATION,
 ];
 
 /// The retention tables of `gleaner.db`.
