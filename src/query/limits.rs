@@ -162,7 +162,11 @@ pub fn clauses(ast: &Ast) -> usize {
 
 /// Refuses a parsed query with more clauses than the limit.
 pub fn check_clauses(ast: &Ast, limits: &Limits) -> Result<(), LimitExceeded> {
-    let n = clauses(ast);
+    check_count(clauses(ast), limits)
+}
+
+/// Refuses `n` clauses when that is more than the limit.
+pub fn check_count(n: usize, limits: &Limits) -> Result<(), LimitExceeded> {
     if n > limits.max_clauses {
         return Err(LimitExceeded::new(
             Limit::Clauses,
