@@ -378,7 +378,7 @@ mod tests {
         });
         for i in 0..500 {
             let addr = ip(&format!("10.0.{}.{}", i / 200, i % 200));
-            t2.begin(&format!("{long}{i}"), addr).expect("new").failed();
+            t2.begin(&format!("{i}{long}"), addr).expect("new").failed();
         }
         assert!(t2.len() <= 50, "{}", t2.len());
         assert_eq!(account_key(&long).len(), MAX_KEY_BYTES);
