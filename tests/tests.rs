@@ -17,6 +17,7 @@ mod live;
 mod queue_robust;
 mod retention;
 mod review_ui;
+mod security;
 mod semantics;
 mod threads;
 mod wd;

@@ -280,6 +280,18 @@ impl Attempt {
         self.throttle.finish(&self.keys, false);
     }
 
+    /// The password was never checked (the server was too busy): the attempt
+    /// counts neither way.
+    pub fn cancel(mut self) {
+        self.done = true;
+        let mut table = self.throttle.lock();
+        for key in &self.keys {
+            if let Some(e) = table.get_mut(key) {
+                e.in_flight = e.in_flight.saturating_sub(1);
+            }
+        }
+    }
+
     /// The password was wrong: returns the back-offs this failure started or
     /// lengthened (for the audit log).
     pub fn failed(mut self) -> Vec<Escalation> {

@@ -25,6 +25,9 @@ struct Credentials {
     password: String,
 }
 
+/// How long a login waits for a hashing slot before it is answered 503.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Longest password accepted (argon2 hashes any length; this bounds the work).
 const MAX_PASSWORD_BYTES: usize = 1024;
 
@@ -49,13 +52,7 @@ pub async fn login(
         // Auth is off: everyone is an admin already.
         return Ok(Json(json!({"user": null, "role": "admin"})).into_response());
     };
-    // A slot first: a flood waits here, not in memory (argon2 takes ~19 MiB).
-    let Ok(permit) = state.login_slots.clone().try_acquire_owned() else {
-        return Err(AppError::Busy {
-            message: "too many logins at once; try again in a moment",
-            retry_after: 1,
-        });
-    };
+    // Counted before anything else, so parallel guesses cannot all pass.
     let attempt = state.throttle.begin(&creds.username, ip).map_err(|b| {
         AppError::TooManyRequests {
             retry_after: b.retry_after.as_secs_f64().ceil() as u64,
@@ -66,6 +63,16 @@ pub async fn login(
         drop(attempt); // a failure
         return Err(AppError::WrongPassword);
     }
+    // A hashing slot: a flood waits here (briefly), not in memory (argon2
+    // takes ~19 MiB per hash).
+    let slot = tokio::time::timeout(SLOT_WAIT, state.login_slots.clone().acquire_owned()).await;
+    let Ok(Ok(permit)) = slot else {
+        attempt.cancel();
+        return Err(AppError::Busy {
+            message: "too many logins at once; try again in a moment",
+            retry_after: 1,
+        });
+    };
     let name = creds.username.clone();
     let found = blocking(move || {
         let _permit = permit;
