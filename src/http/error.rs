@@ -182,3 +182,39 @@ fn with_retry_after(status: StatusCode, body: serde_json::Value, secs: u64) -> R
     );
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::limits::{check_page, Budget, Limits};
+
+    async fn body(res: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[tokio::test]
+    async fn limits_name_themselves_and_the_deadline_is_503() {
+        let page = check_page(usize::MAX, 1, &Limits::default()).expect_err("too far");
+        let res = AppError::from(QueryError::Limit(page)).into_response();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body(res).await["limit"], "max_offset");
+        let late = Budget::new(Limits {
+            deadline_ms: 0,
+            ..Limits::default()
+        })
+        .check_time()
+        .expect_err("late");
+        let res = AppError::from(QueryError::Limit(late)).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body(res).await["limit"], "deadline_ms");
+        let res = AppError::TooManyRequests { retry_after: 7 }.into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            res.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from(7u64))
+        );
+    }
+}
