@@ -117,12 +117,8 @@ impl Answer {
     }
 
     fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -227,7 +223,9 @@ fn hostile_searches_are_refused_fast_in_bounded_memory() {
         let res = get(server.addr, &url(q), &[]);
         assert_eq!(res.status, 400, "{}", res.text());
         assert_eq!(res.json()["limit"], limit, "{}", res.text());
-        assert!(res.json()["error"].as_str().is_some_and(|e| e.contains(limit)));
+        assert!(res.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(limit)));
     }
     // Under the length limit, the clause limit refuses them just as fast.
     let prefixes = vec!["a*"; 600].join(" OR ");
@@ -268,7 +266,11 @@ fn limits_from_the_config_bound_prefix_expansions_and_time() {
             .expect("run gleaner")
     };
     let ok = run("max_expansions = 100000", "a*");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let refused = run("max_expansions = 3", "a*");
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
@@ -295,11 +297,7 @@ fn huge_pages_are_400s_not_panics() {
     );
     assert_eq!(res.status, 400, "{}", res.text());
     assert_eq!(res.json()["limit"], "max_offset");
-    let res = get(
-        server.addr,
-        "/api/review/queues/none?year=99999999999",
-        &[],
-    );
+    let res = get(server.addr, "/api/review/queues/none?year=99999999999", &[]);
     assert!(res.status == 400 || res.status == 404, "{}", res.text());
     res.json();
     let out = common::gleaner(
@@ -328,7 +326,12 @@ fn users_with_owner(dir: &Path) -> Users {
 fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
     let dir = tempdir();
     users_with_owner(dir.path());
-    let server = Server::start(dir.path(), true, &HttpConfig::default(), Watermark::default());
+    let server = Server::start(
+        dir.path(),
+        true,
+        &HttpConfig::default(),
+        Watermark::default(),
+    );
     let addr = server.addr;
     let before = peak_rss();
     // 200 parallel logins for a user who does not exist, from 200 addresses.
@@ -347,11 +350,25 @@ fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
         owner = login_from(Ipv4Addr::new(127, 0, 3, 1), addr, "owner", "owner pw");
     }
     let owner_took = owner_started.elapsed();
-    let statuses: Vec<u16> = flood.into_iter().map(|t| t.join().expect("thread")).collect();
+    let statuses: Vec<u16> = flood
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
     let grew = peak_rss().saturating_sub(before);
-    assert_eq!(owner.status, 200, "owner: {}", String::from_utf8_lossy(&owner.body));
-    assert!(owner_took < Duration::from_secs(10), "owner took {owner_took:?}");
-    assert!(statuses.iter().all(|s| [401, 429, 503].contains(s)), "{statuses:?}");
+    assert_eq!(
+        owner.status,
+        200,
+        "owner: {}",
+        String::from_utf8_lossy(&owner.body)
+    );
+    assert!(
+        owner_took < Duration::from_secs(10),
+        "owner took {owner_took:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [401, 429, 503].contains(s)),
+        "{statuses:?}"
+    );
     assert!(
         statuses.iter().any(|s| *s == 503 || *s == 429),
         "every flood request was hashed: {statuses:?}"
@@ -363,7 +380,12 @@ fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
 fn parallel_guesses_get_429s_and_the_owner_elsewhere_still_logs_in() {
     let dir = tempdir();
     users_with_owner(dir.path());
-    let server = Server::start(dir.path(), true, &HttpConfig::default(), Watermark::default());
+    let server = Server::start(
+        dir.path(),
+        true,
+        &HttpConfig::default(),
+        Watermark::default(),
+    );
     let addr = server.addr;
     let attacker = Ipv4Addr::new(127, 0, 4, 1);
     let guesses: Vec<_> = (0..40)
@@ -374,16 +396,19 @@ fn parallel_guesses_get_429s_and_the_owner_elsewhere_still_logs_in() {
             })
         })
         .collect();
-    let answers: Vec<(u16, Option<String>)> =
-        guesses.into_iter().map(|t| t.join().expect("thread")).collect();
+    let answers: Vec<(u16, Option<String>)> = guesses
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
     let wrong = answers.iter().filter(|(s, _)| *s == 401).count();
     let backed_off: Vec<_> = answers.iter().filter(|(s, _)| *s == 429).collect();
     assert!(wrong <= 5, "{wrong} guesses were checked: {answers:?}");
     assert!(!backed_off.is_empty(), "{answers:?}");
     assert!(
-        backed_off
-            .iter()
-            .all(|(_, r)| r.as_deref().and_then(|r| r.parse::<u64>().ok()).is_some_and(|r| r >= 1)),
+        backed_off.iter().all(|(_, r)| r
+            .as_deref()
+            .and_then(|r| r.parse::<u64>().ok())
+            .is_some_and(|r| r >= 1)),
         "{backed_off:?}"
     );
     // Guessing on from that address soon meets the back-off...
@@ -401,7 +426,12 @@ fn parallel_guesses_get_429s_and_the_owner_elsewhere_still_logs_in() {
     assert_eq!(login_from(attacker, addr, "owner", "owner pw").status, 429);
     // ...but the owner on another address is not locked out.
     let owner = login_from(Ipv4Addr::new(127, 0, 4, 2), addr, "owner", "owner pw");
-    assert_eq!(owner.status, 200, "{}", String::from_utf8_lossy(&owner.body));
+    assert_eq!(
+        owner.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&owner.body)
+    );
     // The back-off is in the audit log.
     let set = owner.header("set-cookie").expect("cookie");
     let cookie = set.split(';').next().expect("cookie").to_string();
@@ -430,7 +460,12 @@ fn parallel_guesses_get_429s_and_the_owner_elsewhere_still_logs_in() {
 fn without_login_only_loopback_hosts_are_answered() {
     let dir = tempdir();
     common::index_paths(dir.path(), &[common::sample()]);
-    let server = Server::start(dir.path(), false, &HttpConfig::default(), Watermark::default());
+    let server = Server::start(
+        dir.path(),
+        false,
+        &HttpConfig::default(),
+        Watermark::default(),
+    );
     let port = server.addr.port();
     for (host, want) in [
         (format!("127.0.0.1:{port}"), 200),
@@ -440,7 +475,12 @@ fn without_login_only_loopback_hosts_are_answered() {
         ("127.0.0.1:1".to_string(), 421),
     ] {
         let res = raw_get_with_host(server.addr, &host, "/api/stats");
-        assert_eq!(res.status, want, "Host: {host}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            want,
+            "Host: {host}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         res.json();
     }
 }
@@ -449,7 +489,11 @@ fn without_login_only_loopback_hosts_are_answered() {
 fn raw_get_with_host(addr: SocketAddr, host: &str, path: &str) -> Answer {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
     let split = raw
@@ -465,7 +509,10 @@ fn raw_get_with_host(addr: SocketAddr, host: &str, path: &str) -> Answer {
     let body = raw[split + 4..].to_vec();
     // Bodies here are small and not chunked only when Content-Length is set;
     // de-chunk naively otherwise.
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let text = String::from_utf8_lossy(&body).into_owned();
         let mut out = String::new();
         let mut rest = text.as_str();
@@ -492,7 +539,12 @@ fn raw_get_with_host(addr: SocketAddr, host: &str, path: &str) -> Answer {
 fn secure_cookies_when_configured_or_behind_an_https_proxy() {
     let dir = tempdir();
     users_with_owner(dir.path());
-    let plain = Server::start(dir.path(), true, &HttpConfig::default(), Watermark::default());
+    let plain = Server::start(
+        dir.path(),
+        true,
+        &HttpConfig::default(),
+        Watermark::default(),
+    );
     let res = login_from(Ipv4Addr::LOCALHOST, plain.addr, "owner", "owner pw");
     assert!(!res.header("set-cookie").expect("cookie").contains("Secure"));
     drop(plain);
@@ -502,7 +554,10 @@ fn secure_cookies_when_configured_or_behind_an_https_proxy() {
     };
     let server = Server::start(dir.path(), true, &secure, Watermark::default());
     let res = login_from(Ipv4Addr::LOCALHOST, server.addr, "owner", "owner pw");
-    assert!(res.header("set-cookie").expect("cookie").contains("; Secure"));
+    assert!(res
+        .header("set-cookie")
+        .expect("cookie")
+        .contains("; Secure"));
     drop(server);
     let proxied = HttpConfig {
         trust_proxy_headers: true,
@@ -522,14 +577,22 @@ fn secure_cookies_when_configured_or_behind_an_https_proxy() {
         ],
         body.as_bytes(),
     );
-    assert!(res.header("set-cookie").expect("cookie").contains("; Secure"));
+    assert!(res
+        .header("set-cookie")
+        .expect("cookie")
+        .contains("; Secure"));
 }
 
 #[test]
 fn a_stale_session_cookie_before_the_live_one_is_skipped() {
     let dir = tempdir();
     users_with_owner(dir.path());
-    let server = Server::start(dir.path(), true, &HttpConfig::default(), Watermark::default());
+    let server = Server::start(
+        dir.path(),
+        true,
+        &HttpConfig::default(),
+        Watermark::default(),
+    );
     let res = login_from(Ipv4Addr::LOCALHOST, server.addr, "owner", "owner pw");
     let cookie = res
         .header("set-cookie")
@@ -661,9 +724,15 @@ fn the_solr_endpoint_refuses_browsers_and_bounds_bodies() {
         http(s.addr, "POST", "/solr/dovecot/update", headers, body).status
     };
     let add = b"<add><doc><field name=\"uid\">3</field><field name=\"box\">de82</field><field name=\"user\">u</field><field name=\"id\">3/de82/u</field><field name=\"body\">hello</field></doc></add>";
-    let xml = [("Authorization", auth.as_str()), ("Content-Type", "text/xml")];
+    let xml = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "text/xml"),
+    ];
     assert_eq!(post(&[("Content-Type", "text/xml")], add), 401);
-    let plain = [("Authorization", auth.as_str()), ("Content-Type", "text/plain")];
+    let plain = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "text/plain"),
+    ];
     assert_eq!(post(&plain, add), 403);
     let origin = [
         ("Authorization", auth.as_str()),
@@ -722,7 +791,10 @@ fn users_can_be_removed_revoked_demoted_and_their_sessions_ended() {
     let _second = users.create_session("ann").expect("session");
     assert_eq!(users.sessions_of("ann").expect("list").len(), 2);
     users.revoke("ann", &[OPS.to_string()]).expect("revoke");
-    assert_eq!(users.user("ann").expect("ann").expect("ann").lists, vec![DEV]);
+    assert_eq!(
+        users.user("ann").expect("ann").expect("ann").lists,
+        vec![DEV]
+    );
     let listed = common::gleaner_ok(dir.path(), &["user", "sessions", "ann", "--json"]);
     let ids: Vec<String> = listed
         .lines()
@@ -734,7 +806,10 @@ fn users_can_be_removed_revoked_demoted_and_their_sessions_ended() {
     assert!(out.contains("ended 1"), "{out}");
     assert_eq!(users.sessions_of("ann").expect("list").len(), 1);
     common::gleaner_ok(dir.path(), &["user", "role", "ann", "reader"]);
-    assert_eq!(users.user("ann").expect("ann").expect("ann").role, Role::Reader);
+    assert_eq!(
+        users.user("ann").expect("ann").expect("ann").role,
+        Role::Reader
+    );
     assert!(users.session(&first.token).expect("lookup").is_none());
     assert!(users.sessions_of("ann").expect("list").is_empty());
     users.create_session("ann").expect("session");
@@ -744,7 +819,12 @@ fn users_can_be_removed_revoked_demoted_and_their_sessions_ended() {
         .status
         .success());
     let audit = common::gleaner_ok(dir.path(), &["audit", "log", "--json"]);
-    for action in ["user.revoke", "user.sessions.end", "user.role", "user.remove"] {
+    for action in [
+        "user.revoke",
+        "user.sessions.end",
+        "user.role",
+        "user.remove",
+    ] {
         assert!(audit.contains(action), "{action} not audited: {audit}");
     }
 }

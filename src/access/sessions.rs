@@ -136,7 +136,8 @@ impl Users {
         name: &str,
         id: Option<&str>,
     ) -> Result<usize, AccessError> {
-        if id.is_some_and(|i| i.len() != SESSION_ID_LEN || !i.bytes().all(|b| b.is_ascii_hexdigit()))
+        if id
+            .is_some_and(|i| i.len() != SESSION_ID_LEN || !i.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             return Err(AccessError::Invalid(format!(
                 "a session id is {SESSION_ID_LEN} hex digits (see `gleaner user sessions NAME`)"

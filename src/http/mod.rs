@@ -250,9 +250,11 @@ async fn json_errors(req: Request, next: Next) -> Response {
     }
     let (parts, body) = res.into_parts();
     let text = match axum::body::to_bytes(body, 64 * 1024).await {
-        Ok(b) if status.is_client_error() && !b.is_empty() => {
-            String::from_utf8_lossy(&b).trim().chars().take(MAX_ERROR_TEXT).collect()
-        }
+        Ok(b) if status.is_client_error() && !b.is_empty() => String::from_utf8_lossy(&b)
+            .trim()
+            .chars()
+            .take(MAX_ERROR_TEXT)
+            .collect(),
         _ => status
             .canonical_reason()
             .unwrap_or("error")

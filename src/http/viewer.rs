@@ -84,8 +84,7 @@ impl FromRequestParts<Shared> for ClientAddr {
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
                 .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .last()
+                .rfind(|v| !v.is_empty())
                 .map(str::to_string)
         };
         let ip = header("x-forwarded-for")
@@ -182,7 +181,12 @@ mod tests {
 
     #[test]
     fn only_loopback_hosts_on_the_listen_port() {
-        for ok in ["localhost:8080", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST:8080"] {
+        for ok in [
+            "localhost:8080",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "LOCALHOST:8080",
+        ] {
             assert!(loopback_host(ok, Some(8080)), "{ok}");
         }
         for bad in [

@@ -124,7 +124,10 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
         super::limits::check_text(text, &limits)?;
         flatten_and(lucene::parse(text)?, &mut conjuncts);
     }
-    let clauses = conjuncts.iter().map(lucene_clauses).fold(0, usize::saturating_add);
+    let clauses = conjuncts
+        .iter()
+        .map(lucene_clauses)
+        .fold(0, usize::saturating_add);
     super::limits::check_count(clauses, &limits)?;
     let (scope, rest): (Vec<Node>, Vec<Node>) = conjuncts.into_iter().partition(is_exact);
     if !scope

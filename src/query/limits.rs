@@ -364,7 +364,7 @@ struct DeadlineScorer {
 impl DeadlineScorer {
     fn tick(&mut self) -> bool {
         self.steps = self.steps.wrapping_add(1);
-        if self.steps % CLOCK_EVERY == 0
+        if self.steps.is_multiple_of(CLOCK_EVERY)
             && (self.expired.load(Ordering::Relaxed) || Instant::now() >= self.at)
         {
             self.expired.store(true, Ordering::Relaxed);
@@ -456,7 +456,10 @@ mod tests {
         });
         assert!(b.charge(10, "a").is_ok());
         assert!(b.charge(10, "a").is_ok());
-        assert_eq!(b.charge(1, "a").map_err(|e| e.limit), Err(Limit::Expansions));
+        assert_eq!(
+            b.charge(1, "a").map_err(|e| e.limit),
+            Err(Limit::Expansions)
+        );
         let b = Budget::new(Limits {
             max_expansion_postings: 100,
             ..Limits::default()

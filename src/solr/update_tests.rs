@@ -197,8 +197,16 @@ fn feed_bounded(body: &[u8], cuts: Vec<usize>) -> Result<(), TestCaseError> {
         if p.feed(chunk).is_err() {
             return Ok(());
         }
-        prop_assert!(p.stack.len() <= MAX_DEPTH, "{} open elements", p.stack.len());
-        prop_assert!(p.buf.len() <= MAX_TAG + chunk.len(), "{} bytes held", p.buf.len());
+        prop_assert!(
+            p.stack.len() <= MAX_DEPTH,
+            "{} open elements",
+            p.stack.len()
+        );
+        prop_assert!(
+            p.buf.len() <= MAX_TAG + chunk.len(),
+            "{} bytes held",
+            p.buf.len()
+        );
         p.take_ops();
     }
     let _ = p.finish();

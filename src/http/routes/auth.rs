@@ -53,11 +53,13 @@ pub async fn login(
         return Ok(Json(json!({"user": null, "role": "admin"})).into_response());
     };
     // Counted before anything else, so parallel guesses cannot all pass.
-    let attempt = state.throttle.begin(&creds.username, ip).map_err(|b| {
-        AppError::TooManyRequests {
-            retry_after: b.retry_after.as_secs_f64().ceil() as u64,
-        }
-    })?;
+    let attempt =
+        state
+            .throttle
+            .begin(&creds.username, ip)
+            .map_err(|b| AppError::TooManyRequests {
+                retry_after: b.retry_after.as_secs_f64().ceil() as u64,
+            })?;
     // No user has a longer name, and no password needs to be longer.
     if creds.username.len() > MAX_KEY_BYTES || creds.password.len() > MAX_PASSWORD_BYTES {
         drop(attempt); // a failure
@@ -116,10 +118,7 @@ async fn audit_backoff(
     let Some(users) = state.users.clone() else {
         return;
     };
-    let subject = format!(
-        "user:{}",
-        crate::access::throttle::account_key(name)
-    );
+    let subject = format!("user:{}", crate::access::throttle::account_key(name));
     let detail = json!({
         "address": ip.to_string(),
         "backoffs": escalations.iter().map(|e| json!({
@@ -128,7 +127,8 @@ async fn audit_backoff(
             "delay_secs": e.delay.as_secs(),
         })).collect::<Vec<_>>(),
     });
-    let result = blocking(move || Ok(users.audit("login", "login.backoff", &subject, &detail)?)).await;
+    let result =
+        blocking(move || Ok(users.audit("login", "login.backoff", &subject, &detail)?)).await;
     if result.is_err() {
         tracing::warn!("could not audit a login back-off");
     }

@@ -332,8 +332,14 @@ fn every_byte_accounted_for(data: &[u8], frames: &[Frame]) -> Result<(), TestCas
         if message {
             let body = gap.strip_suffix(b"\n").unwrap_or(gap);
             let line = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            prop_assert!(gap[line..].starts_with(b"From "), "no separator before {f:?}: {gap:?}");
-            prop_assert!(blank(&gap[..line]), "unaccounted bytes before {f:?}: {gap:?}");
+            prop_assert!(
+                gap[line..].starts_with(b"From "),
+                "no separator before {f:?}: {gap:?}"
+            );
+            prop_assert!(
+                blank(&gap[..line]),
+                "unaccounted bytes before {f:?}: {gap:?}"
+            );
         } else {
             prop_assert!(blank(gap), "unaccounted bytes before {f:?}: {gap:?}");
         }
