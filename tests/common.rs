@@ -308,9 +308,19 @@ impl TestServer {
         let state = gleaner::http::AppState::new(index.clone(), users, Default::default(), auth)
             .expect("state")
             .with_curation(curation);
+        TestServer::serve(index, |_| state)
+    }
+
+    /// Serves the state `build` makes for the address it is given (127.0.0.1 and
+    /// a free port); `index` is what the state serves.
+    pub fn serve(
+        index: MailIndex,
+        build: impl FnOnce(std::net::SocketAddr) -> gleaner::http::AppState,
+    ) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
+        let state = build(addr);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()

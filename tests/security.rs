@@ -37,27 +37,18 @@ fn peak_rss() -> u64 {
 const MEMORY_BOUND: u64 = 300 << 20;
 
 /// A server over `data` with `[http]` settings and a watermark; stopped on drop.
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(data: &Path, auth: bool, config: &HttpConfig, watermark: Watermark) -> Server {
-        let index = MailIndex::open(&data.join("index"), true).expect("open index");
-        let users = auth.then(|| Users::open(data).expect("users db"));
-        let curation =
-            gleaner::curate::Curation::open(data, "http://gleaner.test").expect("curation db");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("addr");
+fn start_server(data: &Path, auth: bool, config: &HttpConfig, watermark: Watermark) -> TestServer {
+    let index = MailIndex::open(&data.join("index"), true).expect("open index");
+    let users = auth.then(|| Users::open(data).expect("users db"));
+    let curation =
+        gleaner::curate::Curation::open(data, "http://gleaner.test").expect("curation db");
+    TestServer::serve(index.clone(), |addr| {
         let config = HttpConfig {
             listen: addr,
             auth,
             ..config.clone()
         };
-        let state = AppState::new(
+        AppState::new(
             index,
             users,
             Arc::new(std::sync::RwLock::new(watermark)),
@@ -65,40 +56,14 @@ impl Server {
         )
         .expect("state")
         .with_http(&config)
-        .with_curation(curation);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                gleaner::http::serve(listener, state, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("serve");
-            });
-        });
-        Server {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
+        .with_curation(curation)
+    })
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// A server with login on and one admin, `owner`.
+fn owner_server(data: &Path, config: &HttpConfig) -> TestServer {
+    users_with_owner(data);
+    start_server(data, true, config, Watermark::default())
 }
 
 /// An answer: status, headers (lowercased names), body.
@@ -325,13 +290,7 @@ fn users_with_owner(dir: &Path) -> Users {
 #[test]
 fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
     let dir = tempdir();
-    users_with_owner(dir.path());
-    let server = Server::start(
-        dir.path(),
-        true,
-        &HttpConfig::default(),
-        Watermark::default(),
-    );
+    let server = owner_server(dir.path(), &HttpConfig::default());
     let addr = server.addr;
     let before = peak_rss();
     // 200 parallel logins for a user who does not exist, from 200 addresses.
@@ -379,13 +338,7 @@ fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
 #[test]
 fn parallel_guesses_get_429s_and_the_owner_elsewhere_still_logs_in() {
     let dir = tempdir();
-    users_with_owner(dir.path());
-    let server = Server::start(
-        dir.path(),
-        true,
-        &HttpConfig::default(),
-        Watermark::default(),
-    );
+    let server = owner_server(dir.path(), &HttpConfig::default());
     let addr = server.addr;
     let attacker = Ipv4Addr::new(127, 0, 4, 1);
     let guesses: Vec<_> = (0..40)
@@ -460,7 +413,7 @@ fn parallel_guesses_get_429s_and_the_owner_elsewhere_still_logs_in() {
 fn without_login_only_loopback_hosts_are_answered() {
     let dir = tempdir();
     common::index_paths(dir.path(), &[common::sample()]);
-    let server = Server::start(
+    let server = start_server(
         dir.path(),
         false,
         &HttpConfig::default(),
@@ -539,7 +492,7 @@ fn raw_get_with_host(addr: SocketAddr, host: &str, path: &str) -> Answer {
 fn secure_cookies_when_configured_or_behind_an_https_proxy() {
     let dir = tempdir();
     users_with_owner(dir.path());
-    let plain = Server::start(
+    let plain = start_server(
         dir.path(),
         true,
         &HttpConfig::default(),
@@ -552,7 +505,7 @@ fn secure_cookies_when_configured_or_behind_an_https_proxy() {
         secure_cookies: true,
         ..HttpConfig::default()
     };
-    let server = Server::start(dir.path(), true, &secure, Watermark::default());
+    let server = start_server(dir.path(), true, &secure, Watermark::default());
     let res = login_from(Ipv4Addr::LOCALHOST, server.addr, "owner", "owner pw");
     assert!(res
         .header("set-cookie")
@@ -563,7 +516,7 @@ fn secure_cookies_when_configured_or_behind_an_https_proxy() {
         trust_proxy_headers: true,
         ..HttpConfig::default()
     };
-    let server = Server::start(dir.path(), true, &proxied, Watermark::default());
+    let server = start_server(dir.path(), true, &proxied, Watermark::default());
     let body = serde_json::json!({"username": "owner", "password": "owner pw"}).to_string();
     let res = request_from(
         Ipv4Addr::LOCALHOST,
@@ -586,13 +539,7 @@ fn secure_cookies_when_configured_or_behind_an_https_proxy() {
 #[test]
 fn a_stale_session_cookie_before_the_live_one_is_skipped() {
     let dir = tempdir();
-    users_with_owner(dir.path());
-    let server = Server::start(
-        dir.path(),
-        true,
-        &HttpConfig::default(),
-        Watermark::default(),
-    );
+    let server = owner_server(dir.path(), &HttpConfig::default());
     let res = login_from(Ipv4Addr::LOCALHOST, server.addr, "owner", "owner pw");
     let cookie = res
         .header("set-cookie")
@@ -627,7 +574,7 @@ fn source_paths_and_policy_lists_only_for_whom_they_concern() {
         }],
         ..Watermark::default()
     };
-    let server = Server::start(dir.path(), true, &HttpConfig::default(), watermark);
+    let server = start_server(dir.path(), true, &HttpConfig::default(), watermark);
     let cookie = |user: &str, pw: &str| {
         let res = login_from(Ipv4Addr::LOCALHOST, server.addr, user, pw);
         assert_eq!(res.status, 200);
