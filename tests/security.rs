@@ -16,7 +16,7 @@ use gleaner::http::AppState;
 use gleaner::index::watermark::{SourceStatus, Watermark};
 use gleaner::index::MailIndex;
 
-use crate::common::{self, enc, get, http, tempdir, TestServer};
+use crate::common::{self, enc, get, http, http_on, tempdir, HttpResponse, TestServer};
 
 const DEV: &str = "dev.lists.example.org";
 const OPS: &str = "ops.lists.example.org";
@@ -66,27 +66,6 @@ fn owner_server(data: &Path, config: &HttpConfig) -> TestServer {
     start_server(data, true, config, Watermark::default())
 }
 
-/// An answer: status, headers (lowercased names), body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
 /// One request from source address `from` (any 127.x.y.z works on Linux
 /// loopback), so the server sees distinct clients.
 fn request_from(
@@ -96,8 +75,7 @@ fn request_from(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> Answer {
-    use std::io::{Read, Write};
+) -> HttpResponse {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -109,46 +87,12 @@ fn request_from(
             .expect("bind source");
         socket.connect(addr).await.expect("connect")
     });
-    let mut stream = stream.into_std().expect("std stream");
+    let stream = stream.into_std().expect("std stream");
     stream.set_nonblocking(false).expect("blocking");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).expect("send");
-    stream.write_all(body).expect("send body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+    http_on(stream, addr, method, path, headers, body)
 }
 
-fn login_from(from: Ipv4Addr, addr: SocketAddr, user: &str, password: &str) -> Answer {
+fn login_from(from: Ipv4Addr, addr: SocketAddr, user: &str, password: &str) -> HttpResponse {
     let body = serde_json::json!({"username": user, "password": password}).to_string();
     request_from(
         from,
@@ -314,12 +258,7 @@ fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
         .map(|t| t.join().expect("thread"))
         .collect();
     let grew = peak_rss().saturating_sub(before);
-    assert_eq!(
-        owner.status,
-        200,
-        "owner: {}",
-        String::from_utf8_lossy(&owner.body)
-    );
+    assert_eq!(owner.status, 200, "owner: {}", owner.text());
     assert!(
         owner_took < Duration::from_secs(10),
         "owner took {owner_took:?}"
@@ -379,12 +318,7 @@ fn parallel_guesses_get_429s_and_the_owner_elsewhere_still_logs_in() {
     assert_eq!(login_from(attacker, addr, "owner", "owner pw").status, 429);
     // ...but the owner on another address is not locked out.
     let owner = login_from(Ipv4Addr::new(127, 0, 4, 2), addr, "owner", "owner pw");
-    assert_eq!(
-        owner.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&owner.body)
-    );
+    assert_eq!(owner.status, 200, "{}", owner.text());
     // The back-off is in the audit log.
     let set = owner.header("set-cookie").expect("cookie");
     let cookie = set.split(';').next().expect("cookie").to_string();
@@ -427,64 +361,9 @@ fn without_login_only_loopback_hosts_are_answered() {
         (format!("rebound.example:{port}"), 421),
         ("127.0.0.1:1".to_string(), 421),
     ] {
-        let res = raw_get_with_host(server.addr, &host, "/api/stats");
-        assert_eq!(
-            res.status,
-            want,
-            "Host: {host}: {}",
-            String::from_utf8_lossy(&res.body)
-        );
+        let res = get(server.addr, "/api/stats", &[("Host", &host)]);
+        assert_eq!(res.status, want, "Host: {host}: {}", res.text());
         res.json();
-    }
-}
-
-/// `GET path` with exactly one `Host` header.
-fn raw_get_with_host(addr: SocketAddr, host: &str, path: &str) -> Answer {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let body = raw[split + 4..].to_vec();
-    // Bodies here are small and not chunked only when Content-Length is set;
-    // de-chunk naively otherwise.
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let text = String::from_utf8_lossy(&body).into_owned();
-        let mut out = String::new();
-        let mut rest = text.as_str();
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&after[..n]);
-            rest = &after[n + 2..];
-        }
-        out.into_bytes()
-    } else {
-        body
-    };
-    Answer {
-        status,
-        headers: Vec::new(),
-        body,
     }
 }
 
