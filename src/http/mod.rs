@@ -56,7 +56,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy.
     pub trust_proxy_headers: bool,
-    /// The listen address, whose port a `Host` header must name when auth is off.
+    /// The listen address, whose port a `Host` header must name when auth is
+    /// off ([`serve`] sets the port actually bound).
     pub listen: Option<SocketAddr>,
 }
 
@@ -306,6 +307,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let mut state = state;
+    // The port actually bound (the configured one may be 0), for the Host check.
+    if let Ok(addr) = listener.local_addr() {
+        state.listen = Some(addr);
+    }
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
