@@ -2,8 +2,9 @@
 //! regression tests against real servers on 127.0.0.1: hostile searches are
 //! refused fast and in bounded memory, login floods cannot take the server's
 //! memory or lock the owner out, the small doors (Solr, Host, cookies, error
-//! bodies, numbers from input) are shut. Memory is the process's peak RSS
-//! (`VmHWM`): the servers run in this process.
+//! bodies, numbers from input) are shut. Memory is the server's peak RSS
+//! (`VmHWM`): the tests that measure it run `gleaner serve` as a child process,
+//! so other tests running beside them in this process do not count.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -21,9 +22,9 @@ use crate::common::{self, enc, get, http, http_on, tempdir, HttpResponse, TestSe
 const DEV: &str = "dev.lists.example.org";
 const OPS: &str = "ops.lists.example.org";
 
-/// The process's peak resident memory, in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+/// Process `pid`'s peak resident memory, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
     let kb: u64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -35,6 +36,68 @@ fn peak_rss() -> u64 {
 /// Peak memory may grow by at most this much during a hostile burst (the
 /// findings: +5 GB for one search, +3.4 GB for a login flood).
 const MEMORY_BOUND: u64 = 300 << 20;
+
+/// `gleaner serve` in a child process, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    http: SocketAddr,
+    solr: SocketAddr,
+}
+
+impl Served {
+    /// Serves `data` (already indexed) with login on or off and a Solr
+    /// endpoint (user `dovecot`, password `s3cret`, bodies up to 1 MiB);
+    /// returns once both answer.
+    fn start(data: &Path, auth: bool) -> Served {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+        };
+        let (http, solr) = (free(), free());
+        let config = data.join("gleaner.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data = {data:?}\n[http]\nlisten = \"{http}\"\nauth = {auth}\n\
+                 [solr]\nlisten = \"{solr}\"\nuser = \"dovecot\"\npassword = \"s3cret\"\n\
+                 max_body_bytes = 1048576\n"
+            ),
+        )
+        .expect("config");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gleaner"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let started = Instant::now();
+        while [http, solr]
+            .iter()
+            .any(|a| std::net::TcpStream::connect(a).is_err())
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Served { child, http, solr }
+    }
+
+    fn peak_rss(&self) -> u64 {
+        peak_rss(self.child.id())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// A server over `data` with `[http]` settings and a watermark; stopped on drop.
 fn start_server(data: &Path, auth: bool, config: &HttpConfig, watermark: Watermark) -> TestServer {
@@ -115,8 +178,11 @@ fn sample_server(dir: &Path, auth: bool) -> TestServer {
 #[test]
 fn hostile_searches_are_refused_fast_in_bounded_memory() {
     let dir = tempdir();
-    let server = sample_server(dir.path(), false);
-    let before = peak_rss();
+    common::index_paths(dir.path(), &[common::sample()]);
+    let served = Served::start(dir.path(), false);
+    let addr = served.http;
+    assert_eq!(get(addr, "/api/search?q=the", &[]).status, 200);
+    let before = served.peak_rss();
     let started = Instant::now();
     // 5,000 prefixes ORed (30 KB), 12,000 repeated common words, a URL of
     // almost 64 KB (hyper itself answers 414 to longer ones).
@@ -129,7 +195,7 @@ fn hostile_searches_are_refused_fast_in_bounded_memory() {
         (common_words.as_str(), "max_query_bytes"),
         (long.as_str(), "max_query_bytes"),
     ] {
-        let res = get(server.addr, &url(q), &[]);
+        let res = get(addr, &url(q), &[]);
         assert_eq!(res.status, 400, "{}", res.text());
         assert_eq!(res.json()["limit"], limit, "{}", res.text());
         assert!(res.json()["error"]
@@ -140,16 +206,16 @@ fn hostile_searches_are_refused_fast_in_bounded_memory() {
     let prefixes = vec!["a*"; 600].join(" OR ");
     let common_words = vec!["the"; 1000].join(" ");
     for q in [&prefixes, &common_words] {
-        let res = get(server.addr, &url(q), &[]);
+        let res = get(addr, &url(q), &[]);
         assert_eq!(res.status, 400, "{}", res.text());
         assert_eq!(res.json()["limit"], "max_clauses", "{}", res.text());
     }
     let took = started.elapsed();
-    let grew = peak_rss().saturating_sub(before);
+    let grew = served.peak_rss().saturating_sub(before);
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(grew < MEMORY_BOUND, "peak RSS grew by {grew} bytes");
     // An ordinary search still works.
-    let res = get(server.addr, "/api/search?q=the", &[]);
+    let res = get(addr, "/api/search?q=the", &[]);
     assert_eq!(res.status, 200, "{}", res.text());
 }
 
@@ -234,9 +300,14 @@ fn users_with_owner(dir: &Path) -> Users {
 #[test]
 fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
     let dir = tempdir();
-    let server = owner_server(dir.path(), &HttpConfig::default());
-    let addr = server.addr;
-    let before = peak_rss();
+    users_with_owner(dir.path());
+    let served = Served::start(dir.path(), true);
+    let addr = served.http;
+    assert_eq!(
+        login_from(Ipv4Addr::new(127, 0, 3, 2), addr, "owner", "owner pw").status,
+        200
+    );
+    let before = served.peak_rss();
     // 200 parallel logins for a user who does not exist, from 200 addresses.
     let flood: Vec<_> = (0..200u8)
         .map(|i| {
@@ -257,7 +328,7 @@ fn a_login_flood_keeps_memory_bounded_and_the_owner_gets_in() {
         .into_iter()
         .map(|t| t.join().expect("thread"))
         .collect();
-    let grew = peak_rss().saturating_sub(before);
+    let grew = served.peak_rss().saturating_sub(before);
     assert_eq!(owner.status, 200, "owner: {}", owner.text());
     assert!(
         owner_took < Duration::from_secs(10),
@@ -504,50 +575,17 @@ fn every_error_body_is_json() {
 // ---------------------------------------------------------------------------
 // M7, M8 and the empty credentials: the Solr endpoint.
 
-struct Solr {
-    addr: SocketAddr,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn solr(cfg: gleaner::solr::SolrConfig) -> Solr {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let state = {
-        let _guard = rt.enter();
-        gleaner::solr::SolrState::new(
-            gleaner::index::imap::ImapIndex::in_ram().expect("index"),
-            &cfg,
-        )
-    };
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    rt.spawn(async move {
-        let _ = axum::serve(listener, gleaner::solr::router(state)).await;
-    });
-    Solr { addr, _rt: rt }
-}
-
 #[test]
 fn the_solr_endpoint_refuses_browsers_and_bounds_bodies() {
     use base64::Engine as _;
-    let cfg = gleaner::solr::SolrConfig {
-        user: Some("dovecot".into()),
-        password: Some("s3cret".into()),
-        max_body_bytes: 1 << 20,
-        ..gleaner::solr::SolrConfig::default()
-    };
-    let s = solr(cfg.clone());
+    let dir = tempdir();
+    let served = Served::start(dir.path(), false);
     let auth = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("dovecot:s3cret")
     );
     let post = |headers: &[(&str, &str)], body: &[u8]| {
-        http(s.addr, "POST", "/solr/dovecot/update", headers, body).status
+        http(served.solr, "POST", "/solr/dovecot/update", headers, body).status
     };
     let add = b"<add><doc><field name=\"uid\">3</field><field name=\"box\">de82</field><field name=\"user\">u</field><field name=\"id\">3/de82/u</field><field name=\"body\">hello</field></doc></add>";
     let xml = [
@@ -567,7 +605,7 @@ fn the_solr_endpoint_refuses_browsers_and_bounds_bodies() {
     ];
     assert_eq!(post(&origin, add), 403);
     // Nested tags: refused at the depth limit, in bounded memory.
-    let before = peak_rss();
+    let before = served.peak_rss();
     let started = Instant::now();
     let mut deep = b"<add>".to_vec();
     deep.extend(b"<a>".repeat(300_000));
@@ -578,7 +616,7 @@ fn the_solr_endpoint_refuses_browsers_and_bounds_bodies() {
     big.extend(b"</field></doc></add>");
     assert_eq!(post(&xml, &big), 413);
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert!(peak_rss().saturating_sub(before) < MEMORY_BOUND);
+    assert!(served.peak_rss().saturating_sub(before) < MEMORY_BOUND);
     // What Dovecot sends still works.
     assert_eq!(post(&xml, add), 200);
     // Credentials: required unless explicitly off on loopback, never empty.
