@@ -74,6 +74,7 @@ pub fn check_listen(addr: SocketAddr, auth: bool) -> Result<(), RunError> {
 /// there is none yet).
 pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, RunError> {
     check_listen(config.http.listen, config.http.auth)?;
+    crate::query::limits::set(config.limits.clone());
     let index = MailIndex::open(&config.data.join("index"), true)?;
     let users = if config.http.auth {
         Some(Users::open(&config.data)?)
@@ -85,6 +86,7 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
     let retention = crate::retention::Retention::open(&config.data)?;
     Ok(AppState::new(index, users, watermark, config.http.auth)?
         .with_search_cache(config.http.search_cache)
+        .with_http(&config.http)
         .with_curation(curation)
         .with_retention(retention))
 }
@@ -145,6 +147,10 @@ pub async fn serve(
                 user: section.user.clone(),
                 password: section.password.clone(),
                 core: section.core.clone(),
+                allow_no_auth: section.allow_no_auth,
+                max_body_bytes: section
+                    .max_body_bytes
+                    .unwrap_or(solr::DEFAULT_MAX_BODY_BYTES),
             };
             let data = config.data.clone();
             let cfg2 = cfg.clone();

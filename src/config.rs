@@ -53,6 +53,8 @@ pub struct Config {
     pub archive: ArchiveSection,
     /// `[backup]`: destination and schedule of backups.
     pub backup: BackupSection,
+    /// `[limits]`: what one search may cost (see docs/SECURITY.md).
+    pub limits: crate::query::limits::Limits,
 }
 
 pub use crate::retention::{ArchiveSection, BackupSection, RetentionPolicy};
@@ -74,6 +76,13 @@ pub struct SolrSection {
     /// Only this core name is served (default: any).
     #[serde(default)]
     pub core: Option<String>,
+    /// Serve without credentials (loopback only; any local process can then
+    /// change every user's IMAP index). Default false: credentials required.
+    #[serde(default)]
+    pub allow_no_auth: bool,
+    /// Largest update body in bytes (default 256 MiB).
+    #[serde(default)]
+    pub max_body_bytes: Option<u64>,
 }
 
 impl Default for Config {
@@ -87,6 +96,7 @@ impl Default for Config {
             retention: Vec::new(),
             archive: ArchiveSection::default(),
             backup: BackupSection::default(),
+            limits: crate::query::limits::Limits::default(),
         }
     }
 }
@@ -106,6 +116,15 @@ pub struct HttpConfig {
     /// cache off). An answer is reused only for the same index commit, viewer grants and
     /// minute.
     pub search_cache: usize,
+    /// Mark session cookies `Secure` (set when users reach gleaner over HTTPS,
+    /// e.g. behind a TLS-terminating reverse proxy).
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` (client address for login back-off) and
+    /// `X-Forwarded-Proto: https` (`Secure` cookies) — only behind a reverse
+    /// proxy that sets them, listening where nothing else can connect.
+    pub trust_proxy_headers: bool,
+    /// Password hashes computed at once (each takes ~19 MiB; default 0: one per core).
+    pub login_concurrency: usize,
 }
 
 impl HttpConfig {
@@ -124,6 +143,9 @@ impl Default for HttpConfig {
             auth: true,
             public_url: None,
             search_cache: crate::http::cache::DEFAULT_ENTRIES,
+            secure_cookies: false,
+            trust_proxy_headers: false,
+            login_concurrency: 0,
         }
     }
 }

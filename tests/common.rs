@@ -222,12 +222,28 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
+    let stream = std::net::TcpStream::connect(addr).expect("connect");
+    http_on(stream, addr, method, path, headers, body)
+}
+
+/// Like [`http`], on a connection the caller made (say, from a chosen source
+/// address). A `Host` among `headers` replaces the default (`addr`).
+pub fn http_on(
+    mut stream: std::net::TcpStream,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .expect("timeout");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -309,9 +325,19 @@ impl TestServer {
         let state = gleaner::http::AppState::new(index.clone(), users, Default::default(), auth)
             .expect("state")
             .with_curation(curation);
+        TestServer::serve(index, |_| state)
+    }
+
+    /// Serves the state `build` makes for the address it is given (127.0.0.1 and
+    /// a free port); `index` is what the state serves.
+    pub fn serve(
+        index: MailIndex,
+        build: impl FnOnce(std::net::SocketAddr) -> gleaner::http::AppState,
+    ) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
+        let state = build(addr);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()

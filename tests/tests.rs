@@ -20,6 +20,7 @@ mod pipermail;
 mod queue_robust;
 mod retention;
 mod review_ui;
+mod security;
 mod semantics;
 mod threads;
 mod wd;

@@ -7,6 +7,7 @@
 //! work, so async callers run it under `spawn_blocking`.
 
 mod sessions;
+pub mod throttle;
 mod users;
 
 use std::fmt;
@@ -16,7 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use sessions::{NewSession, SessionInfo, SESSION_LIFETIME_SECS};
+pub use sessions::{NewSession, SessionInfo, SessionSummary, SESSION_LIFETIME_SECS};
+pub use throttle::{Throttle, ThrottleConfig};
 pub use users::UserInfo;
 
 /// What a user may do. Each role includes the ones before it.

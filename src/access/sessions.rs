@@ -89,3 +89,78 @@ impl Users {
         Ok(())
     }
 }
+
+/// A session as `gleaner user sessions` lists it (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionSummary {
+    /// The first 12 hex digits of the token's SHA-256: enough to name it.
+    pub id: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
+/// Digits of the token hash that name a session.
+const SESSION_ID_LEN: usize = 12;
+
+impl Users {
+    /// The live sessions of `name`, newest first.
+    pub fn sessions_of(&self, name: &str) -> Result<Vec<SessionSummary>, AccessError> {
+        if self.user(name)?.is_none() {
+            return Err(AccessError::UnknownUser(name.to_string()));
+        }
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT s.token_hash, s.created, s.expires FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE u.name = ?1 AND s.expires > ?2 ORDER BY s.created DESC",
+        )?;
+        let rows = stmt
+            .query_map(params![name, now()], |r| {
+                let hash: String = r.get(0)?;
+                Ok(SessionSummary {
+                    id: hash.chars().take(SESSION_ID_LEN).collect(),
+                    created: r.get(1)?,
+                    expires: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Ends `name`'s sessions: the one `id` names (see [`SessionSummary`]),
+    /// or all. Returns how many ended; audited.
+    pub fn end_sessions(
+        &self,
+        actor: &str,
+        name: &str,
+        id: Option<&str>,
+    ) -> Result<usize, AccessError> {
+        if id
+            .is_some_and(|i| i.len() != SESSION_ID_LEN || !i.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(AccessError::Invalid(format!(
+                "a session id is {SESSION_ID_LEN} hex digits (see `gleaner user sessions NAME`)"
+            )));
+        }
+        let pattern = format!("{}%", id.unwrap_or("").to_ascii_lowercase());
+        crate::db::write(&mut self.conn(), |tx| {
+            let user: i64 = tx
+                .query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+            let n = tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash LIKE ?2",
+                params![user, pattern],
+            )?;
+            crate::audit::append(
+                tx,
+                actor,
+                "user.sessions.end",
+                &format!("user:{name}"),
+                &serde_json::json!({"session": id, "ended": n}),
+            )?;
+            Ok(n)
+        })
+    }
+}

@@ -135,6 +135,78 @@ impl Users {
         })
     }
 
+    /// Removes a user with their grants and sessions.
+    pub fn remove_user(&self, name: &str) -> Result<(), AccessError> {
+        self.change(name, "user.remove", &serde_json::json!({}), |tx, id| {
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+            tx.execute("DELETE FROM grants WHERE user_id = ?1", [id])?;
+            tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    /// Takes `lists` away from a user (the lists they keep are returned by
+    /// [`Users::user`]).
+    pub fn revoke(&self, name: &str, lists: &[String]) -> Result<(), AccessError> {
+        let detail = serde_json::json!({ "lists": lists });
+        self.change(name, "user.revoke", &detail, |tx, id| {
+            for list in lists {
+                tx.execute(
+                    "DELETE FROM grants WHERE user_id = ?1 AND list = ?2",
+                    params![id, list.trim().to_lowercase()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes a user's role; their sessions end (the role is read at login
+    /// and on every request, but a demoted user should log in again).
+    pub fn set_role(&self, name: &str, role: Role) -> Result<(), AccessError> {
+        let detail = serde_json::json!({ "role": role.as_str() });
+        self.change(name, "user.role", &detail, |tx, id| {
+            tx.execute(
+                "UPDATE users SET role = ?2 WHERE id = ?1",
+                params![id, role.as_str()],
+            )?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    /// Appends an audit entry that is not a change of users (login back-offs).
+    pub fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), AccessError> {
+        crate::db::write(&mut self.conn(), |tx| {
+            crate::audit::append(tx, actor, action, subject, detail)?;
+            Ok(())
+        })
+    }
+
+    /// Runs `f` on user `name`'s id and audits it, in one transaction.
+    fn change(
+        &self,
+        name: &str,
+        action: &str,
+        detail: &serde_json::Value,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<(), AccessError>,
+    ) -> Result<(), AccessError> {
+        crate::db::write(&mut self.conn(), |tx| {
+            let id: i64 = tx
+                .query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| AccessError::UnknownUser(name.to_string()))?;
+            f(tx, id)?;
+            crate::audit::append(tx, AUDIT_ACTOR, action, &format!("user:{name}"), detail)?;
+            Ok(())
+        })
+    }
+
     /// Every user, by name.
     pub fn list(&self) -> Result<Vec<UserInfo>, AccessError> {
         let conn = self.conn();

@@ -271,6 +271,48 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a user, their grants and sessions.
+    Remove {
+        /// Login name.
+        name: String,
+    },
+    /// Take lists away from a user.
+    Revoke {
+        /// Login name.
+        name: String,
+        /// List ids.
+        #[arg(required = true)]
+        lists: Vec<String>,
+    },
+    /// Change a user's role (their sessions end).
+    Role {
+        /// Login name.
+        name: String,
+        /// reader, reviewer, editor or admin.
+        role: String,
+    },
+    /// Set a user's password (prompted for, or read from stdin); their sessions end.
+    Passwd {
+        /// Login name.
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List a user's live sessions, or end them.
+    Sessions {
+        /// Login name.
+        name: String,
+        /// End the session with this id (from the listing).
+        #[arg(long, conflicts_with = "end_all")]
+        end: Option<String>,
+        /// End every session of the user.
+        #[arg(long)]
+        end_all: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The configuration: the file (if any) < `GLEANER_DATA` < `--data`.
@@ -483,6 +525,7 @@ fn load_config(args: &Args) -> anyhow::Result<gleaner::config::Config> {
 /// Runs the parsed command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = load_config(&args)?;
+    gleaner::query::limits::set(config.limits.clone());
     let data_dir = config.data.clone();
     let data: &Path = &data_dir;
     match args.command {

@@ -119,7 +119,7 @@ pub fn search(
         )?;
         writeln!(out)?;
     }
-    let shown_to = offset + results.hits.len();
+    let shown_to = offset.saturating_add(results.hits.len());
     writeln!(
         out,
         "{} messages match ({}–{} shown, {:.1} ms)",
@@ -127,7 +127,7 @@ pub fn search(
         if results.hits.is_empty() {
             0
         } else {
-            offset + 1
+            offset.saturating_add(1)
         },
         shown_to,
         results.took_ms

@@ -1,4 +1,5 @@
-//! `gleaner user add|grant|list`: web users, roles and list grants.
+//! `gleaner user add|grant|list|remove|revoke|role|passwd|sessions`: web
+//! users, roles, list grants and sessions. Every change is audited.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -77,6 +78,55 @@ pub fn user(data: &Path, command: UserCommand) -> anyhow::Result<ExitCode> {
                         u.lists.join(", ")
                     };
                     writeln!(out, "{:<20} {:<9} {lists}", u.name, u.role.as_str())?;
+                }
+            }
+        }
+        UserCommand::Remove { name } => {
+            users.remove_user(&name)?;
+            writeln!(out, "removed {name}")?;
+        }
+        UserCommand::Revoke { name, lists } => {
+            users.revoke(&name, &lists)?;
+            let user = users.user(&name)?;
+            let lists = user.map(|u| u.lists.join(", ")).unwrap_or_default();
+            writeln!(out, "{name} may see: {lists}")?;
+        }
+        UserCommand::Role { name, role } => {
+            let role: Role = role.parse()?;
+            users.set_role(&name, role)?;
+            writeln!(out, "{name} is now {role}; their sessions ended")?;
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            anyhow::ensure!(users.user(&name)?.is_some(), "no user named {name:?}");
+            let password = read_password(password_stdin)?;
+            users.set_password(&name, &password)?;
+            writeln!(out, "changed the password of {name}; their sessions ended")?;
+        }
+        UserCommand::Sessions {
+            name,
+            end,
+            end_all,
+            json,
+        } => {
+            if end.is_some() || end_all {
+                let n = users.end_sessions("cli", &name, end.as_deref())?;
+                writeln!(out, "ended {n} session(s) of {name}")?;
+            } else {
+                for s in users.sessions_of(&name)? {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(&s)?)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{}  created {}  expires {}",
+                            s.id,
+                            gleaner::query::search::rfc3339(s.created),
+                            gleaner::query::search::rfc3339(s.expires)
+                        )?;
+                    }
                 }
             }
         }

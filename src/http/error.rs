@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::access::AccessError;
 use crate::curate::CurateError;
+use crate::query::limits::{Limit, LimitExceeded};
 use crate::query::QueryError;
 
 /// An error answer.
@@ -39,8 +40,22 @@ pub enum AppError {
     UnsupportedMediaType,
     /// Wrong user name or password: 401.
     WrongPassword,
-    /// Too many failed logins: 429.
-    TooManyRequests,
+    /// Too many failed logins: 429 with `Retry-After` (seconds).
+    TooManyRequests {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// Too much work asked (400), or the deadline passed (503): `{error, limit}`.
+    Limited(LimitExceeded),
+    /// Too busy right now (login hashing slots full): 503 with `Retry-After`.
+    Busy {
+        /// What is busy.
+        message: &'static str,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The `Host` header is not this server's (DNS rebinding): 421.
+    WrongHost,
     /// Our failure: logged, 500 with a generic message.
     Internal,
 }
@@ -56,6 +71,7 @@ impl AppError {
 impl From<QueryError> for AppError {
     fn from(e: QueryError) -> AppError {
         match (&e, e.position()) {
+            (QueryError::Limit(l), _) => AppError::Limited(l.clone()),
             (QueryError::Parse(p), Some(position)) => AppError::BadQuery {
                 message: p.to_string(),
                 position,
@@ -114,9 +130,40 @@ impl IntoResponse for AppError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 json!({"error": "send JSON (Content-Type: application/json)"}),
             ),
-            AppError::TooManyRequests => (
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({"error": "too many failed logins; wait a few minutes and try again"}),
+            AppError::TooManyRequests { retry_after } => {
+                return with_retry_after(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({
+                        "error": format!("too many failed logins; try again in {retry_after} s"),
+                        "retry_after": retry_after,
+                    }),
+                    retry_after,
+                )
+            }
+            AppError::Limited(l) => {
+                let status = if l.limit == Limit::Deadline {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                (
+                    status,
+                    json!({"error": l.to_string(), "limit": l.limit.name(), "value": l.value}),
+                )
+            }
+            AppError::Busy {
+                message,
+                retry_after,
+            } => {
+                return with_retry_after(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": message, "retry_after": retry_after}),
+                    retry_after,
+                )
+            }
+            AppError::WrongHost => (
+                StatusCode::MISDIRECTED_REQUEST,
+                json!({"error": "this server does not answer for that Host; open it by its listen address"}),
             ),
             AppError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -124,5 +171,50 @@ impl IntoResponse for AppError {
             ),
         };
         (status, Json(body)).into_response()
+    }
+}
+
+fn with_retry_after(status: StatusCode, body: serde_json::Value, secs: u64) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(secs.max(1)),
+    );
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::limits::{check_page, Budget, Limits};
+
+    async fn body(res: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[tokio::test]
+    async fn limits_name_themselves_and_the_deadline_is_503() {
+        let page = check_page(usize::MAX, 1, &Limits::default()).expect_err("too far");
+        let res = AppError::from(QueryError::Limit(page)).into_response();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body(res).await["limit"], "max_offset");
+        let late = Budget::new(Limits {
+            deadline_ms: 0,
+            ..Limits::default()
+        })
+        .check_time()
+        .expect_err("late");
+        let res = AppError::from(QueryError::Limit(late)).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body(res).await["limit"], "deadline_ms");
+        let res = AppError::TooManyRequests { retry_after: 7 }.into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            res.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from(7u64))
+        );
     }
 }

@@ -12,24 +12,23 @@ mod error;
 mod routes;
 mod viewer;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 
-use crate::access::Users;
+use crate::access::{Throttle, Users};
 use crate::index::watermark::SharedWatermark;
 use crate::index::MailIndex;
 
 pub use error::AppError;
-pub use viewer::{Viewer, SESSION_COOKIE};
+pub use viewer::{ClientAddr, Viewer, SESSION_COOKIE};
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -49,8 +48,17 @@ pub struct AppState {
     pub search_cache: cache::SearchCache<routes::search::Answer>,
     /// The CSRF token of every request when auth is off.
     open_csrf: String,
-    /// Recent failed logins per user name: (count, since).
-    login_failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Failed logins and their back-off (see [`crate::access::throttle`]).
+    pub throttle: Throttle,
+    /// Password hashes allowed at once (each argon2 hash takes ~19 MiB).
+    pub login_slots: Arc<tokio::sync::Semaphore>,
+    /// Session cookies carry `Secure` (`[http] secure_cookies`).
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy.
+    pub trust_proxy_headers: bool,
+    /// The listen address, whose port a `Host` header must name when auth is
+    /// off ([`serve`] sets the port actually bound).
+    pub listen: Option<SocketAddr>,
 }
 
 /// Why the server could not be set up.
@@ -87,8 +95,26 @@ impl AppState {
             retention: None,
             search_cache: cache::SearchCache::new(cache::DEFAULT_ENTRIES),
             open_csrf: hex::encode(buf),
-            login_failures: Mutex::new(HashMap::new()),
+            throttle: Throttle::default(),
+            login_slots: Arc::new(tokio::sync::Semaphore::new(default_login_slots())),
+            secure_cookies: false,
+            trust_proxy_headers: false,
+            listen: None,
         })
+    }
+
+    /// Applies `[http]`: secure cookies, proxy headers, login slots, and the
+    /// listen address (checked against `Host` when auth is off).
+    pub fn with_http(mut self, http: &crate::config::HttpConfig) -> AppState {
+        self.secure_cookies = http.secure_cookies;
+        self.trust_proxy_headers = http.trust_proxy_headers;
+        self.listen = Some(http.listen);
+        let slots = match http.login_concurrency {
+            0 => default_login_slots(),
+            n => n,
+        };
+        self.login_slots = Arc::new(tokio::sync::Semaphore::new(slots));
+        self
     }
 
     /// Keeps at most `entries` whole search answers (0: none).
@@ -128,13 +154,11 @@ impl AppState {
         (!all.is_empty())
             .then(|| Arc::new(crate::query::marks::Combined(all)) as Arc<dyn crate::query::Marks>)
     }
+}
 
-    fn lock_failures(&self) -> MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        match self.login_failures.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
+/// One password hash at a time per core.
+fn default_login_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Shared state as handlers receive it.
@@ -145,6 +169,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 /// The whole application: API, UI, security headers.
 pub fn router(state: AppState) -> Router {
+    let state = Arc::new(state);
     let api = Router::new()
         .route("/me", get(routes::auth::me))
         .route("/login", post(routes::auth::login))
@@ -179,8 +204,76 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .merge(assets::routes())
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .layer(middleware::from_fn(security_headers))
-        .with_state(Arc::new(state))
+        .with_state(state)
+}
+
+/// With auth off, answers only requests whose `Host` is a loopback name or
+/// address (and the listen port, when known): a web page whose name was made
+/// to resolve to 127.0.0.1 (DNS rebinding) sends its own name, and is refused.
+async fn check_host(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if state.auth_enabled {
+        return next.run(req).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    if !viewer::loopback_host(host, state.listen.map(|a| a.port())) {
+        return axum::response::IntoResponse::into_response(AppError::WrongHost);
+    }
+    next.run(req).await
+}
+
+/// Longest error text kept when a plain-text error becomes JSON.
+const MAX_ERROR_TEXT: usize = 200;
+
+/// Makes every error answer JSON (`{error}`), including axum's own plain-text
+/// rejections (a malformed query string or path, a wrong method).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(b) if status.is_client_error() && !b.is_empty() => String::from_utf8_lossy(&b)
+            .trim()
+            .chars()
+            .take(MAX_ERROR_TEXT)
+            .collect(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+    };
+    let mut res = axum::response::IntoResponse::into_response((
+        status,
+        axum::Json(serde_json::json!({ "error": text })),
+    ));
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            res.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!("a plain-text 500 was answered");
+    }
+    res
 }
 
 /// Adds the security headers to every response, and `no-store` to the API's.
@@ -214,9 +307,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut state = state;
+    // The port actually bound (the configured one may be 0), for the Host check.
+    if let Ok(addr) = listener.local_addr() {
+        state.listen = Some(addr);
+    }
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Parses a JSON request body; anything but `application/json` is a 415.

@@ -50,6 +50,10 @@ pub enum ImapQueryError {
     /// Well formed, but not something this backend answers (the client's mistake).
     #[error("unsupported query: {0}")]
     Unsupported(String),
+    /// Longer or with more clauses than [`super::limits`] allow (Dovecot then
+    /// searches without the index).
+    #[error("query refused: {0}")]
+    Limit(#[from] super::limits::LimitExceeded),
     /// The index failed (our failure).
     #[error("index error: {0}")]
     Index(#[from] tantivy::TantivyError),
@@ -114,11 +118,17 @@ const MAX_EDGE_TERMS: usize = 512;
 
 /// Runs `req` against the index.
 pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryError> {
+    let limits = super::limits::current();
     let mut conjuncts = Vec::new();
-    flatten_and(lucene::parse(&req.q)?, &mut conjuncts);
-    for fq in &req.fq {
-        flatten_and(lucene::parse(fq)?, &mut conjuncts);
+    for text in std::iter::once(&req.q).chain(&req.fq) {
+        super::limits::check_text(text, &limits)?;
+        flatten_and(lucene::parse(text)?, &mut conjuncts);
     }
+    let clauses = conjuncts
+        .iter()
+        .map(lucene_clauses)
+        .fold(0, usize::saturating_add);
+    super::limits::check_count(clauses, &limits)?;
     let (scope, rest): (Vec<Node>, Vec<Node>) = conjuncts.into_iter().partition(is_exact);
     if !scope
         .iter()
@@ -571,3 +581,15 @@ fn first_str(d: &TantivyDocument, f: tantivy::schema::Field) -> Option<String> {
 #[cfg(test)]
 #[path = "imap_tests.rs"]
 mod tests;
+
+/// The number of nodes of a Lucene query.
+fn lucene_clauses(node: &Node) -> usize {
+    match node {
+        Node::And(items) | Node::Or(items) => items
+            .iter()
+            .map(lucene_clauses)
+            .fold(1, usize::saturating_add),
+        Node::Not(inner) => lucene_clauses(inner).saturating_add(1),
+        Node::All | Node::Term(_) => 1,
+    }
+}

@@ -14,6 +14,7 @@ pub mod facets;
 pub mod grammar;
 pub mod harvest;
 pub mod imap;
+pub mod limits;
 pub mod lucene;
 pub mod marks;
 pub mod plan;
@@ -43,6 +44,10 @@ pub enum QueryError {
         /// What is wrong.
         message: String,
     },
+    /// The query asks for more work than [`limits`] allow (the user's
+    /// mistake, except [`limits::Limit::Deadline`], which may be load).
+    #[error("query refused: {0}")]
+    Limit(#[from] limits::LimitExceeded),
     /// The index failed (our failure).
     #[error("index error: {0}")]
     Index(#[from] tantivy::TantivyError),
@@ -51,7 +56,10 @@ pub enum QueryError {
 impl QueryError {
     /// Is this the user's mistake (as opposed to a failure of ours)?
     pub fn is_user_error(&self) -> bool {
-        matches!(self, QueryError::Parse(_) | QueryError::Unsupported { .. })
+        matches!(
+            self,
+            QueryError::Parse(_) | QueryError::Unsupported { .. } | QueryError::Limit(_)
+        )
     }
 
     /// The character position the error refers to, for user errors.
@@ -59,7 +67,7 @@ impl QueryError {
         match self {
             QueryError::Parse(e) => Some(e.position),
             QueryError::Unsupported { position, .. } => Some(*position),
-            QueryError::Index(_) => None,
+            QueryError::Limit(_) | QueryError::Index(_) => None,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query,
@@ -20,6 +21,7 @@ use tantivy::Term;
 use time::{Date, Month, OffsetDateTime};
 
 use super::grammar::{self, AgeUnit, DateSpec, Query as Ast, Value};
+use super::limits::{self, Budget};
 use super::marks::Mark;
 use super::{Marks, QueryError};
 use crate::index::analysis::{fold_analyzer, terms};
@@ -36,8 +38,15 @@ const FOOTER_BOOST: f32 = 0.1;
 
 /// Parses and plans `text`; `now` (unix seconds) anchors `older:`/`newer:`.
 pub fn plan_text(index: &MailIndex, text: &str, now: i64) -> Result<Box<dyn Query>, QueryError> {
-    let ast = grammar::parse(text)?;
+    let ast = parse_limited(text, &limits::current())?;
     Planner::new(index, now).plan(&ast)
+}
+
+/// Parses `text` after checking its length against `limits` (the parser
+/// never sees a query longer than the limit).
+pub fn parse_limited(text: &str, limits: &limits::Limits) -> Result<Ast, QueryError> {
+    limits::check_text(text, limits)?;
+    Ok(grammar::parse(text)?)
 }
 
 /// Turns ASTs into tantivy queries for one index.
@@ -49,6 +58,8 @@ pub struct Planner<'a> {
     body: Vec<Field>,
     /// Marks kept outside the index (`is:cited`, `cited:`).
     marks: Option<&'a dyn Marks>,
+    /// What prefix expansions have used, and the deadline (see [`limits`]).
+    budget: Arc<Budget>,
 }
 
 /// The body fields (one per stemming language, and `body_und`) that hold
@@ -89,7 +100,14 @@ impl<'a> Planner<'a> {
             now,
             body,
             marks: None,
+            budget: Arc::new(Budget::new(limits::current())),
         }
+    }
+
+    /// Charges prefix expansions to `budget` (and stops at its deadline).
+    pub fn with_budget(mut self, budget: Arc<Budget>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Resolves `is:` and `cited:` through `marks`.
@@ -98,15 +116,20 @@ impl<'a> Planner<'a> {
         self
     }
 
-    /// Plans one AST.
+    /// Plans one AST, refusing one with more clauses than the limits allow.
     pub fn plan(&self, ast: &Ast) -> Result<Box<dyn Query>, QueryError> {
+        limits::check_clauses(ast, self.budget.limits())?;
+        self.node(ast)
+    }
+
+    fn node(&self, ast: &Ast) -> Result<Box<dyn Query>, QueryError> {
         Ok(match ast {
             Ast::And(items) => {
                 let mut clauses = Vec::new();
                 for item in items {
                     match item {
-                        Ast::Not(inner) => clauses.push((Occur::MustNot, self.plan(inner)?)),
-                        _ => clauses.push((Occur::Must, self.plan(item)?)),
+                        Ast::Not(inner) => clauses.push((Occur::MustNot, self.node(inner)?)),
+                        _ => clauses.push((Occur::Must, self.node(item)?)),
                     }
                 }
                 if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
@@ -117,13 +140,13 @@ impl<'a> Planner<'a> {
             Ast::Or(items) => {
                 let clauses = items
                     .iter()
-                    .map(|q| Ok((Occur::Should, self.plan(q)?)))
+                    .map(|q| Ok((Occur::Should, self.node(q)?)))
                     .collect::<Result<Vec<_>, QueryError>>()?;
                 Box::new(BooleanQuery::new(clauses))
             }
             Ast::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery)),
-                (Occur::MustNot, self.plan(inner)?),
+                (Occur::MustNot, self.node(inner)?),
             ])),
             Ast::Term(term) => self.term(term)?,
             Ast::HasAttachment => {
@@ -210,16 +233,19 @@ impl<'a> Planner<'a> {
             Mark::Queries(queries) => {
                 // A mark's own queries are planned without marks (no recursion).
                 let inner = Planner {
-                    marks: None,
+                    index: self.index,
+                    f: self.f,
+                    now: self.now,
                     body: self.body.clone(),
-                    ..*self
+                    marks: None,
+                    budget: self.budget.clone(),
                 };
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for q in &queries {
                     let ast = grammar::parse(q).map_err(|e| {
                         unsupported(format!("the query of 'is:{value}' is bad: {e}"))
                     })?;
-                    clauses.push((Occur::Should, inner.plan(&ast)?));
+                    clauses.push((Occur::Should, inner.node(&ast)?));
                 }
                 if clauses.is_empty() {
                     return Ok(Box::new(EmptyQuery));
@@ -259,9 +285,9 @@ impl<'a> Planner<'a> {
             Some(G::Cc) => vec![(f.cc, 1.0)],
             Some(G::Subject) => vec![(f.subject, 1.0)],
             Some(G::Filename) => vec![(f.filename, 1.0)],
-            Some(G::List) => return Ok(self.list(&term.value)),
-            Some(G::Id) => return Ok(self.id(&term.value)),
-            Some(G::Thread) => return Ok(self.exact(f.thread, &term.value, false)),
+            Some(G::List) => return self.list(&term.value),
+            Some(G::Id) => return self.id(&term.value),
+            Some(G::Thread) => return self.exact(f.thread, &term.value, false),
             Some(G::Lang) => return Ok(self.lang(&term.value)),
             Some(G::Is) => return self.mark(term, true),
             Some(G::Cited) => return self.mark(term, false),
@@ -302,6 +328,9 @@ impl<'a> Planner<'a> {
         } else {
             terms(&mut self.analyzer(field)?, text)
         };
+        if prefix && tokens.len() == 1 {
+            self.expansions(field, &tokens[0])?;
+        }
         if prefix && stemmed && tokens.len() == 1 {
             return Ok(Some(stemmed_prefix(
                 field,
@@ -330,38 +359,69 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// Charges the terms `prefix` expands to in `field` (every segment) to
+    /// the budget; fails when the query's expansions pass the limits.
+    fn expansions(&self, field: Field, prefix: &str) -> Result<(), QueryError> {
+        self.budget.check_time()?;
+        for segment in self.index.reader.searcher().segment_readers() {
+            let inverted = segment.inverted_index(field)?;
+            let mut stream = inverted
+                .terms()
+                .range()
+                .ge(prefix.as_bytes())
+                .into_stream()
+                .map_err(tantivy::TantivyError::from)?;
+            while stream.advance() {
+                if !stream.key().starts_with(prefix.as_bytes()) {
+                    break;
+                }
+                self.budget
+                    .charge(u64::from(stream.value().doc_freq), prefix)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `list:dev` matches the exact list id or any of its dot-separated parts.
-    fn list(&self, value: &Value) -> Box<dyn Query> {
-        let exact = self.exact(self.f.list, value, true);
-        match self.text(self.f.list_text, value) {
+    fn list(&self, value: &Value) -> Result<Box<dyn Query>, QueryError> {
+        let exact = self.exact(self.f.list, value, true)?;
+        Ok(match self.text(self.f.list_text, value) {
             Ok(Some(parts)) => Box::new(BooleanQuery::new(vec![
                 (Occur::Should, exact),
                 (Occur::Should, parts),
             ])),
+            Err(e @ QueryError::Limit(_)) => return Err(e),
             _ => exact,
-        }
+        })
     }
 
     /// `id:` finds a message by its key or, for a different message reusing the
     /// Message-ID, by `mid`; either way without regard to case.
-    fn id(&self, value: &Value) -> Box<dyn Query> {
+    fn id(&self, value: &Value) -> Result<Box<dyn Query>, QueryError> {
         let p = match value {
             Value::Word(w) | Value::Phrase(w) => {
-                return Box::new(TermSetQuery::new(id_terms(self.f, w)))
+                return Ok(Box::new(TermSetQuery::new(id_terms(self.f, w))))
             }
             Value::Prefix(p) => p,
         };
         let p = p.trim().trim_start_matches('<').to_lowercase();
-        let clauses = [(self.f.key, format!("<{p}")), (self.f.mid, p)]
-            .into_iter()
-            .filter_map(|(field, prefix)| prefix_query(field, &prefix).ok())
-            .map(|q| (Occur::Should, q))
-            .collect();
-        Box::new(BooleanQuery::new(clauses))
+        let mut clauses = Vec::new();
+        for (field, prefix) in [(self.f.key, format!("<{p}")), (self.f.mid, p)] {
+            self.expansions(field, &prefix)?;
+            if let Ok(q) = prefix_query(field, &prefix) {
+                clauses.push((Occur::Should, q));
+            }
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
     /// An untokenised field: exact value (angle brackets stripped), or a prefix.
-    fn exact(&self, field: Field, value: &Value, lowercase: bool) -> Box<dyn Query> {
+    fn exact(
+        &self,
+        field: Field,
+        value: &Value,
+        lowercase: bool,
+    ) -> Result<Box<dyn Query>, QueryError> {
         let (raw, prefix) = match value {
             Value::Word(w) | Value::Phrase(w) => (w, false),
             Value::Prefix(p) => (p, true),
@@ -375,12 +435,13 @@ impl<'a> Planner<'a> {
             v = v.to_lowercase();
         }
         if prefix {
-            return prefix_query(field, &v).unwrap_or_else(|_| Box::new(EmptyQuery));
+            self.expansions(field, &v)?;
+            return Ok(prefix_query(field, &v).unwrap_or_else(|_| Box::new(EmptyQuery)));
         }
-        Box::new(TermQuery::new(
+        Ok(Box::new(TermQuery::new(
             Term::from_field_text(field, &v),
             IndexRecordOption::Basic,
-        ))
+        )))
     }
 
     fn lang(&self, value: &Value) -> Box<dyn Query> {

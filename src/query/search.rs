@@ -15,6 +15,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher};
 
+use super::limits::{self, Budget, Deadline};
 use super::{plan, visible, QueryError};
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
@@ -61,10 +62,22 @@ impl std::fmt::Debug for dyn crate::query::Marks {
 
 impl Request {
     /// The planned query, restricted to the lists the caller may see.
+    /// The limits in force ([`limits::current`]) bound its length, clauses
+    /// and prefix expansions.
     pub fn plan(&self, index: &MailIndex) -> Result<Box<dyn Query>, QueryError> {
-        let ast = crate::query::grammar::parse(&self.query)?;
+        self.plan_within(index, &std::sync::Arc::new(Budget::new(limits::current())))
+    }
+
+    /// Like [`Request::plan`], charging `budget`.
+    pub fn plan_within(
+        &self,
+        index: &MailIndex,
+        budget: &std::sync::Arc<Budget>,
+    ) -> Result<Box<dyn Query>, QueryError> {
+        let ast = plan::parse_limited(&self.query, budget.limits())?;
         let query = plan::Planner::new(index, self.now)
             .with_marks(self.marks.as_deref())
+            .with_budget(budget.clone())
             .plan(&ast)?;
         Ok(visible::restrict(
             &index.fields,
@@ -174,13 +187,18 @@ pub struct Results {
     pub took_ms: f64,
 }
 
-/// Runs `req` against `index`.
+/// Runs `req` against `index`, within the limits in force ([`limits::current`]):
+/// a page beyond them is refused, and a search past the deadline fails.
 pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
     let started = Instant::now();
+    let limits = limits::current();
+    limits::check_page(req.offset, req.limit, &limits)?;
+    let budget = std::sync::Arc::new(Budget::new(limits));
     let searcher = index.reader.searcher();
-    let query = req.plan(index)?;
-    let (total, hits) = top(&searcher, query.as_ref(), req)?;
-    let mut snippets = Snippets::new(index, &searcher, query.as_ref());
+    let query = Deadline::new(req.plan_within(index, &budget)?, budget.deadline());
+    let (total, hits) = top(&searcher, &query, req)?;
+    query.check(budget.limits())?;
+    let mut snippets = Snippets::new(index, &searcher, &query);
     let mut out = Vec::with_capacity(hits.len());
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
     for (score, addr) in hits {

@@ -41,7 +41,15 @@ pub struct SolrConfig {
     pub password: Option<String>,
     /// Accept only this core name (`/solr/<core>/…`); `None` accepts any.
     pub core: Option<String>,
+    /// Serve without credentials (allowed on loopback only, with a warning).
+    pub allow_no_auth: bool,
+    /// Largest update body, in bytes.
+    pub max_body_bytes: u64,
 }
+
+/// The default [`SolrConfig::max_body_bytes`]: 256 MiB (Dovecot sends batches
+/// of `batch_size` messages, 1000 by default).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 256 << 20;
 
 impl Default for SolrConfig {
     fn default() -> Self {
@@ -50,6 +58,8 @@ impl Default for SolrConfig {
             user: None,
             password: None,
             core: None,
+            allow_no_auth: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -58,9 +68,19 @@ impl Default for SolrConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SolrError {
-    /// A non-loopback listen address without credentials.
-    #[error("refusing to listen on {0} without [solr] user and password (only loopback addresses may go without)")]
+    /// A listen address without credentials (and no `allow_no_auth` on loopback).
+    #[error("refusing to listen on {0} without [solr] user and password (on a loopback address, allow_no_auth = true serves without them: any local process can then change every user's IMAP index)")]
     Unprotected(SocketAddr),
+    /// An empty user name or password.
+    #[error("[solr] user and password must not be empty")]
+    EmptyCredentials,
+    /// A request a browser could have sent (an `Origin` header, or a body
+    /// that is not XML).
+    #[error("refused: {0}")]
+    Forbidden(&'static str),
+    /// The update body passed [`SolrConfig::max_body_bytes`].
+    #[error("the update body is larger than {0} bytes (max_body_bytes)")]
+    TooLarge(u64),
     /// Only one of user and password is set.
     #[error("[solr] needs both user and password, or neither")]
     HalfCredentials,
@@ -97,6 +117,8 @@ impl SolrError {
     fn status(&self) -> StatusCode {
         match self {
             SolrError::Unauthorized => StatusCode::UNAUTHORIZED,
+            SolrError::Forbidden(_) => StatusCode::FORBIDDEN,
+            SolrError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             SolrError::NoSuchCore(_) => StatusCode::NOT_FOUND,
             SolrError::BadRequest(_)
             | SolrError::Xml(_)
@@ -138,11 +160,20 @@ impl IntoResponse for SolrError {
 }
 
 /// Refuses a configuration that would expose the endpoint unprotected.
+/// Credentials are required unless `allow_no_auth` is set on a loopback
+/// address, and must not be empty.
 pub fn check_listen(cfg: &SolrConfig) -> Result<(), SolrError> {
     match (&cfg.user, &cfg.password) {
+        (Some(u), Some(p)) if u.is_empty() || p.is_empty() => Err(SolrError::EmptyCredentials),
         (Some(_), Some(_)) => Ok(()),
         (Some(_), None) | (None, Some(_)) => Err(SolrError::HalfCredentials),
-        (None, None) if cfg.listen.ip().is_loopback() => Ok(()),
+        (None, None) if cfg.listen.ip().is_loopback() && cfg.allow_no_auth => {
+            tracing::warn!(
+                "the Solr endpoint on {} has no credentials: any local process can change every user's IMAP index",
+                cfg.listen
+            );
+            Ok(())
+        }
         (None, None) => Err(SolrError::Unprotected(cfg.listen)),
     }
 }
@@ -158,6 +189,7 @@ pub struct SolrState {
 struct StateInner {
     credentials: Option<(String, String)>,
     core: Option<String>,
+    max_body_bytes: u64,
 }
 
 impl SolrState {
@@ -182,12 +214,17 @@ impl SolrState {
             inner: Arc::new(StateInner {
                 credentials,
                 core: cfg.core.clone(),
+                max_body_bytes: cfg.max_body_bytes,
             }),
         }
     }
 
-    /// Checks the core name and the credentials of a request.
+    /// Checks the core name and the credentials of a request, and refuses
+    /// what a web page could send: Dovecot sends no `Origin`.
     fn check(&self, core: &str, headers: &HeaderMap) -> Result<(), SolrError> {
+        if headers.contains_key(header::ORIGIN) {
+            return Err(SolrError::Forbidden("requests from web pages (Origin)"));
+        }
         if let Some((user, pass)) = &self.inner.credentials {
             auth::check_basic(headers, user, pass)?;
         }
@@ -237,4 +274,27 @@ pub(crate) fn xml_response(body: String) -> Response {
         header::HeaderValue::from_static("application/xml; charset=UTF-8"),
     );
     resp
+}
+
+/// Refuses an update body that is not declared XML (`text/xml`, what Dovecot
+/// sends, or `application/xml`): a web form can post `text/plain`.
+pub(crate) fn check_xml_body(headers: &HeaderMap) -> Result<(), SolrError> {
+    let ty = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match ty.as_deref() {
+        Some("text/xml" | "application/xml") => Ok(()),
+        _ => Err(SolrError::Forbidden(
+            "an update body must be XML (Content-Type: text/xml)",
+        )),
+    }
+}
+
+impl SolrState {
+    /// The largest update body accepted.
+    pub(crate) fn max_body_bytes(&self) -> u64 {
+        self.inner.max_body_bytes
+    }
 }

@@ -49,6 +49,9 @@ pub struct XmlError {
 
 /// Longest tag (with attributes) accepted.
 const MAX_TAG: usize = 64 * 1024;
+/// Deepest element nesting accepted (Dovecot's deepest is 4:
+/// `add/doc/field`); every open element is kept until it closes.
+pub const MAX_DEPTH: usize = 16;
 /// Largest single document accepted (all its field values together).
 pub const MAX_DOC_BYTES: usize = 1 << 30;
 
@@ -263,6 +266,9 @@ impl UpdateParser {
             return Err(self.err(at, "empty tag name"));
         }
         let attrs = parse_attrs(&body[name_end..]).map_err(|m| self.err(at, m))?;
+        if !self_closing && self.stack.len() >= MAX_DEPTH {
+            return Err(self.err(at, format!("elements nested deeper than {MAX_DEPTH}")));
+        }
         self.open(name, &attrs, at)?;
         if self_closing {
             self.close(name, at);
@@ -453,6 +459,9 @@ pub async fn handle(
     body: Body,
 ) -> Result<Response, SolrError> {
     state.check(&core, &headers)?;
+    super::check_xml_body(&headers)?;
+    let max = state.max_body_bytes();
+    let mut seen: u64 = 0;
     let mut body = body;
     let mut parser = UpdateParser::new();
     loop {
@@ -462,6 +471,10 @@ pub async fn handle(
             Some(Err(e)) => return Err(SolrError::Body(e.to_string())),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
+                    seen = seen.saturating_add(data.len() as u64);
+                    if seen > max {
+                        return Err(SolrError::TooLarge(max));
+                    }
                     parser.feed(&data)?;
                     if parser.pending() >= BATCH {
                         apply(&state, parser.take_ops()).await?;

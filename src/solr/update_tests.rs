@@ -188,3 +188,60 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 }
+
+/// Feeds `body` split at `cuts`; after every chunk the parser's memory stays
+/// bounded (open elements, the undecided tail) whatever the bytes.
+fn feed_bounded(body: &[u8], cuts: Vec<usize>) -> Result<(), TestCaseError> {
+    let mut p = UpdateParser::new();
+    for chunk in split_at(body, cuts) {
+        if p.feed(chunk).is_err() {
+            return Ok(());
+        }
+        prop_assert!(
+            p.stack.len() <= MAX_DEPTH,
+            "{} open elements",
+            p.stack.len()
+        );
+        prop_assert!(
+            p.buf.len() <= MAX_TAG + chunk.len(),
+            "{} bytes held",
+            p.buf.len()
+        );
+        p.take_ops();
+    }
+    let _ = p.finish();
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_stay_bounded(
+        body in prop::collection::vec(any::<u8>(), 0..400),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        feed_bounded(&body, cuts)?;
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_the_limit(
+        depth in 0usize..200,
+        name in "[a-z]{1,3}",
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut body = String::from("<add>");
+        for _ in 0..depth {
+            body.push_str(&format!("<{name}>"));
+        }
+        feed_bounded(body.as_bytes(), cuts.clone())?;
+        let refused = parse_all(&split_at(body.as_bytes(), cuts)).is_err();
+        // The body is unterminated unless empty of nesting... always an error,
+        // and at the depth limit it is the depth that is named.
+        prop_assert!(refused);
+        if depth >= MAX_DEPTH {
+            let e = parse_all(&[body.as_bytes()]).expect_err("too deep");
+            prop_assert!(e.message.contains("nested deeper"), "{}", e);
+        }
+    }
+}

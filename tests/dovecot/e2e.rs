@@ -488,6 +488,7 @@ async fn start_endpoint(data: &Path) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
         user: Some(SOLR_USER.into()),
         password: Some(SOLR_PASS.into()),
         core: Some("dovecot".into()),
+        ..SolrConfig::default()
     };
     let state = SolrState::open(data, &cfg).expect("open solr state");
     let seen = Arc::new(Mutex::new(Vec::new()));

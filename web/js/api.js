@@ -13,11 +13,23 @@ let csrfToken = null;
 export const setCsrfToken = (t) => { csrfToken = typeof t === 'string' ? t : null; };
 export const getCsrfToken = () => csrfToken;
 
-/** Where the login page should send the user back to: a same-origin path only. */
-export function safeNext(next) {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  if (next.startsWith('/login') || next.startsWith('/api/')) return '/';
-  return next;
+// Where the login page sends the user back to: a path on this origin only. The URL parser
+// decides (it strips tabs and newlines and reads `/\\host` and `//host` as
+// other hosts, as the browser will); the result is rebuilt from its path, so
+// what is returned always starts with exactly one '/'.
+export function safeNext(next, origin = location.origin) {
+  if (typeof next !== 'string' || !next.startsWith('/')) return '/';
+  let url;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== origin) return '/';
+  const path = url.pathname + url.search + url.hash;
+  if (!path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) return '/';
+  if (url.pathname.startsWith('/login') || url.pathname.startsWith('/api/')) return '/';
+  return path;
 }
 
 export function redirectToLogin() {

@@ -162,7 +162,7 @@ pub async fn diff(
             }
         };
         let to = num("to", doc.revision)?;
-        let from = num("from", (to - 1).max(1))?;
+        let from = num("from", to.saturating_sub(1).max(1))?;
         let (a, b) = (c.revision(&id, from)?, c.revision(&id, to)?);
         let lines = crate::curate::diff::diff(&a.body, &b.body);
         Ok(json!({ "from": a, "to": b, "lines": lines }))

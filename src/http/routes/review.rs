@@ -41,6 +41,18 @@ pub async fn policies(
     require(&viewer, Role::Reviewer, "review queues are for reviewers")?;
     let c = state.curation()?;
     let list = blocking(move || Ok(c.policies()?)).await?;
+    let mut list = serde_json::to_value(list).map_err(|e| AppError::internal("policies", e))?;
+    if let (Some(allowed), Some(policies)) = (&viewer.allowed_lists, list.as_array_mut()) {
+        // A policy's lists are shown only as far as the viewer may see them.
+        for p in policies.iter_mut() {
+            if let Some(lists) = p.get_mut("lists").and_then(Value::as_array_mut) {
+                lists.retain(|l| {
+                    l.as_str()
+                        .is_some_and(|l| allowed.iter().any(|a| a.eq_ignore_ascii_case(l)))
+                });
+            }
+        }
+    }
     Ok(Json(json!({ "policies": list })))
 }
 
@@ -108,7 +120,12 @@ fn options(params: &HashMap<String, String>) -> Result<QueueOptions, AppError> {
         limit: num("limit")?.unwrap_or(50).clamp(1, 1000),
         include_decided: params.get("all").is_some_and(|v| v == "1" || v == "true"),
         list: params.get("list").filter(|v| !v.is_empty()).cloned(),
-        year: num("year")?.map(|y| y as i32),
+        year: num("year")?
+            .map(|y| {
+                i32::try_from(y)
+                    .map_err(|_| AppError::BadRequest(format!("year {y} is out of range")))
+            })
+            .transpose()?,
     })
 }
 

@@ -26,13 +26,17 @@ fn date_or_null(secs: Option<i64>) -> Value {
 
 /// `GET /api/stats`
 pub async fn stats(State(state): State<Shared>, viewer: Viewer) -> Result<Json<Value>, AppError> {
+    let viewer_is_admin = viewer.role == crate::access::Role::Admin;
     let allowed = viewer.allowed_lists;
     let st = state.clone();
     let s = blocking(move || Ok(stats_for(&st.index, allowed.as_deref())?)).await?;
     let w = watermark::snapshot(&state.watermark);
+    // Source paths name the server's files: admins only.
+    let is_admin = viewer_is_admin;
     let sources: Vec<Value> = w
         .sources
         .iter()
+        .filter(|_| is_admin)
         .map(|s| {
             json!({
                 "path": s.path,

@@ -315,3 +315,57 @@ proptest! {
         }
     }
 }
+
+/// Every byte of `data` is in a frame, in the separator line (`From ...`)
+/// just before a message, or in whitespace between frames; frames are in
+/// order and never overlap.
+fn every_byte_accounted_for(data: &[u8], frames: &[Frame]) -> Result<(), TestCaseError> {
+    let blank = |b: &[u8]| b.iter().all(|c| c.is_ascii_whitespace());
+    let mut pos = 0usize;
+    for f in frames {
+        let (o, l, message) = match f {
+            Frame::Message(m) => (m.offset as usize, m.len as usize, true),
+            Frame::Junk { offset, len } => (*offset as usize, *len as usize, false),
+        };
+        prop_assert!(o >= pos && o + l <= data.len(), "{f:?} after {pos}");
+        let gap = &data[pos..o];
+        if message {
+            let body = gap.strip_suffix(b"\n").unwrap_or(gap);
+            let line = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            prop_assert!(
+                gap[line..].starts_with(b"From "),
+                "no separator before {f:?}: {gap:?}"
+            );
+            prop_assert!(
+                blank(&gap[..line]),
+                "unaccounted bytes before {f:?}: {gap:?}"
+            );
+        } else {
+            prop_assert!(blank(gap), "unaccounted bytes before {f:?}: {gap:?}");
+        }
+        pos = o + l;
+    }
+    prop_assert!(blank(&data[pos..]), "unaccounted tail: {:?}", &data[pos..]);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_byte_is_a_frame_a_separator_or_a_gap(
+        tokens in proptest::collection::vec(prop_oneof![
+            Just(&b"From a Mon Jan  1 00:00:00 2001\n"[..]),
+            Just(&b"From b"[..]), Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"\r"[..]),
+            Just(&b"\0\0\0"[..]), Just(&[0u8; 70][..]), Just(&b">From "[..]), Just(&b"x: y"[..]), Just(&b" "[..]),
+        ], 0..60),
+        noise in proptest::collection::vec(any::<u8>(), 0..40),
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let mut data = tokens.concat();
+        let at = data.len() / 2;
+        data.splice(at..at, noise);
+        let frames = split_at(&data, &cuts, BIG);
+        every_byte_accounted_for(&data, &frames)?;
+    }
+}
