@@ -391,10 +391,22 @@ fn decisions_survive_a_late_root_and_a_merge_of_conversations() {
     let a_thread = gleaner::query::thread::resolve(&index, "a@x").unwrap();
     assert_ne!(c_thread, a_thread);
     curation
-        .decide("old", std::slice::from_ref(&first), Decision::Promote, "fix", "rita")
+        .decide(
+            "old",
+            std::slice::from_ref(&first),
+            Decision::Promote,
+            "fix",
+            "rita",
+        )
         .unwrap();
     curation
-        .decide("old", std::slice::from_ref(&c_thread), Decision::Keep, "", "rita")
+        .decide(
+            "old",
+            std::slice::from_ref(&c_thread),
+            Decision::Keep,
+            "",
+            "rita",
+        )
         .unwrap();
     drop(index);
 

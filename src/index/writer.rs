@@ -360,13 +360,20 @@ impl Writer {
         let mut deleted = false;
         for (_, addr) in hits {
             let m = StoredMessage::load(&self.searcher, &f, addr)?;
-            let remaining: Vec<Place> = places_of(&m)
+            // A document rewritten since the last commit (another of its
+            // locations removed, a copy added) is what it is now, not what
+            // was committed: removing two locations before a commit must not
+            // bring the first back.
+            let current = match self.pending.remove(&lowercase_key(&m.key)) {
+                Some(p) => p.places,
+                None => places_of(&m),
+            };
+            let remaining: Vec<Place> = current
                 .into_iter()
                 .filter(|p| p.stable_key != stable_key)
                 .collect();
             self.writer.delete_term(key_term(&f, &m.key));
             self.dirty = true;
-            self.pending.remove(&lowercase_key(&m.key));
             self.pending_locs.remove(stable_key);
             let list = (!m.list.is_empty()).then_some(m.list.as_str());
             match reread(&remaining, list) {
@@ -442,6 +449,41 @@ fn reread(places: &[Place], list: Option<&str>) -> Option<MailDoc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removing_every_location_before_a_commit_removes_the_document() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = MailIndex::open(&dir.path().join("index"), true).expect("index");
+        let mut w = Writer::new(&index, 1).expect("writer");
+        let raw = b"From: a@x\nSubject: s\nMessage-ID: <one@x>\n\nbody\n";
+        let doc = crate::extract::extract(raw, &Default::default()).expect("doc");
+        let mut locs = Vec::new();
+        for name in ["1", "2", "3"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, raw).expect("write");
+            let loc = Location::File { path };
+            w.upsert(&doc, &loc, "").expect("upsert");
+            locs.push(loc.stable_key());
+        }
+        w.commit().expect("commit");
+        assert!(!w.remove_location(&locs[0]).expect("remove first"));
+        assert!(!w.remove_location(&locs[1]).expect("remove second"));
+        w.commit().expect("commit");
+        index.reader.reload().expect("reload");
+        let searcher = index.reader.searcher();
+        assert_eq!(searcher.num_docs(), 1);
+        let m = first_live(&searcher, &key_term(&index.fields, "<one@x>"))
+            .expect("lookup")
+            .map(|a| StoredMessage::load(&searcher, &index.fields, a).expect("load"))
+            .expect("the document");
+        assert_eq!(
+            m.locations.len(),
+            1,
+            "the first removal stays removed: {:?}",
+            m.locations
+        );
+        assert!(m.locations[0].ends_with("/3"), "{:?}", m.locations);
+    }
 
     #[test]
     fn a_new_writer_waits_briefly_for_the_lock_and_no_longer() {
