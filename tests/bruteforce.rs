@@ -54,21 +54,26 @@ fn ident(d: &MailDoc) -> String {
 }
 
 fn searched(index: &MailIndex, q: &str) -> BTreeSet<String> {
+    // Every match, not a page (a page is bounded by the query limits).
     let req = Request {
         query: q.to_string(),
-        limit: 1_000_000,
+        limit: 20,
         offset: 0,
         sort: Sort::Relevance,
         now: 0,
         allowed_lists: None,
         marks: None,
     };
-    let res = query::search(index, &req).unwrap_or_else(|e| panic!("query {q}: {e}"));
-    assert_eq!(res.total, res.hits.len(), "{q}: exact total");
-    res.hits
-        .iter()
-        .map(|h| identity(&h.message.message_id, &h.message.key))
-        .collect()
+    let mut found = Vec::new();
+    let total = query::for_each_match(index, &req, |m| {
+        found.push(identity(&m.message_id, &m.key));
+        true
+    })
+    .unwrap_or_else(|e| panic!("query {q}: {e}"));
+    assert_eq!(total, found.len(), "{q}: exact total");
+    let page = query::search(index, &req).unwrap_or_else(|e| panic!("query {q}: {e}"));
+    assert_eq!(page.total, total, "{q}: the search's total");
+    found.into_iter().collect()
 }
 
 fn brute(docs: &[MailDoc], pred: impl Fn(&MailDoc) -> bool) -> BTreeSet<String> {

@@ -117,6 +117,22 @@ fn live_keys(mail: &Path) -> BTreeMap<String, usize> {
     out
 }
 
+/// Message-IDs indexed more than once, with their keys and locations.
+fn repeated_ids(site: &Site) -> String {
+    let index = gleaner::index::MailIndex::open(&site.data().join("index"), false).unwrap();
+    let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    gleaner::query::for_each_message(&index, |m| {
+        by_id
+            .entry(m.message_id.to_lowercase())
+            .or_default()
+            .push(format!("{} {:?}", m.key, m.locations));
+        true
+    })
+    .unwrap();
+    by_id.retain(|_, v| v.len() > 1);
+    format!("{by_id:#?}")
+}
+
 /// The SHA-256 of the bytes of each indexed message with one of `keys`.
 fn hashes_of(site: &Site, keys: &BTreeSet<String>) -> BTreeSet<String> {
     let index = gleaner::index::MailIndex::open(&site.data().join("index"), false).unwrap();
@@ -585,7 +601,12 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
         }
         let stats = site.ok(&["stats", "--json"]);
         let v: Value = serde_json::from_str(&stats).unwrap();
-        assert_eq!(v["messages"].as_u64().unwrap(), indexed, "round {round}");
+        assert_eq!(
+            v["messages"].as_u64().unwrap(),
+            indexed,
+            "round {round}: {}",
+            repeated_ids(&site)
+        );
         // The re-delivered message: one document, each byte-copy sealed once,
         // every file gone, and every removed copy proven restorable.
         let ids = site.ids(&format!("id:{REDELIVERED}"));

@@ -233,8 +233,16 @@ pub fn ingest_items(
             let tx = work_tx.clone();
             scope.spawn(move || {
                 for (seq, raw, list) in rx {
+                    // A sealed volume records each message's list (the list
+                    // of the copy it sealed), which its headers may not name.
+                    let sealed_list = match &raw.location {
+                        store::Location::Volume { entry, .. } if !entry.list.is_empty() => {
+                            Some(entry.list.as_str())
+                        }
+                        _ => None,
+                    };
                     let ctx = ExtractContext {
-                        list: list.as_deref(),
+                        list: list.as_deref().or(sealed_list),
                         envelope: raw.envelope.as_deref(),
                         pipermail: store::pipermail::is_pipermail_message(&raw),
                     };
