@@ -278,6 +278,14 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         &json!({"message_id": other.message_id, "passage": passage}),
     );
     assert_eq!(c2["document"]["revision"], 3);
+    // Words the message does not hold are not a citation of it.
+    let forged = ed.send(
+        "POST",
+        &format!("/api/docs/{slug}/citations"),
+        &json!({"message_id": other.message_id, "passage": "we never back up the database"}),
+    );
+    assert_eq!(forged.status, 400, "{}", forged.text());
+    assert!(forged.text().contains("does not occur"), "{}", forged.text());
     let full = ed.ok("GET", &format!("/api/docs/{doc_id}"), &json!({}));
     let body = full["document"]["body"].as_str().unwrap();
     assert!(body.contains(&format!("[^c{}]", c1["citation"]["id"])));

@@ -91,6 +91,13 @@ fn a_promotion_in_an_archive_with_duplicates_keeps_the_queue_working() {
         json!({"threads": [thread], "decision": "promote"}),
     );
     assert_eq!(decided.status, 200, "{}", decided.text());
+    // No decision on a thread the queue does not hold.
+    let made_up = send(
+        "POST",
+        "/api/review/queues/old/decisions",
+        json!({"threads": ["no-such-thread@example.org"], "decision": "dismiss"}),
+    );
+    assert_eq!(made_up.status, 404, "{}", made_up.text());
     // After a promotion, likeness to it is computed for every item.
     let after = send("GET", "/api/review/queues/old?limit=100", json!({}));
     assert_eq!(after.status, 200, "{}", after.text());

@@ -121,7 +121,7 @@ fn live_keys(mail: &Path) -> BTreeMap<String, usize> {
 fn repeated_ids(site: &Site) -> String {
     let index = gleaner::index::MailIndex::open(&site.data().join("index"), false).unwrap();
     let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    gleaner::query::for_each_message(&index, |m| {
+    gleaner::query::search::for_each_message(&index, |m| {
         by_id
             .entry(m.message_id.to_lowercase())
             .or_default()

@@ -97,11 +97,9 @@ pub fn doc(config: &Config, data: &Path, command: DocCommand) -> anyhow::Result<
             let index = open(data)?;
             let m = gleaner::query::find_message(&index, &message_id)?
                 .with_context(|| format!("no message {message_id:?} in the index"))?;
-            let (d, cit) = c.cite(
-                &id,
-                &NewCitation::from_message(&m, passage.as_deref()),
-                &actor(by.as_deref()),
-            )?;
+            let text = gleaner::query::text::full_text(&m);
+            let new = NewCitation::from_message(&m, passage.as_deref(), text.as_deref())?;
+            let (d, cit) = c.cite(&id, &new, &actor(by.as_deref()))?;
             eprintln!(
                 "cited <{}> in document {} as [^c{}] (revision {})",
                 m.message_id, d.id, cit.id, d.revision

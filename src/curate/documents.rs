@@ -148,12 +148,29 @@ const EXCERPT_MAX: usize = 1200;
 
 impl NewCitation {
     /// A citation of `m`: `passage` if given, else the start of its text.
-    pub fn from_message(m: &StoredMessage, passage: Option<&str>) -> NewCitation {
+    /// A passage must occur in the message (`text`: its whole text, as
+    /// [`crate::query::text::full_text`] reads it; the stored start of the
+    /// author's words when the mail cannot be read): nobody can put words in
+    /// an author's mouth.
+    pub fn from_message(
+        m: &StoredMessage,
+        passage: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<NewCitation, CurateError> {
         let excerpt = match passage.map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => p.to_string(),
+            Some(p) => {
+                let within = text.unwrap_or(&m.text);
+                if !crate::query::text::occurs(p, within) {
+                    return Err(CurateError::Invalid(format!(
+                        "the passage does not occur in <{}> (whitespace aside): cite words the message holds",
+                        m.message_id
+                    )));
+                }
+                p.to_string()
+            }
             None => default_excerpt(&m.text),
         };
-        NewCitation {
+        Ok(NewCitation {
             message_id: m.message_id.clone(),
             thread_id: m.thread_id.clone(),
             list: m.list.clone(),
@@ -161,7 +178,7 @@ impl NewCitation {
             author: m.from.first().cloned().unwrap_or_default(),
             subject: m.subject.clone(),
             excerpt: cut(&excerpt, EXCERPT_MAX),
-        }
+        })
     }
 }
 

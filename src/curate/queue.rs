@@ -294,6 +294,41 @@ impl Curation {
         Ok(out)
     }
 
+    /// Refuses a decision on any thread with no message the viewer may read
+    /// (`allowed`) on the policy's lists: a reviewer decides only on threads
+    /// of the queue they can see, never on made-up ids or other lists' threads.
+    pub fn check_threads(
+        &self,
+        index: &MailIndex,
+        policy: &str,
+        threads: &[String],
+        allowed: Option<&[String]>,
+    ) -> Result<(), CurateError> {
+        let policy = self.policy(policy)?;
+        let lists: Option<Vec<String>> = match (policy.lists.is_empty(), allowed) {
+            (true, None) => None,
+            (true, Some(a)) => Some(a.to_vec()),
+            (false, None) => Some(policy.lists.clone()),
+            (false, Some(a)) => Some(
+                policy
+                    .lists
+                    .iter()
+                    .filter(|l| a.iter().any(|x| x.eq_ignore_ascii_case(l)))
+                    .cloned()
+                    .collect(),
+            ),
+        };
+        for t in threads {
+            if crate::query::thread::first_message(index, t, lists.as_deref())?.is_none() {
+                return Err(CurateError::NotFound(format!(
+                    "no thread {t:?} in the lists of queue {:?} that you may read",
+                    policy.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Threads of the queue still undecided (used by retention's `after_review`).
     pub fn undecided(
         &self,

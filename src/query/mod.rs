@@ -21,6 +21,7 @@ pub mod plan;
 pub mod retention;
 pub mod search;
 pub mod stats;
+pub mod text;
 pub mod thread;
 pub mod visible;
 

@@ -207,11 +207,9 @@ pub async fn cite(
             }
         };
         let m = message.ok_or(AppError::NotFound("no such message"))?;
-        let (doc, citation) = c.cite(
-            &id,
-            &NewCitation::from_message(&m, b.passage.as_deref()),
-            &who,
-        )?;
+        let text = query::text::full_text(&m);
+        let new = NewCitation::from_message(&m, b.passage.as_deref(), text.as_deref())?;
+        let (doc, citation) = c.cite(&id, &new, &who)?;
         Ok(json!({ "document": doc, "citation": citation }))
     })
     .await?;

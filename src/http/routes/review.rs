@@ -170,6 +170,7 @@ pub async fn decide(
     let who = actor(&viewer);
     let allowed = viewer.allowed_lists.clone();
     let (batch, progress) = blocking(move || {
+        c.check_threads(&state.index, &name, &b.threads, allowed.as_deref())?;
         let batch = c.decide(&name, &b.threads, decision, &b.note, &who)?;
         Ok((
             batch,
