@@ -285,7 +285,11 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         &json!({"message_id": other.message_id, "passage": "we never back up the database"}),
     );
     assert_eq!(forged.status, 400, "{}", forged.text());
-    assert!(forged.text().contains("does not occur"), "{}", forged.text());
+    assert!(
+        forged.text().contains("does not occur"),
+        "{}",
+        forged.text()
+    );
     let full = ed.ok("GET", &format!("/api/docs/{doc_id}"), &json!({}));
     let body = full["document"]["body"].as_str().unwrap();
     assert!(body.contains(&format!("[^c{}]", c1["citation"]["id"])));

@@ -19,6 +19,13 @@ use super::text::find_bytes;
 use super::*;
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora");
+
+/// The shared corpora: `$GLEANER_CORPORA`, else `../shared/corpora`.
+fn corpora() -> std::path::PathBuf {
+    std::env::var_os("GLEANER_CORPORA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(CORPORA).to_path_buf())
+}
 const TABLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/golden/quotes/corpus.tsv"
@@ -117,13 +124,17 @@ fn summary(doc: &MailDoc) -> String {
 
 #[test]
 fn golden_corpus_quotes() {
-    let root = Path::new(CORPORA);
+    let root = &corpora();
     if !root.is_dir() {
         assert!(
             std::env::var_os("CI").is_none_or(|v| v != "true"),
-            "the shared corpora are missing at {CORPORA}"
+            "the shared corpora are missing at {}",
+            root.display()
         );
-        eprintln!("NOTICE: {CORPORA} is absent; golden_corpus_quotes is skipped");
+        eprintln!(
+            "NOTICE: {} is absent; golden_corpus_quotes is skipped",
+            root.display()
+        );
         return;
     }
     let table = std::fs::read_to_string(TABLE).unwrap();
@@ -177,7 +188,7 @@ fn golden_corpus_quotes() {
 #[test]
 #[ignore]
 fn survey_quote_starts() {
-    let root = Path::new(CORPORA);
+    let root = &corpora();
     let mut counts = BTreeMap::<String, (usize, usize)>::new();
     for (name, path) in sources(root) {
         let key = name.split('/').take(2).collect::<Vec<_>>().join("/");
@@ -220,7 +231,7 @@ fn survey_quote_starts() {
 #[test]
 #[ignore]
 fn show_quote_split() {
-    let root = Path::new(CORPORA);
+    let root = &corpora();
     let source = std::env::var("QUOTE_SOURCE").unwrap();
     let ids = std::env::var("QUOTE_ID").unwrap_or_else(|_| "-".into());
     let messages = if ids == "-" {
