@@ -117,20 +117,52 @@ fn live_keys(mail: &Path) -> BTreeMap<String, usize> {
     out
 }
 
-/// Message-IDs indexed more than once, with their keys and locations.
-fn repeated_ids(site: &Site) -> String {
+/// Every indexed document as "key locations".
+fn indexed_docs(site: &Site) -> BTreeMap<String, String> {
     let index = gleaner::index::MailIndex::open(&site.data().join("index"), false).unwrap();
-    let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut out = BTreeMap::new();
     gleaner::query::search::for_each_message(&index, |m| {
-        by_id
-            .entry(m.message_id.to_lowercase())
-            .or_default()
-            .push(format!("{} {:?}", m.key, m.locations));
+        let n = out.len();
+        out.insert(
+            format!("{} #{n}", m.key),
+            format!("{} {:?}", m.message_id, m.locations),
+        );
         true
     })
     .unwrap();
-    by_id.retain(|_, v| v.len() > 1);
-    format!("{by_id:#?}")
+    out
+}
+
+/// Documents whose key is not among `before`'s keys.
+fn new_docs(site: &Site, before: &BTreeMap<String, String>) -> String {
+    let keys = |m: &BTreeMap<String, String>| -> BTreeSet<String> {
+        m.keys()
+            .map(|k| k.split(" #").next().unwrap().to_string())
+            .collect()
+    };
+    let known = keys(before);
+    let now = indexed_docs(site);
+    let mut seen = BTreeMap::new();
+    for (k, v) in &now {
+        let key = k.split(" #").next().unwrap().to_string();
+        *seen.entry(key.clone()).or_insert(0) += 1;
+        if !known.contains(&key) {
+            let id = v.split(' ').next().unwrap_or_default();
+            let same: Vec<String> = now
+                .iter()
+                .filter(|(_, w)| w.split(' ').next() == Some(id))
+                .map(|(k, w)| format!("{k}: {w}"))
+                .collect();
+            let was: Vec<String> = before
+                .iter()
+                .filter(|(_, w)| w.split(' ').next() == Some(id))
+                .map(|(k, w)| format!("{k}: {w}"))
+                .collect();
+            return format!("new key {k}: {v}\nnow: {same:#?}\nbefore: {was:#?}");
+        }
+    }
+    seen.retain(|_, n| *n > 1);
+    format!("keys indexed twice: {seen:?}")
 }
 
 /// The SHA-256 of the bytes of each indexed message with one of `keys`.
@@ -550,6 +582,7 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
     assert_eq!(redelivered.len(), 1);
     let stats: Value = serde_json::from_str(&site.ok(&["stats", "--json"])).unwrap();
     let indexed = stats["messages"].as_u64().unwrap();
+    let before_docs = indexed_docs(&site);
     // Keep pristine copies to start each round from the same state.
     let pristine = common::tempdir();
     copy_dir(&mail, &pristine.path().join("mail"));
@@ -605,7 +638,7 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
             v["messages"].as_u64().unwrap(),
             indexed,
             "round {round}: {}",
-            repeated_ids(&site)
+            new_docs(&site, &before_docs)
         );
         // The re-delivered message: one document, each byte-copy sealed once,
         // every file gone, and every removed copy proven restorable.

@@ -77,6 +77,39 @@ pub fn identity(doc: &MailDoc) -> String {
     )
 }
 
+/// The keys `doc` may be indexed under, in the order the writer tries them:
+/// its Message-ID; when another message holds that, its content hash; when a
+/// copy with the same text but other recipients or attachments holds that,
+/// the content hash with those. Each is a function of the message alone.
+pub fn candidate_keys(doc: &MailDoc) -> [String; 3] {
+    [
+        doc.key.clone(),
+        format!("sha256:{}", doc.content_hash),
+        format!(
+            "sha256:{}-{}",
+            doc.content_hash,
+            identity(doc).replace(':', "-")
+        ),
+    ]
+}
+
+/// Is `bytes`, extracted, the message indexed under `key`? (A stale mbox
+/// offset can point into another message: never seal or remove that.)
+pub fn is_keyed(bytes: &[u8], key: &str) -> bool {
+    // As mail, and as a pipermail archive's message (ids de-obfuscated).
+    [false, true].into_iter().any(|pipermail| {
+        let ctx = crate::extract::ExtractContext {
+            pipermail,
+            ..Default::default()
+        };
+        crate::extract::extract(bytes, &ctx).is_ok_and(|d| {
+            candidate_keys(&d)
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(key))
+        })
+    })
+}
+
 /// Does an identity read back from the index (or pending) belong to `doc`?
 pub fn same_content(known: &str, doc: &MailDoc) -> bool {
     !known.is_empty() && known == identity(doc)

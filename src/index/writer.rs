@@ -199,12 +199,7 @@ impl Writer {
         // when a copy with the same text but other recipients or attachments
         // holds that, the content hash with those. Each is a function of the
         // message alone, so a rebuild keys it the same.
-        let identity = super::doc::identity(doc);
-        let keys = [
-            doc.key.clone(),
-            format!("sha256:{}", doc.content_hash),
-            format!("sha256:{}-{}", doc.content_hash, identity.replace(':', "-")),
-        ];
+        let keys = super::doc::candidate_keys(doc);
         for doc_key in keys.iter() {
             match self.existing(doc_key)? {
                 None => {

@@ -326,6 +326,16 @@ pub fn run(
                     continue;
                 }
             };
+            // A location gone stale (an mbox rewritten by a run that was
+            // killed before it re-indexed the file) can hold part of another
+            // message: only bytes that are this message are sealed.
+            if !crate::index::doc::is_keyed(&raw, &m.key) {
+                report.kept.push(format!(
+                    "{}: {uri} no longer holds this message; not sealed",
+                    m.key
+                ));
+                continue;
+            }
             let shas = match sealed.entry(m.key.clone()) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {

@@ -92,12 +92,10 @@ impl Removal {
         if !self.sealed.get(key).is_some_and(|s| s.contains(&sha)) {
             return Verdict::NotSealed(sha);
         }
-        let doc = crate::extract::extract(bytes, &Default::default());
-        match doc {
-            Ok(d) if d.key == key || format!("sha256:{}", d.content_hash) == key => {
-                Verdict::Sealed(sha)
-            }
-            _ => Verdict::OtherMail,
+        if crate::index::doc::is_keyed(bytes, key) {
+            Verdict::Sealed(sha)
+        } else {
+            Verdict::OtherMail
         }
     }
 
