@@ -11,7 +11,7 @@ use base64::Engine;
 use gleaner::index::MailIndex;
 use gleaner::query::{self, facets::facets, Request, Sort};
 
-use crate::common::{index_paths, shared_corpora, tempdir};
+use crate::common::{header_fields, index_paths, shared_corpora, tempdir};
 
 fn request(q: &str) -> Request {
     Request {
@@ -121,23 +121,6 @@ fn rewritten_senders_are_their_authors_in_facet_search_messages_and_stats() {
     let s = query::stats::stats(&index).unwrap();
     assert_eq!(s.authors_recovered, 3);
     assert_eq!(s.authors_not_recovered, 1);
-}
-
-/// One message's header block, unfolded: (lowercased name, value).
-fn header_fields(head: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in head.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = out.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-            }
-        } else if let Some((name, value)) = line.split_once(':') {
-            out.push((name.trim().to_lowercase(), value.trim().to_string()));
-        }
-    }
-    out
 }
 
 /// The address of a one-mailbox header value: inside the last `<>`, else

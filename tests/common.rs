@@ -392,3 +392,20 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// One message's header block, unfolded: (lowercased name, value).
+pub fn header_fields(head: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in head.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((name, value)) = line.split_once(':') {
+            out.push((name.trim().to_lowercase(), value.trim().to_string()));
+        }
+    }
+    out
+}

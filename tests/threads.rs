@@ -31,21 +31,8 @@ struct Header {
 
 /// Unfolded header lines of one raw message, names lowercased.
 fn header_lines(raw: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in raw.lines() {
-        if line.is_empty() {
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = out.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-            }
-        } else if let Some((name, value)) = line.split_once(':') {
-            out.push((name.trim().to_lowercase(), value.trim().to_string()));
-        }
-    }
-    out
+    let head = raw.split("\n\n").next().unwrap_or_default();
+    crate::common::header_fields(head)
 }
 
 /// `<...>` ids in a header value, lowercased.

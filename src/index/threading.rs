@@ -26,6 +26,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, Term, TERMINATED};
 
 use super::analysis::lowercase_key;
+use super::writer::first_live;
 use super::Fields;
 use crate::extract::MailDoc;
 
@@ -394,24 +395,6 @@ pub fn thread_of(column: Option<&StrColumn>, doc: DocId) -> tantivy::Result<Opti
     Ok(col.ord_to_str(ord, &mut s).map_err(io)?.then_some(s))
 }
 
-/// The first live committed document holding `term`.
-fn first_live(searcher: &Searcher, term: &Term) -> tantivy::Result<Option<DocAddress>> {
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let inverted = segment.inverted_index(term.field())?;
-        let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else {
-            continue;
-        };
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            if !segment.is_deleted(doc) {
-                return Ok(Some(DocAddress::new(ord as u32, doc)));
-            }
-            doc = postings.advance();
-        }
-    }
-    Ok(None)
-}
-
 fn segment_thread(segment: &SegmentReader, doc: DocId) -> tantivy::Result<Option<String>> {
     let threads = segment.fast_fields().str("thread")?;
     thread_of(threads.as_ref(), doc)
@@ -432,22 +415,7 @@ fn committed_thread(
 
 /// Live committed messages in conversation `thread`.
 fn committed_size(searcher: &Searcher, f: &Fields, thread: &str) -> tantivy::Result<usize> {
-    let term = Term::from_field_text(f.thread, thread);
-    let mut n = 0;
-    for segment in searcher.segment_readers() {
-        let inverted = segment.inverted_index(f.thread)?;
-        let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? else {
-            continue;
-        };
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            if !segment.is_deleted(doc) {
-                n += 1;
-            }
-            doc = postings.advance();
-        }
-    }
-    Ok(n)
+    Ok(committed_members(searcher, f, thread)?.len())
 }
 
 /// Addresses of the live committed messages in conversation `thread`.

@@ -86,7 +86,7 @@ impl LocationLookup {
 /// The first live document holding `term`, read from the postings directly:
 /// asked once or twice per message while indexing, where a full search (a
 /// weight, a scorer and a collector per call) cost several times as much.
-fn first_live(searcher: &Searcher, term: &Term) -> tantivy::Result<Option<DocAddress>> {
+pub(crate) fn first_live(searcher: &Searcher, term: &Term) -> tantivy::Result<Option<DocAddress>> {
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let inverted = segment.inverted_index(term.field())?;
         let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else {
