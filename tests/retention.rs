@@ -117,49 +117,39 @@ fn live_keys(mail: &Path) -> BTreeMap<String, usize> {
     out
 }
 
-/// Every indexed document as "key locations".
-fn indexed_docs(site: &Site) -> BTreeMap<String, String> {
+/// One indexed document: key, Message-ID, locations.
+type Indexed = (String, String, Vec<String>);
+
+/// Every indexed document.
+fn indexed_docs(site: &Site) -> Vec<Indexed> {
     let index = gleaner::index::MailIndex::open(&site.data().join("index"), false).unwrap();
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     gleaner::query::search::for_each_message(&index, |m| {
-        let n = out.len();
-        out.insert(
-            format!("{} #{n}", m.key),
-            format!("{} {:?}", m.message_id, m.locations),
-        );
+        out.push((m.key, m.message_id, m.locations));
         true
     })
     .unwrap();
     out
 }
 
-/// Documents whose key is not among `before`'s keys.
-fn new_docs(site: &Site, before: &BTreeMap<String, String>) -> String {
-    let keys = |m: &BTreeMap<String, String>| -> BTreeSet<String> {
-        m.keys()
-            .map(|k| k.split(" #").next().unwrap().to_string())
-            .collect()
-    };
-    let known = keys(before);
+/// The first document whose key `before` did not have, with every document
+/// of its Message-ID then and now; else the keys indexed twice.
+fn new_docs(site: &Site, before: &[Indexed]) -> String {
+    let known: BTreeSet<&str> = before.iter().map(|d| d.0.as_str()).collect();
     let now = indexed_docs(site);
-    let mut seen = BTreeMap::new();
-    for (k, v) in &now {
-        let key = k.split(" #").next().unwrap().to_string();
-        *seen.entry(key.clone()).or_insert(0) += 1;
-        if !known.contains(&key) {
-            let id = v.split(' ').next().unwrap_or_default();
-            let same: Vec<String> = now
-                .iter()
-                .filter(|(_, w)| w.split(' ').next() == Some(id))
-                .map(|(k, w)| format!("{k}: {w}"))
-                .collect();
-            let was: Vec<String> = before
-                .iter()
-                .filter(|(_, w)| w.split(' ').next() == Some(id))
-                .map(|(k, w)| format!("{k}: {w}"))
-                .collect();
-            return format!("new key {k}: {v}\nnow: {same:#?}\nbefore: {was:#?}");
-        }
+    let same_id = |docs: &[Indexed], id: &str| -> Vec<Indexed> {
+        docs.iter().filter(|d| d.1 == id).cloned().collect()
+    };
+    if let Some(new) = now.iter().find(|d| !known.contains(d.0.as_str())) {
+        return format!(
+            "new document {new:?}\nnow: {:#?}\nbefore: {:#?}",
+            same_id(&now, &new.1),
+            same_id(before, &new.1)
+        );
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &now {
+        *seen.entry(d.0.as_str()).or_insert(0) += 1;
     }
     seen.retain(|_, n| *n > 1);
     format!("keys indexed twice: {seen:?}")

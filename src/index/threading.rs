@@ -252,19 +252,9 @@ impl Pending {
     /// Records that `loser` now lives in `winner`; returns the keys of the
     /// pending documents that were in `loser`.
     pub fn rename(&mut self, loser: &str, winner: &str) -> Vec<String> {
+        // Tokens and subject keys still naming `loser` are read through
+        // `current`, which follows this rename: no need to rewrite them.
         self.renamed.insert(loser.to_string(), winner.to_string());
-        for t in self.tokens.values_mut() {
-            if t == loser {
-                *t = winner.to_string();
-            }
-        }
-        for list in self.subjects.values_mut() {
-            for (_, t) in list.iter_mut() {
-                if t == loser {
-                    *t = winner.to_string();
-                }
-            }
-        }
         self.members.remove(loser).unwrap_or_default()
     }
 
@@ -447,7 +437,7 @@ pub fn committed_members(
 /// token (a Message-ID, or the id of a conversation since merged into
 /// another). `None` when no message knows it.
 pub fn resolve(searcher: &Searcher, f: &Fields, id: &str) -> tantivy::Result<Option<String>> {
-    if committed_size(searcher, f, id)? > 0 {
+    if first_live(searcher, &Term::from_field_text(f.thread, id))?.is_some() {
         return Ok(Some(id.to_string()));
     }
     match id_token(id) {
