@@ -138,10 +138,18 @@ impl Curation {
         let searcher = index.reader.searcher();
         let generation = searcher.generation().generation_id();
         let key = format!("{}\0{:?}", policy.name, allowed);
+        // Only promoted threads the viewer can see: one they cannot see must
+        // change nothing they can observe (not the items, their explanations,
+        // nor whether the answer came from the cache).
         let mut promoted = Vec::new();
         for t in self.promoted_threads()? {
             let t = crate::query::thread::resolve(index, &t)?;
-            if !promoted.contains(&t) {
+            if promoted.contains(&t) {
+                continue;
+            }
+            if allowed.is_none()
+                || crate::query::thread::first_message(index, &t, allowed)?.is_some()
+            {
                 promoted.push(t);
             }
         }
