@@ -16,6 +16,7 @@ pub mod documents;
 pub mod export;
 pub mod policy;
 pub mod queue;
+pub mod redact;
 pub mod score;
 mod tar;
 
