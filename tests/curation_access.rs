@@ -248,3 +248,71 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
     assert!(stored.contains("Checked again in 2024."), "{stored}");
     assert!(!stored.contains(HIDDEN), "{stored}");
 }
+
+// ---------------------------------------------------------------------------
+// `after_review` counts only decisions on threads of the review policy's lists.
+
+#[test]
+fn after_review_trusts_only_decisions_on_threads_of_the_policys_lists() {
+    let dir = tempdir();
+    let (index, c) = sample(dir.path());
+    c.put_policy(&policy("old", &[OPS]), "test")
+        .expect("policy");
+    let now = gleaner::db::now();
+    let waiting = |c: &Curation| -> std::collections::BTreeSet<String> {
+        c.undecided(&index, "old", now)
+            .expect("undecided")
+            .into_iter()
+            .collect()
+    };
+    let all = waiting(&c);
+    assert!(all.len() > 3);
+    // Decisions the review API would refuse, recorded straight into the
+    // database (as an older version or the CLI could): a made-up id, a
+    // thread of a list the policy does not cover, and the Message-ID of a
+    // message of that list.
+    let other = queue_of(&c, &index, DEV);
+    let dev_message = only_on(&index, DEV);
+    let forged = vec![
+        "made-up@nowhere".to_string(),
+        other.clone(),
+        dev_message.message_id.clone(),
+        format!("<{}>", dev_message.message_id),
+    ];
+    c.decide("old", &forged, Decision::Dismiss, "", "intruder")
+        .expect("recorded");
+    assert_eq!(waiting(&c), all, "no forged decision lets mail through");
+    // A decision on a thread of the queue does.
+    let decided = all.iter().next().expect("a thread").clone();
+    c.decide(
+        "old",
+        std::slice::from_ref(&decided),
+        Decision::Keep,
+        "",
+        "rev",
+    )
+    .expect("decide");
+    let mut expected = all.clone();
+    expected.remove(&decided);
+    assert_eq!(waiting(&c), expected);
+}
+
+/// A thread of `list`'s own queue (a policy named after it).
+fn queue_of(c: &Curation, index: &MailIndex, list: &str) -> String {
+    c.put_policy(&policy("probe", &[list]), "test")
+        .expect("policy");
+    let q = c
+        .queue(
+            index,
+            "probe",
+            &Default::default(),
+            None,
+            gleaner::db::now(),
+        )
+        .expect("queue");
+    q.items
+        .iter()
+        .find(|i| i.facts.list == list)
+        .map(|i| i.facts.thread_id.clone())
+        .expect("a thread")
+}

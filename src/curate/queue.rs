@@ -338,6 +338,11 @@ impl Curation {
     }
 
     /// Threads of the queue still undecided (used by retention's `after_review`).
+    /// Only a decision that lands on a thread of the queue — a thread with a
+    /// message on the policy's lists, by its id today or one merged into it —
+    /// decides it: a decision recorded under a made-up id, or under a thread or
+    /// Message-ID of another list, lets no mail through
+    /// (`tests/curation_access.rs`).
     pub fn undecided(
         &self,
         index: &MailIndex,
