@@ -6,6 +6,7 @@
 
 use gleaner::curate::{Curation, Decision, ReviewPolicy};
 use gleaner::index::MailIndex;
+use gleaner::query::limits::{Budget, Limits};
 use serde_json::{json, Value};
 
 use crate::common::{self, tempdir};
@@ -26,14 +27,19 @@ fn sample(dir: &std::path::Path) -> (MailIndex, Curation) {
 }
 
 fn queue(c: &Curation, index: &MailIndex, allowed: Option<&[String]>) -> gleaner::curate::Queue {
-    c.queue(
-        index,
-        "old",
-        &Default::default(),
+    c.queue(index, "old", &Default::default(), &asked(allowed))
+        .expect("queue")
+}
+
+/// A request for a queue by a viewer of `allowed`, now, within a long job's budget.
+fn asked(allowed: Option<&[String]>) -> gleaner::curate::Asked<'_> {
+    static BUDGET: std::sync::LazyLock<std::sync::Arc<Budget>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(Budget::for_job(Limits::default())));
+    gleaner::curate::Asked {
         allowed,
-        gleaner::db::now(),
-    )
-    .expect("queue")
+        now: gleaner::db::now(),
+        budget: &BUDGET,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -260,7 +266,7 @@ fn after_review_trusts_only_decisions_on_threads_of_the_policys_lists() {
         .expect("policy");
     let now = gleaner::db::now();
     let waiting = |c: &Curation| -> std::collections::BTreeSet<String> {
-        c.undecided(&index, "old", now)
+        c.undecided(&index, "old", now, &Budget::job())
             .expect("undecided")
             .into_iter()
             .collect()
@@ -302,13 +308,7 @@ fn queue_of(c: &Curation, index: &MailIndex, list: &str) -> String {
     c.put_policy(&policy("probe", &[list]), "test")
         .expect("policy");
     let q = c
-        .queue(
-            index,
-            "probe",
-            &Default::default(),
-            None,
-            gleaner::db::now(),
-        )
+        .queue(index, "probe", &Default::default(), &asked(None))
         .expect("queue");
     q.items
         .iter()

@@ -5,7 +5,9 @@
 //!
 //! One scan of fast fields over the lists' messages groups them by thread;
 //! citations come from the `cites` postings; likeness from tantivy's
-//! MoreLikeThis. Scoring the facts is the curation layer's business.
+//! MoreLikeThis. Scoring the facts is the curation layer's business. Every
+//! search and scan runs within the request's [`Budget`]: a queue someone
+//! waits for gets the request deadline, the CLI's and retention's the job's.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +21,7 @@ use tantivy::{
     TERMINATED,
 };
 
+use super::limits::Budget;
 use super::{plan, visible, QueryError};
 use crate::index::MailIndex;
 
@@ -56,6 +59,8 @@ pub struct HarvestRequest<'a> {
     pub allowed_lists: Option<&'a [String]>,
     /// Marks for `is:`/`cited:` in `filter`.
     pub marks: Option<&'a dyn super::Marks>,
+    /// What the harvest may cost (its time above all).
+    pub budget: &'a std::sync::Arc<Budget>,
 }
 
 /// One thread and its signals.
@@ -167,27 +172,31 @@ pub fn harvest(
         basis: req.basis,
         lists: shown_lists(req.lists, req.allowed_lists),
     };
-    let mut threads = searcher.search(lists_query.as_ref(), &collector)?;
+    let budget = req.budget;
+    let mut threads = budget.search(searcher, lists_query.as_ref(), &collector)?;
     threads.retain(|_, a| a.last_date > 0 && a.last_date < req.cutoff);
     if let Some(filter) = req.filter.filter(|q| !q.trim().is_empty()) {
-        let ast = super::grammar::parse(filter)?;
+        let ast = plan::parse_limited(filter, budget.limits())?;
         let planned = plan::Planner::new(index, req.now)
             .with_marks(req.marks)
+            .with_budget(budget.clone())
             .plan(&ast)?;
         let q = BooleanQuery::new(vec![
             (Occur::Must, planned),
             (Occur::Must, lists_query.box_clone()),
         ]);
-        let matching = thread_ids_of(searcher, &searcher.search(&q, &DocSetCollector)?)?;
+        let matching = thread_ids_of(searcher, &budget.search(searcher, &q, &DocSetCollector)?)?;
         threads.retain(|t, _| matching.contains(t));
     }
-    let cited = cited_by(index, searcher, req.allowed_lists)?;
+    let cited = cited_by(index, searcher, req.allowed_lists, budget)?;
     // Likeness is an optional signal: if it fails (an error, or a panic
     // inside tantivy's scoring) the queue goes on without it.
     let likeness = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         likeness(index, searcher, req, lists_query.as_ref())
     })) {
         Ok(Ok(l)) => l,
+        // Out of time is the harvest's failure, not a missing signal.
+        Ok(Err(QueryError::Limit(l))) => return Err(l.into()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "likeness to promoted threads failed; queue scored without it");
             HashMap::new()
@@ -302,6 +311,7 @@ fn cited_by(
     index: &MailIndex,
     searcher: &tantivy::Searcher,
     allowed: Option<&[String]>,
+    budget: &Budget,
 ) -> Result<HashMap<String, u32>, QueryError> {
     let f = &index.fields;
     // cited Message-ID → threads of the messages citing it.
@@ -315,6 +325,7 @@ fn cited_by(
         let mut stream = inv.terms().stream().map_err(io)?;
         let mut buf = String::new();
         while stream.advance() {
+            budget.check_time()?;
             let mid = String::from_utf8_lossy(stream.key()).into_owned();
             let mut postings = inv
                 .read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)
@@ -335,6 +346,7 @@ fn cited_by(
     }
     let mut out: HashMap<String, u32> = HashMap::new();
     for (mid, from_threads) in citing {
+        budget.check_time()?;
         let Some(target) = thread_of_mid(index, searcher, &mid)? else {
             continue;
         };
@@ -452,7 +464,8 @@ fn likeness(
             )),
             req.allowed_lists,
         );
-        let top = searcher.search(
+        let top = req.budget.search(
+            searcher,
             q.as_ref(),
             &TopDocs::with_limit(1).order_by_fast_field::<i64>("date", tantivy::Order::Asc),
         )?;
@@ -494,7 +507,11 @@ fn likeness(
                 )),
             ),
         ]);
-        let hits = searcher.search(&q, &TopDocs::with_limit(LIKENESS_TOP).order_by_score())?;
+        let hits = req.budget.search(
+            searcher,
+            &q,
+            &TopDocs::with_limit(LIKENESS_TOP).order_by_score(),
+        )?;
         let Some(best) = hits.first().map(|(s, _)| *s).filter(|s| *s > 0.0) else {
             continue;
         };
