@@ -187,16 +187,27 @@ impl Redaction {
         Some(format!("> {HIDDEN}{}\n", marks.concat()))
     }
 
+    /// A shown citation's attribution line (the one carrying its marker)
+    /// with the recorded list replaced by the one the reader sees it on; the
+    /// quoted words stay as the message has them.
     fn relist(&self, block: &str) -> String {
-        let mut block = block.to_string();
-        if is_quote(&block) {
-            for n in markers(&block) {
-                if let Some((recorded, shown)) = self.relisted.get(&n) {
-                    block = block.replace(recorded.as_str(), shown);
+        if !is_quote(block) || self.relisted.is_empty() {
+            return block.to_string();
+        }
+        let mut out = String::with_capacity(block.len());
+        for line in block.split_inclusive('\n') {
+            let mut line = line.to_string();
+            for n in markers(&line) {
+                match self.relisted.get(&n) {
+                    Some((recorded, shown)) if !recorded.is_empty() => {
+                        line = line.replace(recorded.as_str(), shown);
+                    }
+                    _ => {}
                 }
             }
+            out.push_str(&line);
         }
-        block
+        out
     }
 }
 
@@ -252,7 +263,7 @@ fn markers(text: &str) -> Vec<i64> {
 mod tests {
     use super::*;
 
-    const BODY: &str = "Intro [^c2] text.\n\n> secret words\n>\n> — Ann, 2019-01-02, secret.example [^c2]\n\n> public words\n>\n> — Bob, 2019-01-03, secret.example [^c3]\nOutro.\n";
+    const BODY: &str = "Intro [^c2] text.\n\n> secret words\n>\n> — Ann, 2019-01-02, secret.example [^c2]\n\n> public words, see secret.example\n>\n> — Bob, 2019-01-03, secret.example [^c3]\nOutro.\n";
 
     fn redaction() -> Redaction {
         Redaction {
@@ -269,9 +280,9 @@ mod tests {
         let shown = r.body(BODY);
         assert_eq!(
             shown,
-            format!("Intro [^c2] text.\n\n> {HIDDEN} [^c2]\n\n> public words\n>\n> — Bob, 2019-01-03, public.example [^c3]\nOutro.\n")
+            format!("Intro [^c2] text.\n\n> {HIDDEN} [^c2]\n\n> public words, see secret.example\n>\n> — Bob, 2019-01-03, public.example [^c3]\nOutro.\n")
         );
-        assert!(!shown.contains("secret"), "{shown}");
+        assert!(!shown.contains("secret words"), "{shown}");
         assert_eq!(Redaction::none().body(BODY), BODY);
     }
 
@@ -286,6 +297,17 @@ mod tests {
         // Deleting the placeholder deletes the citation's block.
         let dropped = edited.replace(&format!("> {HIDDEN} [^c2]\n"), "");
         assert!(!r.restore(&dropped, BODY).contains("secret words"));
+    }
+
+    #[test]
+    fn a_citation_recorded_without_a_list_leaves_its_block_alone() {
+        let r = Redaction {
+            relisted: [(3, (String::new(), "public.example".into()))]
+                .into_iter()
+                .collect(),
+            ..Redaction::none()
+        };
+        assert_eq!(r.body("> words [^c3]\n"), "> words [^c3]\n");
     }
 
     #[test]
