@@ -49,6 +49,11 @@ impl Served {
     /// endpoint (user `dovecot`, password `s3cret`, bodies up to 1 MiB);
     /// returns once both answer.
     fn start(data: &Path, auth: bool) -> Served {
+        Served::start_with(data, auth, "")
+    }
+
+    /// Like [`Served::start`], with `extra` appended to the configuration.
+    fn start_with(data: &Path, auth: bool, extra: &str) -> Served {
         let free = || {
             std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
@@ -61,7 +66,7 @@ impl Served {
             format!(
                 "data = {data:?}\n[http]\nlisten = \"{http}\"\nauth = {auth}\n\
                  [solr]\nlisten = \"{solr}\"\nuser = \"dovecot\"\npassword = \"s3cret\"\n\
-                 max_body_bytes = 1048576\n"
+                 max_body_bytes = 1048576\n{extra}"
             ),
         )
         .expect("config");
@@ -258,6 +263,66 @@ fn limits_from_the_config_bound_prefix_expansions_and_time() {
     let err = String::from_utf8_lossy(&late.stderr);
     assert!(!late.status.success());
     assert!(err.contains("deadline_ms"), "{err}");
+}
+
+/// Every query path stops at a deadline: with `deadline_ms = 0` the mbox
+/// export, a review queue and a Solr search answer `503` naming it (before
+/// any mail is sent); with `job_deadline_ms = 0` the long jobs — the CLI's
+/// whole queue, an archive run's plan — fail naming theirs, and do not panic.
+#[test]
+fn every_query_path_stops_at_its_deadline() {
+    let dir = tempdir();
+    common::index_paths(dir.path(), &[common::sample()]);
+    let review = format!("[[review]]\nname = \"old\"\nlists = [\"{OPS}\"]\nolder_than = \"6y\"\n");
+    let served = Served::start_with(
+        dir.path(),
+        false,
+        &format!("[limits]\ndeadline_ms = 0\n{review}"),
+    );
+    for path in ["/api/export.mbox?q=the", "/api/review/queues/old"] {
+        let res = get(served.http, path, &[]);
+        assert_eq!(res.status, 503, "{path}: {}", res.text());
+        assert_eq!(res.json()["limit"], "deadline_ms", "{path}");
+    }
+    use base64::Engine as _;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("dovecot:s3cret")
+    );
+    let res = get(
+        served.solr,
+        "/solr/dovecot/select?q=body:hello&fq=user:u&wt=xml",
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(res.status, 503, "{}", res.text());
+    assert!(res.text().contains("deadline_ms"), "{}", res.text());
+    drop(served);
+    let config = dir.path().join("jobs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = {:?}\n[limits]\njob_deadline_ms = 0\n{review}\
+             [[retention]]\nname = \"old\"\nlists = [\"{OPS}\"]\narchive_after = \"6y\"\n\
+             after_review = \"old\"\n",
+            dir.path()
+        ),
+    )
+    .expect("config");
+    for args in [
+        &["review", "queue", "old"][..],
+        &["archive", "run", "--dry-run"][..],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gleaner"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("run gleaner");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran unbounded");
+        assert_ne!(out.status.code(), Some(101), "a panic: {err}");
+        assert!(err.contains("job_deadline_ms"), "{args:?}: {err}");
+    }
 }
 
 // Low: numbers from input never panic.

@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod corpora;
 mod curation;
+mod curation_access;
 mod dedup;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;

@@ -295,8 +295,11 @@ fn queue_decisions(
                 include_decided: true,
                 ..QueueOptions::default()
             },
-            None,
-            time::OffsetDateTime::now_utc().unix_timestamp(),
+            &gleaner::curate::Asked {
+                allowed: None,
+                now: time::OffsetDateTime::now_utc().unix_timestamp(),
+                budget: &gleaner::query::limits::Budget::job(),
+            },
         )
         .unwrap();
     q.items

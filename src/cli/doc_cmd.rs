@@ -1,4 +1,5 @@
-//! `gleaner doc list|show|export|new|cite`.
+//! `gleaner doc list|show|export|new|cite`. The CLI is the operator on the
+//! server: it sees every citation (no [`gleaner::curate::redact::Reader`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -46,7 +47,7 @@ pub fn doc(config: &Config, data: &Path, command: DocCommand) -> anyhow::Result<
                     serde_json::json!({"document": d, "citations": citations})
                 )?;
             } else {
-                print!("{}", c.export_markdown(&id)?);
+                print!("{}", c.export_markdown(&id, None)?);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -57,14 +58,14 @@ pub fn doc(config: &Config, data: &Path, command: DocCommand) -> anyhow::Result<
             out,
         } => {
             let bytes = if all {
-                let (tar, n) = c.export_published()?;
+                let (tar, n) = c.export_published(None)?;
                 eprintln!("{n} published document(s)");
                 tar
             } else {
                 let id = id.context("name a document (number or slug), or use --all")?;
                 match format.as_str() {
-                    "md" | "markdown" => c.export_markdown(&id)?.into_bytes(),
-                    "html" => c.export_html(&id)?.into_bytes(),
+                    "md" | "markdown" => c.export_markdown(&id, None)?.into_bytes(),
+                    "html" => c.export_html(&id, None)?.into_bytes(),
                     other => anyhow::bail!("unknown format {other:?} (use md or html)"),
                 }
             };

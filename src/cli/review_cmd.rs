@@ -36,12 +36,18 @@ fn day(secs: i64) -> String {
 /// `gleaner review ...`
 pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::Result<ExitCode> {
     let c = curation(config, data)?;
-    let now = gleaner::db::now();
+    // A whole queue from the CLI is a long job: `[limits] job_deadline_ms`.
+    let budget = gleaner::query::limits::Budget::job();
+    let asked = gleaner::curate::Asked {
+        allowed: None,
+        now: gleaner::db::now(),
+        budget: &budget,
+    };
     match command {
         ReviewCommand::List { json } => {
             let index = open(data)?;
             for p in c.policies()? {
-                let progress = c.progress(&index, &p.name, None, now)?;
+                let progress = c.progress(&index, &p.name, &asked)?;
                 if json {
                     writeln!(
                         std::io::stdout(),
@@ -89,7 +95,7 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                 list,
                 year,
             };
-            let q = c.queue(&index, &policy, &opts, None, now)?;
+            let q = c.queue(&index, &policy, &opts, &asked)?;
             if json {
                 for item in &q.items {
                     writeln!(std::io::stdout(), "{}", serde_json::to_string(item)?)?;

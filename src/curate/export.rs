@@ -8,6 +8,7 @@
 use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag};
 
 use super::documents::{Citation, Document};
+use super::redact::{CitationView, Reader, Redaction, HIDDEN};
 use super::{CurateError, Curation};
 use crate::query::search::{escape_html, rfc3339};
 
@@ -23,6 +24,14 @@ pub enum Format {
 fn day(secs: i64) -> String {
     let s = rfc3339(secs);
     s.get(..10).unwrap_or(&s).to_string()
+}
+
+/// The footnote of a citation as a reader sees it.
+fn footnote_as(c: &CitationView, curation: &Curation) -> String {
+    match c {
+        CitationView::Shown(c) => footnote(c, &curation.permalink(&c.cited.message_id)),
+        CitationView::Hidden { id, .. } => format!("[^c{id}]: {HIDDEN}"),
+    }
 }
 
 /// The footnote of a citation.
@@ -50,29 +59,60 @@ pub fn footnote(c: &Citation, permalink: &str) -> String {
 
 impl Curation {
     /// The document as Markdown: title, a status line, the body, and a
-    /// footnote for every citation.
-    pub fn export_markdown(&self, id_or_slug: &str) -> Result<String, CurateError> {
-        let doc = self.document(id_or_slug)?;
-        let citations = self.citations(&doc.id.to_string())?;
-        Ok(markdown(self, &doc, &citations))
+    /// footnote for every citation — as `reader` may see them (`None`: all).
+    pub fn export_markdown(
+        &self,
+        id_or_slug: &str,
+        reader: Option<&Reader<'_>>,
+    ) -> Result<String, CurateError> {
+        Ok(self.read_document(id_or_slug, reader)?.markdown)
     }
 
-    /// The document as a standalone HTML page.
-    pub fn export_html(&self, id_or_slug: &str) -> Result<String, CurateError> {
-        let md = self.export_markdown(id_or_slug)?;
-        let doc = self.document(id_or_slug)?;
-        Ok(page(&doc.title, &render_html(&md)))
+    /// The document as a standalone HTML page, as `reader` may see it.
+    pub fn export_html(
+        &self,
+        id_or_slug: &str,
+        reader: Option<&Reader<'_>>,
+    ) -> Result<String, CurateError> {
+        let read = self.read_document(id_or_slug, reader)?;
+        Ok(page(&read.document.title, &render_html(&read.markdown)))
     }
 
-    /// A tar archive of every published document, as `<slug>.md` and `<slug>.html`.
-    pub fn export_published(&self) -> Result<(Vec<u8>, usize), CurateError> {
+    /// A document, its citations and its Markdown export, as `reader` may
+    /// see them (`None`: all): the body and citations go through
+    /// [`Redaction::for_reader`].
+    pub fn read_document(
+        &self,
+        id_or_slug: &str,
+        reader: Option<&Reader<'_>>,
+    ) -> Result<ReadDocument, CurateError> {
+        let mut document = self.document(id_or_slug)?;
+        let citations = self.citations(&document.id.to_string())?;
+        let redaction = Redaction::for_reader(reader, &citations)?;
+        document.body = redaction.body(&document.body);
+        let citations = redaction.citations(citations);
+        let markdown = markdown(self, &document, &citations);
+        Ok(ReadDocument {
+            document,
+            citations,
+            markdown,
+            redaction,
+        })
+    }
+
+    /// A tar archive of every published document, as `<slug>.md` and
+    /// `<slug>.html`, as `reader` may see them (`None`: all).
+    pub fn export_published(
+        &self,
+        reader: Option<&Reader<'_>>,
+    ) -> Result<(Vec<u8>, usize), CurateError> {
         let mut out = Vec::new();
         let mut n = 0;
         for d in self.documents()? {
             if d.status != super::DocStatus::Published {
                 continue;
             }
-            let md = self.export_markdown(&d.id.to_string())?;
+            let md = self.export_markdown(&d.id.to_string(), reader)?;
             let html = page(&d.title, &render_html(&md));
             super::tar::append(
                 &mut out,
@@ -93,7 +133,21 @@ impl Curation {
     }
 }
 
-fn markdown(c: &Curation, doc: &Document, citations: &[Citation]) -> String {
+/// A document as one reader sees it.
+#[derive(Debug, Clone)]
+pub struct ReadDocument {
+    /// The document, its body redacted.
+    pub document: Document,
+    /// Its citations, hidden ones as placeholders.
+    pub citations: Vec<CitationView>,
+    /// The Markdown export.
+    pub markdown: String,
+    /// What was hidden (to redact revisions, or restore a saved body).
+    pub redaction: Redaction,
+}
+
+/// `doc`'s body must already be redacted for whoever sees `citations`.
+fn markdown(c: &Curation, doc: &Document, citations: &[CitationView]) -> String {
     let mut out = format!(
         "# {}\n\n*{} · {} · owner {} · revision {} · {}*\n\n",
         doc.title.replace('\n', " "),
@@ -108,7 +162,7 @@ fn markdown(c: &Curation, doc: &Document, citations: &[Citation]) -> String {
     if !citations.is_empty() {
         out.push('\n');
         for cit in citations {
-            out.push_str(&footnote(cit, &c.permalink(&cit.cited.message_id)));
+            out.push_str(&footnote_as(cit, c));
             out.push('\n');
         }
     }

@@ -16,6 +16,7 @@ pub mod documents;
 pub mod export;
 pub mod policy;
 pub mod queue;
+pub mod redact;
 pub mod score;
 mod tar;
 
@@ -28,7 +29,7 @@ use rusqlite::{Connection, Transaction};
 pub use decisions::Decision;
 pub use documents::{Citation, DocKind, DocStatus, Document, NewCitation};
 pub use policy::ReviewPolicy;
-pub use queue::{Progress, Queue, QueueItem};
+pub use queue::{Asked, Progress, Queue, QueueItem};
 
 /// What went wrong in curation.
 #[derive(Debug, thiserror::Error)]

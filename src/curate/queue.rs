@@ -17,6 +17,7 @@ use super::{CurateError, Curation, ReviewPolicy};
 use crate::index::MailIndex;
 use crate::query::facets::year_month;
 use crate::query::harvest::{describe, harvest, HarvestRequest, ThreadFacts};
+use crate::query::limits::Budget;
 
 type Scored = (
     Arc<Vec<(ThreadFacts, f64, Vec<Contribution>)>>,
@@ -103,6 +104,18 @@ pub struct Queue {
     pub cached: bool,
 }
 
+/// Who asks for a queue, when, and what it may cost.
+#[derive(Clone, Copy)]
+pub struct Asked<'a> {
+    /// The lists the viewer may see (`None`: all).
+    pub allowed: Option<&'a [String]>,
+    /// "Now" (unix seconds): the cutoff and relative dates.
+    pub now: i64,
+    /// The budget harvesting runs within: [`Budget::interactive`] for a
+    /// request, [`Budget::job`] for the CLI and retention.
+    pub budget: &'a Arc<Budget>,
+}
+
 /// What the cache keeps per policy and viewer.
 pub(crate) struct Cached {
     promoted: Vec<String>,
@@ -125,23 +138,35 @@ impl Curation {
     /// The scored threads of `policy`, from the cache when the index and the
     /// day are the same — and the promoted threads too, unless `stale_likeness_ok`
     /// (progress does not depend on likeness, so a promotion need not wait
-    /// for the queue to be re-scored).
+    /// for the queue to be re-scored). Harvesting runs within `budget`.
     fn scored(
         &self,
         index: &MailIndex,
         policy: &ReviewPolicy,
-        allowed: Option<&[String]>,
-        now: i64,
+        asked: &Asked<'_>,
         stale_likeness_ok: bool,
     ) -> Result<Scored, CurateError> {
+        let Asked {
+            allowed,
+            now,
+            budget,
+        } = *asked;
         let cutoff = policy.cutoff(now)?;
         let searcher = index.reader.searcher();
         let generation = searcher.generation().generation_id();
         let key = format!("{}\0{:?}", policy.name, allowed);
+        // Only promoted threads the viewer can see: one they cannot see must
+        // change nothing they can observe (not the items, their explanations,
+        // nor whether the answer came from the cache).
         let mut promoted = Vec::new();
         for t in self.promoted_threads()? {
             let t = crate::query::thread::resolve(index, &t)?;
-            if !promoted.contains(&t) {
+            if promoted.contains(&t) {
+                continue;
+            }
+            if allowed.is_none()
+                || crate::query::thread::first_message(index, &t, allowed)?.is_some()
+            {
                 promoted.push(t);
             }
         }
@@ -165,6 +190,7 @@ impl Curation {
                 now,
                 allowed_lists: allowed,
                 marks: Some(self),
+                budget,
             },
         )?;
         let mut items: Vec<(ThreadFacts, f64, Vec<Contribution>)> = facts
@@ -193,19 +219,18 @@ impl Curation {
         Ok((items, searcher, cutoff, false))
     }
 
-    /// The queue of `policy` as `allowed` (the viewer's lists) may see it.
+    /// The queue of `policy` as `allowed` (the viewer's lists) may see it,
+    /// harvested within `budget` (a request's, or a long job's).
     pub fn queue(
         &self,
         index: &MailIndex,
         policy: &str,
         opts: &QueueOptions,
-        allowed: Option<&[String]>,
-        now: i64,
+        asked: &Asked<'_>,
     ) -> Result<Queue, CurateError> {
         let started = Instant::now();
         let policy = self.policy(policy)?;
-        let (scored, searcher, cutoff, cached) =
-            self.scored(index, &policy, allowed, now, false)?;
+        let (scored, searcher, cutoff, cached) = self.scored(index, &policy, asked, false)?;
         let decisions = self.current_decisions(index, &policy.name, &scored)?;
         let progress = progress_of(&scored, &decisions);
         let mut matching = 0;
@@ -253,11 +278,10 @@ impl Curation {
         &self,
         index: &MailIndex,
         policy: &str,
-        allowed: Option<&[String]>,
-        now: i64,
+        asked: &Asked<'_>,
     ) -> Result<Progress, CurateError> {
         let policy = self.policy(policy)?;
-        let (scored, _, _, _) = self.scored(index, &policy, allowed, now, true)?;
+        let (scored, _, _, _) = self.scored(index, &policy, asked, true)?;
         let decisions = self.current_decisions(index, &policy.name, &scored)?;
         Ok(progress_of(&scored, &decisions))
     }
@@ -330,13 +354,24 @@ impl Curation {
     }
 
     /// Threads of the queue still undecided (used by retention's `after_review`).
+    /// Only a decision that lands on a thread of the queue — a thread with a
+    /// message on the policy's lists, by its id today or one merged into it —
+    /// decides it: a decision recorded under a made-up id, or under a thread or
+    /// Message-ID of another list, lets no mail through
+    /// (`tests/curation_access.rs`).
     pub fn undecided(
         &self,
         index: &MailIndex,
         policy: &str,
         now: i64,
+        budget: &Arc<Budget>,
     ) -> Result<Vec<String>, CurateError> {
-        let q = self.queue(index, policy, &QueueOptions::default(), None, now)?;
+        let asked = Asked {
+            allowed: None,
+            now,
+            budget,
+        };
+        let q = self.queue(index, policy, &QueueOptions::default(), &asked)?;
         Ok(q.items.into_iter().map(|i| i.facts.thread_id).collect())
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::access::AccessError;
 use crate::curate::CurateError;
-use crate::query::limits::{Limit, LimitExceeded};
+use crate::query::limits::LimitExceeded;
 use crate::query::QueryError;
 
 /// An error answer.
@@ -141,7 +141,7 @@ impl IntoResponse for AppError {
                 )
             }
             AppError::Limited(l) => {
-                let status = if l.limit == Limit::Deadline {
+                let status = if l.limit.is_deadline() {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     StatusCode::BAD_REQUEST

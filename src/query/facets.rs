@@ -56,7 +56,7 @@ pub struct Facets {
 /// Computes the facets of everything `req` matches (its limit and offset are ignored).
 pub fn facets(index: &MailIndex, req: &Request) -> Result<Facets, QueryError> {
     let budget = std::sync::Arc::new(super::limits::Budget::new(super::limits::current()));
-    let query = super::limits::Deadline::new(req.plan_within(index, &budget)?, budget.deadline());
+    let query = budget.wrap(req.plan_within(index, &budget)?);
     let searcher = index.reader.searcher();
     let request = serde_json::json!({
         "list": {"terms": {"field": "list", "size": MAX_LISTS}},
@@ -66,7 +66,7 @@ pub fn facets(index: &MailIndex, req: &Request) -> Result<Facets, QueryError> {
         .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
     let collector = AggregationCollector::from_aggs(aggs, Default::default());
     let (result, months) = searcher.search(&query, &(collector, MonthCollector))?;
-    query.check(budget.limits())?;
+    query.check()?;
     let v = serde_json::to_value(result)
         .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
     let mut years: BTreeMap<i32, u64> = BTreeMap::new();

@@ -5,7 +5,9 @@
 //!
 //! One scan of fast fields over the lists' messages groups them by thread;
 //! citations come from the `cites` postings; likeness from tantivy's
-//! MoreLikeThis. Scoring the facts is the curation layer's business.
+//! MoreLikeThis. Scoring the facts is the curation layer's business. Every
+//! search and scan runs within the request's [`Budget`]: a queue someone
+//! waits for gets the request deadline, the CLI's and retention's the job's.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +21,7 @@ use tantivy::{
     TERMINATED,
 };
 
+use super::limits::Budget;
 use super::{plan, visible, QueryError};
 use crate::index::MailIndex;
 
@@ -45,13 +48,19 @@ pub struct HarvestRequest<'a> {
     /// Which date ages a message.
     pub basis: AgeBasis,
     /// Thread ids already promoted: other threads like them score higher.
+    /// Only those with a message in `allowed_lists` count (the newest
+    /// [`MAX_PROMOTED`] of them): a reviewer's queue never names, nor is
+    /// scored by, a promoted thread the reviewer cannot see.
     pub promoted: &'a [String],
     /// "Now" for `older:`/`newer:` in `filter`.
     pub now: i64,
-    /// Lists the caller may see (`None`: all).
+    /// Lists the caller may see (`None`: all). Every fact comes from these
+    /// lists only: messages, the list shown, citing messages, promoted threads.
     pub allowed_lists: Option<&'a [String]>,
     /// Marks for `is:`/`cited:` in `filter`.
     pub marks: Option<&'a dyn super::Marks>,
+    /// What the harvest may cost (its time above all).
+    pub budget: &'a std::sync::Arc<Budget>,
 }
 
 /// One thread and its signals.
@@ -66,7 +75,8 @@ pub struct ThreadFacts {
     /// Where its first message is, in the searcher the facts came from.
     #[serde(skip)]
     pub first_doc: Option<DocAddress>,
-    /// The list most of its messages are on.
+    /// The list most of its messages are on (of the requested lists the
+    /// caller may see: a cross-posted message's other lists do not count).
     pub list: String,
     /// Date of its first message (unix seconds).
     pub first_date: i64,
@@ -158,28 +168,35 @@ pub fn harvest(
 ) -> Result<Vec<ThreadFacts>, QueryError> {
     let f = &index.fields;
     let lists_query = visible::restrict(f, lists_query(index, req.lists), req.allowed_lists);
-    let mut threads =
-        searcher.search(lists_query.as_ref(), &ThreadCollector { basis: req.basis })?;
+    let collector = ThreadCollector {
+        basis: req.basis,
+        lists: shown_lists(req.lists, req.allowed_lists),
+    };
+    let budget = req.budget;
+    let mut threads = budget.search(searcher, lists_query.as_ref(), &collector)?;
     threads.retain(|_, a| a.last_date > 0 && a.last_date < req.cutoff);
     if let Some(filter) = req.filter.filter(|q| !q.trim().is_empty()) {
-        let ast = super::grammar::parse(filter)?;
+        let ast = plan::parse_limited(filter, budget.limits())?;
         let planned = plan::Planner::new(index, req.now)
             .with_marks(req.marks)
+            .with_budget(budget.clone())
             .plan(&ast)?;
         let q = BooleanQuery::new(vec![
             (Occur::Must, planned),
             (Occur::Must, lists_query.box_clone()),
         ]);
-        let matching = thread_ids_of(searcher, &searcher.search(&q, &DocSetCollector)?)?;
+        let matching = thread_ids_of(searcher, &budget.search(searcher, &q, &DocSetCollector)?)?;
         threads.retain(|t, _| matching.contains(t));
     }
-    let cited = cited_by(index, searcher)?;
+    let cited = cited_by(index, searcher, req.allowed_lists, budget)?;
     // Likeness is an optional signal: if it fails (an error, or a panic
     // inside tantivy's scoring) the queue goes on without it.
     let likeness = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         likeness(index, searcher, req, lists_query.as_ref())
     })) {
         Ok(Ok(l)) => l,
+        // Out of time is the harvest's failure, not a missing signal.
+        Ok(Err(QueryError::Limit(l))) => return Err(l.into()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "likeness to promoted threads failed; queue scored without it");
             HashMap::new()
@@ -221,6 +238,24 @@ pub fn harvest(
         });
     }
     Ok(out)
+}
+
+/// The lists a thread may be shown under: the requested ones (all when
+/// empty) that `allowed` grants; `None`: any.
+fn shown_lists(lists: &[String], allowed: Option<&[String]>) -> Option<HashSet<String>> {
+    let norm = |l: &String| l.trim().to_lowercase();
+    match (lists.is_empty(), allowed) {
+        (true, None) => None,
+        (false, None) => Some(lists.iter().map(norm).collect()),
+        (true, Some(a)) => Some(a.iter().map(norm).collect()),
+        (false, Some(a)) => Some(
+            lists
+                .iter()
+                .filter(|l| visible::is_visible(l.trim(), Some(a)))
+                .map(norm)
+                .collect(),
+        ),
+    }
 }
 
 fn lists_query(index: &MailIndex, lists: &[String]) -> Box<dyn Query> {
@@ -269,10 +304,14 @@ fn thread_ids_of(
     Ok(out)
 }
 
-/// For every thread: messages in *other* threads citing one of its messages.
+/// For every thread: messages in *other* threads citing one of its messages
+/// (only citing messages on a list of `allowed`: a count must not reveal mail
+/// the caller cannot see).
 fn cited_by(
     index: &MailIndex,
     searcher: &tantivy::Searcher,
+    allowed: Option<&[String]>,
+    budget: &Budget,
 ) -> Result<HashMap<String, u32>, QueryError> {
     let f = &index.fields;
     // cited Message-ID → threads of the messages citing it.
@@ -282,16 +321,18 @@ fn cited_by(
         let Some(threads) = seg.fast_fields().str("thread")? else {
             continue;
         };
+        let visible = SegmentLists::new(seg, allowed)?;
         let mut stream = inv.terms().stream().map_err(io)?;
         let mut buf = String::new();
         while stream.advance() {
+            budget.check_time()?;
             let mid = String::from_utf8_lossy(stream.key()).into_owned();
             let mut postings = inv
                 .read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)
                 .map_err(io)?;
             let mut doc = postings.doc();
             while doc != TERMINATED {
-                if !seg.is_deleted(doc) {
+                if !seg.is_deleted(doc) && visible.admits(doc) {
                     if let Some(ord) = threads.term_ords(doc).next() {
                         buf.clear();
                         if threads.ord_to_str(ord, &mut buf).map_err(io)? {
@@ -305,6 +346,7 @@ fn cited_by(
     }
     let mut out: HashMap<String, u32> = HashMap::new();
     for (mid, from_threads) in citing {
+        budget.check_time()?;
         let Some(target) = thread_of_mid(index, searcher, &mid)? else {
             continue;
         };
@@ -314,6 +356,47 @@ fn cited_by(
         }
     }
     Ok(out)
+}
+
+/// Which documents of one segment are on a list of `allowed`, by the
+/// ordinals of the `list` column.
+enum SegmentLists {
+    /// No restriction.
+    All,
+    /// Those with one of these ordinals.
+    Ords(StrColumn, HashSet<u64>),
+    /// None (the segment has no list column).
+    Nothing,
+}
+
+impl SegmentLists {
+    fn new(seg: &SegmentReader, allowed: Option<&[String]>) -> Result<Self, QueryError> {
+        let Some(allowed) = allowed else {
+            return Ok(SegmentLists::All);
+        };
+        let Some(col) = seg.fast_fields().str("list")? else {
+            return Ok(SegmentLists::Nothing);
+        };
+        let mut ords = HashSet::new();
+        for l in allowed {
+            if let Some(o) = col
+                .dictionary()
+                .term_ord(l.trim().to_lowercase())
+                .map_err(io)?
+            {
+                ords.insert(o);
+            }
+        }
+        Ok(SegmentLists::Ords(col, ords))
+    }
+
+    fn admits(&self, doc: DocId) -> bool {
+        match self {
+            SegmentLists::All => true,
+            SegmentLists::Ords(col, ords) => col.term_ords(doc).any(|o| ords.contains(&o)),
+            SegmentLists::Nothing => false,
+        }
+    }
 }
 
 fn thread_of_mid(
@@ -356,6 +439,9 @@ const MAX_PROMOTED: usize = 25;
 const LIKENESS_TOP: usize = 200;
 
 /// For each thread like a promoted one: (likeness 0..=1, that promoted thread).
+/// A promoted thread stands for itself by its oldest message the caller may
+/// see; one without such a message is skipped as if it were not promoted, so
+/// neither its id nor its words reach the caller's queue.
 fn likeness(
     index: &MailIndex,
     searcher: &tantivy::Searcher,
@@ -364,19 +450,29 @@ fn likeness(
 ) -> Result<HashMap<String, (f32, String)>, QueryError> {
     let f = &index.fields;
     let mut out: HashMap<String, (f32, String)> = HashMap::new();
-    for promoted in req.promoted.iter().rev().take(MAX_PROMOTED) {
-        // The promoted thread's first message stands for it.
-        let q = TermQuery::new(
-            Term::from_field_text(f.thread, promoted),
-            IndexRecordOption::Basic,
+    let mut compared = 0;
+    for promoted in req.promoted.iter().rev() {
+        if compared >= MAX_PROMOTED {
+            break;
+        }
+        // The promoted thread's first visible message stands for it.
+        let q = visible::restrict(
+            f,
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.thread, promoted),
+                IndexRecordOption::Basic,
+            )),
+            req.allowed_lists,
         );
-        let top = searcher.search(
-            &q,
+        let top = req.budget.search(
+            searcher,
+            q.as_ref(),
             &TopDocs::with_limit(1).order_by_fast_field::<i64>("date", tantivy::Order::Asc),
         )?;
         let Some((_, addr)) = top.first() else {
             continue;
         };
+        compared += 1;
         let doc: TantivyDocument = searcher.doc(*addr)?;
         let get = |field| {
             doc.get_first(field)
@@ -411,7 +507,11 @@ fn likeness(
                 )),
             ),
         ]);
-        let hits = searcher.search(&q, &TopDocs::with_limit(LIKENESS_TOP).order_by_score())?;
+        let hits = req.budget.search(
+            searcher,
+            &q,
+            &TopDocs::with_limit(LIKENESS_TOP).order_by_score(),
+        )?;
         let Some(best) = hits.first().map(|(s, _)| *s).filter(|s| *s > 0.0) else {
             continue;
         };
@@ -440,6 +540,8 @@ type ThreadOrds = (Agg, HashSet<u64>, HashMap<u64, u32>);
 /// Groups the scanned messages by thread.
 struct ThreadCollector {
     basis: AgeBasis,
+    /// The lists a thread may be shown under (`None`: any).
+    lists: Option<HashSet<String>>,
 }
 
 struct ThreadSegment {
@@ -450,6 +552,7 @@ struct ThreadSegment {
     date: Column<i64>,
     age: Column<i64>,
     sig: [Column<u64>; 4],
+    shown: Option<HashSet<String>>,
     by_ord: HashMap<u64, ThreadOrds>,
 }
 
@@ -480,6 +583,7 @@ impl Collector for ThreadCollector {
                 ff.u64("sig_code")?,
                 ff.u64("sig_links")?,
             ],
+            shown: self.lists.clone(),
             by_ord: HashMap::new(),
         })
     }
@@ -537,7 +641,13 @@ impl SegmentCollector for ThreadSegment {
         let sig = |i: usize| self.sig[i].first(doc).unwrap_or(0) as u32;
         let (confirm, steps, code, links) = (sig(0), sig(1), sig(2), sig(3));
         let sender = first_ord(&self.senders, doc);
-        let list = first_ord(&self.lists, doc);
+        // Every list of the message: which of them may be shown is decided
+        // once the ordinals are names.
+        let doc_lists: Vec<u64> = self
+            .lists
+            .as_ref()
+            .map(|c| c.term_ords(doc).collect())
+            .unwrap_or_default();
         let (a, senders, lists) = self.by_ord.entry(t).or_default();
         if a.messages == 0 || date < a.first_date {
             a.first_date = date;
@@ -552,7 +662,7 @@ impl SegmentCollector for ThreadSegment {
         if let Some(s) = sender {
             senders.insert(s);
         }
-        if let Some(l) = list {
+        for l in doc_lists {
             *lists.entry(l).or_default() += 1;
         }
     }
@@ -585,6 +695,7 @@ impl SegmentCollector for ThreadSegment {
             a.lists = l
                 .into_iter()
                 .filter_map(|(o, n)| Some((lists.get(&o)?.clone(), n)))
+                .filter(|(name, _)| self.shown.as_ref().is_none_or(|s| s.contains(name)))
                 .collect();
             out.insert(thread.clone(), a);
         }

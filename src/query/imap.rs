@@ -36,6 +36,7 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::addr_set::{AddrSet, AddrSetCollector};
+use super::limits::Budget;
 use super::lucene::{self, Node, TermQuery as LTerm};
 use crate::index::imap::{fold, tokens, ImapFields, ImapIndex, HEADER_FIELDS};
 use crate::index::imap_terms::TermTexts;
@@ -57,6 +58,15 @@ pub enum ImapQueryError {
     /// The index failed (our failure).
     #[error("index error: {0}")]
     Index(#[from] tantivy::TantivyError),
+}
+
+impl From<super::limits::Bounded> for ImapQueryError {
+    fn from(e: super::limits::Bounded) -> ImapQueryError {
+        match e {
+            super::limits::Bounded::Limit(l) => ImapQueryError::Limit(l),
+            super::limits::Bounded::Index(i) => ImapQueryError::Index(i),
+        }
+    }
 }
 
 impl ImapQueryError {
@@ -116,19 +126,30 @@ pub struct ImapResults {
 /// refused (Dovecot then searches without the index) rather than answered slowly.
 const MAX_EDGE_TERMS: usize = 512;
 
-/// Runs `req` against the index.
+/// Runs `req` against the index, within the request deadline in force.
 pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryError> {
-    let limits = super::limits::current();
+    select_within(ix, req, &Budget::new(super::limits::current()))
+}
+
+/// Runs `req` against the index within `budget`: every search, every
+/// substring scan of a segment's terms and every hit read looks at its
+/// deadline, and a search past it fails (never a partial answer).
+pub fn select_within(
+    ix: &ImapIndex,
+    req: &Select,
+    budget: &Budget,
+) -> Result<ImapResults, ImapQueryError> {
+    let limits = budget.limits();
     let mut conjuncts = Vec::new();
     for text in std::iter::once(&req.q).chain(&req.fq) {
-        super::limits::check_text(text, &limits)?;
+        super::limits::check_text(text, limits)?;
         flatten_and(lucene::parse(text)?, &mut conjuncts);
     }
     let clauses = conjuncts
         .iter()
         .map(lucene_clauses)
         .fold(0, usize::saturating_add);
-    super::limits::check_count(clauses, &limits)?;
+    super::limits::check_count(clauses, limits)?;
     let (scope, rest): (Vec<Node>, Vec<Node>) = conjuncts.into_iter().partition(is_exact);
     if !scope
         .iter()
@@ -145,6 +166,7 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
         searcher: &searcher,
         terms: &ix.terms,
         scope: exact_query(ix.fields, &Node::And(scope))?,
+        budget,
     };
     // Every set `eval` returns is already restricted to the scope, so the
     // scope's own documents (the whole mailbox) are only collected when all
@@ -157,6 +179,7 @@ pub fn select(ix: &ImapIndex, req: &Select) -> Result<ImapResults, ImapQueryErro
         columns.push(seg.fast_fields().u64("uid")?);
     }
     for addr in set.iter() {
+        budget.check_time()?;
         let Some(uid) = columns
             .get(addr.segment_ord as usize)
             .and_then(|c| c.first(addr.doc_id))
@@ -293,6 +316,8 @@ struct Evaluator<'a> {
     terms: &'a TermTexts,
     /// The user/mailbox restriction: every set is a subset of its matches.
     scope: Box<dyn Query>,
+    /// The deadline every step looks at.
+    budget: &'a Budget,
 }
 
 impl Evaluator<'_> {
@@ -301,7 +326,9 @@ impl Evaluator<'_> {
             (Occur::Must, self.scope.box_clone()),
             (Occur::Must, q),
         ]);
-        Ok(self.searcher.search(&both, &AddrSetCollector)?)
+        Ok(self
+            .budget
+            .search(self.searcher, &both, &AddrSetCollector)?)
     }
 
     fn all(&self) -> Result<AddrSet, ImapQueryError> {
@@ -309,6 +336,7 @@ impl Evaluator<'_> {
     }
 
     fn eval(&self, n: &Node) -> Result<AddrSet, ImapQueryError> {
+        self.budget.check_time()?;
         match n {
             Node::All => self.all(),
             Node::Term(t) => self.term(t),
@@ -409,6 +437,7 @@ impl Evaluator<'_> {
         if rest.is_empty() {
             let mut terms = BTreeSet::new();
             for seg in self.searcher.segment_readers() {
+                self.budget.check_time()?;
                 let texts = self.terms.get(seg, f)?;
                 terms.extend(
                     texts
@@ -461,6 +490,7 @@ impl Evaluator<'_> {
     ) -> Result<(BTreeSet<String>, usize), ImapQueryError> {
         let (mut firsts, mut lasts) = (BTreeSet::new(), 0);
         for seg in self.searcher.segment_readers() {
+            self.budget.check_time()?;
             let texts = self.terms.get(seg, f)?;
             for t in texts.ending_with(first.as_bytes()) {
                 if let Ok(t) = std::str::from_utf8(t) {
@@ -478,6 +508,7 @@ impl Evaluator<'_> {
     fn header(&self, name: &str, test: impl Fn(&str) -> bool) -> Result<AddrSet, ImapQueryError> {
         let mut found = Vec::new();
         for (ord, seg) in self.searcher.segment_readers().iter().enumerate() {
+            self.budget.check_time()?;
             let Some(column) = seg.fast_fields().str(name)? else {
                 continue;
             };

@@ -6,14 +6,19 @@
 //! The limits come from `[limits]` in the configuration ([`set`] at start-up;
 //! [`current`] otherwise gives the defaults). The planner charges prefix
 //! expansions to a [`Budget`]; a search runs its query inside [`Deadline`],
-//! which stops scoring when time is up and reports it. Knows nothing of HTTP.
+//! which stops scoring when time is up and reports it ([`Budget::search`]).
+//! A request someone waits for gets [`Budget::new`] (`deadline_ms`); a long
+//! job — an archive run, a whole review queue or export from the CLI, the
+//! streaming of an export — gets [`Budget::for_job`] (`job_deadline_ms`):
+//! longer, never unbounded. Knows nothing of HTTP.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use tantivy::collector::Collector;
 use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
-use tantivy::{DocId, DocSet, Score, SegmentReader, Term, TERMINATED};
+use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
 use super::grammar::Query as Ast;
 
@@ -36,6 +41,10 @@ pub struct Limits {
     pub max_hits: usize,
     /// Time one search may take, in milliseconds (default 10000).
     pub deadline_ms: u64,
+    /// Time a long job's queries may take together, in milliseconds: an
+    /// archive run's plan, a review queue built for the CLI or for
+    /// retention, an export's reading of the mail (default 3600000).
+    pub job_deadline_ms: u64,
 }
 
 impl Limits {
@@ -48,11 +57,17 @@ impl Limits {
         max_offset: 10_000,
         max_hits: 10_000,
         deadline_ms: 10_000,
+        job_deadline_ms: 3_600_000,
     };
 
     /// The deadline as a duration.
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.deadline_ms)
+    }
+
+    /// The long jobs' deadline as a duration.
+    pub fn job_deadline(&self) -> Duration {
+        Duration::from_millis(self.job_deadline_ms)
     }
 }
 
@@ -98,6 +113,8 @@ pub enum Limit {
     Hits,
     /// [`Limits::deadline_ms`].
     Deadline,
+    /// [`Limits::job_deadline_ms`].
+    JobDeadline,
 }
 
 impl Limit {
@@ -111,7 +128,13 @@ impl Limit {
             Limit::Offset => "max_offset",
             Limit::Hits => "max_hits",
             Limit::Deadline => "deadline_ms",
+            Limit::JobDeadline => "job_deadline_ms",
         }
+    }
+
+    /// Is this a deadline (time ran out: load, not the query's fault alone)?
+    pub fn is_deadline(self) -> bool {
+        matches!(self, Limit::Deadline | Limit::JobDeadline)
     }
 }
 
@@ -201,19 +224,90 @@ pub fn check_page(offset: usize, limit: usize, limits: &Limits) -> Result<(), Li
 pub struct Budget {
     limits: Limits,
     deadline: Instant,
+    /// Which deadline it is ([`Limit::Deadline`] or [`Limit::JobDeadline`]).
+    clock: Limit,
     terms: AtomicU64,
     postings: AtomicU64,
 }
 
+/// A bounded search failed: a limit, or the index.
+#[derive(Debug, thiserror::Error)]
+pub enum Bounded {
+    /// A limit stopped it.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] tantivy::TantivyError),
+}
+
 impl Budget {
-    /// A fresh budget; the deadline runs from now.
+    /// A fresh budget for a request someone waits for: `deadline_ms` from now.
     pub fn new(limits: Limits) -> Budget {
         let deadline = Instant::now() + limits.deadline();
+        Budget::until(limits, deadline, Limit::Deadline)
+    }
+
+    /// A fresh budget for a long job: `job_deadline_ms` from now.
+    pub fn for_job(limits: Limits) -> Budget {
+        let deadline = Instant::now() + limits.job_deadline();
+        Budget::until(limits, deadline, Limit::JobDeadline)
+    }
+
+    /// A request's budget with the limits in force, shared.
+    pub fn interactive() -> Arc<Budget> {
+        Arc::new(Budget::new(current()))
+    }
+
+    /// A long job's budget with the limits in force, shared.
+    pub fn job() -> Arc<Budget> {
+        Arc::new(Budget::for_job(current()))
+    }
+
+    fn until(limits: Limits, deadline: Instant, clock: Limit) -> Budget {
         Budget {
             limits,
             deadline,
+            clock,
             terms: AtomicU64::new(0),
             postings: AtomicU64::new(0),
+        }
+    }
+
+    /// `query` stopped at this budget's deadline.
+    pub fn wrap(&self, query: Box<dyn Query>) -> Deadline {
+        Deadline {
+            inner: Arc::new(query),
+            at: self.deadline,
+            expired: Arc::new(AtomicBool::new(false)),
+            error: self.deadline_error(),
+        }
+    }
+
+    /// Runs `query` with `collector` until the deadline: fails (never a
+    /// partial answer) when time was up before, during or after it.
+    pub fn search<C: Collector>(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        collector: &C,
+    ) -> Result<C::Fruit, Bounded> {
+        self.check_time()?;
+        let bounded = self.wrap(query.box_clone());
+        let fruit = searcher.search(&bounded, collector)?;
+        bounded.check()?;
+        self.check_time()?;
+        Ok(fruit)
+    }
+
+    fn deadline_error(&self) -> LimitExceeded {
+        match self.clock {
+            Limit::JobDeadline => LimitExceeded::new(
+                Limit::JobDeadline,
+                self.limits.job_deadline_ms,
+                "the job took too long",
+            ),
+            _ => deadline_error(&self.limits),
         }
     }
 
@@ -230,7 +324,7 @@ impl Budget {
     /// Fails once the deadline has passed.
     pub fn check_time(&self) -> Result<(), LimitExceeded> {
         if Instant::now() >= self.deadline {
-            return Err(deadline_error(&self.limits));
+            return Err(self.deadline_error());
         }
         Ok(())
     }
@@ -271,32 +365,25 @@ fn deadline_error(limits: &Limits) -> LimitExceeded {
 /// A query that stops matching when the deadline passes, and remembers that
 /// it did ([`Deadline::expired`]): a search that finds it expired must fail,
 /// never answer with the partial counts.
+/// Made by [`Budget::wrap`].
 #[derive(Clone, Debug)]
 pub struct Deadline {
     inner: Arc<Box<dyn Query>>,
     at: Instant,
     expired: Arc<AtomicBool>,
+    error: LimitExceeded,
 }
 
 impl Deadline {
-    /// Wraps `query` to stop at `at`.
-    pub fn new(query: Box<dyn Query>, at: Instant) -> Deadline {
-        Deadline {
-            inner: Arc::new(query),
-            at,
-            expired: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
     /// Did the deadline pass while the query ran?
     pub fn expired(&self) -> bool {
         self.expired.load(Ordering::Relaxed)
     }
 
-    /// `Err` if the deadline passed while the query ran.
-    pub fn check(&self, limits: &Limits) -> Result<(), LimitExceeded> {
+    /// `Err` (naming the budget's deadline) if it passed while the query ran.
+    pub fn check(&self) -> Result<(), LimitExceeded> {
         if self.expired() {
-            return Err(deadline_error(limits));
+            return Err(self.error.clone());
         }
         Ok(())
     }
@@ -474,5 +561,19 @@ mod tests {
             ..Limits::default()
         });
         assert_eq!(late.check_time().map_err(|e| e.limit), Err(Limit::Deadline));
+        let job = Budget::for_job(Limits {
+            deadline_ms: 0,
+            job_deadline_ms: 0,
+            ..Limits::default()
+        });
+        let e = job.check_time().expect_err("late");
+        assert_eq!(e.limit, Limit::JobDeadline);
+        assert!(e.to_string().contains("job_deadline_ms"), "{e}");
+        assert!(Budget::for_job(Limits {
+            deadline_ms: 0,
+            ..Limits::default()
+        })
+        .check_time()
+        .is_ok());
     }
 }

@@ -54,6 +54,15 @@ pub enum QueryError {
     Index(#[from] tantivy::TantivyError),
 }
 
+impl From<limits::Bounded> for QueryError {
+    fn from(e: limits::Bounded) -> QueryError {
+        match e {
+            limits::Bounded::Limit(l) => QueryError::Limit(l),
+            limits::Bounded::Index(i) => QueryError::Index(i),
+        }
+    }
+}
+
 impl QueryError {
     /// Is this the user's mistake (as opposed to a failure of ours)?
     pub fn is_user_error(&self) -> bool {

@@ -1,6 +1,7 @@
 //! Which messages a retention policy makes due: messages of some lists (or
 //! all), optionally matching a query, older than a cutoff by their date or
-//! their arrival, oldest first.
+//! their arrival, oldest first. A long job's query: it runs within the
+//! caller's budget (an archive run's [`Budget::for_job`]).
 
 use std::ops::Bound;
 
@@ -10,6 +11,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{Order, Term};
 
 use super::harvest::AgeBasis;
+use super::limits::Budget;
 use super::{plan, QueryError};
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
@@ -31,8 +33,12 @@ pub struct DueRequest<'a> {
     pub marks: Option<&'a dyn super::Marks>,
 }
 
-/// Every due message, oldest first.
-pub fn due(index: &MailIndex, req: &DueRequest<'_>) -> Result<Vec<StoredMessage>, QueryError> {
+/// Every due message, oldest first, found and read within `budget`.
+pub fn due(
+    index: &MailIndex,
+    req: &DueRequest<'_>,
+    budget: &std::sync::Arc<Budget>,
+) -> Result<Vec<StoredMessage>, QueryError> {
     let f = &index.fields;
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
     if !req.lists.is_empty() {
@@ -50,11 +56,12 @@ pub fn due(index: &MailIndex, req: &DueRequest<'_>) -> Result<Vec<StoredMessage>
         clauses.push((Occur::Must, Box::new(BooleanQuery::new(lists))));
     }
     if let Some(q) = req.filter.filter(|q| !q.trim().is_empty()) {
-        let ast = super::grammar::parse(q)?;
+        let ast = plan::parse_limited(q, budget.limits())?;
         clauses.push((
             Occur::Must,
             plan::Planner::new(index, req.now)
                 .with_marks(req.marks)
+                .with_budget(budget.clone())
                 .plan(&ast)?,
         ));
     }
@@ -74,14 +81,15 @@ pub fn due(index: &MailIndex, req: &DueRequest<'_>) -> Result<Vec<StoredMessage>
     }
     let query = BooleanQuery::new(clauses);
     let searcher = index.reader.searcher();
-    let total = searcher.search(&query, &tantivy::collector::Count)?;
+    let total = budget.search(&searcher, &query, &tantivy::collector::Count)?;
     if total == 0 {
         return Ok(Vec::new());
     }
     let top = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
     let mut out = Vec::with_capacity(total);
     let mut loader = crate::index::doc::Loader::new(&searcher, f);
-    for (_, addr) in searcher.search(&query, &top)? {
+    for (_, addr) in budget.search(&searcher, &query, &top)? {
+        budget.check_time()?;
         out.push(loader.load(addr)?);
     }
     Ok(out)

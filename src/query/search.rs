@@ -15,7 +15,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher};
 
-use super::limits::{self, Budget, Deadline};
+use super::limits::{self, Budget};
 use super::{plan, visible, QueryError};
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
@@ -195,9 +195,9 @@ pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
     limits::check_page(req.offset, req.limit, &limits)?;
     let budget = std::sync::Arc::new(Budget::new(limits));
     let searcher = index.reader.searcher();
-    let query = Deadline::new(req.plan_within(index, &budget)?, budget.deadline());
+    let query = budget.wrap(req.plan_within(index, &budget)?);
     let (total, hits) = top(&searcher, &query, req)?;
-    query.check(budget.limits())?;
+    query.check()?;
     let mut snippets = Snippets::new(index, &searcher, &query);
     let mut out = Vec::with_capacity(hits.len());
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
@@ -338,27 +338,83 @@ pub fn find_visible_message(
     Ok(None)
 }
 
+/// Every message a request matches, found within a budget and not yet read.
+#[derive(Clone)]
+pub struct Matches {
+    searcher: Searcher,
+    addrs: Vec<DocAddress>,
+    allowed: Option<Vec<String>>,
+}
+
+impl Matches {
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    /// None at all?
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
+
+    /// Calls `each` with every message, oldest first, until it returns
+    /// `false`; fails once `budget`'s deadline has passed.
+    pub fn for_each(
+        &self,
+        index: &MailIndex,
+        budget: &Budget,
+        mut each: impl FnMut(StoredMessage) -> bool,
+    ) -> Result<(), QueryError> {
+        let mut loader = crate::index::doc::Loader::new(&self.searcher, &index.fields);
+        for addr in &self.addrs {
+            budget.check_time()?;
+            if !each(loader.load(*addr)?.visible_to(self.allowed.as_deref())) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The messages `req` matches (its limit, offset and sort are ignored),
+/// oldest first, found within `budget` (planning and matching).
+pub fn matching(
+    index: &MailIndex,
+    req: &Request,
+    budget: &std::sync::Arc<Budget>,
+) -> Result<Matches, QueryError> {
+    let searcher = index.reader.searcher();
+    let query = req.plan_within(index, budget)?;
+    let total = budget.search(&searcher, query.as_ref(), &Count)?;
+    let addrs = if total == 0 {
+        Vec::new()
+    } else {
+        let docs = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
+        budget
+            .search(&searcher, query.as_ref(), &docs)?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect()
+    };
+    Ok(Matches {
+        searcher,
+        addrs,
+        allowed: req.allowed_lists.clone(),
+    })
+}
+
 /// Calls `each` with every message `req` matches (its limit, offset and sort
 /// are ignored), oldest first, until it returns `false`. Returns the total.
+/// A whole result set is a long job: it runs within [`Budget::job`].
 pub fn for_each_match(
     index: &MailIndex,
     req: &Request,
-    mut each: impl FnMut(StoredMessage) -> bool,
+    each: impl FnMut(StoredMessage) -> bool,
 ) -> Result<usize, QueryError> {
-    let searcher = index.reader.searcher();
-    let query = req.plan(index)?;
-    let total = searcher.search(query.as_ref(), &Count)?;
-    if total == 0 {
-        return Ok(0);
-    }
-    let docs = TopDocs::with_limit(total).order_by_fast_field::<i64>("date", Order::Asc);
-    let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
-    for (_, addr) in searcher.search(query.as_ref(), &docs)? {
-        if !each(loader.load(addr)?.visible_to(req.allowed_lists.as_deref())) {
-            break;
-        }
-    }
-    Ok(total)
+    let budget = Budget::job();
+    let found = matching(index, req, &budget)?;
+    found.for_each(index, &budget, each)?;
+    Ok(found.len())
 }
 
 /// Calls `each` with every indexed message (in index order) until it returns

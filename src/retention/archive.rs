@@ -146,8 +146,10 @@ fn location_under(uri: &str, sources: &[PathBuf]) -> bool {
     })
 }
 
-/// Works out what `policies` make due now.
+/// Works out what `policies` make due now, within one long job's budget
+/// (`[limits] job_deadline_ms`) for all its queries.
 pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, RetentionError> {
+    let budget = crate::query::limits::Budget::job();
     let known = ctx.retention.known_live_copies()?;
     let held = held_keys(ctx)?;
     let mut seen: HashSet<String> = HashSet::new();
@@ -168,6 +170,7 @@ pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, Ret
                 now: ctx.now,
                 marks: Some(ctx.retention),
             },
+            &budget,
         )?;
         if !p.sources.is_empty() {
             msgs.retain(|m| m.locations.iter().any(|l| location_under(l, &p.sources)));
@@ -180,7 +183,7 @@ pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, Ret
                 ))
             })?;
             let undecided: HashSet<String> = curation
-                .undecided(ctx.index, review, ctx.now)?
+                .undecided(ctx.index, review, ctx.now, &budget)?
                 .into_iter()
                 .collect();
             let before = msgs.len();

@@ -124,6 +124,11 @@ impl SolrError {
             | SolrError::Xml(_)
             | SolrError::Query(_)
             | SolrError::Body(_) => StatusCode::BAD_REQUEST,
+            // Past the deadline: load, not the client's mistake (Dovecot
+            // then searches without the index).
+            SolrError::Search(ImapQueryError::Limit(l)) if l.limit.is_deadline() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             SolrError::Search(e) if e.is_user_error() => StatusCode::BAD_REQUEST,
             SolrError::Index(ImapIndexError::BadDocument(_)) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -134,7 +139,8 @@ impl SolrError {
 impl IntoResponse for SolrError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let msg = if status.is_server_error() {
+        let limited = matches!(self, SolrError::Search(ImapQueryError::Limit(_)));
+        let msg = if status.is_server_error() && !limited {
             "internal error".to_string()
         } else {
             self.to_string()

@@ -378,6 +378,11 @@ function renderDiff(box, d) {
 }
 
 function citationItem(c) {
+  // A citation of a message this reader cannot see: the server sent its number only.
+  if (c.hidden) {
+    return h('li', { class: 'citation hidden-citation', id: `cit-${c.id}` },
+      h('p', { class: 'cit-head muted' }, h('span', { class: 'cit-n' }, `[c${c.id}] `), 'A citation to a message you cannot see is hidden.'));
+  }
   const href = '/m/' + enc(String(c.message_id || ''));
   return h('li', { class: 'citation', id: `cit-${c.id}`, dataset: { messageId: c.message_id || '' } },
     h('p', { class: 'cit-head' },

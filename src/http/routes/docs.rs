@@ -1,6 +1,10 @@
 //! Curated documents: list, read (readers see published ones), create and
 //! edit (editors), revisions and diffs, citations (reviewers and up cite
 //! messages and promoted threads), exports.
+//!
+//! Every body, revision, diff, citation and export is shown through the
+//! viewer's [`Reader`]: a citation of a message they cannot see is a
+//! placeholder ([`crate::curate::redact`]).
 
 use std::collections::HashMap;
 
@@ -15,6 +19,7 @@ use serde_json::{json, Value};
 use super::review::{actor, require};
 use crate::access::Role;
 use crate::curate::documents::DocUpdate;
+use crate::curate::redact::{Reader, Redaction};
 use crate::curate::{Curation, DocKind, DocStatus, Document, NewCitation};
 use crate::http::{blocking, json_body, AppError, Shared, Viewer};
 use crate::query;
@@ -22,6 +27,27 @@ use crate::query;
 /// Readers see published documents only.
 fn visible(viewer: &Viewer, doc: &Document) -> bool {
     viewer.role >= Role::Reviewer || doc.status == DocStatus::Published
+}
+
+/// The viewer as a reader of citations: by their lists, never their role.
+fn reader<'a>(state: &'a Shared, viewer: &'a Viewer) -> Reader<'a> {
+    Reader {
+        index: &state.index,
+        allowed: viewer.allowed_lists.as_deref(),
+    }
+}
+
+/// What `viewer` may not see of document `id`'s citations.
+fn redaction(
+    c: &Curation,
+    state: &Shared,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<Redaction, AppError> {
+    Ok(Redaction::for_reader(
+        Some(&reader(state, viewer)),
+        &c.citations(id)?,
+    )?)
 }
 
 fn readable(c: &Curation, viewer: &Viewer, id: &str) -> Result<Document, AppError> {
@@ -75,11 +101,10 @@ pub async fn get(
 ) -> Result<Json<Value>, AppError> {
     let c = state.curation()?;
     let out = blocking(move || {
-        let doc = readable(&c, &viewer, &id)?;
-        let citations = c.citations(&id)?;
-        let md = c.export_markdown(&id)?;
-        let html = crate::curate::export::render_html(&md);
-        Ok(json!({ "document": doc, "citations": citations, "html": html }))
+        readable(&c, &viewer, &id)?;
+        let read = c.read_document(&id, Some(&reader(&state, &viewer)))?;
+        let html = crate::curate::export::render_html(&read.markdown);
+        Ok(json!({ "document": read.document, "citations": read.citations, "html": html }))
     })
     .await?;
     Ok(Json(out))
@@ -109,7 +134,22 @@ pub async fn save(
     )?;
     let c = state.curation()?;
     let who = actor(&viewer);
-    let doc = blocking(move || Ok(c.save_document(&id, &b.update, b.base_revision, &who)?)).await?;
+    let doc = blocking(move || {
+        let mut update = b.update;
+        let mut base = b.base_revision;
+        let hidden = redaction(&c, &state, &viewer, &id)?;
+        if let Some(edited) = &update.body {
+            // The editor saw (and sent back) the body redacted: what they
+            // could not see goes back in, and only onto the revision they saw.
+            let current = c.document(&id)?;
+            update.body = Some(hidden.restore(edited, &current.body));
+            base = base.or(Some(current.revision));
+        }
+        let mut doc = c.save_document(&id, &update, base, &who)?;
+        doc.body = hidden.body(&doc.body);
+        Ok(doc)
+    })
+    .await?;
     Ok(Json(json!({ "document": doc })))
 }
 
@@ -137,7 +177,9 @@ pub async fn revision(
     let c = state.curation()?;
     let rev = blocking(move || {
         readable(&c, &viewer, &id)?;
-        Ok(c.revision(&id, n)?)
+        let mut rev = c.revision(&id, n)?;
+        rev.body = redaction(&c, &state, &viewer, &id)?.body(&rev.body);
+        Ok(rev)
     })
     .await?;
     Ok(Json(json!({ "revision": rev })))
@@ -163,7 +205,10 @@ pub async fn diff(
         };
         let to = num("to", doc.revision)?;
         let from = num("from", to.saturating_sub(1).max(1))?;
-        let (a, b) = (c.revision(&id, from)?, c.revision(&id, to)?);
+        let (mut a, mut b) = (c.revision(&id, from)?, c.revision(&id, to)?);
+        let hidden = redaction(&c, &state, &viewer, &id)?;
+        a.body = hidden.body(&a.body);
+        b.body = hidden.body(&b.body);
         let lines = crate::curate::diff::diff(&a.body, &b.body);
         Ok(json!({ "from": a, "to": b, "lines": lines }))
     })
@@ -209,7 +254,8 @@ pub async fn cite(
         let m = message.ok_or(AppError::NotFound("no such message"))?;
         let text = query::text::full_text(&m);
         let new = NewCitation::from_message(&m, b.passage.as_deref(), text.as_deref())?;
-        let (doc, citation) = c.cite(&id, &new, &who)?;
+        let (mut doc, citation) = c.cite(&id, &new, &who)?;
+        doc.body = redaction(&c, &state, &viewer, &id)?.body(&doc.body);
         Ok(json!({ "document": doc, "citation": citation }))
     })
     .await?;
@@ -246,12 +292,14 @@ pub async fn export(
         let doc = readable(&c, &viewer, &id)?;
         match format.as_str() {
             "export.md" => download(
-                c.export_markdown(&id)?.into_bytes(),
+                c.export_markdown(&id, Some(&reader(&state, &viewer)))?
+                    .into_bytes(),
                 "text/markdown; charset=utf-8",
                 &format!("{}.md", doc.slug),
             ),
             "export.html" => download(
-                c.export_html(&id)?.into_bytes(),
+                c.export_html(&id, Some(&reader(&state, &viewer)))?
+                    .into_bytes(),
                 "text/html; charset=utf-8",
                 &format!("{}.html", doc.slug),
             ),
@@ -261,14 +309,15 @@ pub async fn export(
     .await
 }
 
-/// `GET /api/docs/published.tar`: every published document as Markdown and HTML.
+/// `GET /api/docs/published.tar`: every published document as Markdown and
+/// HTML, as the viewer may see them.
 pub async fn export_published(
     State(state): State<Shared>,
-    _viewer: Viewer,
+    viewer: Viewer,
 ) -> Result<Response, AppError> {
     let c = state.curation()?;
     blocking(move || {
-        let (tar, _) = c.export_published()?;
+        let (tar, _) = c.export_published(Some(&reader(&state, &viewer)))?;
         download(tar, "application/x-tar", "gleaner-published.tar")
     })
     .await

@@ -1,5 +1,10 @@
 //! `GET /api/export.mbox?q=`: the whole result set, oldest first, as mboxrd,
 //! streamed while the index is read.
+//!
+//! The search runs before the answer starts, within the request deadline
+//! (`deadline_ms`: a `503` naming it, like a search); reading and sending the
+//! mail is a long job bounded by `job_deadline_ms` (past it the download
+//! breaks off, as on any failure mid-stream).
 
 use std::collections::HashMap;
 
@@ -12,7 +17,7 @@ use super::messages::read_raw;
 use super::search::request;
 use crate::http::{blocking, AppError, Shared, Viewer};
 use crate::index::doc::StoredMessage;
-use crate::query;
+use crate::query::limits::Budget;
 use crate::store::mbox;
 
 /// Messages buffered between the index reader and the client.
@@ -63,17 +68,21 @@ pub async fn export(
     params.remove("limit");
     params.remove("offset");
     let req = request(&state, &params, &viewer)?;
-    // Plan first, so a bad query is a JSON 400 rather than a broken download.
+    // Search first, so a bad query is a JSON 400 and a slow one a JSON 503
+    // rather than a broken download.
     let st = state.clone();
-    let checked = req.clone();
-    blocking(move || {
-        checked.plan(&st.index)?;
-        Ok(())
+    let found = blocking(move || {
+        Ok(crate::query::search::matching(
+            &st.index,
+            &req,
+            &Budget::interactive(),
+        )?)
     })
     .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_MESSAGES);
     tokio::task::spawn_blocking(move || {
-        let result = query::for_each_match(&state.index, &req, |m| match read_raw(&m) {
+        let budget = Budget::job();
+        let result = found.for_each(&state.index, &budget, |m| match read_raw(&m) {
             Ok(raw) => tx
                 .blocking_send(Ok(Bytes::from(mboxrd_entry(&m, &raw))))
                 .is_ok(),

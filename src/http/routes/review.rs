@@ -2,6 +2,7 @@
 //! decisions and undo (reviewers). Queues show only the lists the viewer may see.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -12,8 +13,9 @@ use serde_json::{json, Value};
 
 use crate::access::Role;
 use crate::curate::queue::QueueOptions;
-use crate::curate::{Decision, ReviewPolicy};
+use crate::curate::{Asked, Decision, ReviewPolicy};
 use crate::http::{blocking, json_body, AppError, Shared, Viewer};
+use crate::query::limits::Budget;
 
 /// Refuses viewers below `role`.
 pub fn require(viewer: &Viewer, role: Role, what: &'static str) -> Result<(), AppError> {
@@ -129,6 +131,16 @@ fn options(params: &HashMap<String, String>) -> Result<QueueOptions, AppError> {
     })
 }
 
+/// A viewer's request for a queue, now, within the request deadline (a
+/// queue past it is a `503` naming `deadline_ms`).
+fn asked<'a>(allowed: Option<&'a [String]>, budget: &'a Arc<Budget>) -> Asked<'a> {
+    Asked {
+        allowed,
+        now: now(),
+        budget,
+    }
+}
+
 /// `GET /api/review/queues/{name}?offset=&limit=&all=1&list=&year=`
 pub async fn queue(
     State(state): State<Shared>,
@@ -140,8 +152,16 @@ pub async fn queue(
     let opts = options(&params)?;
     let c = state.curation()?;
     let allowed = viewer.allowed_lists.clone();
-    let q = blocking(move || Ok(c.queue(&state.index, &name, &opts, allowed.as_deref(), now())?))
-        .await?;
+    let q = blocking(move || {
+        let budget = Budget::interactive();
+        Ok(c.queue(
+            &state.index,
+            &name,
+            &opts,
+            &asked(allowed.as_deref(), &budget),
+        )?)
+    })
+    .await?;
     Ok(Json(
         serde_json::to_value(q).map_err(|e| AppError::internal("queue json", e))?,
     ))
@@ -174,7 +194,11 @@ pub async fn decide(
         let batch = c.decide(&name, &b.threads, decision, &b.note, &who)?;
         Ok((
             batch,
-            c.progress(&state.index, &name, allowed.as_deref(), now())?,
+            c.progress(
+                &state.index,
+                &name,
+                &asked(allowed.as_deref(), &Budget::interactive()),
+            )?,
         ))
     })
     .await?;
@@ -195,7 +219,11 @@ pub async fn undo(
         let threads = c.undo(&name, &who)?;
         Ok((
             threads,
-            c.progress(&state.index, &name, allowed.as_deref(), now())?,
+            c.progress(
+                &state.index,
+                &name,
+                &asked(allowed.as_deref(), &Budget::interactive()),
+            )?,
         ))
     })
     .await?;
