@@ -12,7 +12,7 @@
 use frostem::Algorithm;
 use std::sync::OnceLock;
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer, Token,
     TokenFilter, TokenStream, Tokenizer,
@@ -52,11 +52,14 @@ pub const STEMMED: [(&str, &str, Algorithm); 18] = [
     ("tam", "ta", Algorithm::Tamil),
 ];
 
-/// Most distinct words one analyser remembers the stems of. tantivy clones an
-/// analyser per segment writer and per query, so this bounds memory per field
-/// being indexed (~2 MB); mail's vocabulary is Zipfian, so the first words
-/// seen cover most tokens.
-const STEM_CACHE_WORDS: usize = 32 * 1024;
+/// Slots of one analyser's stem cache (a power of two). tantivy clones an
+/// analyser per segment writer and per query; a clone allocates its table
+/// ([`STEM_SLOTS`] × 64 bytes, 1 MiB) on the first word it stems.
+const STEM_SLOTS: usize = 16 * 1024;
+
+/// Longest word (and stem) a slot holds, in bytes; longer ones are stemmed
+/// every time.
+const STEM_SLOT_BYTES: usize = 31;
 
 /// The analyser name used for the body field of a stemmed language suffix.
 pub fn stem_analyzer_name(suffix: &str) -> String {
@@ -110,7 +113,7 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 
 /// The snowball stemmer of one language (what tantivy's `Stemmer` filter does),
 /// remembering the stems of the words it has seen: a list repeats its words, and
-/// a cache hit costs one hash lookup instead of a snowball run and an allocation.
+/// a cache hit costs one hash and one 64-byte slot instead of a snowball run.
 #[derive(Clone, Copy)]
 pub struct CachedStemmer {
     stemmer: frostem::Stemmer,
@@ -132,7 +135,7 @@ impl TokenFilter for CachedStemmer {
         CachedStemmerFilter {
             stemmer: self.stemmer,
             inner: tokenizer,
-            cache: FxHashMap::default(),
+            cache: StemCache::default(),
         }
     }
 }
@@ -142,7 +145,7 @@ impl TokenFilter for CachedStemmer {
 pub struct CachedStemmerFilter<T> {
     stemmer: frostem::Stemmer,
     inner: T,
-    cache: FxHashMap<Box<str>, Box<str>>,
+    cache: StemCache,
 }
 
 impl<T: Tokenizer> Tokenizer for CachedStemmerFilter<T> {
@@ -157,11 +160,58 @@ impl<T: Tokenizer> Tokenizer for CachedStemmerFilter<T> {
     }
 }
 
+/// One remembered word: its bytes and its stem's, zero-padded, in one cache
+/// line (comparing two padded arrays needs no call and no pointer chase).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct StemSlot {
+    word_len: u8,
+    word: [u8; STEM_SLOT_BYTES],
+    /// Length of the stem; `SAME` when the stem is the word itself.
+    stem_len: u8,
+    stem: [u8; STEM_SLOT_BYTES],
+}
+
+/// `stem_len` of a word that stems to itself.
+const SAME: u8 = u8::MAX;
+
+/// A direct-mapped table of words and their stems: a word's hash picks its
+/// slot, a new word takes the slot over. Empty until the first word.
+#[derive(Clone, Default)]
+struct StemCache {
+    slots: Vec<StemSlot>,
+}
+
+impl StemCache {
+    /// The word padded to a slot's width, and the slot it belongs in; `None`
+    /// for words too long to keep.
+    fn place(&mut self, word: &str) -> Option<([u8; STEM_SLOT_BYTES], &mut StemSlot)> {
+        let bytes = word.as_bytes();
+        if bytes.len() > STEM_SLOT_BYTES {
+            return None;
+        }
+        if self.slots.is_empty() {
+            let empty = StemSlot {
+                word_len: u8::MAX,
+                word: [0; STEM_SLOT_BYTES],
+                stem_len: 0,
+                stem: [0; STEM_SLOT_BYTES],
+            };
+            self.slots = vec![empty; STEM_SLOTS];
+        }
+        let mut padded = [0u8; STEM_SLOT_BYTES];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        let hash = rustc_hash::FxBuildHasher.hash_one(bytes);
+        let slot = self.slots.get_mut((hash >> 40) as usize % STEM_SLOTS)?;
+        Some((padded, slot))
+    }
+}
+
 /// The token stream of [`CachedStemmerFilter`].
 pub struct CachedStemmerStream<'a, T> {
     tail: T,
     stemmer: frostem::Stemmer,
-    cache: &'a mut FxHashMap<Box<str>, Box<str>>,
+    cache: &'a mut StemCache,
 }
 
 impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
@@ -170,18 +220,42 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
             return false;
         }
         let token = self.tail.token_mut();
-        if let Some(stem) = self.cache.get(token.text.as_str()) {
-            token.text.clear();
-            token.text.push_str(stem);
+        let Some((padded, slot)) = self.cache.place(&token.text) else {
+            if let Some(stem) = changed_stem(&self.stemmer, &token.text) {
+                token.text = stem;
+            }
+            return true;
+        };
+        let len = token.text.len();
+        if usize::from(slot.word_len) != len || slot.word != padded {
+            slot.word_len = len as u8;
+            slot.word = padded;
+            match changed_stem(&self.stemmer, &token.text) {
+                None => slot.stem_len = SAME,
+                Some(stem) => {
+                    match slot.stem.get_mut(..stem.len()) {
+                        Some(room) => {
+                            room.copy_from_slice(stem.as_bytes());
+                            slot.stem_len = stem.len() as u8;
+                        }
+                        // A stem too long to keep: the word is forgotten again.
+                        None => slot.word_len = u8::MAX,
+                    }
+                    token.text = stem;
+                }
+            }
             return true;
         }
-        let stem: Box<str> = self.stemmer.stem(&token.text).into();
-        let word: Option<Box<str>> =
-            (self.cache.len() < STEM_CACHE_WORDS).then(|| token.text.as_str().into());
-        token.text.clear();
-        token.text.push_str(&stem);
-        if let Some(word) = word {
-            self.cache.insert(word, stem);
+        if slot.stem_len != SAME {
+            let stem = slot
+                .stem
+                .get(..usize::from(slot.stem_len))
+                .unwrap_or_default();
+            // The bytes were copied from a `str`, so they are UTF-8.
+            if let Ok(stem) = std::str::from_utf8(stem) {
+                token.text.clear();
+                token.text.push_str(stem);
+            }
         }
         true
     }
@@ -192,6 +266,14 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
 
     fn token_mut(&mut self) -> &mut Token {
         self.tail.token_mut()
+    }
+}
+
+/// The stem of `word`, or `None` when it is the word itself.
+fn changed_stem(stemmer: &frostem::Stemmer, word: &str) -> Option<String> {
+    match stemmer.stem(word) {
+        std::borrow::Cow::Borrowed(stem) if stem == word => None,
+        stem => Some(stem.into_owned()),
     }
 }
 
@@ -684,7 +766,13 @@ mod tests {
             "Häuser häuser Verbindungen verbindungen connexions connexions",
             "соединения соединения συνδέσεις συνδέσεις bağlantılar bağlantılar",
             "upgrades Running 検索 検索 naïve NAÏVE café cafés",
+            "Straße STRASSE internationalisationsbureaucratically internationalisationsbureaucratically",
         ];
+        // More distinct words than the cache has slots, each twice: slots are
+        // taken over and words come back.
+        let many: String = (0..STEM_SLOTS + 4096)
+            .map(|i| format!("connecting{i}s running{}ies ", i % 977))
+            .collect();
         for (lang, (_, _, algorithm)) in languages.into_iter().zip(STEMMED) {
             let mut ours = TextAnalyzer::builder(MailTokenizer::folding())
                 .filter(CachedStemmer::new(algorithm))
@@ -694,7 +782,7 @@ mod tests {
                 .filter(AsciiFoldingFilter)
                 .filter(Stemmer::new(lang))
                 .build();
-            for text in texts {
+            for text in texts.into_iter().chain([many.as_str(), many.as_str()]) {
                 assert_eq!(terms(&mut ours, text), terms(&mut theirs, text), "{lang:?}");
             }
         }
