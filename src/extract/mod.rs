@@ -368,13 +368,47 @@ fn content_hash(
 }
 
 /// Appends the words of `s` (as `str::split_whitespace` splits it) joined by
-/// single spaces, then the unit separator 0x1f.
+/// single spaces, then the unit separator 0x1f. Bytes of printable ASCII go
+/// by in a tight loop; only other characters are decoded and looked up.
 fn push_words(buf: &mut Vec<u8>, s: &str) {
-    for (i, word) in s.split_whitespace().enumerate() {
-        if i > 0 {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let mut first = true;
+    loop {
+        // Whitespace before the next word.
+        while let Some((true, len)) = whitespace_at(s, i) {
+            i += len;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        loop {
+            while bytes.get(i).is_some_and(|&b| b > b' ' && b < 0x80) {
+                i += 1;
+            }
+            match whitespace_at(s, i) {
+                Some((false, len)) => i += len,
+                _ => break,
+            }
+        }
+        if !first {
             buf.push(b' ');
         }
-        buf.extend_from_slice(word.as_bytes());
+        first = false;
+        buf.extend_from_slice(&bytes[start..i]);
     }
     buf.push(0x1f);
+}
+
+/// Whether the character at byte `i` of `s` is whitespace, and its length;
+/// `None` at the end.
+#[inline]
+fn whitespace_at(s: &str, i: usize) -> Option<(bool, usize)> {
+    let b = *s.as_bytes().get(i)?;
+    if b < 0x80 {
+        return Some((matches!(b, b'\t'..=b'\r' | b' '), 1));
+    }
+    let c = s.get(i..)?.chars().next()?;
+    Some((c.is_whitespace(), c.len_utf8()))
 }

@@ -45,26 +45,26 @@ pub(crate) fn split(text: &str) -> Split {
         if is_quoted(line) {
             in_sig = false;
             if !in_quote && !quoted.is_empty() {
-                quoted.push(String::new());
+                quoted.push("");
             }
             in_quote = true;
             quoted.push(unquote(line));
         } else if let Some(n) = attribution(reply, i) {
             in_sig = false;
             if !in_quote && !quoted.is_empty() {
-                quoted.push(String::new());
+                quoted.push("");
             }
             in_quote = true;
             attributions.extend(reply[i..i + n].iter().map(|l| l.trim()));
             i += n;
             continue;
         } else if in_sig {
-            sig.push(line.to_string());
+            sig.push(line);
         } else if is_sig_start(reply, i) {
             in_sig = true;
         } else {
             in_quote &= line.trim().is_empty();
-            own.push(line.to_string());
+            own.push(line);
         }
         i += 1;
     }
@@ -75,17 +75,12 @@ pub(crate) fn split(text: &str) -> Split {
             rest = &rest[1..];
         }
         if !quoted.is_empty() {
-            quoted.push(String::new());
+            quoted.push("");
         }
         quoted.extend(rest.iter().map(|l| unquote(l)));
     }
     let mut footer = tidy(&sig);
-    let list_footer = tidy(
-        &lines[footer_start..]
-            .iter()
-            .map(|l| l.to_string())
-            .collect::<Vec<_>>(),
-    );
+    let list_footer = tidy(&lines[footer_start..]);
     if !list_footer.is_empty() {
         if !footer.is_empty() {
             footer.push_str("\n\n");
@@ -116,7 +111,7 @@ pub(crate) fn split_history(text: &str) -> Split {
             break;
         }
     }
-    let quoted: Vec<String> = lines[i..].iter().map(|l| unquote(l)).collect();
+    let quoted: Vec<&str> = lines[i..].iter().map(|l| unquote(l)).collect();
     Split {
         attribution: attributions.join("\n"),
         quoted: tidy(&quoted),
@@ -153,7 +148,7 @@ pub(crate) fn is_quoted(line: &str) -> bool {
 }
 
 /// Removes every level of `>` quoting and the space after each.
-pub(crate) fn unquote(line: &str) -> String {
+pub(crate) fn unquote(line: &str) -> &str {
     let mut s = line.trim_start();
     while let Some(rest) = s.strip_prefix('>') {
         s = rest
@@ -161,13 +156,13 @@ pub(crate) fn unquote(line: &str) -> String {
             .unwrap_or(rest)
             .trim_start_matches(' ');
     }
-    s.to_string()
+    s
 }
 
 /// Trims trailing spaces, squeezes blank-line runs to one, and drops leading
 /// and trailing blank lines.
-fn tidy(lines: &[String]) -> String {
-    let mut out = String::new();
+fn tidy(lines: &[&str]) -> String {
+    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     let mut blank = false;
     for line in lines {
         let line = line.trim_end();

@@ -437,3 +437,46 @@ fn content_hash_bytes_equal_the_word_by_word_definition() {
         reference(&["", "", "", ""])
     );
 }
+
+/// `push_words` as it was defined: the bytes hashed into content keys must
+/// never change.
+fn push_words_by_split_whitespace(s: &str) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for (i, word) in s.split_whitespace().enumerate() {
+        if i > 0 {
+            buf.push(b' ');
+        }
+        buf.extend_from_slice(word.as_bytes());
+    }
+    buf.push(0x1f);
+    buf
+}
+
+fn pushed_words(s: &str) -> Vec<u8> {
+    let mut buf = Vec::new();
+    super::push_words(&mut buf, s);
+    buf
+}
+
+#[test]
+fn words_are_pushed_as_split_whitespace_splits_them() {
+    for s in [
+        "",
+        " ",
+        "a",
+        "  two  words \n",
+        "tab\there\r\nand\x0bvt\x0cff",
+        "nbsp\u{a0}em\u{2003}ideo\u{3000}nel\u{85}ls\u{2028}end",
+        "ünïcödé wörds ​zero-width\u{200b}is-not-space",
+        "\u{1f}\u{0}control\u{7f}bytes",
+    ] {
+        assert_eq!(pushed_words(s), push_words_by_split_whitespace(s), "{s:?}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn words_are_pushed_as_split_whitespace_splits_any_text(s in "[a-z \\t\\n\\r\\x0b\\x0c\\x00-\\x1f\\x7f\\u{80}-\\u{ff}\\u{1680}\\u{2000}-\\u{200d}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}é😀]{0,40}") {
+        proptest::prop_assert_eq!(pushed_words(&s), push_words_by_split_whitespace(&s));
+    }
+}
