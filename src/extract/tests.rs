@@ -467,7 +467,7 @@ fn words_are_pushed_as_split_whitespace_splits_them() {
         "  two  words \n",
         "tab\there\r\nand\x0bvt\x0cff",
         "nbsp\u{a0}em\u{2003}ideo\u{3000}nel\u{85}ls\u{2028}end",
-        "ünïcödé wörds ​zero-width\u{200b}is-not-space",
+        "ünïcödé wörds \u{200b}zero-width\u{200b}is-not-space",
         "\u{1f}\u{0}control\u{7f}bytes",
     ] {
         assert_eq!(pushed_words(s), push_words_by_split_whitespace(s), "{s:?}");
