@@ -112,14 +112,15 @@ pub(crate) fn transcode_8bit_headers(bytes: &[u8]) -> Option<Vec<u8>> {
 
 /// Offset of the blank line that ends the header block (or the length).
 fn header_end(bytes: &[u8]) -> usize {
-    let mut pos = 0;
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        if line == b"\n" || line == b"\r\n" {
-            return pos;
-        }
-        pos += line.len();
+    // A line that is "\n" or "\r\n": at the start, or right after a "\n".
+    let blank_at = |at: usize| matches!(bytes.get(at..), Some([b'\n', ..] | [b'\r', b'\n', ..]));
+    if blank_at(0) {
+        return 0;
     }
-    bytes.len()
+    memchr::memchr_iter(b'\n', bytes)
+        .map(|nl| nl + 1)
+        .find(|&at| blank_at(at))
+        .unwrap_or(bytes.len())
 }
 
 /// The raw value of the first root header called `name`, unfolded.
@@ -638,7 +639,47 @@ mod tests {
         }
     }
 
+    /// Where the header block ends, line by line as first written.
+    fn header_end_by_lines(bytes: &[u8]) -> usize {
+        let mut pos = 0;
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            if line == b"\n" || line == b"\r\n" {
+                return pos;
+            }
+            pos += line.len();
+        }
+        bytes.len()
+    }
+
+    #[test]
+    fn header_ends_at_the_first_blank_line() {
+        for s in [
+            "",
+            "\n",
+            "\r\n",
+            "A: b\n\nbody",
+            "A: b\r\n\r\nbody\n\n",
+            "A: b\n \nc\n",
+            "A: b\r\r\n\n",
+            "A: b",
+            "A: b\n",
+            "\n\n",
+        ] {
+            assert_eq!(
+                header_end(s.as_bytes()),
+                header_end_by_lines(s.as_bytes()),
+                "{s:?}"
+            );
+        }
+        assert_eq!(header_end(b"A: b\r\n\r\nbody"), 6);
+    }
+
     proptest! {
+        #[test]
+        fn header_end_equals_the_line_by_line_definition(s in proptest::collection::vec(proptest::sample::select(vec![b'a', b':', b' ', b'\r', b'\n']), 0..40)) {
+            prop_assert_eq!(header_end(&s), header_end_by_lines(&s));
+        }
+
         #[test]
         fn normalise_id_equals_the_definition(s in "[a-z@.<>() \\\\\t\r\n\x0b\x0c\x1c\u{85}\u{a0}é]{0,40}") {
             prop_assert_eq!(normalise_id(&s), reference(&s));

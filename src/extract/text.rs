@@ -22,14 +22,16 @@ pub(crate) fn clean(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        // A run of bytes kept as they are (printable ASCII, `\n`, `\t`) is copied
-        // at once; it ends on an ASCII byte or a UTF-8 lead byte, so on a char
-        // boundary.
+        // A run of bytes kept as they are (printable ASCII, `\n`, `\t`, and
+        // characters whose UTF-8 lead byte is neither 0xC2, which starts the
+        // C1 controls, nor 0xEF, which starts the BOM) is copied at once; it
+        // ends on an ASCII byte or a lead byte, so on a char boundary.
         let run = bytes
             .get(i..)
             .and_then(|rest| {
-                rest.iter()
-                    .position(|&b| !matches!(b, 0x20..=0x7e | b'\n' | b'\t'))
+                rest.iter().position(|&b| {
+                    !matches!(b, 0x20..=0x7e | b'\n' | b'\t' | 0x80..=0xc1 | 0xc3..=0xee | 0xf0..)
+                })
             })
             .map_or(bytes.len(), |p| i + p);
         out.push_str(s.get(i..run).unwrap_or_default());
@@ -156,6 +158,7 @@ mod clean_tests {
             "\r\r\n\n",
             "nul\0x\x07\x1b[0m\x7f",
             "\u{feff}bom \u{85}nel \u{9f} é 検索 \u{200b}",
+            "مرحبا\u{feff}\u{85}بالعالم\u{a0}\u{fe0f}\u{fffd}😀\u{9f}",
             "tab\tend\r",
         ] {
             assert_eq!(clean(s), reference(s), "{s:?}");
@@ -169,7 +172,7 @@ mod clean_tests {
         }
 
         #[test]
-        fn equals_the_definition(s in "[a-z \\r\\n\\t\\x00-\\x1f\\x7f\\u{80}-\\u{a0}\\u{feff}é検]{0,64}") {
+        fn equals_the_definition(s in "[a-z \\r\\n\\t\\x00-\\x1f\\x7f\\u{80}-\\u{ff}\\u{feff}é検\\u{600}-\\u{6ff}\\u{fe00}-\\u{fffd}😀]{0,64}") {
             prop_assert_eq!(clean(&s), reference(&s));
         }
     }
