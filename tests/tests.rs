@@ -22,6 +22,7 @@ mod queue_robust;
 mod retention;
 mod review_ui;
 mod security;
+mod security_reader;
 mod semantics;
 mod threads;
 mod wd;
