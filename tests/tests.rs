@@ -17,6 +17,7 @@ mod dovecot;
 mod http_api;
 mod kill9;
 mod live;
+mod login_next;
 mod pipermail;
 mod queue_robust;
 mod retention;
