@@ -82,11 +82,11 @@ fn login_next_stays_on_this_origin() {
     }
 
     // The red-team URL itself: log in, and land on this origin.
-    s.go(&format!("{base}/login?next=/%09/evil.example/"));
-    s.wait("document.querySelector('#login-form')");
-    s.type_into("#username", "alice");
-    s.type_into("#password", "correct horse");
-    s.click("#login-submit");
+    s.submit_login(
+        &format!("{base}/login?next=/%09/evil.example/"),
+        "alice",
+        "correct horse",
+    );
     s.wait("location.pathname !== '/login'");
     let url = s.url();
     assert!(url.starts_with(&format!("{base}/")), "landed on {url}");
