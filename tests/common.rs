@@ -409,3 +409,23 @@ pub fn header_fields(head: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// The oldest message of `list` that is on no other list.
+pub fn only_on(index: &MailIndex, list: &str) -> gleaner::index::doc::StoredMessage {
+    let req = gleaner::query::Request {
+        query: format!("list:{list}"),
+        limit: 50,
+        offset: 0,
+        sort: gleaner::query::Sort::Oldest,
+        now: gleaner::db::now(),
+        allowed_lists: None,
+        marks: None,
+    };
+    gleaner::query::search(index, &req)
+        .expect("search")
+        .hits
+        .into_iter()
+        .map(|h| h.message)
+        .find(|m| m.lists == [list] && !m.message_id.is_empty() && !m.subject.is_empty())
+        .expect("a message of one list")
+}

@@ -104,26 +104,6 @@ fn likeness_to_a_promoted_thread_the_reviewer_cannot_see_is_neither_named_nor_sc
 
 const HIDDEN: &str = "A citation to a message you cannot see is hidden.";
 
-/// The oldest message of `list` that is on no other list.
-fn only_on(index: &MailIndex, list: &str) -> gleaner::index::doc::StoredMessage {
-    let req = gleaner::query::Request {
-        query: format!("list:{list}"),
-        limit: 50,
-        offset: 0,
-        sort: gleaner::query::Sort::Oldest,
-        now: gleaner::db::now(),
-        allowed_lists: None,
-        marks: None,
-    };
-    gleaner::query::search(index, &req)
-        .expect("search")
-        .hits
-        .into_iter()
-        .map(|h| h.message)
-        .find(|m| m.lists == [list] && !m.message_id.is_empty() && !m.subject.is_empty())
-        .expect("a message of one list")
-}
-
 fn user_get(server: &common::TestServer, cookie: &str, path: &str) -> common::HttpResponse {
     let res = common::get(server.addr, path, &[("Cookie", cookie)]);
     assert_eq!(res.status, 200, "{path}: {}", res.text());
@@ -153,8 +133,8 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
             users.grant(name, &lists).expect("grant");
         }
     }
-    let secret = only_on(&index, OPS);
-    let public = only_on(&index, DEV);
+    let secret = common::only_on(&index, OPS);
+    let public = common::only_on(&index, DEV);
     let doc = c
         .create_document(
             gleaner::curate::DocKind::Procedure,
@@ -278,7 +258,7 @@ fn after_review_trusts_only_decisions_on_threads_of_the_policys_lists() {
     // thread of a list the policy does not cover, and the Message-ID of a
     // message of that list.
     let other = queue_of(&c, &index, DEV);
-    let dev_message = only_on(&index, DEV);
+    let dev_message = common::only_on(&index, DEV);
     let forged = vec![
         "made-up@nowhere".to_string(),
         other.clone(),

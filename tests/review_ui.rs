@@ -29,11 +29,7 @@ trait ReviewUi {
 
 impl ReviewUi for Session {
     fn login(&self, base: &str, user: &str, password: &str) {
-        self.go(&format!("{base}/login"));
-        self.wait("document.querySelector('#login-form')");
-        self.type_into("#username", user);
-        self.type_into("#password", password);
-        self.click("#login-submit");
+        self.submit_login(&format!("{base}/login"), user, password);
         self.wait(&format!(
             "document.querySelector('#user-name') && document.querySelector('#user-name').textContent.includes({})",
             json!(user)

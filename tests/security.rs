@@ -340,6 +340,39 @@ fn huge_pages_are_400s_not_panics() {
     let res = get(server.addr, "/api/review/queues/none?year=99999999999", &[]);
     assert!(res.status == 400 || res.status == 404, "{}", res.text());
     res.json();
+    // Revision numbers at the ends of i64 on a document that exists (the
+    // default `from` was `to - 1`, which overflowed).
+    let doc = gleaner::curate::Curation::open(dir.path(), "http://gleaner.test")
+        .expect("curation")
+        .create_document(
+            gleaner::curate::DocKind::Procedure,
+            "Numbers",
+            "owner",
+            "Body.",
+            "owner",
+        )
+        .expect("doc");
+    for query in [
+        "to=-9223372036854775808",
+        "from=-9223372036854775808&to=9223372036854775807",
+        "to=9223372036854775808",
+    ] {
+        let path = format!("/api/docs/{}/diff?{query}", doc.id);
+        let res = get(server.addr, &path, &[]);
+        assert!(
+            res.status == 400 || res.status == 404,
+            "{path}: {}",
+            res.text()
+        );
+        assert!(res.json()["error"].is_string(), "{path}");
+    }
+    let path = format!("/api/docs/{}/revisions/-9223372036854775808", doc.id);
+    let res = get(server.addr, &path, &[]);
+    assert!(
+        res.status == 400 || res.status == 404,
+        "{path}: {}",
+        res.text()
+    );
     let out = common::gleaner(
         dir.path(),
         &["search", "--limit", "18446744073709551615", "the"],
@@ -551,20 +584,55 @@ fn secure_cookies_when_configured_or_behind_an_https_proxy() {
         .contains("; Secure"));
 }
 
+/// Only the first of two session cookies was read: a browser holding a stale
+/// one (another path's, or a session since ended) before the live one was
+/// logged out. Now the first that names a live session is used, whether the
+/// two come in one `Cookie` header or two; none live is a 401.
 #[test]
 fn a_stale_session_cookie_before_the_live_one_is_skipped() {
     let dir = tempdir();
     let server = owner_server(dir.path(), &HttpConfig::default());
-    let res = login_from(Ipv4Addr::LOCALHOST, server.addr, "owner", "owner pw");
-    let cookie = res
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string();
-    let both = format!("gleaner_session=stale0000; {cookie}");
-    let me = get(server.addr, "/api/me", &[("Cookie", &both)]);
-    assert_eq!(me.status, 200, "{}", me.text());
-    assert_eq!(me.json()["user"], "owner");
+    let login = || {
+        let res = login_from(Ipv4Addr::LOCALHOST, server.addr, "owner", "owner pw");
+        res.header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("cookie")
+            .to_string()
+    };
+    let (ended, live) = (login(), login());
+    let me = |headers: &[(&str, &str)]| get(server.addr, "/api/me", headers);
+    // End the first session; its token keeps the real form.
+    let logout = http(
+        server.addr,
+        "POST",
+        "/api/logout",
+        &[
+            ("Cookie", &ended),
+            (
+                "X-CSRF-Token",
+                me(&[("Cookie", &ended)]).json()["csrf_token"]
+                    .as_str()
+                    .expect("csrf"),
+            ),
+        ],
+        b"",
+    );
+    assert!(logout.status < 300, "{}", logout.text());
+    assert_eq!(me(&[("Cookie", &ended)]).status, 401);
+    for headers in [
+        vec![("Cookie", format!("gleaner_session=stale0000; {live}"))],
+        vec![("Cookie", format!("{ended}; {live}"))],
+        vec![("Cookie", format!("{live}; {ended}"))],
+        vec![("Cookie", format!("theme=dark; {ended}; other=1; {live}"))],
+        vec![("Cookie", ended.clone()), ("Cookie", live.clone())],
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = me(&headers);
+        assert_eq!(res.status, 200, "{headers:?}: {}", res.text());
+        assert_eq!(res.json()["user"], "owner");
+    }
+    let none = format!("gleaner_session=stale0000; {ended}");
+    assert_eq!(me(&[("Cookie", &none)]).status, 401);
 }
 
 #[test]

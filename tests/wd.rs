@@ -238,6 +238,16 @@ impl Session {
         );
     }
 
+    /// Opens the login page at `url` (`…/login`, perhaps with `?next=`) and
+    /// submits `user` and `password`; does not wait for the answer.
+    pub fn submit_login(&self, url: &str, user: &str, password: &str) {
+        self.go(url);
+        self.wait("document.querySelector('#login-form')");
+        self.type_into("#username", user);
+        self.type_into("#password", password);
+        self.click("#login-submit");
+    }
+
     /// Waits until the JS expression is truthy; returns its value. On timeout
     /// it takes a screenshot and panics with the start of the page's text.
     pub fn wait(&self, script: &str) -> Value {

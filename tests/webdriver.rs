@@ -28,11 +28,7 @@ fn login_search_facet_keyboard_thread_permalink_logout() {
     let s = Session::new(&bin, "webdriver", Duration::from_secs(15));
 
     // Log in.
-    s.go(&format!("{base}/login"));
-    s.wait("document.querySelector('#login-form')");
-    s.type_into("#username", "alice");
-    s.type_into("#password", "correct horse");
-    s.click("#login-submit");
+    s.submit_login(&format!("{base}/login"), "alice", "correct horse");
     s.wait("document.querySelector('#user-name') && document.querySelector('#user-name').textContent.includes('alice')");
 
     // Search from the box.

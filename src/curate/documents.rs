@@ -325,7 +325,7 @@ fn find_doc(tx: &rusqlite::Connection, id_or_slug: &str) -> Result<Document, Cur
             row_doc,
         )
         .optional()?
-        .ok_or_else(|| CurateError::NotFound(format!("no document {id_or_slug:?}")))?;
+        .ok_or_else(|| no_document(id_or_slug))?;
     let body: String = tx.query_row(
         "SELECT body FROM revisions WHERE doc_id = ?1 AND n = ?2",
         params![doc.id, doc.revision],
@@ -626,19 +626,40 @@ pub fn quote_block(c: &NewCitation, id: i64) -> String {
     out
 }
 
-/// Every cited Message-ID, lowercased.
-pub(crate) fn all_cited(c: &Curation) -> Result<Vec<String>, CurateError> {
+/// Every cited Message-ID, lowercased; with `published_only`, only those
+/// cited by published documents (what a reader may know of).
+pub(crate) fn all_cited(c: &Curation, published_only: bool) -> Result<Vec<String>, CurateError> {
     let conn = c.conn();
-    let mut stmt = conn.prepare("SELECT DISTINCT mid FROM citations")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT c.mid FROM citations c JOIN documents d ON d.id = c.doc_id
+         WHERE ?1 = 0 OR d.status = ?2",
+    )?;
+    let rows = stmt.query_map(
+        params![published_only, DocStatus::Published.as_str()],
+        |r| r.get(0),
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The Message-IDs a document cites, lowercased.
-pub(crate) fn cited_by_doc(c: &Curation, id_or_slug: &str) -> Result<Vec<String>, CurateError> {
+/// The Message-IDs a document cites, lowercased. With `published_only`, a
+/// document that is not published is "no document", exactly as one that
+/// does not exist: a reader learns nothing of drafts.
+pub(crate) fn cited_by_doc(
+    c: &Curation,
+    id_or_slug: &str,
+    published_only: bool,
+) -> Result<Vec<String>, CurateError> {
     let conn = c.conn();
     let doc = find_doc(&conn, id_or_slug)?;
+    if published_only && doc.status != DocStatus::Published {
+        return Err(no_document(id_or_slug));
+    }
     let mut stmt = conn.prepare("SELECT DISTINCT mid FROM citations WHERE doc_id = ?1")?;
     let rows = stmt.query_map([doc.id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The error for a document that does not exist (or may not be known).
+fn no_document(id_or_slug: &str) -> CurateError {
+    CurateError::NotFound(format!("no document {id_or_slug:?}"))
 }

@@ -229,19 +229,52 @@ pub fn percent_encode(s: &str) -> String {
 
 impl crate::query::Marks for Curation {
     fn is(&self, name: &str) -> Result<Option<crate::query::marks::Mark>, String> {
-        match name {
-            "cited" => documents::all_cited(self)
-                .map(|ids| Some(crate::query::marks::Mark::Ids(ids)))
-                .map_err(|e| e.to_string()),
-            _ => Ok(None),
-        }
+        is_mark(self, name, false)
     }
 
     fn cited(&self, doc: &str) -> Result<Option<Vec<String>>, String> {
-        documents::cited_by_doc(self, doc)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        cited_mark(self, doc, false)
     }
+}
+
+/// `is:cited` and `cited:` as a reader may use them: over published
+/// documents only, so that a search neither finds what a draft cites nor
+/// tells a draft from a document that does not exist (reviewers and up,
+/// who may read drafts, get the [`Curation`] itself).
+#[derive(Clone)]
+pub struct PublishedMarks(pub Curation);
+
+impl crate::query::Marks for PublishedMarks {
+    fn is(&self, name: &str) -> Result<Option<crate::query::marks::Mark>, String> {
+        is_mark(&self.0, name, true)
+    }
+
+    fn cited(&self, doc: &str) -> Result<Option<Vec<String>>, String> {
+        cited_mark(&self.0, doc, true)
+    }
+}
+
+fn is_mark(
+    c: &Curation,
+    name: &str,
+    published_only: bool,
+) -> Result<Option<crate::query::marks::Mark>, String> {
+    match name {
+        "cited" => documents::all_cited(c, published_only)
+            .map(|ids| Some(crate::query::marks::Mark::Ids(ids)))
+            .map_err(|e| e.to_string()),
+        _ => Ok(None),
+    }
+}
+
+fn cited_mark(
+    c: &Curation,
+    doc: &str,
+    published_only: bool,
+) -> Result<Option<Vec<String>>, String> {
+    documents::cited_by_doc(c, doc, published_only)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

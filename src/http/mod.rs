@@ -142,17 +142,45 @@ impl AppState {
         self
     }
 
-    /// Marks for `is:cited`, `cited:`, `is:archived`, `is:held` in searches.
-    pub(crate) fn marks(&self) -> Option<Arc<dyn crate::query::Marks>> {
+    /// Marks for `is:cited`, `cited:`, `is:archived`, `is:held` in `viewer`'s
+    /// searches: citations of published documents only below reviewers (who
+    /// may read drafts), legal holds for admins only.
+    pub(crate) fn marks_for(&self, viewer: &Viewer) -> Option<Arc<dyn crate::query::Marks>> {
+        use crate::access::Role;
         let mut all: Vec<Arc<dyn crate::query::Marks>> = Vec::new();
         if let Some(c) = &self.curation {
-            all.push(Arc::new(c.clone()));
+            all.push(if viewer.role >= Role::Reviewer {
+                Arc::new(c.clone())
+            } else {
+                Arc::new(crate::curate::PublishedMarks(c.clone()))
+            });
         }
         if let Some(r) = &self.retention {
-            all.push(Arc::new(r.clone()));
+            all.push(if viewer.role >= Role::Admin {
+                Arc::new(r.clone())
+            } else {
+                Arc::new(WithoutHolds(r.clone()))
+            });
         }
         (!all.is_empty())
             .then(|| Arc::new(crate::query::marks::Combined(all)) as Arc<dyn crate::query::Marks>)
+    }
+}
+
+/// The archive marks as a non-admin may use them: `is:held` is refused
+/// whether or not any hold exists (legal holds are for admins).
+struct WithoutHolds(crate::retention::Retention);
+
+impl crate::query::Marks for WithoutHolds {
+    fn is(&self, name: &str) -> Result<Option<crate::query::marks::Mark>, String> {
+        if name == "held" {
+            return Err("'is:held' is for admins".into());
+        }
+        crate::query::Marks::is(&self.0, name)
+    }
+
+    fn cited(&self, doc: &str) -> Result<Option<Vec<String>>, String> {
+        crate::query::Marks::cited(&self.0, doc)
     }
 }
 

@@ -10,6 +10,7 @@
 //! tantivy queries themselves.
 
 pub mod addr_set;
+pub mod exclusion;
 pub mod facets;
 pub mod grammar;
 pub mod harvest;
@@ -81,3 +82,6 @@ impl QueryError {
         }
     }
 }
+
+#[cfg(test)]
+mod pipeline_tests;

@@ -122,13 +122,18 @@ impl<'a> Planner<'a> {
         self.node(ast)
     }
 
+    /// `ast` planned as a clause to exclude (see [`super::exclusion`]).
+    fn excluded(&self, ast: &Ast) -> Result<Box<dyn Query>, QueryError> {
+        Ok(Box::new(super::exclusion::Excluded::new(self.node(ast)?)))
+    }
+
     fn node(&self, ast: &Ast) -> Result<Box<dyn Query>, QueryError> {
         Ok(match ast {
             Ast::And(items) => {
                 let mut clauses = Vec::new();
                 for item in items {
                     match item {
-                        Ast::Not(inner) => clauses.push((Occur::MustNot, self.node(inner)?)),
+                        Ast::Not(inner) => clauses.push((Occur::MustNot, self.excluded(inner)?)),
                         _ => clauses.push((Occur::Must, self.node(item)?)),
                     }
                 }
@@ -146,7 +151,7 @@ impl<'a> Planner<'a> {
             }
             Ast::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery)),
-                (Occur::MustNot, self.node(inner)?),
+                (Occur::MustNot, self.excluded(inner)?),
             ])),
             Ast::Term(term) => self.term(term)?,
             Ast::HasAttachment => {

@@ -128,15 +128,18 @@ fn decoded(stored: StoredMessage) -> MessageJson {
     json
 }
 
-/// The volume an archived message is in, and the active holds covering it.
+/// The volume an archived message is in, and (with `holds`) the active
+/// holds covering it.
 fn retention_state(
     index: &crate::index::MailIndex,
     r: &crate::retention::Retention,
     key: &str,
+    holds: bool,
 ) -> Result<(Option<String>, Vec<String>), crate::retention::RetentionError> {
     let archived = r.archived(key)?.map(|(volume, _)| volume);
     let mut held_by = Vec::new();
-    for hold in r.holds()?.into_iter().filter(|h| h.released_at.is_none()) {
+    let active = if holds { r.holds()? } else { Vec::new() };
+    for hold in active.into_iter().filter(|h| h.released_at.is_none()) {
         let found = query::search::key_matches(index, &hold.query, key, crate::db::now())?;
         if found {
             held_by.push(hold.name);
@@ -156,6 +159,8 @@ pub async fn message(
     let retention = state.retention.clone();
     let index = state.index.clone();
     let readers_only = viewer.role < crate::access::Role::Reviewer;
+    // Legal holds (their names, whether one covers a message) are for admins.
+    let holds_shown = viewer.role >= crate::access::Role::Admin;
     let json = blocking(move || {
         let mut json = decoded(stored);
         if let Some(c) = curation.filter(|_| !json.message_id.is_empty()) {
@@ -166,7 +171,7 @@ pub async fn message(
             }
         }
         if let Some(r) = retention {
-            let (archived, held_by) = retention_state(&index, &r, &json.key)
+            let (archived, held_by) = retention_state(&index, &r, &json.key, holds_shown)
                 .map_err(|e| AppError::internal("retention state", e))?;
             json.archived = archived;
             json.held_by = held_by;

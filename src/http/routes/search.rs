@@ -143,7 +143,7 @@ pub fn request(
         sort,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
         allowed_lists: viewer.allowed_lists.clone(),
-        marks: state.marks(),
+        marks: state.marks_for(viewer),
     })
 }
 
