@@ -368,8 +368,8 @@ fn content_hash(
 }
 
 /// Appends the words of `s` (as `str::split_whitespace` splits it) joined by
-/// single spaces, then the unit separator 0x1f. Bytes of printable ASCII go
-/// by in a tight loop; only other characters are decoded and looked up.
+/// single spaces, then the unit separator 0x1f. Bytes that cannot start a
+/// whitespace character go by in a tight loop; only the others are decoded.
 fn push_words(buf: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut i = 0;
@@ -384,7 +384,13 @@ fn push_words(buf: &mut Vec<u8>, s: &str) {
         }
         let start = i;
         loop {
-            while bytes.get(i).is_some_and(|&b| b > b' ' && b < 0x80) {
+            // Bytes past the space that cannot start a whitespace character:
+            // all but the lead bytes of U+0085, U+00A0 (0xC2), U+1680 (0xE1),
+            // U+2000..U+205F (0xE2) and U+3000 (0xE3).
+            while bytes
+                .get(i)
+                .is_some_and(|&b| b > b' ' && !matches!(b, 0xc2 | 0xe1..=0xe3))
+            {
                 i += 1;
             }
             match whitespace_at(s, i) {

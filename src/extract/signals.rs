@@ -185,16 +185,23 @@ fn looks_like_code(line: &str) -> bool {
 /// Message-IDs mentioned in the text.
 fn cited_ids(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    // `<local@domain>`
+    // `<local@domain>`: what lies between a `<` and the next `>` with no `<`
+    // between them (an id has none), so the text is read once.
     let mut rest = text;
-    while let Some(open) = rest.find('<') {
+    while let Some(open) = memchr::memchr(b'<', rest.as_bytes()) {
         rest = &rest[open + 1..];
-        let Some(close) = rest.find('>') else { break };
-        let inner = &rest[..close];
+        let Some(end) = memchr::memchr2(b'<', b'>', rest.as_bytes()) else {
+            break;
+        };
+        if rest.as_bytes().get(end) == Some(&b'<') {
+            rest = &rest[end..];
+            continue;
+        }
+        let inner = &rest[..end];
         if is_message_id(inner) {
             out.push(inner.to_lowercase());
-            rest = &rest[close + 1..];
         }
+        rest = &rest[end + 1..];
     }
     // Archive links: `.../r/<id>` (public-inbox), `.../message-id/<id>`.
     for marker in ["/r/", "/message-id/", "msgid="] {
@@ -307,6 +314,37 @@ mod tests {
                 "abc.1@mail.example.com"
             ]
         );
+    }
+
+    /// The bracketed ids as first found: from each `<` to the next `>`.
+    fn bracketed_ids_by_rescanning(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('<') {
+            rest = &rest[open + 1..];
+            let Some(close) = rest.find('>') else { break };
+            let inner = &rest[..close];
+            if is_message_id(inner) {
+                out.push(inner.to_lowercase());
+                rest = &rest[close + 1..];
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bracketed_ids_are_found_as_by_rescanning(text in "[ab@.<> ]{0,40}") {
+            proptest::prop_assert_eq!(cited_ids(&text), bracketed_ids_by_rescanning(&text));
+        }
+    }
+
+    #[test]
+    fn ids_behind_code_comparisons_are_found_in_one_pass() {
+        let text = format!("{}<a@b.org> <c@d.org<e@f.org>", "if (a < b) ".repeat(5000));
+        assert_eq!(cited_ids(&text), vec!["a@b.org", "e@f.org"]);
     }
 
     #[test]

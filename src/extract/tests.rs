@@ -476,7 +476,7 @@ fn words_are_pushed_as_split_whitespace_splits_them() {
 
 proptest::proptest! {
     #[test]
-    fn words_are_pushed_as_split_whitespace_splits_any_text(s in "[a-z \\t\\n\\r\\x0b\\x0c\\x00-\\x1f\\x7f\\u{80}-\\u{ff}\\u{1680}\\u{2000}-\\u{200d}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}é😀]{0,40}") {
+    fn words_are_pushed_as_split_whitespace_splits_any_text(s in "[a-z \\t\\n\\r\\x0b\\x0c\\x00-\\x1f\\x7f\\u{80}-\\u{ff}\\u{1680}\\u{2000}-\\u{200d}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}-\\u{3010}\\u{1600}-\\u{16ff}\\u{600}-\\u{6ff}é😀]{0,40}") {
         proptest::prop_assert_eq!(pushed_words(&s), push_words_by_split_whitespace(&s));
     }
 }
