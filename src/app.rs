@@ -91,6 +91,38 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
         .with_retention(retention))
 }
 
+/// Lists named in review and retention policies and in user grants that no
+/// indexed list answers to, or that several do (see [`crate::query::lists`]).
+fn list_name_warnings(state: &AppState, config: &Config) -> Vec<String> {
+    use crate::query::lists::{indexed_lists, warnings};
+    let Ok(indexed) = indexed_lists(&state.index) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(Ok(policies)) = state.curation.as_ref().map(|c| c.policies()) {
+        for p in policies {
+            out.extend(warnings(
+                &format!("review policy {:?}", p.name),
+                &p.lists,
+                &indexed,
+            ));
+        }
+    }
+    for p in &config.retention {
+        out.extend(warnings(
+            &format!("retention policy {:?}", p.name),
+            &p.lists,
+            &indexed,
+        ));
+    }
+    if let Some(Ok(users)) = state.users.as_ref().map(|u| u.list()) {
+        for u in users {
+            out.extend(warnings(&format!("user {:?}", u.name), &u.lists, &indexed));
+        }
+    }
+    out
+}
+
 /// Serves the API and web UI as `config` says until `shutdown` completes.
 /// `on_listening` is called with the bound address (the port may have been 0).
 pub async fn serve(
@@ -107,6 +139,10 @@ pub async fn serve(
             Some(users) => users.list()?.is_empty(),
             None => false,
         };
+        for warning in list_name_warnings(&state, &cfg) {
+            tracing::warn!("{warning}");
+            eprintln!("gleaner: warning: {warning}");
+        }
         Ok::<_, RunError>((state, no_users))
     })
     .await

@@ -16,6 +16,7 @@ mod dedup;
 mod dovecot;
 mod http_api;
 mod kill9;
+mod list_names;
 mod live;
 mod login_next;
 mod pipermail;

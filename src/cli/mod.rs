@@ -257,11 +257,15 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Let a user see lists (List-Ids such as dev.lists.example.org).
+    /// Let a user see lists. Name a list as `list:` does: its full List-Id
+    /// (dev.lists.example.org) or any dot-separated part of it (dev), without
+    /// regard to case; the full id of the indexed list is granted. A name
+    /// matching several lists is refused; one matching none is granted as
+    /// written, with a warning.
     Grant {
         /// Login name.
         name: String,
-        /// List ids.
+        /// List names.
         #[arg(required = true)]
         lists: Vec<String>,
     },

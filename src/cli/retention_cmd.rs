@@ -39,6 +39,13 @@ pub fn archive_cmd(
                 "no [[retention]] policy in the configuration (give --config FILE)"
             );
             let index = open(data)?;
+            let indexed = gleaner::query::lists::indexed_lists(&index)?;
+            for p in &config.retention {
+                let what = format!("retention policy {:?}", p.name);
+                for warning in gleaner::query::lists::warnings(&what, &p.lists, &indexed) {
+                    eprintln!("warning: {warning}");
+                }
+            }
             let retention = Retention::open(data)?;
             let cur = curation(config, data)?;
             let who = actor(by.as_deref());

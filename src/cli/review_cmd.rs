@@ -46,8 +46,27 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
     match command {
         ReviewCommand::List { json } => {
             let index = open(data)?;
+            let indexed = gleaner::query::lists::indexed_lists(&index)?;
+            let mut failed = false;
             for p in c.policies()? {
-                let progress = c.progress(&index, &p.name, &asked)?;
+                for warning in gleaner::query::lists::warnings(
+                    &format!("review policy {:?}", p.name),
+                    &p.lists,
+                    &indexed,
+                ) {
+                    eprintln!("warning: {warning}");
+                }
+                // A policy that cannot be computed (say, a list name of
+                // several lists) is reported; the others are still listed.
+                let progress = match c.progress(&index, &p.name, &asked) {
+                    Ok(progress) => progress,
+                    Err(e) if e.is_user_error() => {
+                        eprintln!("error: review policy {:?}: {e}", p.name);
+                        failed = true;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 if json {
                     writeln!(
                         std::io::stdout(),
@@ -76,7 +95,11 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                     )?;
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         ReviewCommand::Queue {
             policy,

@@ -44,6 +44,23 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(first)
 }
 
+/// The list ids `names` stand for in the index (as `list:` reads a name);
+/// names no indexed list matches are kept as written, each with a warning.
+fn resolve_lists(data: &Path, names: &[String]) -> anyhow::Result<Vec<String>> {
+    let indexed = match gleaner::index::MailIndex::open(&data.join("index"), false) {
+        Ok(index) => gleaner::query::lists::indexed_lists(&index)?,
+        Err(_) => Vec::new(),
+    };
+    let resolved = gleaner::query::lists::resolve_against(names, &indexed)?;
+    for name in &resolved.unknown {
+        eprintln!(
+            "warning: no indexed list is named {name:?}; granted as written (it takes effect \
+             when mail of a list with exactly that id is indexed)"
+        );
+    }
+    Ok(resolved.lists)
+}
+
 /// Runs a `user` subcommand.
 pub fn user(data: &Path, command: UserCommand) -> anyhow::Result<ExitCode> {
     let users = Users::open(data).context("opening the user database")?;
@@ -60,6 +77,7 @@ pub fn user(data: &Path, command: UserCommand) -> anyhow::Result<ExitCode> {
             writeln!(out, "added {name} ({role})")?;
         }
         UserCommand::Grant { name, lists } => {
+            let lists = resolve_lists(data, &lists)?;
             users.grant(&name, &lists)?;
             let user = users.user(&name)?;
             let lists = user.map(|u| u.lists.join(", ")).unwrap_or_default();

@@ -62,6 +62,15 @@ pub enum CurateError {
     Open(#[from] crate::db::OpenError),
 }
 
+impl From<crate::query::lists::ListNameError> for CurateError {
+    fn from(e: crate::query::lists::ListNameError) -> CurateError {
+        match e {
+            crate::query::lists::ListNameError::Query(q) => CurateError::Query(q),
+            ambiguous => CurateError::Invalid(ambiguous.to_string()),
+        }
+    }
+}
+
 impl CurateError {
     /// Is this the caller's mistake (as opposed to a failure of ours)?
     pub fn is_user_error(&self) -> bool {

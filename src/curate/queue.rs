@@ -125,6 +125,13 @@ pub(crate) struct Cached {
     items: Arc<Vec<(ThreadFacts, f64, Vec<Contribution>)>>,
 }
 
+/// The lists of `policy` as the index names them: each name resolved as
+/// `list:` reads it (see [`crate::query::lists`]); a name of several lists
+/// fails the queue, naming them.
+fn policy_lists(index: &MailIndex, policy: &ReviewPolicy) -> Result<Vec<String>, CurateError> {
+    Ok(crate::query::lists::resolve_names(index, &policy.lists)?.lists)
+}
+
 fn year_of(secs: i64) -> i32 {
     year_month(secs).0
 }
@@ -178,11 +185,12 @@ impl Curation {
                 return Ok((c.items.clone(), c.searcher.clone(), cutoff, true));
             }
         }
+        let lists = policy_lists(index, policy)?;
         let facts = harvest(
             index,
             &searcher,
             &HarvestRequest {
-                lists: &policy.lists,
+                lists: &lists,
                 filter: policy.query.as_deref(),
                 cutoff,
                 basis: policy.age_basis,
@@ -329,13 +337,13 @@ impl Curation {
         allowed: Option<&[String]>,
     ) -> Result<(), CurateError> {
         let policy = self.policy(policy)?;
-        let lists: Option<Vec<String>> = match (policy.lists.is_empty(), allowed) {
+        let policy_lists = policy_lists(index, &policy)?;
+        let lists: Option<Vec<String>> = match (policy_lists.is_empty(), allowed) {
             (true, None) => None,
             (true, Some(a)) => Some(a.to_vec()),
-            (false, None) => Some(policy.lists.clone()),
+            (false, None) => Some(policy_lists),
             (false, Some(a)) => Some(
-                policy
-                    .lists
+                policy_lists
                     .iter()
                     .filter(|l| a.iter().any(|x| x.eq_ignore_ascii_case(l)))
                     .cloned()

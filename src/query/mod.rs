@@ -16,6 +16,7 @@ pub mod grammar;
 pub mod harvest;
 pub mod imap;
 pub mod limits;
+pub mod lists;
 pub mod lucene;
 pub mod marks;
 pub mod plan;

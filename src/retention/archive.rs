@@ -160,10 +160,12 @@ pub fn plan(ctx: &Context<'_>, policies: &[RetentionPolicy]) -> Result<Plan, Ret
             continue;
         };
         let before = (cutoff != i64::MAX).then_some(cutoff);
+        // Named as `list:` reads them; a name of several lists is refused.
+        let lists = crate::query::lists::resolve_names(ctx.index, &p.lists)?.lists;
         let mut msgs = due(
             ctx.index,
             &DueRequest {
-                lists: &p.lists,
+                lists: &lists,
                 filter: p.query.as_deref(),
                 before,
                 basis: p.age_basis,

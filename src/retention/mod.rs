@@ -68,6 +68,15 @@ pub enum RetentionError {
     Curate(#[from] crate::curate::CurateError),
 }
 
+impl From<crate::query::lists::ListNameError> for RetentionError {
+    fn from(e: crate::query::lists::ListNameError) -> RetentionError {
+        match e {
+            crate::query::lists::ListNameError::Query(q) => RetentionError::Query(q),
+            ambiguous => RetentionError::Invalid(ambiguous.to_string()),
+        }
+    }
+}
+
 impl RetentionError {
     /// Is this the caller's mistake?
     pub fn is_user_error(&self) -> bool {

@@ -85,6 +85,7 @@ export async function renderReviewHome(main, _m, _params, gen) {
         h('h2', {}, h('a', { href: queueHref(p.name), class: 'policy-link' }, p.name)),
         h('span', { class: ['badge', p.origin === 'config' ? 'origin-config' : 'origin-ui'] }, p.origin === 'config' ? 'from gleaner.toml' : 'made in the UI')),
       h('p', { class: 'policy-desc' }, describe(p)),
+      ...(p.warnings || []).map((w) => h('p', { class: 'form-error', role: 'alert' }, w)),
       progress,
       admin && p.origin !== 'config' ? h('div', { class: 'policy-actions' },
         h('button', { type: 'button', class: 'btn small', onclick: () => form.edit(p) }, 'Edit'),

@@ -42,18 +42,34 @@ pub async fn policies(
 ) -> Result<Json<Value>, AppError> {
     require(&viewer, Role::Reviewer, "review queues are for reviewers")?;
     let c = state.curation()?;
-    let list = blocking(move || Ok(c.policies()?)).await?;
-    let mut list = serde_json::to_value(list).map_err(|e| AppError::internal("policies", e))?;
-    if let (Some(allowed), Some(policies)) = (&viewer.allowed_lists, list.as_array_mut()) {
-        // A policy's lists are shown only as far as the viewer may see them.
-        for p in policies.iter_mut() {
-            if let Some(lists) = p.get_mut("lists").and_then(Value::as_array_mut) {
-                lists.retain(|l| {
-                    l.as_str()
-                        .is_some_and(|l| allowed.iter().any(|a| a.eq_ignore_ascii_case(l)))
-                });
+    let index = state.index.clone();
+    let (policies, indexed) =
+        blocking(move || Ok((c.policies()?, crate::query::lists::indexed_lists(&index)?))).await?;
+    let mut list = Vec::with_capacity(policies.len());
+    for p in policies {
+        // Names as written resolve to the lists they stand for (`list:`'s
+        // rule); admins are told of names that stand for none or several.
+        let warnings = crate::query::lists::warnings(
+            &format!("review policy {:?}", p.name),
+            &p.lists,
+            &indexed,
+        );
+        let resolved = crate::query::lists::resolve_against(&p.lists, &indexed)
+            .map(|r| r.lists)
+            .unwrap_or_else(|_| p.lists.clone());
+        let mut v = serde_json::to_value(&p).map_err(|e| AppError::internal("policies", e))?;
+        match &viewer.allowed_lists {
+            // Everything to admins, the names' problems included.
+            None => v["warnings"] = json!(warnings),
+            // Others see a policy's lists only as far as they may see them.
+            Some(allowed) => {
+                v["lists"] = json!(resolved
+                    .iter()
+                    .filter(|l| allowed.iter().any(|a| a.eq_ignore_ascii_case(l)))
+                    .collect::<Vec<_>>());
             }
         }
+        list.push(v);
     }
     Ok(Json(json!({ "policies": list })))
 }
