@@ -193,3 +193,100 @@ fn search_without_index_explains() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gleaner index"));
 }
+
+/// `search --output ids|files|threads` streams every hit, oldest first, as
+/// `search --json` finds them (the summary's hits are the same messages).
+#[test]
+fn output_modes_list_every_hit() {
+    use std::collections::BTreeSet;
+    let dir = tempdir();
+    let d = dir.path();
+    gleaner_ok(d, &["index", sample().to_str().unwrap()]);
+    let query = "certificate OR ssl";
+    let all = json_lines(&gleaner_ok(
+        d,
+        &["search", "--json", "--limit", "10000", query],
+    ));
+    assert!(all.len() > 50, "{} hits", all.len());
+    let mut by_date: Vec<(String, String, String)> = all
+        .iter()
+        .map(|h| {
+            (
+                h["date"].as_str().unwrap().to_string(),
+                h["message_id"].as_str().unwrap().to_string(),
+                h["thread_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    by_date.sort();
+
+    let ids = gleaner_ok(d, &["search", "--output", "ids", query]);
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), all.len(), "every hit, not the top 20");
+    let expected: BTreeSet<String> = by_date
+        .iter()
+        .map(|(_, id, _)| format!("id:{id}"))
+        .collect();
+    assert_eq!(
+        ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+        expected
+    );
+    // Each id finds its message again.
+    let again = json_lines(&gleaner_ok(d, &["search", "--json", ids[0]]));
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        format!("id:{}", again[0]["message_id"].as_str().unwrap()),
+        ids[0]
+    );
+
+    // Oldest first, and --limit/--offset cut that order.
+    let dates: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            let hit = &json_lines(&gleaner_ok(d, &["search", "--json", id]))[0];
+            hit["date"].as_str().unwrap().to_string()
+        })
+        .take(5)
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
+    let page = gleaner_ok(
+        d,
+        &[
+            "search", "--output", "ids", "--limit", "3", "--offset", "2", query,
+        ],
+    );
+    assert_eq!(page.lines().collect::<Vec<_>>(), ids[2..5].to_vec());
+
+    // Files: a stored place per copy; Maildir files are plain paths that exist.
+    let files = gleaner_ok(d, &["search", "--output", "files", query]);
+    let files: Vec<&str> = files.lines().collect();
+    assert!(
+        files.len() >= all.len(),
+        "{} files for {} hits",
+        files.len(),
+        all.len()
+    );
+    for f in &files {
+        assert!(
+            Path::new(f).is_file() || f.starts_with("mbox:"),
+            "{f} is a file or an mbox location"
+        );
+    }
+
+    // Threads: each conversation once.
+    let threads = gleaner_ok(d, &["search", "--output", "threads", query]);
+    let threads: Vec<&str> = threads.lines().collect();
+    let unique: BTreeSet<&str> = threads.iter().copied().collect();
+    assert_eq!(unique.len(), threads.len(), "no conversation twice");
+    let expected: BTreeSet<String> = by_date
+        .iter()
+        .map(|(_, _, t)| format!("thread:{t}"))
+        .collect();
+    assert_eq!(
+        unique
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
+}

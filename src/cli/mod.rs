@@ -46,6 +46,25 @@ pub enum LogFormat {
     Json,
 }
 
+/// What `search` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputArg {
+    /// Each hit with its date, sender, subject and a snippet (the top 20 by
+    /// default).
+    #[default]
+    Summary,
+    /// `id:<Message-ID>` of every matching message, oldest first (the key of a
+    /// message without one); `id:` finds it again.
+    Ids,
+    /// Where every matching message is stored, one per line, oldest first:
+    /// the file path of a Maildir or .eml message, else its location
+    /// (`mbox:PATH#OFFSET+LENGTH`, `volume:...`).
+    Files,
+    /// `thread:<id>` of every conversation with a matching message, once
+    /// each, in the order of their oldest match.
+    Threads,
+}
+
 /// Result order for `search`.
 #[derive(ValueEnum, Clone, Copy, Debug, Default)]
 pub enum SortArg {
@@ -92,15 +111,22 @@ pub enum Command {
         /// One JSON object per hit, one per line.
         #[arg(long)]
         json: bool,
-        /// Hits to show.
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
+        /// Hits to show (default: 20 with the summary, every hit with
+        /// `--output ids|files|threads`).
+        #[arg(long)]
+        limit: Option<usize>,
         /// Hits to skip.
         #[arg(long, default_value_t = 0)]
         offset: usize,
-        /// Order of hits.
+        /// Order of hits (the summary only; the other outputs stream every
+        /// hit oldest first).
         #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
         sort: SortArg,
+        /// What to print: a summary of the top hits, or every hit's
+        /// Message-ID, stored location or conversation, without snippets
+        /// (like notmuch's --output=messages|files|threads).
+        #[arg(long, value_enum, default_value_t = OutputArg::Summary, conflicts_with = "json")]
+        output: OutputArg,
         /// The query (several words are joined with spaces).
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
@@ -552,8 +578,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             limit,
             offset,
             sort,
+            output,
             query,
-        } => search_cmd::search(&config, data, &query.join(" "), limit, offset, sort, json),
+        } => {
+            let text = query.join(" ");
+            if output == OutputArg::Summary {
+                let limit = limit.unwrap_or(20);
+                search_cmd::search(&config, data, &text, limit, offset, sort, json)
+            } else {
+                search_cmd::list_hits(&config, data, &text, output, limit, offset)
+            }
+        }
         Command::Show {
             raw,
             json,

@@ -29,6 +29,99 @@ fn now() -> i64 {
 }
 
 /// `gleaner search QUERY`
+/// The curation and retention marks (`is:`, `cited:`), opened only when a
+/// query asks for them.
+fn lazy_marks(config: &gleaner::config::Config, data: &Path) -> Arc<dyn Marks> {
+    let (dir, public_url) = (data.to_path_buf(), config.http.public_url());
+    Arc::new(Lazy::new(move || {
+        let curation = Curation::open(&dir, &public_url).map_err(|e| e.to_string())?;
+        let retention = Retention::open(&dir).map_err(|e| e.to_string())?;
+        Ok(Arc::new(Combined(vec![Arc::new(curation), Arc::new(retention)])) as Arc<dyn Marks>)
+    }))
+}
+
+/// `search --output ids|files|threads`: every hit (or `limit` of them after
+/// `offset`), oldest first, one line each, no snippets: what scripts and
+/// mail clients want from a whole result set.
+pub fn list_hits(
+    config: &gleaner::config::Config,
+    data: &Path,
+    text: &str,
+    output: super::OutputArg,
+    limit: Option<usize>,
+    offset: usize,
+) -> anyhow::Result<ExitCode> {
+    use super::OutputArg;
+    use gleaner::store::Location;
+    let index = open(data)?;
+    let req = Request {
+        query: text.to_string(),
+        limit: 0,
+        offset: 0,
+        sort: Sort::Oldest,
+        now: now(),
+        allowed_lists: None,
+        marks: Some(lazy_marks(config, data)),
+    };
+    let budget = Arc::new(gleaner::query::limits::Budget::job());
+    let found = query::search::matching(&index, &req, &budget)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut threads = std::collections::HashSet::new();
+    let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
+    let mut failed: Option<std::io::Error> = None;
+    found.for_each(&index, &budget, |m| {
+        let mut lines = Vec::new();
+        match output {
+            OutputArg::Ids | OutputArg::Summary => {
+                let id = if m.message_id.is_empty() {
+                    &m.key
+                } else {
+                    &m.message_id
+                };
+                lines.push(format!("id:{id}"));
+            }
+            OutputArg::Files => {
+                for uri in &m.locations {
+                    lines.push(match Location::from_uri(uri) {
+                        Ok(Location::File { path }) => path.display().to_string(),
+                        _ => uri.clone(),
+                    });
+                }
+            }
+            OutputArg::Threads => {
+                if threads.insert(m.thread_id.clone()) {
+                    lines.push(format!("thread:{}", m.thread_id));
+                }
+            }
+        }
+        if lines.is_empty() {
+            return true;
+        }
+        if skip > 0 {
+            skip -= 1;
+            return true;
+        }
+        for line in lines {
+            if let Err(e) = writeln!(out, "{line}") {
+                failed = Some(e);
+                return false;
+            }
+        }
+        left -= 1;
+        left > 0
+    })?;
+    match failed {
+        // The reader went away (`| head`): not an error.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Some(e) => return Err(e.into()),
+        None => {}
+    }
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 pub fn search(
     config: &gleaner::config::Config,
     data: &Path,
@@ -39,7 +132,6 @@ pub fn search(
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
     let index = open(data)?;
-    let (dir, public_url) = (data.to_path_buf(), config.http.public_url());
     let req = Request {
         query: text.to_string(),
         limit,
@@ -51,12 +143,7 @@ pub fn search(
         },
         now: now(),
         allowed_lists: None,
-        // Opened only when the query asks `is:` or `cited:`.
-        marks: Some(Arc::new(Lazy::new(move || {
-            let curation = Curation::open(&dir, &public_url).map_err(|e| e.to_string())?;
-            let retention = Retention::open(&dir).map_err(|e| e.to_string())?;
-            Ok(Arc::new(Combined(vec![Arc::new(curation), Arc::new(retention)])) as Arc<dyn Marks>)
-        }))),
+        marks: Some(lazy_marks(config, data)),
     };
     let results = query::search(&index, &req)?;
     let mut out = std::io::stdout().lock();
