@@ -558,3 +558,48 @@ fn queue_explanations_match_the_threads_signals() {
             .any(|p| p["signal"] == "similarity" && p["points"].as_f64().unwrap() > 0.0));
     }
 }
+
+/// A reviewer's note shows on the thread page (issue 18 item 6): the thread
+/// API gives reviewers every queue's decision with its note, and readers none.
+#[test]
+fn review_notes_show_on_the_thread_to_reviewers_only() {
+    let dir = common::tempdir();
+    let data = dir.path();
+    common::gleaner_ok(
+        data,
+        &["index", common::sample().to_str().expect("utf-8 path")],
+    );
+    add_users(data);
+    let server = TestServer::start(data, true);
+    let (ada, rita, rob) = (
+        login(&server, "ada"),
+        login(&server, "rita"),
+        login(&server, "rob"),
+    );
+    ada.ok(
+        "PUT",
+        "/api/review/policies/ops-old",
+        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
+    );
+    let q = rita.ok("GET", "/api/review/queues/ops-old?limit=2", &json!({}));
+    let threads = ids(&q["items"]);
+    let (noted, plain) = (&threads[0], &threads[1]);
+    let note = "Still true: the runbook step 3 covers it.";
+    rita.ok(
+        "POST",
+        "/api/review/queues/ops-old/decisions",
+        &json!({"threads": [noted], "decision": "promote", "note": note}),
+    );
+    let reviews = |c: &Client<'_>, t: &str| {
+        c.ok("GET", &format!("/api/threads/{}", enc(t)), &json!({}))["reviews"].clone()
+    };
+    let seen = reviews(&rita, noted);
+    assert_eq!(seen.as_array().map(Vec::len), Some(1), "{seen}");
+    assert_eq!(seen[0]["policy"], "ops-old");
+    assert_eq!(seen[0]["decision"], "promote");
+    assert_eq!(seen[0]["note"], note);
+    assert_eq!(seen[0]["by"], "rita");
+    // Undecided: an empty list; a reader: no reviews at all.
+    assert_eq!(reviews(&rita, plain), json!([]));
+    assert_eq!(reviews(&rob, noted), Value::Null);
+}

@@ -202,6 +202,49 @@ impl Curation {
         Ok(out)
     }
 
+    /// Every queue's decision on a conversation known by any of `ids` (its
+    /// id and the Message-IDs of its messages: a conversation merged into
+    /// another was known by the id of one of its messages), newest first,
+    /// with the policy's name.
+    pub fn decisions_on(&self, ids: &[String]) -> Result<Vec<(String, Recorded)>, CurateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT policy, decision, note, decided_by, decided_at FROM decisions WHERE thread_id = ?1",
+        )?;
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for id in ids {
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            let rows = stmt.query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (policy, decision, note, by, at) = row?;
+                if let Ok(decision) = decision.parse() {
+                    out.push((
+                        policy,
+                        Recorded {
+                            decision,
+                            note,
+                            by,
+                            at,
+                        },
+                    ));
+                }
+            }
+        }
+        out.sort_by(|a, b| b.1.at.cmp(&a.1.at).then_with(|| a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
     /// Threads promoted in any policy, oldest promotion first.
     pub fn promoted_threads(&self) -> Result<Vec<String>, CurateError> {
         let conn = self.conn();

@@ -86,6 +86,7 @@ export async function renderThread(main, match, params, gen) {
       h('p', { class: 'muted' },
         [plural(flat.length, 'message'), plural(authors.size, 'participant'), span, lists.join(', ')].filter(Boolean).join(' · '), ' · ',
         h('a', { href: searchHref(`thread:"${String(t.thread_id || id).replace(/"/g, '')}"`, 'oldest') }, 'as search results'))),
+    reviewNotes(t.reviews),
     tree));
   resetSelection();
 
@@ -98,6 +99,19 @@ export async function renderThread(main, match, params, gen) {
     // unless the reader has moved meanwhile.
     if (focused && isCurrent(gen) && Math.abs(window.scrollY - y) < 2) toFocus();
   });
+}
+
+const DECIDED = { promote: 'Promoted', keep: 'Kept', dismiss: 'Dismissed' };
+
+/** The review queues' decisions on this conversation, notes first-class (reviewers only). */
+function reviewNotes(reviews) {
+  if (!Array.isArray(reviews) || !reviews.length) return null;
+  return h('section', { id: 'thread-reviews', class: 'thread-reviews', 'aria-label': 'Review decisions' },
+    h('h2', { class: 'small' }, 'Reviewed'),
+    h('ul', {}, ...reviews.map((r) => h('li', { class: 'review-note' },
+      h('strong', {}, `${DECIDED[r.decision] || r.decision} in “${r.policy}”`),
+      ` by ${r.by}, `, h('time', { datetime: r.at || null }, fmtDay(r.at)),
+      r.note ? h('blockquote', { class: 'note-text' }, String(r.note)) : h('span', { class: 'muted' }, ' (no note)')))));
 }
 
 async function loadOne([mid, box], gen) {

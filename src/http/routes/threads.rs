@@ -29,6 +29,29 @@ struct ThreadJson {
     thread_id: String,
     subject: String,
     messages: Vec<NodeJson>,
+    /// Review decisions on the conversation with their notes (reviewers and
+    /// up; absent for readers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reviews: Option<Vec<ReviewJson>>,
+}
+
+#[derive(Serialize)]
+struct ReviewJson {
+    policy: String,
+    decision: String,
+    note: String,
+    by: String,
+    at: String,
+}
+
+/// Every id the conversation is known by: its own and its messages'.
+fn ids_of(nodes: &[NodeJson], out: &mut Vec<String>) {
+    for n in nodes {
+        if !n.message_id.is_empty() {
+            out.push(n.message_id.clone());
+        }
+        ids_of(&n.children, out);
+    }
 }
 
 fn node_json(n: ThreadNode) -> NodeJson {
@@ -51,14 +74,37 @@ pub async fn thread(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let allowed = viewer.allowed_lists;
-    let found = blocking(move || Ok(thread::thread(&state.index, &id, allowed.as_deref())?))
+    let allowed = viewer.allowed_lists.clone();
+    let index = state.index.clone();
+    let found = blocking(move || Ok(thread::thread(&index, &id, allowed.as_deref())?))
         .await?
         .ok_or(AppError::NotFound("no such thread"))?;
-    let body = ThreadJson {
+    let mut body = ThreadJson {
         thread_id: found.thread_id,
         subject: found.subject,
         messages: found.roots.into_iter().map(node_json).collect(),
+        reviews: None,
     };
+    // Reviewers see the queues' decisions on a conversation they can see,
+    // notes included.
+    if viewer.role >= crate::access::Role::Reviewer {
+        if let Ok(c) = state.curation() {
+            let mut ids = vec![body.thread_id.clone()];
+            ids_of(&body.messages, &mut ids);
+            let found = blocking(move || Ok(c.decisions_on(&ids)?)).await?;
+            body.reviews = Some(
+                found
+                    .into_iter()
+                    .map(|(policy, r)| ReviewJson {
+                        policy,
+                        decision: r.decision.as_str().to_string(),
+                        note: r.note,
+                        by: r.by,
+                        at: rfc3339(r.at),
+                    })
+                    .collect(),
+            );
+        }
+    }
     Ok(Json(body).into_response())
 }
