@@ -18,6 +18,7 @@ mod http_api;
 mod kill9;
 mod live;
 mod login_next;
+mod mcp;
 mod pipermail;
 mod queue_robust;
 mod retention;

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::columnar::StrColumn;
 use tantivy::{DocAddress, Order};
 
 use super::limits::{self, Budget};
@@ -72,26 +71,12 @@ pub fn conversations(index: &MailIndex, req: &Request) -> Result<Conversations, 
     };
     query.check()?;
     // Thread of each match, in rank order: the first seen is a thread's best.
-    let mut columns: HashMap<u32, Option<StrColumn>> = HashMap::new();
+    let mut columns = super::thread::ThreadColumns::new(&searcher);
     let mut order: Vec<(String, DocAddress)> = Vec::new();
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut buf = String::new();
     for addr in ranked {
-        let col = columns.entry(addr.segment_ord).or_insert_with(|| {
-            searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .str("thread")
-                .ok()
-                .flatten()
-        });
-        buf.clear();
-        if let Some(col) = col {
-            if let Some(ord) = col.term_ords(addr.doc_id).next() {
-                col.ord_to_str(ord, &mut buf)
-                    .map_err(|e| QueryError::Index(e.into()))?;
-            }
-        }
+        columns.read(addr, &mut buf)?;
         // A message without a thread id is a conversation of its own.
         let thread = if buf.is_empty() {
             format!("\u{0}{}:{}", addr.segment_ord, addr.doc_id)
