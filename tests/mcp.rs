@@ -421,3 +421,139 @@ fn the_python_sdk_over_streamable_http_drafts_and_cites_and_the_web_api_shows_it
         401
     );
 }
+
+/// A `tools/call` through the protocol layer, in process.
+fn call(mcp: &gleaner::mcp::Mcp, token: &str, name: &str, args: Value) -> Value {
+    use gleaner::mcp::protocol::{handle, Session};
+    let caller = mcp.caller(&gleaner::mcp::Credential::Token(token.to_string()));
+    let msg = serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": name, "arguments": args}});
+    let answer = handle(mcp, &caller, &mut Session::default(), &msg).expect("an answer");
+    assert_eq!(answer["id"], 7);
+    answer["result"].clone()
+}
+
+#[test]
+fn review_and_decide_as_a_token_budgets_and_the_rate_limit_in_process() {
+    use serde_json::json;
+    let dir = tempdir();
+    let tokens = archive(dir.path());
+    let index = gleaner::index::MailIndex::open(&dir.path().join("index"), false).unwrap();
+    let users = gleaner::access::Users::open(dir.path()).unwrap();
+    let curation = gleaner::curate::Curation::open(dir.path(), "http://gleaner.test").unwrap();
+    let policy =
+        serde_json::from_value(json!({"name": "old", "lists": [OPS, DEV], "older_than": "6y"}))
+            .unwrap();
+    curation.put_policy(&policy, "test").unwrap();
+    let mcp = gleaner::mcp::Mcp::new(index, users)
+        .with_curation(curation.clone())
+        .with_rate(0, 0);
+
+    // A reviewer's queue through a token, then a decision recorded as the token.
+    let q = call(
+        &mcp,
+        &tokens.editor,
+        "review_queue",
+        json!({"policy": "old", "limit": 3}),
+    );
+    assert_eq!(q["isError"], false, "{q}");
+    let items = q["structuredContent"]["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    let thread = items[0]["thread_id"].as_str().unwrap().to_string();
+    let d = call(
+        &mcp,
+        &tokens.editor,
+        "decide",
+        json!({"policy": "old", "threads": [thread], "decision": "promote"}),
+    );
+    assert_eq!(d["isError"], false, "{d}");
+    let entry = curation
+        .audit(Some(&format!("thread:{thread}")), 5)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action.starts_with("review."))
+        .expect("an audit entry for the decision");
+    assert_eq!(entry.actor, "alice (mcp token alice-laptop)");
+    // A reader may not see queues; a read-only token may not decide.
+    let r = call(&mcp, &tokens.reader, "review_queue", json!({}));
+    assert_eq!(r["isError"], true);
+    assert!(r["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("reviewers"));
+    let ro = call(
+        &mcp,
+        &tokens.read_only,
+        "decide",
+        json!({"policy": "old", "threads": ["x"], "decision": "keep"}),
+    );
+    assert!(ro["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("read-only"));
+    // A bad query is a tool error naming the position.
+    let bad = call(
+        &mcp,
+        &tokens.editor,
+        "search",
+        json!({"query": "disk (list:ops"}),
+    );
+    assert_eq!(bad["isError"], true);
+    assert!(bad["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("position"));
+
+    // The budget: a thread cut to 1,000 characters says so.
+    let t = call(
+        &mcp,
+        &tokens.editor,
+        "read_thread",
+        json!({"thread_id": thread, "max_chars": 1000}),
+    );
+    let t = &t["structuredContent"];
+    if t["total_messages"].as_u64().unwrap() > t["messages"].as_array().unwrap().len() as u64 {
+        assert!(t["truncated"].as_str().unwrap().contains("left out"));
+    }
+    let m = call(
+        &mcp,
+        &tokens.editor,
+        "read_message",
+        json!({"message_id": t["messages"][0]["message_id"], "max_chars": 1000}),
+    );
+    let own = &m["structuredContent"]["own_words"];
+    if let Some(next) = own["next_offset"].as_u64() {
+        assert!(own["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("offset={next} to read on")));
+    }
+
+    // The rate limit: a burst of 3, then "retry".
+    let limited = mcp.clone().with_rate(60, 3);
+    for _ in 0..3 {
+        assert_eq!(
+            call(&limited, &tokens.editor, "list_lists", json!({}))["isError"],
+            false
+        );
+    }
+    let over = gleaner::mcp::protocol::handle(
+        &limited,
+        &limited.caller(&gleaner::mcp::Credential::Token(tokens.editor.clone())),
+        &mut Default::default(),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list_lists", "arguments": {}}}),
+    )
+    .unwrap();
+    assert!(
+        over["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry in"),
+        "{over}"
+    );
+    // Another token is not limited by this one.
+    assert_eq!(
+        call(&limited, &tokens.reader, "list_lists", json!({}))["isError"],
+        false
+    );
+}

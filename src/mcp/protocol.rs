@@ -31,6 +31,8 @@ pub mod code {
     pub const UNAUTHORIZED: i64 = -32001;
     /// A resource that does not exist (or that the caller cannot see).
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
+    /// Too many calls from this caller: retry later (the message says when).
+    pub const RATE_LIMITED: i64 = -32000;
 }
 
 /// What one connection remembers: the version agreed in `initialize`.
@@ -130,6 +132,7 @@ impl From<McpError> for Failure {
                 code::UNAUTHORIZED
             }
             McpError::NotFound(_) => code::RESOURCE_NOT_FOUND,
+            McpError::RateLimited(_) => code::RATE_LIMITED,
             McpError::Invalid(_) => code::INVALID_PARAMS,
             e if e.is_user_error() => code::INVALID_PARAMS,
             _ => code::INTERNAL_ERROR,
