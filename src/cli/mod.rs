@@ -254,6 +254,7 @@ pub enum Command {
     ///
     /// Example client configuration:
     ///   {"command": "gleaner", "args": ["--data", "/srv/gleaner", "mcp", "--user", "alice"]}
+    #[command(verbatim_doc_comment)]
     Mcp {
         /// Act as this user (see `gleaner user list`).
         #[arg(long, conflicts_with = "token")]
@@ -271,6 +272,7 @@ pub enum Command {
     ///   gleaner token create laptop --user alice --read-only
     ///   gleaner token list
     ///   gleaner token revoke laptop
+    #[command(verbatim_doc_comment)]
     Token {
         #[command(subcommand)]
         command: TokenCommand,
