@@ -123,6 +123,27 @@ fn list_name_warnings(state: &AppState, config: &Config) -> Vec<String> {
     out
 }
 
+/// The MCP server of `serve` (`[mcp] http`), sharing the API's index and
+/// databases; it answers API tokens only, whether or not web logins are on.
+pub fn mcp_state(config: &Config, state: &AppState) -> Result<Option<crate::mcp::Mcp>, RunError> {
+    if !config.mcp.http {
+        return Ok(None);
+    }
+    let users = match &state.users {
+        Some(u) => u.clone(),
+        None => Users::open(&config.data)?,
+    };
+    let mut mcp = crate::mcp::Mcp::new(state.index.clone(), users)
+        .with_rate(config.mcp.rate_per_minute, config.mcp.rate_burst);
+    if let Some(c) = &state.curation {
+        mcp = mcp.with_curation(c.clone());
+    }
+    if let Some(r) = &state.retention {
+        mcp = mcp.with_retention(r.clone());
+    }
+    Ok(Some(mcp))
+}
+
 /// Serves the API and web UI as `config` says until `shutdown` completes.
 /// `on_listening` is called with the bound address (the port may have been 0).
 pub async fn serve(
@@ -133,7 +154,7 @@ pub async fn serve(
     let watermark = SharedWatermark::default();
     let cfg = config.clone();
     let wm = watermark.clone();
-    let (state, no_users) = tokio::task::spawn_blocking(move || {
+    let (state, no_users, mcp) = tokio::task::spawn_blocking(move || {
         let state = state(&cfg, wm)?;
         let no_users = match &state.users {
             Some(users) => users.list()?.is_empty(),
@@ -143,7 +164,8 @@ pub async fn serve(
             tracing::warn!("{warning}");
             eprintln!("gleaner: warning: {warning}");
         }
-        Ok::<_, RunError>((state, no_users))
+        let mcp = mcp_state(&cfg, &state)?;
+        Ok::<_, RunError>((state, no_users, mcp))
     })
     .await
     .map_err(|e| RunError::Io {
@@ -215,7 +237,11 @@ pub async fn serve(
         .local_addr()
         .map_err(|source| RunError::Io { addr, source })?;
     on_listening(bound);
-    let served = http::serve(listener, state, stopped(stop_rx)).await;
+    let extra = match mcp {
+        Some(mcp) => crate::mcp::http::router(mcp),
+        None => axum::Router::new(),
+    };
+    let served = http::serve_with(listener, state, extra, stopped(stop_rx)).await;
     live_stop.store(true, Ordering::SeqCst);
     if let Some(handle) = live {
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;

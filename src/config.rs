@@ -55,6 +55,32 @@ pub struct Config {
     pub backup: BackupSection,
     /// `[limits]`: what one search may cost (see docs/SECURITY.md).
     pub limits: crate::query::limits::Limits,
+    /// `[mcp]`: the MCP server for assistants (docs/MCP.md).
+    pub mcp: McpSection,
+}
+
+/// `[mcp]`: the MCP server (`/mcp` on `serve`, and `gleaner mcp` on stdio).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpSection {
+    /// Serve Streamable HTTP at `/mcp` on `serve` (default true; it answers
+    /// only requests with a valid API token).
+    pub http: bool,
+    /// Tool calls and resource reads per minute per token (or stdio user),
+    /// on average (default 120; 0: no limit).
+    pub rate_per_minute: u32,
+    /// ... and at once (default 30).
+    pub rate_burst: u32,
+}
+
+impl Default for McpSection {
+    fn default() -> Self {
+        McpSection {
+            http: true,
+            rate_per_minute: crate::mcp::DEFAULT_RATE_PER_MINUTE,
+            rate_burst: crate::mcp::DEFAULT_RATE_BURST,
+        }
+    }
 }
 
 pub use crate::retention::{ArchiveSection, BackupSection, RetentionPolicy};
@@ -97,6 +123,7 @@ impl Default for Config {
             archive: ArchiveSection::default(),
             backup: BackupSection::default(),
             limits: crate::query::limits::Limits::default(),
+            mcp: McpSection::default(),
         }
     }
 }

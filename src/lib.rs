@@ -32,14 +32,20 @@ pub mod query;
 /// Retention: archive volumes, legal holds, backups.
 pub mod retention;
 
-/// Users, roles, grants, sessions (SQLite).
+/// Users, roles, grants, sessions, API tokens (SQLite).
 pub mod access;
+
+/// The marks kept outside the index as each role may search by them.
+pub mod marks;
 
 /// The Solr-compatible endpoint Dovecot's fts_solr plugin talks to.
 pub mod solr;
 
 /// The JSON API and the embedded web UI.
 pub mod http;
+
+/// The MCP server (Model Context Protocol) for assistants: stdio and Streamable HTTP.
+pub mod mcp;
 
 /// Wires the parts together: index, users, live indexer, HTTP server.
 pub mod app;

@@ -6,8 +6,10 @@
 //! turns cookies into [`Users::session`] calls. Every call is blocking SQLite
 //! work, so async callers run it under `spawn_blocking`.
 
+pub mod rate;
 mod sessions;
 pub mod throttle;
+mod tokens;
 mod users;
 
 use std::fmt;
@@ -17,8 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+pub use rate::RateLimit;
 pub use sessions::{NewSession, SessionInfo, SessionSummary, SESSION_LIFETIME_SECS};
 pub use throttle::{Throttle, ThrottleConfig};
+pub use tokens::{NewToken, TokenInfo, TokenSummary, TOKEN_PREFIX};
 pub use users::UserInfo;
 
 /// What a user may do. Each role includes the ones before it.
@@ -120,7 +124,8 @@ pub struct Users {
 
 /// Schema migrations of this module, applied in order; never edit one that
 /// has shipped, add a new one.
-const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         role TEXT NOT NULL,
@@ -139,7 +144,19 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         created INTEGER NOT NULL,
         expires INTEGER NOT NULL
      );
-     CREATE INDEX sessions_expires ON sessions(expires);"];
+     CREATE INDEX sessions_expires ON sessions(expires);",
+    // API tokens for assistants (MCP): only the SHA-256 of the secret is kept.
+    "CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        read_only INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        last_used INTEGER
+     );",
+];
 
 /// The name under which this module's schema version is recorded.
 const COMPONENT: &str = "access";

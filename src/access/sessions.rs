@@ -30,7 +30,7 @@ pub struct SessionInfo {
     pub csrf: String,
 }
 
-fn token_hash(token: &str) -> String {
+pub(super) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

@@ -2,6 +2,7 @@
 
 mod doc_cmd;
 mod index_cmd;
+mod mcp_cmd;
 mod retention_cmd;
 mod review_cmd;
 mod search_cmd;
@@ -266,6 +267,74 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Serve the MCP (Model Context Protocol) on stdin/stdout, for an assistant on this machine.
+    ///
+    /// An assistant (Claude Desktop, an IDE, any MCP client) starts this command and
+    /// talks JSON-RPC to it over stdin/stdout; it then searches and reads the archive
+    /// and drafts documents with citations as the user it acts for, under that user's
+    /// role and list grants, every change in the audit log. Say who with --user NAME
+    /// (you run it, you choose), or with an API token in the environment variable
+    /// GLEANER_TOKEN (`gleaner token create`; --read-only tokens cannot write).
+    /// Over the network, `gleaner serve` answers the same at /mcp. See docs/MCP.md.
+    ///
+    /// Example client configuration:
+    ///   {"command": "gleaner", "args": ["--data", "/srv/gleaner", "mcp", "--user", "alice"]}
+    #[command(verbatim_doc_comment)]
+    Mcp {
+        /// Act as this user (see `gleaner user list`).
+        #[arg(long, conflicts_with = "token")]
+        user: Option<String>,
+        /// Act as this API token's user (prefer the environment variable: a
+        /// command line is visible to other users of the machine).
+        #[arg(long, env = "GLEANER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// API tokens for assistants (MCP): create (shown once), list, revoke.
+    ///
+    /// A token acts as its user, with their role and list grants as they are
+    /// at each request; a --read-only token can only read. Only a hash of the
+    /// token is stored. Creating and revoking are audited.
+    ///   gleaner token create laptop --user alice --read-only
+    ///   gleaner token list
+    ///   gleaner token revoke laptop
+    #[command(verbatim_doc_comment)]
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// `gleaner token ...`
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a token for a user; prints it once on standard output.
+    Create {
+        /// A name for the token (letters, digits, '.', '_', '-'), e.g. the machine it is for.
+        name: String,
+        /// The user it acts as.
+        #[arg(long)]
+        user: String,
+        /// It may only read: search, read, list (no decisions, drafts or citations).
+        #[arg(long)]
+        read_only: bool,
+        /// Who makes it, for the audit log (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List tokens: name, user, read-only or not, created, last used (never the secret).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: requests presenting it fail from now on.
+    Revoke {
+        /// The token's name.
+        name: String,
+        /// Who revokes it, for the audit log (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -631,6 +700,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             serve_cmd::serve(&config)
         }
         Command::User { command } => user_cmd::user(data, command),
+        Command::Mcp { user, token } => mcp_cmd::mcp(&config, data, user, token),
+        Command::Token { command } => mcp_cmd::token(data, command),
         Command::Review { command } => review_cmd::review(&config, data, command),
         Command::Doc { command } => doc_cmd::doc(&config, data, command),
         Command::Audit { command } => match command {

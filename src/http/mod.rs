@@ -143,44 +143,9 @@ impl AppState {
     }
 
     /// Marks for `is:cited`, `cited:`, `is:archived`, `is:held` in `viewer`'s
-    /// searches: citations of published documents only below reviewers (who
-    /// may read drafts), legal holds for admins only.
+    /// searches (see [`crate::marks`]).
     pub(crate) fn marks_for(&self, viewer: &Viewer) -> Option<Arc<dyn crate::query::Marks>> {
-        use crate::access::Role;
-        let mut all: Vec<Arc<dyn crate::query::Marks>> = Vec::new();
-        if let Some(c) = &self.curation {
-            all.push(if viewer.role >= Role::Reviewer {
-                Arc::new(c.clone())
-            } else {
-                Arc::new(crate::curate::PublishedMarks(c.clone()))
-            });
-        }
-        if let Some(r) = &self.retention {
-            all.push(if viewer.role >= Role::Admin {
-                Arc::new(r.clone())
-            } else {
-                Arc::new(WithoutHolds(r.clone()))
-            });
-        }
-        (!all.is_empty())
-            .then(|| Arc::new(crate::query::marks::Combined(all)) as Arc<dyn crate::query::Marks>)
-    }
-}
-
-/// The archive marks as a non-admin may use them: `is:held` is refused
-/// whether or not any hold exists (legal holds are for admins).
-struct WithoutHolds(crate::retention::Retention);
-
-impl crate::query::Marks for WithoutHolds {
-    fn is(&self, name: &str) -> Result<Option<crate::query::marks::Mark>, String> {
-        if name == "held" {
-            return Err("'is:held' is for admins".into());
-        }
-        crate::query::Marks::is(&self.0, name)
-    }
-
-    fn cited(&self, doc: &str) -> Result<Option<Vec<String>>, String> {
-        crate::query::Marks::cited(&self.0, doc)
+        crate::marks::for_role(self.curation.as_ref(), self.retention.as_ref(), viewer.role)
     }
 }
 
@@ -197,6 +162,13 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 /// The whole application: API, UI, security headers.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The application with `extra` routes beside it (another surface, such as
+/// the MCP endpoint, mounted by `app.rs`: this module does not know it),
+/// under the same security headers, JSON errors and `Host` check.
+pub fn router_with(state: AppState, extra: Router) -> Router {
     let state = Arc::new(state);
     let api = Router::new()
         .route("/me", get(routes::auth::me))
@@ -232,10 +204,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .merge(assets::routes())
+        .with_state(state.clone())
+        .merge(extra)
         .layer(middleware::from_fn(json_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), check_host))
+        .layer(middleware::from_fn_with_state(state, check_host))
         .layer(middleware::from_fn(security_headers))
-        .with_state(state)
 }
 
 /// With auth off, answers only requests whose `Host` is a loopback name or
@@ -335,6 +308,16 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// [`serve`] with `extra` routes (see [`router_with`]).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let mut state = state;
     // The port actually bound (the configured one may be 0), for the Host check.
     if let Ok(addr) = listener.local_addr() {
@@ -342,7 +325,7 @@ pub async fn serve(
     }
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router_with(state, extra).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

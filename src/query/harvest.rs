@@ -280,25 +280,12 @@ fn thread_ids_of(
     searcher: &tantivy::Searcher,
     docs: &HashSet<DocAddress>,
 ) -> Result<HashSet<String>, QueryError> {
-    let mut cols: HashMap<SegmentOrdinal, Option<StrColumn>> = HashMap::new();
+    let mut columns = super::thread::ThreadColumns::new(searcher);
     let mut out = HashSet::new();
     let mut buf = String::new();
     for addr in docs {
-        let col = cols.entry(addr.segment_ord).or_insert_with(|| {
-            searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .str("thread")
-                .ok()
-                .flatten()
-        });
-        if let Some(col) = col {
-            if let Some(ord) = col.term_ords(addr.doc_id).next() {
-                buf.clear();
-                if col.ord_to_str(ord, &mut buf).map_err(io)? {
-                    out.insert(buf.clone());
-                }
-            }
+        if columns.read(*addr, &mut buf)? {
+            out.insert(buf.clone());
         }
     }
     Ok(out)

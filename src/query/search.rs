@@ -242,7 +242,7 @@ fn top(
 }
 
 /// Snippet generators per body field, made on first use.
-struct Snippets<'a> {
+pub(crate) struct Snippets<'a> {
     index: &'a MailIndex,
     searcher: &'a Searcher,
     query: &'a dyn Query,
@@ -252,7 +252,7 @@ struct Snippets<'a> {
 const SNIPPET_CHARS: usize = 200;
 
 impl<'a> Snippets<'a> {
-    fn new(index: &'a MailIndex, searcher: &'a Searcher, query: &'a dyn Query) -> Self {
+    pub(crate) fn new(index: &'a MailIndex, searcher: &'a Searcher, query: &'a dyn Query) -> Self {
         Snippets {
             index,
             searcher,
@@ -261,7 +261,7 @@ impl<'a> Snippets<'a> {
         }
     }
 
-    fn make(&mut self, m: &StoredMessage) -> Snippet {
+    pub(crate) fn make(&mut self, m: &StoredMessage) -> Snippet {
         let field = self.index.fields.body_field_for(&m.lang);
         let generator = self.by_field.entry(field).or_insert_with(|| {
             SnippetGenerator::create(self.searcher, self.query, field)

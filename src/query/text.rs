@@ -10,12 +10,7 @@ use crate::index::doc::StoredMessage;
 /// locations the caller may see: pass a [`StoredMessage::visible_to`] copy).
 /// `None` when no copy can be read or parsed.
 pub fn full_text(m: &StoredMessage) -> Option<String> {
-    let bytes = crate::store::read_first(&m.locations).ok()?;
-    let ctx = ExtractContext {
-        list: Some(m.list.as_str()).filter(|l| !l.is_empty()),
-        ..ExtractContext::default()
-    };
-    let d = extract::extract(&bytes, &ctx).ok()?;
+    let d = decode(m)?;
     Some(
         [
             d.subject.as_str(),
@@ -26,6 +21,18 @@ pub fn full_text(m: &StoredMessage) -> Option<String> {
         ]
         .join("\n"),
     )
+}
+
+/// `m` re-read from the first of its locations that can be read and
+/// decoded (a pipermail archive's copy as such); `None` when none can.
+pub fn decode(m: &StoredMessage) -> Option<extract::MailDoc> {
+    let bytes = crate::store::read_first(&m.locations).ok()?;
+    let ctx = ExtractContext {
+        list: Some(m.list.as_str()).filter(|l| !l.is_empty()),
+        envelope: None,
+        pipermail: crate::store::pipermail::is_archive_uri(&m.locations),
+    };
+    extract::extract(&bytes, &ctx).ok()
 }
 
 /// Does `passage` occur in `text`, whitespace runs counting as one space?

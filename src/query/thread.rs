@@ -16,6 +16,50 @@ use super::{visible, QueryError};
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
 
+/// The thread id of documents by address, from the `thread` fast field,
+/// each segment's column opened once.
+pub struct ThreadColumns<'a> {
+    searcher: &'a tantivy::Searcher,
+    columns: HashMap<u32, Option<tantivy::columnar::StrColumn>>,
+}
+
+impl<'a> ThreadColumns<'a> {
+    /// No column opened yet.
+    pub fn new(searcher: &'a tantivy::Searcher) -> ThreadColumns<'a> {
+        ThreadColumns {
+            searcher,
+            columns: HashMap::new(),
+        }
+    }
+
+    /// Writes the thread id of `addr` into `buf` (cleared first); `false`
+    /// when it has none.
+    pub fn read(
+        &mut self,
+        addr: tantivy::DocAddress,
+        buf: &mut String,
+    ) -> Result<bool, QueryError> {
+        buf.clear();
+        let searcher = self.searcher;
+        let col = self.columns.entry(addr.segment_ord).or_insert_with(|| {
+            searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .str("thread")
+                .ok()
+                .flatten()
+        });
+        let Some(col) = col else {
+            return Ok(false);
+        };
+        let Some(ord) = col.term_ords(addr.doc_id).next() else {
+            return Ok(false);
+        };
+        col.ord_to_str(ord, buf)
+            .map_err(|e| QueryError::from(tantivy::TantivyError::from(e)))
+    }
+}
+
 /// Messages returned for one thread at most.
 pub const MAX_THREAD_MESSAGES: usize = 10_000;
 
