@@ -602,4 +602,27 @@ fn review_notes_show_on_the_thread_to_reviewers_only() {
     // Undecided: an empty list; a reader: no reviews at all.
     assert_eq!(reviews(&rita, plain), json!([]));
     assert_eq!(reviews(&rob, noted), Value::Null);
+
+    // The document the thread is cited into shows the note beside it.
+    let ed = login(&server, "ed");
+    let doc = ed.ok(
+        "POST",
+        "/api/docs",
+        &json!({"kind": "procedure", "title": "Disk alerts", "body": "Intro.\n"}),
+    )["document"]["id"]
+        .as_i64()
+        .expect("doc id");
+    rita.ok(
+        "POST",
+        &format!("/api/docs/{doc}/citations"),
+        &json!({"thread_id": noted}),
+    );
+    let read = ed.ok("GET", &format!("/api/docs/{doc}"), &json!({}));
+    let cited_thread = read["citations"][0]["thread_id"]
+        .as_str()
+        .expect("thread id");
+    assert_eq!(cited_thread, noted.as_str());
+    let notes = &read["reviews"][cited_thread];
+    assert_eq!(notes[0]["note"], note, "{read}");
+    assert_eq!(notes[0]["decision"], "promote");
 }

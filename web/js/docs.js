@@ -154,6 +154,7 @@ class DocView {
     this.doc = data.document || {};
     this.html = typeof data.html === 'string' ? data.html : '';
     this.citations = Array.isArray(data.citations) ? data.citations : [];
+    this.reviews = data.reviews && typeof data.reviews === 'object' ? data.reviews : {};
   }
 
   show(edit) {
@@ -205,7 +206,7 @@ class DocView {
     }
     const cits = this.citations;
     this.citeBox.replaceChildren(h('h2', { id: 'doc-citations-h' }, `Citations (${fmtNum(cits.length)})`),
-      cits.length ? h('ol', { class: 'citations' }, cits.map(citationItem)) : h('p', { class: 'muted small' }, 'No messages cited yet. Cite one from a message page or by promoting a thread in a review queue.'));
+      cits.length ? h('ol', { class: 'citations' }, cits.map((c) => citationItem(c, this.reviews))) : h('p', { class: 'muted small' }, 'No messages cited yet. Cite one from a message page or by promoting a thread in a review queue.'));
   }
 
   edit() {
@@ -377,7 +378,9 @@ function renderDiff(box, d) {
   box.replaceChildren(head, lines.length ? pre : h('p', { class: 'muted' }, 'The two revisions have the same text.'));
 }
 
-function citationItem(c) {
+const DECIDED = { promote: 'Promoted', keep: 'Kept', dismiss: 'Dismissed' };
+
+function citationItem(c, reviews = {}) {
   // A citation of a message this reader cannot see: the server sent its number only.
   if (c.hidden) {
     return h('li', { class: 'citation hidden-citation', id: `cit-${c.id}` },
@@ -390,7 +393,10 @@ function citationItem(c) {
       h('a', { href, class: 'cit-link' }, String(c.subject || '(no subject)'))),
     h('p', { class: 'cit-meta muted small' }, [c.author, c.list, secsDay(c.date)].filter(Boolean).map(String).join(' · '),
       c.created_by ? ` — cited by ${c.created_by} on ${secsDay(c.created_at)}` : ''),
-    c.excerpt ? h('blockquote', { class: 'cit-excerpt' }, String(c.excerpt)) : null);
+    c.excerpt ? h('blockquote', { class: 'cit-excerpt' }, String(c.excerpt)) : null,
+    // Reviewers see why the thread was kept: the review notes on it.
+    ...(Array.isArray(reviews[c.thread_id]) ? reviews[c.thread_id] : []).filter((r) => r.note).map((r) =>
+      h('p', { class: 'cit-review small' }, h('strong', {}, `${DECIDED[r.decision] || r.decision} in “${r.policy}” by ${r.by}: `), String(r.note))));
 }
 
 // --- the message view's part ----------------------------------------------------------

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::review::{actor, require};
 use crate::access::Role;
 use crate::curate::documents::DocUpdate;
-use crate::curate::redact::{Reader, Redaction};
+use crate::curate::redact::{CitationView, Reader, Redaction};
 use crate::curate::{Curation, DocKind, DocStatus, Document, NewCitation};
 use crate::http::{blocking, json_body, AppError, Shared, Viewer};
 use crate::query;
@@ -93,7 +93,32 @@ pub async fn create(
     Ok(Json(json!({ "document": doc })))
 }
 
-/// `GET /api/docs/{id}`: the document, its HTML, its citations.
+/// The queues' decisions, notes included, on the conversations of the
+/// citations shown (hidden ones name nothing), by thread id.
+fn review_notes(c: &Curation, citations: &[CitationView]) -> Result<Value, AppError> {
+    let mut out = serde_json::Map::new();
+    for view in citations {
+        let CitationView::Shown(cited) = view else {
+            continue;
+        };
+        if out.contains_key(&cited.cited.thread_id) {
+            continue;
+        }
+        let decisions = c.decisions_on(std::slice::from_ref(&cited.cited.thread_id))?;
+        let notes: Vec<Value> = decisions
+            .into_iter()
+            .map(|(policy, r)| {
+                json!({"policy": policy, "decision": r.decision.as_str(), "note": r.note,
+                       "by": r.by, "at": crate::http::rfc3339(r.at)})
+            })
+            .collect();
+        out.insert(cited.cited.thread_id.clone(), Value::Array(notes));
+    }
+    Ok(Value::Object(out))
+}
+
+/// `GET /api/docs/{id}`: the document, its HTML, its citations (and, for
+/// reviewers and up, the review notes of the cited conversations).
 pub async fn get(
     State(state): State<Shared>,
     viewer: Viewer,
@@ -104,7 +129,12 @@ pub async fn get(
         readable(&c, &viewer, &id)?;
         let read = c.read_document(&id, Some(&reader(&state, &viewer)))?;
         let html = crate::curate::export::render_html(&read.markdown);
-        Ok(json!({ "document": read.document, "citations": read.citations, "html": html }))
+        let mut out =
+            json!({ "document": read.document, "citations": read.citations, "html": html });
+        if viewer.role >= Role::Reviewer {
+            out["reviews"] = review_notes(&c, &read.citations)?;
+        }
+        Ok(out)
     })
     .await?;
     Ok(Json(out))
