@@ -599,6 +599,17 @@ fn review_notes_show_on_the_thread_to_reviewers_only() {
     assert_eq!(seen[0]["decision"], "promote");
     assert_eq!(seen[0]["note"], note);
     assert_eq!(seen[0]["by"], "rita");
+    // The queue item carries the note too (a decided item, with all=1).
+    let all = rita.ok(
+        "GET",
+        "/api/review/queues/ops-old?limit=1000&all=1",
+        &json!({}),
+    );
+    let item = all["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["thread_id"] == noted.as_str()))
+        .expect("the decided item");
+    assert_eq!(item["reviews"][0]["note"], note);
     // Undecided: an empty list; a reader: no reviews at all.
     assert_eq!(reviews(&rita, plain), json!([]));
     assert_eq!(reviews(&rob, noted), Value::Null);

@@ -465,6 +465,8 @@ class QueueView {
           h('td', {}, String(x.why || x.signal || '')),
           h('td', { class: 'num' }, `${Number(x.points) >= 0 ? '+' : ''}${(Number(x.points) || 0).toFixed(2)}`))))),
       item.similar_to ? h('p', { class: 'small' }, h('a', { href: threadHref(item.similar_to), id: 'qd-similar' }, 'Open the promoted thread it resembles')) : null,
+      ...(Array.isArray(item.reviews) ? item.reviews : []).map((r) => h('p', { class: 'qd-review small' },
+        h('strong', {}, `${LABEL[r.decision] || r.decision} in “${r.policy}” by ${r.by}`), r.note ? `: ${r.note}` : ' (no note)')),
       preview]);
     clearTimeout(this.previewTimer);
     const mid = item.first_message_id;

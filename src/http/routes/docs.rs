@@ -104,15 +104,8 @@ fn review_notes(c: &Curation, citations: &[CitationView]) -> Result<Value, AppEr
         if out.contains_key(&cited.cited.thread_id) {
             continue;
         }
-        let decisions = c.decisions_on(std::slice::from_ref(&cited.cited.thread_id))?;
-        let notes: Vec<Value> = decisions
-            .into_iter()
-            .map(|(policy, r)| {
-                json!({"policy": policy, "decision": r.decision.as_str(), "note": r.note,
-                       "by": r.by, "at": crate::http::rfc3339(r.at)})
-            })
-            .collect();
-        out.insert(cited.cited.thread_id.clone(), Value::Array(notes));
+        let notes = super::review::reviews_json(c, std::slice::from_ref(&cited.cited.thread_id))?;
+        out.insert(cited.cited.thread_id.clone(), notes);
     }
     Ok(Value::Object(out))
 }

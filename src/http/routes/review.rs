@@ -157,6 +157,22 @@ fn asked<'a>(allowed: Option<&'a [String]>, budget: &'a Arc<Budget>) -> Asked<'a
     }
 }
 
+/// One queue's decision on a conversation, note included, as the API shows it.
+pub(crate) fn review_json(policy: &str, r: &crate::curate::decisions::Recorded) -> Value {
+    json!({"policy": policy, "decision": r.decision.as_str(), "note": r.note,
+           "by": r.by, "at": crate::http::rfc3339(r.at)})
+}
+
+/// Every queue's decisions on conversation `thread` (known by any of `ids`).
+pub(crate) fn reviews_json(c: &crate::curate::Curation, ids: &[String]) -> Result<Value, AppError> {
+    Ok(Value::Array(
+        c.decisions_on(ids)?
+            .iter()
+            .map(|(policy, r)| review_json(policy, r))
+            .collect(),
+    ))
+}
+
 /// `GET /api/review/queues/{name}?offset=&limit=&all=1&list=&year=`
 pub async fn queue(
     State(state): State<Shared>,
@@ -170,17 +186,25 @@ pub async fn queue(
     let allowed = viewer.allowed_lists.clone();
     let q = blocking(move || {
         let budget = Budget::interactive();
-        Ok(c.queue(
+        let q = c.queue(
             &state.index,
             &name,
             &opts,
             &asked(allowed.as_deref(), &budget),
-        )?)
+        )?;
+        let mut v = serde_json::to_value(&q).map_err(|e| AppError::internal("queue json", e))?;
+        // Each item carries every queue's decisions and notes on its
+        // conversation (another queue's reviewer may have said why already).
+        if let Some(items) = v.get_mut("items").and_then(Value::as_array_mut) {
+            for item in items {
+                let thread = item["thread_id"].as_str().unwrap_or_default().to_string();
+                item["reviews"] = reviews_json(&c, &[thread])?;
+            }
+        }
+        Ok(v)
     })
     .await?;
-    Ok(Json(
-        serde_json::to_value(q).map_err(|e| AppError::internal("queue json", e))?,
-    ))
+    Ok(Json(q))
 }
 
 #[derive(Deserialize)]

@@ -32,16 +32,7 @@ struct ThreadJson {
     /// Review decisions on the conversation with their notes (reviewers and
     /// up; absent for readers).
     #[serde(skip_serializing_if = "Option::is_none")]
-    reviews: Option<Vec<ReviewJson>>,
-}
-
-#[derive(Serialize)]
-struct ReviewJson {
-    policy: String,
-    decision: String,
-    note: String,
-    by: String,
-    at: String,
+    reviews: Option<serde_json::Value>,
 }
 
 /// Every id the conversation is known by: its own and its messages'.
@@ -91,19 +82,7 @@ pub async fn thread(
         if let Ok(c) = state.curation() {
             let mut ids = vec![body.thread_id.clone()];
             ids_of(&body.messages, &mut ids);
-            let found = blocking(move || Ok(c.decisions_on(&ids)?)).await?;
-            body.reviews = Some(
-                found
-                    .into_iter()
-                    .map(|(policy, r)| ReviewJson {
-                        policy,
-                        decision: r.decision.as_str().to_string(),
-                        note: r.note,
-                        by: r.by,
-                        at: rfc3339(r.at),
-                    })
-                    .collect(),
-            );
+            body.reviews = Some(blocking(move || super::review::reviews_json(&c, &ids)).await?);
         }
     }
     Ok(Json(body).into_response())
