@@ -125,6 +125,9 @@ pub struct HttpConfig {
     pub trust_proxy_headers: bool,
     /// Password hashes computed at once (each takes ~19 MiB; default 0: one per core).
     pub login_concurrency: usize,
+    /// Who may read `/metrics`: `"admin"` (default: admin sessions and
+    /// loopback clients) or `"public"` (see docs/SECURITY.md).
+    pub metrics: crate::metrics::MetricsAccess,
 }
 
 impl HttpConfig {
@@ -146,6 +149,7 @@ impl Default for HttpConfig {
             secure_cookies: false,
             trust_proxy_headers: false,
             login_concurrency: 0,
+            metrics: crate::metrics::MetricsAccess::Admin,
         }
     }
 }
