@@ -19,6 +19,7 @@ mod kill9;
 mod list_names;
 mod live;
 mod login_next;
+mod metrics;
 mod pipermail;
 mod queue_robust;
 mod retention;

@@ -156,8 +156,9 @@ fn follow(
     }
     let report = live.reconcile_all();
     live.commit()?;
-    ready(&report);
+    // Ready before `ready` says so: whoever it tells finds /readyz agreeing.
     live.opts.metrics.set_phase(Phase::Following);
+    ready(&report);
     let mut last_rescan = Instant::now();
     while !shutdown.load(Ordering::SeqCst) {
         // Wake often only while something waits to be committed.
