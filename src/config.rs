@@ -284,6 +284,16 @@ mod tests {
     }
 
     #[test]
+    fn metrics_access_is_admin_unless_public() {
+        let read = |t: &str| Config::from_toml(t, Path::new("g.toml")).map(|c| c.http.metrics);
+        use crate::metrics::MetricsAccess;
+        assert_eq!(read("").ok(), Some(MetricsAccess::Admin));
+        let public = read("[http]\nmetrics = \"public\"").ok();
+        assert_eq!(public, Some(MetricsAccess::Public));
+        assert!(read("[http]\nmetrics = \"everyone\"").is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = Config::from_toml("[http]\nlisen = \"x\"", Path::new("g.toml"));
         assert!(matches!(err, Err(ConfigError::Parse { .. })));
