@@ -339,3 +339,50 @@ impl SolrState {
         self.inner.max_body_bytes
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::metrics::Exposition;
+
+    /// Requests to the Solr endpoint land in the shared request metrics
+    /// under `surface="solr"`, by route template and error kind.
+    #[tokio::test]
+    async fn solr_requests_are_counted_as_their_own_surface() {
+        let requests = Arc::new(Requests::default());
+        let cfg = SolrConfig {
+            user: Some("dovecot".into()),
+            password: Some("secret".into()),
+            ..SolrConfig::default()
+        };
+        let state =
+            SolrState::new(ImapIndex::in_ram().unwrap(), &cfg).with_metrics(requests.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /solr/dovecot/select?q=secretword HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        let mut out = Exposition::new();
+        requests.write(&mut out);
+        let text = out.finish();
+        for line in [
+            "gleaner_http_request_duration_seconds_count{surface=\"solr\",route=\"/solr/{core}/select\",status=\"4xx\"} 1",
+            "gleaner_http_errors_total{surface=\"solr\",kind=\"unauthorized\"} 1",
+            "gleaner_http_requests_in_flight{surface=\"solr\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(!text.contains("secretword") && !text.contains("dovecot"));
+    }
+}
