@@ -359,6 +359,41 @@ fn metrics_of_a_real_server_parse_and_count_what_happened() {
     for (name, _, _) in &after {
         assert!(name.starts_with("gleaner_"), "{name}");
     }
+    // One delivery: indexed once, committed, and the lag back to 0.
+    let indexed = |f: &[(String, String, Vec<Sample>)]| {
+        total(f, "gleaner_indexer_messages_indexed_total", &[])
+    };
+    let commits = |f: &[(String, String, Vec<Sample>)]| {
+        total(f, "gleaner_indexer_commit_duration_seconds_count", &[])
+    };
+    let tmp = dir.path().join("delivery");
+    std::fs::write(
+        &tmp,
+        "From: M <m@example.org>\nSubject: metered\nMessage-ID: <metered@example.org>\n\
+         Date: Fri, 27 Nov 2026 10:00:00 +0000\n\nOne more.\n",
+    )
+    .expect("write");
+    std::fs::rename(&tmp, mail.join("ops/new/1800000000.9.metrics")).expect("deliver");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let now = parse(&python, &scrape());
+        if indexed(&now) == indexed(&after) + 1.0
+            && total(&now, "gleaner_indexer_lag_seconds", &[]) == 0.0
+        {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delivery was not indexed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(commits(&delivered) > commits(&after), "a commit was timed");
+    assert_eq!(
+        total(&delivered, "gleaner_index_documents", &[]),
+        total(&after, "gleaner_index_documents", &[]) + 1.0
+    );
+
     let mut secret: Vec<String> = lists.clone();
     secret.extend(["zanzibarquokka", "wombatquill"].map(String::from));
     for s in &secret {
