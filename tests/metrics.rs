@@ -347,6 +347,11 @@ fn metrics_of_a_real_server_parse_and_count_what_happened() {
     assert!(total(&after, "gleaner_indexer_messages_indexed_total", &[]) > 0.0);
     assert!(total(&after, "gleaner_indexer_commit_duration_seconds_count", &[]) >= 1.0);
     assert_eq!(total(&after, "gleaner_indexer_caught_up", &[]), 1.0);
+    let merges = "gleaner_indexer_merges_started_total";
+    assert!(after
+        .iter()
+        .flat_map(|(_, _, s)| s)
+        .any(|s| s.name == merges));
     assert_eq!(
         total(
             &after,

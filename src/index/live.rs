@@ -123,6 +123,7 @@ fn follow(
     ready: impl FnOnce(&IngestReport),
 ) -> Result<(), IndexError> {
     let writer = Writer::new(index, 2)?;
+    writer.count_merges(opts.metrics.merges_started());
     let mut live = Live {
         writer,
         index,

@@ -4,6 +4,7 @@
 //! these; it never sees how they are exposed.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::histogram::{Histogram, COMMIT_BUCKETS};
@@ -29,6 +30,7 @@ pub struct IndexerMetrics {
     duplicates: AtomicU64,
     skipped: AtomicU64,
     commits: Histogram,
+    merges: Arc<AtomicU64>,
     /// Unix milliseconds of the oldest change seen and not yet committed (0: none).
     oldest_unindexed_ms: AtomicI64,
     phase: AtomicU8,
@@ -41,6 +43,7 @@ impl Default for IndexerMetrics {
             duplicates: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             commits: Histogram::new(COMMIT_BUCKETS),
+            merges: Arc::default(),
             oldest_unindexed_ms: AtomicI64::new(0),
             phase: AtomicU8::new(0),
         }
@@ -78,6 +81,11 @@ impl IndexerMetrics {
         self.indexed.fetch_add(indexed, Ordering::Relaxed);
         self.duplicates.fetch_add(duplicates, Ordering::Relaxed);
         self.skipped.fetch_add(skipped, Ordering::Relaxed);
+    }
+
+    /// The counter of segment merges started, for the index writer to count into.
+    pub fn merges_started(&self) -> Arc<AtomicU64> {
+        self.merges.clone()
     }
 
     /// A change in a store was noticed (the lag starts here unless an older
@@ -132,6 +140,11 @@ impl IndexerMetrics {
             "gleaner_indexer_commit_duration_seconds",
             "Time of each commit of the live indexer (including the reader reload).",
             &[(&[], &self.commits.snapshot())],
+        );
+        out.counter(
+            "gleaner_indexer_merges_started_total",
+            "Segment merges the live indexer's writer started (their duration is not observable).",
+            &[(&[], n(&self.merges))],
         );
         out.gauge(
             "gleaner_indexer_lag_seconds",
