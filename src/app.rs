@@ -18,6 +18,7 @@ use crate::index::ingest::Source;
 use crate::index::live::{self, LiveOptions};
 use crate::index::watermark::SharedWatermark;
 use crate::index::{IndexError, MailIndex};
+use crate::metrics::{DiskPaths, IndexerMetrics, Metrics, Phase};
 use crate::solr::{self, SolrConfig, SolrState};
 
 /// Why the server could not run.
@@ -84,7 +85,9 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
     let curation = Curation::open(&config.data, &config.http.public_url())?;
     curation.sync_config_policies(&config.review)?;
     let retention = crate::retention::Retention::open(&config.data)?;
+    let disk = DiskPaths::new(&config.data, config.archive.dir_for(&config.data));
     Ok(AppState::new(index, users, watermark, config.http.auth)?
+        .with_metrics(Arc::new(Metrics::default().with_disk(disk)))
         .with_search_cache(config.http.search_cache)
         .with_http(&config.http)
         .with_curation(curation)
@@ -195,7 +198,14 @@ pub async fn serve(
     // HTTP server's index so its commits are visible at once.
     let live_stop = Arc::new(AtomicBool::new(false));
     let backups = start_backups(config, state.index.clone(), live_stop.clone())?;
-    let live = start_live(config, state.index.clone(), watermark, live_stop.clone());
+    let live = start_live(
+        config,
+        state.index.clone(),
+        watermark,
+        live_stop.clone(),
+        state.metrics.indexer.clone(),
+    );
+    let metrics = state.metrics.clone();
 
     // The Solr-compatible endpoint for Dovecot, when configured.
     let solr_task = match &config.solr {
@@ -218,7 +228,8 @@ pub async fn serve(
                     addr: section.listen,
                     source: std::io::Error::other(e),
                 })?
-                .map_err(|e| RunError::Solr(e.to_string()))?;
+                .map_err(|e| RunError::Solr(e.to_string()))?
+                .with_metrics(metrics.requests.clone());
             let rx = stop_rx.clone();
             Some(tokio::spawn(async move {
                 if let Err(e) = solr::serve(solr_state, &cfg, stopped(rx)).await {
@@ -259,21 +270,28 @@ pub async fn serve(
 }
 
 /// Starts the live indexer on the configured sources (none: no thread).
+/// `metrics` is in its catching-up phase before this returns, so `/readyz`
+/// cannot answer ready before the indexer has started.
 fn start_live(
     config: &Config,
     index: MailIndex,
     watermark: SharedWatermark,
     stop: Arc<AtomicBool>,
+    metrics: Arc<IndexerMetrics>,
 ) -> Option<std::thread::JoinHandle<()>> {
     if config.sources.is_empty() {
         return None;
     }
+    metrics.set_phase(Phase::CatchingUp);
     let sources: Vec<Source> = config.sources.iter().map(Source::from).collect();
     Some(std::thread::spawn(move || {
         let result = live::run(
             &index,
             sources,
-            LiveOptions::default(),
+            LiveOptions {
+                metrics,
+                ..LiveOptions::default()
+            },
             watermark,
             &stop,
             |r| {

@@ -152,6 +152,9 @@ pub struct HttpConfig {
     pub trust_proxy_headers: bool,
     /// Password hashes computed at once (each takes ~19 MiB; default 0: one per core).
     pub login_concurrency: usize,
+    /// Who may read `/metrics`: `"admin"` (default: admin sessions and
+    /// loopback clients) or `"public"` (see docs/SECURITY.md).
+    pub metrics: crate::metrics::MetricsAccess,
 }
 
 impl HttpConfig {
@@ -173,6 +176,7 @@ impl Default for HttpConfig {
             secure_cookies: false,
             trust_proxy_headers: false,
             login_concurrency: 0,
+            metrics: crate::metrics::MetricsAccess::Admin,
         }
     }
 }
@@ -304,6 +308,16 @@ mod tests {
         assert!(c.http.auth);
         assert_eq!(c.sources.len(), 2);
         assert_eq!(c.sources[1].kind, SourceKind::Mbox);
+    }
+
+    #[test]
+    fn metrics_access_is_admin_unless_public() {
+        let read = |t: &str| Config::from_toml(t, Path::new("g.toml")).map(|c| c.http.metrics);
+        use crate::metrics::MetricsAccess;
+        assert_eq!(read("").ok(), Some(MetricsAccess::Admin));
+        let public = read("[http]\nmetrics = \"public\"").ok();
+        assert_eq!(public, Some(MetricsAccess::Public));
+        assert!(read("[http]\nmetrics = \"everyone\"").is_err());
     }
 
     #[test]

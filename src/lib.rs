@@ -23,6 +23,9 @@ pub mod store;
 /// Bytes → `MailDoc`.
 pub mod extract;
 
+/// Operating figures for Prometheus (`/metrics`).
+pub mod metrics;
+
 /// The tantivy index.
 pub mod index;
 

@@ -20,6 +20,7 @@ mod list_names;
 mod live;
 mod login_next;
 mod mcp;
+mod metrics;
 mod pipermail;
 mod queue_robust;
 mod retention;

@@ -14,7 +14,7 @@
 //!   at all (see [`Watched`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::query::marks::{Mark, Marks};
@@ -63,6 +63,8 @@ impl Key {
 pub struct SearchCache<V> {
     capacity: usize,
     inner: Mutex<Inner<V>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 struct Inner<V> {
@@ -79,6 +81,8 @@ impl<V> SearchCache<V> {
                 map: HashMap::new(),
                 order: VecDeque::new(),
             }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -89,12 +93,29 @@ impl<V> SearchCache<V> {
         }
     }
 
-    /// The answer stored under `key`.
+    /// The answer stored under `key` (counted as a hit or a miss; with the
+    /// cache off every lookup is a miss).
     pub fn get(&self, key: &Key) -> Option<Arc<V>> {
-        if self.capacity == 0 {
-            return None;
-        }
-        self.lock().map.get(key).cloned()
+        let found = if self.capacity == 0 {
+            None
+        } else {
+            self.lock().map.get(key).cloned()
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups so far: (hits, misses).
+    pub fn lookups(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Stores an answer; entries of older index generations go first, then the oldest.
@@ -218,8 +239,10 @@ mod tests {
             cache.get(&Key::new(&req("a", None), 2)).is_none(),
             "oldest out"
         );
+        assert_eq!(cache.lookups(), (1, 2));
         let off = SearchCache::new(0);
         off.put(Key::new(&req("a", None), 1), Arc::new(1));
         assert!(off.get(&Key::new(&req("a", None), 1)).is_none());
+        assert_eq!(off.lookups(), (0, 1));
     }
 }

@@ -61,6 +61,26 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// What kind of error this is, as `/metrics` counts it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::BadQuery { .. } => "bad_query",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) | AppError::Missing(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::WrongPassword => "wrong_password",
+            AppError::TooManyRequests { .. } => "throttled",
+            AppError::Limited(l) if l.limit.is_deadline() => "deadline",
+            AppError::Limited(_) => "limit",
+            AppError::Busy { .. } => "busy",
+            AppError::WrongHost => "wrong_host",
+            AppError::Internal => "internal",
+        }
+    }
+
     /// Logs `err` (what we were doing: `context`) and returns [`AppError::Internal`].
     pub fn internal(context: &str, err: impl std::fmt::Display) -> AppError {
         tracing::error!("{context}: {err}");
@@ -109,6 +129,15 @@ impl From<CurateError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let kind = crate::metrics::ErrorKind(self.kind());
+        let mut res = self.response();
+        res.extensions_mut().insert(kind);
+        res
+    }
+}
+
+impl AppError {
+    fn response(self) -> Response {
         let (status, body) = match self {
             AppError::BadQuery { message, position } => (
                 StatusCode::BAD_REQUEST,

@@ -1,6 +1,7 @@
 //! The HTTP surface: the JSON API under `/api` and the embedded web UI.
 //!
-//! Handlers live in `routes/<area>.rs`; `error.rs` is the only place that maps
+//! Handlers live in `routes/<area>.rs` (`routes/ops.rs`: `/metrics`,
+//! `/healthz`, `/readyz`); `error.rs` is the only place that maps
 //! errors to status codes; `viewer.rs` turns a request's session cookie into
 //! who is asking and which lists they may see; `assets.rs` serves `web/`.
 //! Every tantivy and SQLite call runs under `spawn_blocking`. This module
@@ -59,6 +60,10 @@ pub struct AppState {
     /// The listen address, whose port a `Host` header must name when auth is
     /// off ([`serve`] sets the port actually bound).
     pub listen: Option<SocketAddr>,
+    /// Request, indexer and disk figures for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Who may read `/metrics` (`[http] metrics`).
+    pub metrics_access: crate::metrics::MetricsAccess,
 }
 
 /// Why the server could not be set up.
@@ -100,6 +105,8 @@ impl AppState {
             secure_cookies: false,
             trust_proxy_headers: false,
             listen: None,
+            metrics: Arc::default(),
+            metrics_access: crate::metrics::MetricsAccess::default(),
         })
     }
 
@@ -109,11 +116,18 @@ impl AppState {
         self.secure_cookies = http.secure_cookies;
         self.trust_proxy_headers = http.trust_proxy_headers;
         self.listen = Some(http.listen);
+        self.metrics_access = http.metrics;
         let slots = match http.login_concurrency {
             0 => default_login_slots(),
             n => n,
         };
         self.login_slots = Arc::new(tokio::sync::Semaphore::new(slots));
+        self
+    }
+
+    /// Counts into `metrics` (shared with the live indexer and the Solr endpoint).
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> AppState {
+        self.metrics = metrics;
         self
     }
 
@@ -160,16 +174,19 @@ pub type Shared = Arc<AppState>;
 /// The Content-Security-Policy sent with every response.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// The whole application: API, UI, security headers.
+/// The whole application: API, UI, health and metrics, security headers.
 pub fn router(state: AppState) -> Router {
     router_with(state, Router::new())
 }
 
 /// The application with `extra` routes beside it (another surface, such as
 /// the MCP endpoint, mounted by `app.rs`: this module does not know it),
-/// under the same security headers, JSON errors and `Host` check.
+/// under the same security headers, JSON errors, `Host` check and request
+/// metrics.
 pub fn router_with(state: AppState, extra: Router) -> Router {
+    use crate::metrics::{requests::track, Surface};
     let state = Arc::new(state);
+    let requests = (state.metrics.requests.clone(), Surface::Http);
     let api = Router::new()
         .route("/me", get(routes::auth::me))
         .route("/login", post(routes::auth::login))
@@ -203,12 +220,16 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .fallback(|| async { AppError::NotFound("no such API endpoint") });
     Router::new()
         .nest("/api", api)
+        .route("/metrics", get(routes::ops::metrics))
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/readyz", get(routes::ops::readyz))
         .merge(assets::routes())
         .with_state(state.clone())
         .merge(extra)
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state, check_host))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(requests, track))
 }
 
 /// With auth off, answers only requests whose `Host` is a loopback name or

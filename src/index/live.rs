@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
@@ -22,6 +23,7 @@ use super::ingest::{ingest_items, IngestOptions, IngestReport, Item, Source};
 use super::watermark::{SharedWatermark, SourceStatus, Watermark};
 use super::writer::Writer;
 use super::{IndexError, MailIndex};
+use crate::metrics::{IndexerMetrics, Phase};
 use crate::store::tail::{self, Change, MboxChange, MboxCheckpoint};
 use crate::store::{self, Location, RawMessage, ScanOptions, SourceKind};
 
@@ -36,6 +38,8 @@ pub struct LiveOptions {
     pub rescan_every: Duration,
     /// Bulk options (threads, largest message).
     pub ingest: IngestOptions,
+    /// Where messages indexed, commit times, lag and the start-up phase are counted.
+    pub metrics: Arc<IndexerMetrics>,
 }
 
 impl Default for LiveOptions {
@@ -45,6 +49,7 @@ impl Default for LiveOptions {
             max_delay: Duration::from_millis(150),
             rescan_every: Duration::from_secs(300),
             ingest: IngestOptions::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -93,6 +98,7 @@ fn path_key(p: &Path) -> String {
 
 /// Runs until `shutdown` is set, then commits what is pending and returns.
 /// `ready` is called once the start-up reconciliation is committed.
+/// [`LiveOptions::metrics`] follows the phases: catching up, following, stopped.
 pub fn run(
     index: &MailIndex,
     sources: Vec<Source>,
@@ -101,7 +107,23 @@ pub fn run(
     shutdown: &AtomicBool,
     ready: impl FnOnce(&IngestReport),
 ) -> Result<(), IndexError> {
+    let metrics = opts.metrics.clone();
+    metrics.set_phase(Phase::CatchingUp);
+    let result = follow(index, sources, opts, shared, shutdown, ready);
+    metrics.set_phase(Phase::Stopped);
+    result
+}
+
+fn follow(
+    index: &MailIndex,
+    sources: Vec<Source>,
+    opts: LiveOptions,
+    shared: SharedWatermark,
+    shutdown: &AtomicBool,
+    ready: impl FnOnce(&IngestReport),
+) -> Result<(), IndexError> {
     let writer = Writer::new(index, 2)?;
+    writer.count_merges(opts.metrics.merges_started());
     let mut live = Live {
         writer,
         index,
@@ -135,6 +157,8 @@ pub fn run(
     }
     let report = live.reconcile_all();
     live.commit()?;
+    // Ready before `ready` says so: whoever it tells finds /readyz agreeing.
+    live.opts.metrics.set_phase(Phase::Following);
     ready(&report);
     let mut last_rescan = Instant::now();
     while !shutdown.load(Ordering::SeqCst) {
@@ -146,6 +170,7 @@ pub fn run(
         };
         match watcher.changes.recv_timeout(wait) {
             Ok(change) => {
+                live.opts.metrics.change_seen();
                 let mut changes = vec![change];
                 changes.extend(watcher.changes.try_iter().take(10_000));
                 live.apply(changes);
@@ -158,6 +183,10 @@ pub fn run(
             last_rescan = Instant::now();
         }
         live.maybe_commit()?;
+        if live.first_pending.is_none() {
+            // Changes that needed no commit (a file in tmp/, a rename).
+            live.opts.metrics.caught_up_with_changes();
+        }
     }
     live.commit()?;
     live.writer.finish()
@@ -208,12 +237,14 @@ impl Live<'_> {
     }
 
     fn commit(&mut self) -> Result<(), IndexError> {
+        let started = Instant::now();
         self.cp.watermark.pending = 0;
         if let Ok(p) = serde_json::to_string(&self.cp) {
             self.writer.set_payload(p);
         }
         self.writer.commit()?;
         self.index.reader.reload()?;
+        self.opts.metrics.committed(started.elapsed());
         self.first_pending = None;
         self.cp.watermark.messages = Some(self.index.reader.searcher().num_docs());
         if let Ok(mut w) = self.shared.write() {
@@ -243,6 +274,9 @@ impl Live<'_> {
         };
         // Unreadable or unparseable mail is reported here and, not being
         // indexed, tried again at the next change or rescan.
+        self.opts
+            .metrics
+            .add_messages(report.indexed, report.duplicates, report.skipped_total());
         for (location, reason) in &report.skipped_examples {
             tracing::warn!(%location, %reason, "skipped; will retry at the next rescan");
         }

@@ -10,6 +10,7 @@ pub mod imap;
 pub mod imap_terms;
 pub mod ingest;
 pub mod live;
+pub mod merges;
 pub mod schema;
 pub mod threading;
 pub mod watermark;

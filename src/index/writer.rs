@@ -140,6 +140,11 @@ impl Writer {
         })
     }
 
+    /// Counts the segment merges this writer starts into `started`.
+    pub fn count_merges(&self, started: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        super::merges::count_merges(&self.writer, started);
+    }
+
     /// Documents of merged conversations that could not be moved (their mail
     /// could not be re-read) since this writer started.
     pub fn unmoved(&self) -> u64 {

@@ -27,6 +27,8 @@ use axum::serve::ListenerExt;
 use axum::Router;
 
 use crate::index::imap::{ImapIndex, ImapIndexError};
+use crate::metrics::requests::track;
+use crate::metrics::{ErrorKind, Requests, Surface};
 use crate::query::imap::ImapQueryError;
 use crate::query::lucene::ParseError;
 
@@ -114,6 +116,26 @@ pub enum SolrError {
 }
 
 impl SolrError {
+    /// What kind of error this is, as `/metrics` counts it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SolrError::Unprotected(_)
+            | SolrError::EmptyCredentials
+            | SolrError::HalfCredentials => "config",
+            SolrError::Forbidden(_) => "forbidden",
+            SolrError::TooLarge(_) => "too_large",
+            SolrError::Unauthorized => "unauthorized",
+            SolrError::NoSuchCore(_) => "not_found",
+            SolrError::BadRequest(_) | SolrError::Body(_) => "bad_request",
+            SolrError::Xml(_) => "bad_xml",
+            SolrError::Query(_) => "bad_query",
+            SolrError::Search(ImapQueryError::Limit(l)) if l.limit.is_deadline() => "deadline",
+            SolrError::Search(e) if e.is_user_error() => "bad_query",
+            SolrError::Index(ImapIndexError::BadDocument(_)) => "bad_request",
+            SolrError::Search(_) | SolrError::Index(_) | SolrError::Internal(_) => "internal",
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             SolrError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -139,6 +161,7 @@ impl SolrError {
 impl IntoResponse for SolrError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let kind = ErrorKind(self.kind());
         let limited = matches!(self, SolrError::Search(ImapQueryError::Limit(_)));
         let msg = if status.is_server_error() && !limited {
             "internal error".to_string()
@@ -161,6 +184,7 @@ impl IntoResponse for SolrError {
                 header::HeaderValue::from_static("Basic realm=\"gleaner solr\""),
             );
         }
+        resp.extensions_mut().insert(kind);
         resp
     }
 }
@@ -190,6 +214,8 @@ pub struct SolrState {
     /// The IMAP index.
     pub index: ImapIndex,
     inner: Arc<StateInner>,
+    /// Where requests are counted (`/metrics` of the HTTP surface).
+    requests: Arc<Requests>,
 }
 
 struct StateInner {
@@ -222,7 +248,14 @@ impl SolrState {
                 core: cfg.core.clone(),
                 max_body_bytes: cfg.max_body_bytes,
             }),
+            requests: Arc::default(),
         }
+    }
+
+    /// Counts requests into `requests` (shared with the HTTP surface's `/metrics`).
+    pub fn with_metrics(mut self, requests: Arc<Requests>) -> SolrState {
+        self.requests = requests;
+        self
     }
 
     /// Checks the core name and the credentials of a request, and refuses
@@ -243,12 +276,14 @@ impl SolrState {
 
 /// The endpoint's routes: `/solr/{core}/update` and `/solr/{core}/select`.
 pub fn router(state: SolrState) -> Router {
+    let requests = (state.requests.clone(), Surface::Solr);
     Router::new()
         .route(
             "/solr/{core}/update",
             post(update::handle).layer(DefaultBodyLimit::disable()),
         )
         .route("/solr/{core}/select", get(select::handle))
+        .layer(axum::middleware::from_fn_with_state(requests, track))
         .with_state(state)
 }
 
@@ -302,5 +337,52 @@ impl SolrState {
     /// The largest update body accepted.
     pub(crate) fn max_body_bytes(&self) -> u64 {
         self.inner.max_body_bytes
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::metrics::Exposition;
+
+    /// Requests to the Solr endpoint land in the shared request metrics
+    /// under `surface="solr"`, by route template and error kind.
+    #[tokio::test]
+    async fn solr_requests_are_counted_as_their_own_surface() {
+        let requests = Arc::new(Requests::default());
+        let cfg = SolrConfig {
+            user: Some("dovecot".into()),
+            password: Some("secret".into()),
+            ..SolrConfig::default()
+        };
+        let state =
+            SolrState::new(ImapIndex::in_ram().unwrap(), &cfg).with_metrics(requests.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /solr/dovecot/select?q=secretword HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        let mut out = Exposition::new();
+        requests.write(&mut out);
+        let text = out.finish();
+        for line in [
+            "gleaner_http_request_duration_seconds_count{surface=\"solr\",route=\"/solr/{core}/select\",status=\"4xx\"} 1",
+            "gleaner_http_errors_total{surface=\"solr\",kind=\"unauthorized\"} 1",
+            "gleaner_http_requests_in_flight{surface=\"solr\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(!text.contains("secretword") && !text.contains("dovecot"));
     }
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod docs;
 pub mod export;
 pub mod messages;
+pub mod ops;
 pub mod review;
 pub mod search;
 pub mod stats;
