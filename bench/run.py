@@ -369,6 +369,8 @@ class Gleaner(Tool):
         return self.data
 
     def search_argv(self, q):
+        if self.args.paths:
+            return [self.path, "search", "--data", self.data, "--output", "files", q]
         return [self.path, "search", "--data", self.data, "--limit", str(self.args.limit), q]
 
     def count_argv(self, q):
@@ -441,6 +443,8 @@ class Notmuch(Tool):
         return self.db
 
     def search_argv(self, q):
+        if self.args.paths:
+            return [self.path, "search", "--output=files", q]
         return [self.path, "search", f"--limit={self.args.limit}", "--output=summary", q]
 
     def count_argv(self, q):
@@ -466,6 +470,8 @@ class Mu(Tool):
         return self.home
 
     def search_argv(self, q):
+        if self.args.paths:
+            return [self.path, "find", f"--muhome={self.home}", "--fields=l", q]
         return [self.path, "find", f"--muhome={self.home}", f"--maxnum={self.args.limit}", q]
 
     def count_argv(self, q):
@@ -717,6 +723,10 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=20, help="timed runs per query and tool")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per query and tool first")
     ap.add_argument("--limit", type=int, default=20, help="hits asked for per search")
+    ap.add_argument("--paths", action="store_true",
+                    help="time every hit's file path instead of the top --limit: gleaner "
+                         "search --output files, notmuch search --output=files, mu find "
+                         "--fields=l (mairix always prints every path)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed per indexing command")
     ap.add_argument("--index-runs", type=int, default=1, metavar="N",
                     help="index N times with each tool whose first run took under --repeat-under "

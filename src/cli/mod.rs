@@ -54,8 +54,9 @@ pub enum OutputArg {
     /// default).
     #[default]
     Summary,
-    /// `id:<Message-ID>` of every matching message, oldest first (the key of a
-    /// message without one); `id:` finds it again.
+    /// `id:<Message-ID>` of every matching message, oldest first (its content
+    /// key, `id:sha256:…`, when it has no Message-ID or another message holds
+    /// the same one); `id:` finds exactly that message again.
     Ids,
     /// Where every matching message is stored, one per line, oldest first:
     /// the file path of a Maildir or .eml message, else its location

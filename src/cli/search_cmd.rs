@@ -66,49 +66,53 @@ pub fn list_hits(
     let budget = Arc::new(gleaner::query::limits::Budget::job());
     let found = query::search::matching(&index, &req, &budget)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // Read from the fast columns, never the document store: a message's key
+    // (`<Message-ID>`, or the content key of one without), its locations, its
+    // conversation.
+    let field = match output {
+        OutputArg::Ids | OutputArg::Summary => "key",
+        OutputArg::Files => "location",
+        OutputArg::Threads => "thread",
+    };
     let mut threads = std::collections::HashSet::new();
-    let (mut skip, mut left) = (offset, limit.unwrap_or(usize::MAX));
+    // Items are what --offset and --limit count: a message (ids, files: all
+    // its copies are one item) or a conversation (threads).
+    let (first, end) = (offset, offset.saturating_add(limit.unwrap_or(usize::MAX)));
+    let (mut items, mut last) = (0usize, None);
     let mut failed: Option<std::io::Error> = None;
-    found.for_each(&index, &budget, |m| {
-        let mut lines = Vec::new();
-        match output {
+    found.each_fast_value(field, &budget, |n, value| {
+        let line = match output {
             OutputArg::Ids | OutputArg::Summary => {
-                let id = if m.message_id.is_empty() {
-                    &m.key
-                } else {
-                    &m.message_id
-                };
-                lines.push(format!("id:{id}"));
+                let id = value.strip_prefix('<').and_then(|v| v.strip_suffix('>'));
+                format!("id:{}", id.unwrap_or(value))
             }
-            OutputArg::Files => {
-                for uri in &m.locations {
-                    lines.push(match Location::from_uri(uri) {
-                        Ok(Location::File { path }) => path.display().to_string(),
-                        _ => uri.clone(),
-                    });
-                }
-            }
+            OutputArg::Files => match Location::from_uri(value) {
+                Ok(Location::File { path }) => path.display().to_string(),
+                _ => value.to_string(),
+            },
             OutputArg::Threads => {
-                if threads.insert(m.thread_id.clone()) {
-                    lines.push(format!("thread:{}", m.thread_id));
+                if !threads.insert(value.to_string()) {
+                    return true;
                 }
+                format!("thread:{value}")
             }
+        };
+        let new_item = output == OutputArg::Threads || last != Some(n);
+        last = Some(n);
+        if new_item {
+            items += 1;
         }
-        if lines.is_empty() {
+        if items > end {
+            return false;
+        }
+        if items <= first {
             return true;
         }
-        if skip > 0 {
-            skip -= 1;
-            return true;
+        if let Err(e) = writeln!(out, "{line}") {
+            failed = Some(e);
+            return false;
         }
-        for line in lines {
-            if let Err(e) = writeln!(out, "{line}") {
-                failed = Some(e);
-                return false;
-            }
-        }
-        left -= 1;
-        left > 0
+        true
     })?;
     match failed {
         // The reader went away (`| head`): not an error.

@@ -35,12 +35,16 @@ pub fn key_term(f: &Fields, key: &str) -> Term {
 }
 
 /// Terms that find the message with Message-ID `id` (angle brackets optional,
-/// any case): its key, and the `mid` of a different message reusing the ID.
-pub fn id_terms(f: &Fields, id: &str) -> [Term; 2] {
+/// any case) or content key: its key, and the `mid` of a different message
+/// reusing the ID.
+pub fn id_terms(f: &Fields, id: &str) -> [Term; 3] {
     let id = lowercase_key(id.trim().trim_start_matches('<').trim_end_matches('>'));
     [
         Term::from_field_text(f.key, &format!("<{id}>")),
         Term::from_field_text(f.mid, &id),
+        // A content key (`sha256:…`: a message without a Message-ID, or
+        // another message's under the same one) is its own id.
+        Term::from_field_text(f.key, &id),
     ]
 }
 

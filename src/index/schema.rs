@@ -171,13 +171,13 @@ pub fn build() -> (Schema, Fields) {
         })
         .collect();
     let fields = Fields {
-        key: b.add_text_field("key", exact(KEY) | STORED),
+        key: b.add_text_field("key", exact(KEY) | STORED | FAST),
         message_id: b.add_text_field("message_id", STORED),
         mid: b.add_text_field("mid", exact(RAW)),
         thread: b.add_text_field("thread", exact(RAW) | FAST),
         tref: b.add_text_field("tref", exact(RAW)),
         loc: b.add_text_field("loc", exact(RAW)),
-        location: b.add_text_field("location", STORED),
+        location: b.add_text_field("location", STORED | FAST),
         loc_list: b.add_text_field("loc_list", STORED),
         flags: b.add_text_field("flags", STORED),
         from: b.add_text_field("from", text_field(FOLD, Text::Short, false)),

@@ -376,6 +376,53 @@ impl Matches {
     }
 }
 
+impl Matches {
+    /// Calls `each` with the values of fast text field `field` (`key`,
+    /// `location`, `thread`) of every message, oldest first, as
+    /// `(message number, value)`, without reading the document store: what
+    /// listing every hit's id or file needs. Only for a viewer of every list
+    /// (a list-restricted viewer must see only their copies: use
+    /// [`Matches::for_each`]); `None` otherwise.
+    pub fn each_fast_value(
+        &self,
+        field: &str,
+        budget: &Budget,
+        mut each: impl FnMut(usize, &str) -> bool,
+    ) -> Result<Option<()>, QueryError> {
+        if self.allowed.is_some() {
+            return Ok(None);
+        }
+        let mut columns: std::collections::HashMap<u32, Option<tantivy::columnar::StrColumn>> =
+            std::collections::HashMap::new();
+        let mut value = String::new();
+        for (n, addr) in self.addrs.iter().enumerate() {
+            if n % 1024 == 0 {
+                budget.check_time()?;
+            }
+            let column = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    self.searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .str(field)?,
+                ),
+            };
+            let Some(column) = column else { continue };
+            for ord in column.term_ords(addr.doc_id) {
+                value.clear();
+                column
+                    .ord_to_str(ord, &mut value)
+                    .map_err(|e| QueryError::Index(e.into()))?;
+                if !each(n, &value) {
+                    return Ok(Some(()));
+                }
+            }
+        }
+        Ok(Some(()))
+    }
+}
+
 /// The messages `req` matches (its limit, offset and sort are ignored),
 /// oldest first, found within `budget` (planning and matching).
 pub fn matching(
