@@ -557,3 +557,91 @@ fn review_and_decide_as_a_token_budgets_and_the_rate_limit_in_process() {
         false
     );
 }
+
+/// Answers sized for a model's context say where they were cut and how to read
+/// on, on the longest message and the largest conversation of the sample;
+/// `read_raw` gives the stored bytes, and nothing to a reader of another list.
+#[test]
+fn long_answers_are_cut_with_a_way_on_and_read_raw_gives_the_bytes() {
+    use serde_json::json;
+    use std::collections::HashMap;
+    let dir = tempdir();
+    let tokens = archive(dir.path());
+    let index = gleaner::index::MailIndex::open(&dir.path().join("index"), false).unwrap();
+    let users = gleaner::access::Users::open(dir.path()).unwrap();
+    // The longest text and the largest conversation on the editor's lists.
+    let (mut longest, mut sizes) = (None::<(usize, String)>, HashMap::<String, usize>::new());
+    gleaner::query::search::for_each_message(&index, |m| {
+        if m.list == OPS || m.list == DEV {
+            *sizes.entry(m.thread_id.clone()).or_default() += 1;
+            if !m.message_id.is_empty() && longest.as_ref().is_none_or(|(n, _)| m.text.len() > *n) {
+                longest = Some((m.text.len(), m.message_id.clone()));
+            }
+        }
+        true
+    })
+    .unwrap();
+    let (length, message_id) = longest.expect("a message");
+    assert!(length > 1_000, "the sample has a long message ({length})");
+    let (thread, size) = sizes.into_iter().max_by_key(|(_, n)| *n).expect("a thread");
+    assert!(size >= 8, "the sample has a long conversation ({size})");
+    let mcp = gleaner::mcp::Mcp::new(index.clone(), users).with_rate(0, 0);
+
+    let m = call(
+        &mcp,
+        &tokens.editor,
+        "read_message",
+        json!({"message_id": message_id, "max_chars": 1000}),
+    );
+    let own = &m["structuredContent"]["own_words"];
+    let next = own["next_offset"]
+        .as_u64()
+        .expect("cut, with an offset to read on");
+    assert!(own["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("offset={next} to read on")));
+    let on = call(
+        &mcp,
+        &tokens.editor,
+        "read_message",
+        json!({"message_id": message_id, "offset": next}),
+    );
+    assert_eq!(on["structuredContent"]["own_words"]["offset"], next);
+
+    let t = call(
+        &mcp,
+        &tokens.editor,
+        "read_thread",
+        json!({"thread_id": thread, "max_chars": 1000}),
+    );
+    let t = &t["structuredContent"];
+    assert_eq!(t["total_messages"].as_u64(), Some(size as u64), "{t}");
+    assert!(t["messages"].as_array().unwrap().len() < size, "{t}");
+    assert!(t["truncated"].as_str().unwrap().contains("left out"), "{t}");
+
+    // read_raw: the bytes as stored, counted exactly; a reader of i18n gets none.
+    let stored = gleaner::query::find_message(&index, &message_id)
+        .unwrap()
+        .expect("the message");
+    let bytes = gleaner::store::read_first(&stored.locations).unwrap();
+    let raw = call(
+        &mcp,
+        &tokens.editor,
+        "read_raw",
+        json!({"message_id": message_id, "max_chars": 100000}),
+    );
+    let raw = &raw["structuredContent"];
+    assert_eq!(raw["bytes"].as_u64(), Some(bytes.len() as u64));
+    assert_eq!(
+        raw["raw"]["text"].as_str().unwrap(),
+        String::from_utf8_lossy(&bytes)
+    );
+    let refused = call(
+        &mcp,
+        &tokens.reader,
+        "read_raw",
+        json!({"message_id": message_id}),
+    );
+    assert_eq!(refused["isError"], true, "{refused}");
+}
