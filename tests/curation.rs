@@ -125,16 +125,21 @@ fn ids(items: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn policy_queue_decisions_document_export_and_rebuild() {
-    let dir = common::tempdir();
-    let data = dir.path();
+/// The sample indexed into `data`, the test users added, a server with login.
+fn sample_server(data: &Path) -> TestServer {
     common::gleaner_ok(
         data,
         &["index", common::sample().to_str().expect("utf-8 path")],
     );
     add_users(data);
-    let server = TestServer::start(data, true);
+    TestServer::start(data, true)
+}
+
+#[test]
+fn policy_queue_decisions_document_export_and_rebuild() {
+    let dir = common::tempdir();
+    let data = dir.path();
+    let server = sample_server(data);
     let (ada, rita, ed, rob) = (
         login(&server, "ada"),
         login(&server, "rita"),
@@ -565,12 +570,7 @@ fn queue_explanations_match_the_threads_signals() {
 fn review_notes_show_on_the_thread_to_reviewers_only() {
     let dir = common::tempdir();
     let data = dir.path();
-    common::gleaner_ok(
-        data,
-        &["index", common::sample().to_str().expect("utf-8 path")],
-    );
-    add_users(data);
-    let server = TestServer::start(data, true);
+    let server = sample_server(data);
     let (ada, rita, rob) = (
         login(&server, "ada"),
         login(&server, "rita"),

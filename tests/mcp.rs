@@ -422,6 +422,14 @@ fn the_python_sdk_over_streamable_http_drafts_and_cites_and_the_web_api_shows_it
     );
 }
 
+/// The sample archive with its tokens, opened for an in-process server.
+fn in_process(dir: &Path) -> (Tokens, gleaner::index::MailIndex, gleaner::access::Users) {
+    let tokens = archive(dir);
+    let index = gleaner::index::MailIndex::open(&dir.join("index"), false).unwrap();
+    let users = gleaner::access::Users::open(dir).unwrap();
+    (tokens, index, users)
+}
+
 /// A `tools/call` through the protocol layer, in process.
 fn call(mcp: &gleaner::mcp::Mcp, token: &str, name: &str, args: Value) -> Value {
     use gleaner::mcp::protocol::{handle, Session};
@@ -437,9 +445,7 @@ fn call(mcp: &gleaner::mcp::Mcp, token: &str, name: &str, args: Value) -> Value 
 fn review_and_decide_as_a_token_budgets_and_the_rate_limit_in_process() {
     use serde_json::json;
     let dir = tempdir();
-    let tokens = archive(dir.path());
-    let index = gleaner::index::MailIndex::open(&dir.path().join("index"), false).unwrap();
-    let users = gleaner::access::Users::open(dir.path()).unwrap();
+    let (tokens, index, users) = in_process(dir.path());
     let curation = gleaner::curate::Curation::open(dir.path(), "http://gleaner.test").unwrap();
     let policy =
         serde_json::from_value(json!({"name": "old", "lists": [OPS, DEV], "older_than": "6y"}))
@@ -566,9 +572,7 @@ fn long_answers_are_cut_with_a_way_on_and_read_raw_gives_the_bytes() {
     use serde_json::json;
     use std::collections::HashMap;
     let dir = tempdir();
-    let tokens = archive(dir.path());
-    let index = gleaner::index::MailIndex::open(&dir.path().join("index"), false).unwrap();
-    let users = gleaner::access::Users::open(dir.path()).unwrap();
+    let (tokens, index, users) = in_process(dir.path());
     // The longest text and the largest conversation on the editor's lists.
     let (mut longest, mut sizes) = (None::<(usize, String)>, HashMap::<String, usize>::new());
     gleaner::query::search::for_each_message(&index, |m| {
