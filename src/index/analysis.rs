@@ -52,10 +52,13 @@ pub const STEMMED: [(&str, &str, Algorithm); 18] = [
     ("tam", "ta", Algorithm::Tamil),
 ];
 
-/// Slots of one analyser's stem cache (a power of two). tantivy clones an
-/// analyser per segment writer and per query; a clone allocates its table
-/// ([`STEM_SLOTS`] × 64 bytes, 1 MiB) on the first word it stems.
+/// Most slots of one analyser's stem cache (a power of two; 64 bytes each,
+/// 1 MiB). tantivy clones an analyser per segment writer and per query; a
+/// clone's table starts small and grows with use (see [`StemCache::place`]).
 const STEM_SLOTS: usize = 16 * 1024;
+
+/// Slots of a new stem cache (16 KiB), before use makes it grow.
+const STEM_FIRST_SLOTS: usize = 256;
 
 /// Longest word (and stem) a slot holds, in bytes; longer ones are stemmed
 /// every time.
@@ -180,6 +183,8 @@ const SAME: u8 = u8::MAX;
 #[derive(Clone, Default)]
 struct StemCache {
     slots: Vec<StemSlot>,
+    /// Words looked up since the table was last made larger.
+    used: usize,
 }
 
 impl StemCache {
@@ -190,19 +195,25 @@ impl StemCache {
         if bytes.len() > STEM_SLOT_BYTES {
             return None;
         }
-        if self.slots.is_empty() {
+        // A query stems a few words: its table starts at 16 KiB and grows
+        // (forgetting what it held) as an indexing thread keeps using it.
+        self.used += 1;
+        let size = self.slots.len();
+        if size < STEM_SLOTS && self.used > size * 4 {
             let empty = StemSlot {
                 word_len: u8::MAX,
                 word: [0; STEM_SLOT_BYTES],
                 stem_len: 0,
                 stem: [0; STEM_SLOT_BYTES],
             };
-            self.slots = vec![empty; STEM_SLOTS];
+            self.slots = vec![empty; (size * 8).clamp(STEM_FIRST_SLOTS, STEM_SLOTS)];
+            self.used = 0;
         }
         let mut padded = [0u8; STEM_SLOT_BYTES];
         padded[..bytes.len()].copy_from_slice(bytes);
         let hash = rustc_hash::FxBuildHasher.hash_one(bytes);
-        let slot = self.slots.get_mut((hash >> 40) as usize % STEM_SLOTS)?;
+        let slots = self.slots.len().max(1);
+        let slot = self.slots.get_mut((hash >> 40) as usize % slots)?;
         Some((padded, slot))
     }
 }
