@@ -392,31 +392,61 @@ impl Matches {
         if self.allowed.is_some() {
             return Ok(None);
         }
-        let mut columns: std::collections::HashMap<u32, Option<tantivy::columnar::StrColumn>> =
-            std::collections::HashMap::new();
-        let mut value = String::new();
+        // Each segment's (term ordinal, message number) pairs, then the
+        // terms resolved in ordinal order: the dictionary's compressed blocks
+        // are each read once, not once per message.
+        let mut by_segment: std::collections::HashMap<
+            u32,
+            (tantivy::columnar::StrColumn, Vec<(u64, usize)>),
+        > = std::collections::HashMap::new();
         for (n, addr) in self.addrs.iter().enumerate() {
-            if n % 1024 == 0 {
+            if n % 4096 == 0 {
                 budget.check_time()?;
             }
-            let column = match columns.entry(addr.segment_ord) {
+            let entry = match by_segment.entry(addr.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                    self.searcher
-                        .segment_reader(addr.segment_ord)
-                        .fast_fields()
-                        .str(field)?,
-                ),
-            };
-            let Some(column) = column else { continue };
-            for ord in column.term_ords(addr.doc_id) {
-                value.clear();
-                column
-                    .ord_to_str(ord, &mut value)
-                    .map_err(|e| QueryError::Index(e.into()))?;
-                if !each(n, &value) {
-                    return Ok(Some(()));
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let reader = self.searcher.segment_reader(addr.segment_ord);
+                    match reader.fast_fields().str(field)? {
+                        Some(column) => e.insert((column, Vec::new())),
+                        None => continue,
+                    }
                 }
+            };
+            entry
+                .1
+                .extend(entry.0.term_ords(addr.doc_id).map(|ord| (ord, n)));
+        }
+        let mut values: Vec<(usize, std::sync::Arc<str>)> = Vec::new();
+        for (column, mut pairs) in by_segment.into_values() {
+            budget.check_time()?;
+            pairs.sort_unstable();
+            let mut ords: Vec<u64> = pairs.iter().map(|(ord, _)| *ord).collect();
+            ords.dedup();
+            let mut terms: Vec<std::sync::Arc<str>> = Vec::with_capacity(ords.len());
+            column
+                .dictionary()
+                .sorted_ords_to_term_cb(&ords, |bytes| {
+                    terms.push(String::from_utf8_lossy(bytes).into());
+                })
+                .map_err(|e| QueryError::Index(e.into()))?;
+            // `terms` follows the distinct ordinals of the sorted pairs.
+            let mut distinct = terms.iter();
+            let (mut current, mut term) = (None, None);
+            for (ord, n) in &pairs {
+                if current != Some(*ord) {
+                    current = Some(*ord);
+                    term = distinct.next();
+                }
+                if let Some(term) = term {
+                    values.push((*n, term.clone()));
+                }
+            }
+        }
+        values.sort_by_key(|(n, _)| *n);
+        for (n, value) in &values {
+            if !each(*n, value) {
+                break;
             }
         }
         Ok(Some(()))
