@@ -4,10 +4,15 @@
 //! renders as the text it is, and undoing the promotion takes the citation
 //! out of the document again.
 
+use std::time::Duration;
+
+use gleaner::curate::{Curation, DocKind, ReviewPolicy};
 use serde_json::{json, Value};
 
-use crate::common::{self, enc};
+use crate::common::{self, enc, TestServer};
 use crate::curation::{login, sample_server, Client, OPS, SIX_YEARS};
+use crate::review_ui::{ReviewUi, DOWN, ENTER};
+use crate::wd::Session;
 
 /// The question, Olga's procedure (which Priya confirmed: "That worked"),
 /// in the sample's ops list.
@@ -251,4 +256,81 @@ Action items:
     let export = ed.get(&format!("/api/docs/{doc}/export.html"));
     assert_eq!(export.status, 200);
     assert_verbatim(&export.text(), passage);
+}
+
+/// The review UI in headless Chromium: the detail pane says what a
+/// promotion cites and why, the reviewer picks another message of the
+/// thread, `p` promotes and cites it in one request, `u` takes the citation
+/// out of the document again.
+#[test]
+fn the_review_ui_shows_the_answer_and_cites_the_reviewers_choice() {
+    let Some(bin) = crate::wd::browser() else {
+        return;
+    };
+    let (dir, users) = crate::review_ui::sample_with_editor();
+    users.grant("rita", &[OPS.to_string()]).expect("grant");
+    let curation = Curation::open(dir.path(), "http://gleaner.test").expect("curation");
+    let policy = ReviewPolicy {
+        name: "ops-old".into(),
+        lists: vec![OPS.into()],
+        older_than: SIX_YEARS.into(),
+        age_basis: Default::default(),
+        query: None,
+        origin: "ui".into(),
+    };
+    curation.put_policy(&policy, "test").expect("policy");
+    let doc = curation
+        .create_document(
+            DocKind::Procedure,
+            "Replica rebuild",
+            "rita",
+            "Intro.\n",
+            "rita",
+        )
+        .expect("document")
+        .id
+        .to_string();
+    let server = TestServer::start(dir.path(), true);
+    let base = format!("http://{}", server.addr);
+    let s = Session::new(&bin, "promote-ui", Duration::from_secs(20));
+    s.login(&base, "rita", "rita pw");
+    s.go(&format!("{base}/review/ops-old?year=2019"));
+    s.wait("document.querySelectorAll('li.queue-item').length >= 1");
+    s.js("Array.from(document.querySelectorAll('li.queue-item')).find(li => li.textContent.includes('Database replication lag')).click();");
+    s.wait("(document.querySelector('#qd-subject') || {}).textContent?.includes('Database replication lag')");
+    let why = s.text("document.querySelector('#qd-answer-why').textContent");
+    assert!(
+        why.contains("confirmed by the asker on 2019-06-03"),
+        "{why}"
+    );
+    assert_eq!(s.text("document.querySelector('#qd-cite').value"), ANSWER);
+    s.shot("promote-answer");
+
+    // The reviewer cites the question instead.
+    s.click("#qd-cite");
+    s.wait("document.querySelectorAll('#qd-cite option').length >= 3");
+    s.js(&format!(
+        "const sel = document.querySelector('#qd-cite'); sel.value = {}; sel.dispatchEvent(new Event('change'));",
+        json!(QUESTION)
+    ));
+    s.js("document.querySelector('#queue-list').focus();");
+    s.keys("p");
+    s.wait("document.querySelector('#promote-dialog').open");
+    s.keys(DOWN); // "no document" -> the document
+    s.keys(ENTER);
+    s.wait("document.querySelector('#review-status').textContent.includes('cited in')");
+    let cites = curation.citations(&doc).expect("citations");
+    assert_eq!(cites.len(), 1, "{cites:?}");
+    assert_eq!(cites[0].cited.message_id, QUESTION);
+
+    // Undo in the UI removes the citation with the decision.
+    s.js("document.querySelector('#queue-list').focus();");
+    s.keys("u");
+    s.wait("document.querySelector('#queue-progress').dataset.done === '0'");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !curation.citations(&doc).expect("citations").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the citation stayed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(curation.document(&doc).expect("doc").body, "Intro.\n");
 }
