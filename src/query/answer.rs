@@ -17,8 +17,9 @@ use super::QueryError;
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
 
-/// Messages of a thread weighed at most (the oldest ones).
-pub const MAX_WEIGHED: usize = 2_000;
+/// Messages of a thread weighed at most (the oldest ones): each queue item
+/// shown reads its thread, so a page stays cheap whatever the thread sizes.
+pub const MAX_WEIGHED: usize = 500;
 
 /// Why a message is the proposed answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
