@@ -13,21 +13,21 @@ use serde_json::{json, Value};
 
 use crate::common::{self, enc, get, http, TestServer};
 
-const OPS: &str = "ops.lists.example.org";
-const SIX_YEARS: &str = "6y";
+pub(crate) const OPS: &str = "ops.lists.example.org";
+pub(crate) const SIX_YEARS: &str = "6y";
 
-struct Client<'a> {
+pub(crate) struct Client<'a> {
     server: &'a TestServer,
     cookie: String,
     csrf: String,
 }
 
 impl Client<'_> {
-    fn get(&self, path: &str) -> common::HttpResponse {
+    pub(crate) fn get(&self, path: &str) -> common::HttpResponse {
         get(self.server.addr, path, &[("Cookie", &self.cookie)])
     }
 
-    fn send(&self, method: &str, path: &str, body: &Value) -> common::HttpResponse {
+    pub(crate) fn send(&self, method: &str, path: &str, body: &Value) -> common::HttpResponse {
         http(
             self.server.addr,
             method,
@@ -41,7 +41,7 @@ impl Client<'_> {
         )
     }
 
-    fn ok(&self, method: &str, path: &str, body: &Value) -> Value {
+    pub(crate) fn ok(&self, method: &str, path: &str, body: &Value) -> Value {
         let res = if method == "GET" {
             self.get(path)
         } else {
@@ -52,7 +52,7 @@ impl Client<'_> {
     }
 }
 
-fn login<'a>(server: &'a TestServer, user: &str) -> Client<'a> {
+pub(crate) fn login<'a>(server: &'a TestServer, user: &str) -> Client<'a> {
     let (cookie, csrf) = server.login(user, "correct horse battery");
     Client {
         server,
@@ -126,7 +126,7 @@ fn ids(items: &Value) -> Vec<String> {
 }
 
 /// The sample indexed into `data`, the test users added, a server with login.
-fn sample_server(data: &Path) -> TestServer {
+pub(crate) fn sample_server(data: &Path) -> TestServer {
     common::gleaner_ok(
         data,
         &["index", common::sample().to_str().expect("utf-8 path")],

@@ -19,7 +19,7 @@ use crate::common::{self, TestServer};
 use crate::wd::{self, Session};
 
 /// The review UI's own steps, over the shared WebDriver [`Session`].
-trait ReviewUi {
+pub(crate) trait ReviewUi {
     fn login(&self, base: &str, user: &str, password: &str);
     fn current(&self) -> String;
     fn queue_ids(&self) -> Vec<String>;
@@ -65,6 +65,18 @@ impl ReviewUi for Session {
     }
 }
 
+/// `corpus/sample` indexed into a new directory with the editor `rita`
+/// (password `rita pw`), and the users to add more.
+pub(crate) fn sample_with_editor() -> (tempfile::TempDir, Users) {
+    let dir = common::tempdir();
+    common::index_paths(dir.path(), &[common::sample()]);
+    let users = Users::open(dir.path()).expect("users");
+    users
+        .add_user("rita", Role::Editor, "rita pw")
+        .expect("editor");
+    (dir, users)
+}
+
 fn policy(name: &str, query: Option<String>) -> ReviewPolicy {
     ReviewPolicy {
         name: name.into(),
@@ -88,18 +100,13 @@ fn decisions(c: &Curation, queue: &str) -> Vec<(String, Decision, String, String
     v
 }
 
-const DOWN: &str = "\u{E015}";
-const ENTER: &str = "\u{E007}";
+pub(crate) const DOWN: &str = "\u{E015}";
+pub(crate) const ENTER: &str = "\u{E007}";
 
 #[test]
 fn review_queue_by_keyboard_documents_and_cited_in() {
     let Some(bin) = wd::browser() else { return };
-    let dir = common::tempdir();
-    common::index_paths(dir.path(), &[common::sample()]);
-    let users = Users::open(dir.path()).expect("users");
-    users
-        .add_user("rita", Role::Editor, "rita pw")
-        .expect("editor");
+    let (dir, users) = sample_with_editor();
     users
         .add_user("rob", Role::Reader, "rob pw")
         .expect("reader");

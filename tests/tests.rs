@@ -22,6 +22,7 @@ mod login_next;
 mod mcp;
 mod metrics;
 mod pipermail;
+mod promote;
 mod queue_robust;
 mod retention;
 mod review_ui;

@@ -117,6 +117,7 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                 include_decided: all,
                 list,
                 year,
+                answers: json && limit > 0,
             };
             let q = c.queue(&index, &policy, &opts, &asked)?;
             if json {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::{CurateError, Curation};
+use super::{Citation, CurateError, Curation, Document, NewCitation};
 
 /// What a reviewer decided about a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,52 +75,49 @@ impl Curation {
             return Err(CurateError::Invalid("no threads to decide on".into()));
         }
         self.policy(policy)?;
-        let now = crate::db::now();
-        let batch = self.write(|tx| {
-            let batch: i64 = tx.query_row("SELECT COALESCE(MAX(batch), 0) + 1 FROM decision_log", [], |r| r.get(0))?;
-            for thread in threads {
-                let before: Option<(String, String, String, i64)> = tx
-                    .query_row(
-                        "SELECT decision, note, decided_by, decided_at FROM decisions WHERE policy = ?1 AND thread_id = ?2",
-                        params![policy, thread],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                    )
-                    .optional()?;
-                tx.execute(
-                    "INSERT INTO decisions (policy, thread_id, decision, note, decided_by, decided_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT(policy, thread_id) DO UPDATE SET decision = excluded.decision,
-                       note = excluded.note, decided_by = excluded.decided_by, decided_at = excluded.decided_at",
-                    params![policy, thread, decision.as_str(), note, actor, now],
-                )?;
-                tx.execute(
-                    "INSERT INTO decision_log (batch, policy, thread_id, before_decision, before_note, before_by, before_at, after_decision, actor, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        batch, policy, thread,
-                        before.as_ref().map(|b| b.0.clone()), before.as_ref().map(|b| b.1.clone()),
-                        before.as_ref().map(|b| b.2.clone()), before.as_ref().map(|b| b.3),
-                        decision.as_str(), actor, now
-                    ],
-                )?;
-                crate::audit::append(
-                    tx,
-                    actor,
-                    "review.decide",
-                    &format!("thread:{thread}"),
-                    &serde_json::json!({"policy": policy, "decision": decision.as_str(), "note": note, "batch": batch,
-                        "before": before.as_ref().map(|b| &b.0)}),
-                )?;
-            }
-            Ok(batch)
-        })?;
-        Ok(batch)
+        self.write(|tx| decide_in(tx, policy, threads, decision, note, actor))
+    }
+
+    /// Promotes `thread` in queue `policy` and cites `citation` into document
+    /// `doc`, in one transaction and one undoable batch: undoing it removes
+    /// the citation again. Returns the batch, the document and the citation.
+    pub fn promote_citing(
+        &self,
+        policy: &str,
+        thread: &str,
+        note: &str,
+        doc: &str,
+        citation: &NewCitation,
+        actor: &str,
+    ) -> Result<(i64, Document, Citation), CurateError> {
+        self.policy(policy)?;
+        let threads = [thread.to_string()];
+        self.write(|tx| {
+            let batch = decide_in(tx, policy, &threads, Decision::Promote, note, actor)?;
+            let (doc, cited) = super::documents::cite_in(tx, doc, citation, actor)?;
+            tx.execute(
+                "UPDATE decision_log SET citation_id = ?1 WHERE batch = ?2",
+                params![cited.id, batch],
+            )?;
+            Ok((batch, doc, cited))
+        })
     }
 
     /// Undoes `actor`'s newest batch in `policy` that is not undone yet,
     /// restoring what was there before. Returns the threads it touched.
     pub fn undo(&self, policy: &str, actor: &str) -> Result<Vec<String>, CurateError> {
-        let threads = self.write(|tx| {
+        Ok(self.undo_citations(policy, actor)?.0)
+    }
+
+    /// [`Curation::undo`], also removing the citations the batch's promotion
+    /// added ([`Curation::promote_citing`]) — each a new revision of its
+    /// document, audited. Returns the threads and the citations removed.
+    pub fn undo_citations(
+        &self,
+        policy: &str,
+        actor: &str,
+    ) -> Result<(Vec<String>, Vec<i64>), CurateError> {
+        self.write(|tx| {
             let batch: Option<i64> = tx
                 .query_row(
                     "SELECT MAX(batch) FROM decision_log WHERE policy = ?1 AND actor = ?2 AND undone = 0",
@@ -164,9 +161,21 @@ impl Curation {
                 threads.push(thread);
             }
             tx.execute("UPDATE decision_log SET undone = 1 WHERE batch = ?1", [batch])?;
-            Ok(threads)
-        })?;
-        Ok(threads)
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT citation_id FROM decision_log WHERE batch = ?1 AND citation_id IS NOT NULL",
+            )?;
+            let cited: Vec<i64> = stmt
+                .query_map([batch], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            drop(stmt);
+            let mut removed = Vec::new();
+            for id in cited {
+                if super::documents::uncite_in(tx, id, actor)?.is_some() {
+                    removed.push(id);
+                }
+            }
+            Ok((threads, removed))
+        })
     }
 
     /// Every decision of a policy, by thread.
@@ -254,6 +263,58 @@ impl Curation {
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// [`Curation::decide`] within `tx`: the batch number.
+fn decide_in(
+    tx: &rusqlite::Transaction<'_>,
+    policy: &str,
+    threads: &[String],
+    decision: Decision,
+    note: &str,
+    actor: &str,
+) -> Result<i64, CurateError> {
+    let now = crate::db::now();
+    let batch: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(batch), 0) + 1 FROM decision_log",
+        [],
+        |r| r.get(0),
+    )?;
+    for thread in threads {
+        let before: Option<(String, String, String, i64)> = tx
+            .query_row(
+                "SELECT decision, note, decided_by, decided_at FROM decisions WHERE policy = ?1 AND thread_id = ?2",
+                params![policy, thread],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        tx.execute(
+            "INSERT INTO decisions (policy, thread_id, decision, note, decided_by, decided_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(policy, thread_id) DO UPDATE SET decision = excluded.decision,
+               note = excluded.note, decided_by = excluded.decided_by, decided_at = excluded.decided_at",
+            params![policy, thread, decision.as_str(), note, actor, now],
+        )?;
+        tx.execute(
+            "INSERT INTO decision_log (batch, policy, thread_id, before_decision, before_note, before_by, before_at, after_decision, actor, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                batch, policy, thread,
+                before.as_ref().map(|b| b.0.clone()), before.as_ref().map(|b| b.1.clone()),
+                before.as_ref().map(|b| b.2.clone()), before.as_ref().map(|b| b.3),
+                decision.as_str(), actor, now
+            ],
+        )?;
+        crate::audit::append(
+            tx,
+            actor,
+            "review.decide",
+            &format!("thread:{thread}"),
+            &serde_json::json!({"policy": policy, "decision": decision.as_str(), "note": note, "batch": batch,
+                "before": before.as_ref().map(|b| &b.0)}),
+        )?;
+    }
+    Ok(batch)
 }
 
 /// Why there is nothing to undo for `actor`, naming whose undoable batches

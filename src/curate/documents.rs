@@ -540,37 +540,7 @@ impl Curation {
                 "only messages with a Message-ID can be cited".into(),
             ));
         }
-        self.write(|tx| {
-            let mut doc = find_doc(tx, id_or_slug)?;
-            let now = crate::db::now();
-            tx.execute(
-                "INSERT INTO citations (doc_id, message_id, mid, thread_id, list, date, author, subject, excerpt, created_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![doc.id, c.message_id, c.message_id.to_lowercase(), c.thread_id, c.list, c.date,
-                    c.author, c.subject, c.excerpt, actor, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            let mut body = doc.body.trim_end().to_string();
-            if !body.is_empty() {
-                body.push_str("\n\n");
-            }
-            body.push_str(&quote_block(c, id));
-            body.push('\n');
-            doc.body = body;
-            doc.revision += 1;
-            doc.updated = now;
-            add_revision(tx, &doc, actor)?;
-            crate::audit::append(
-                tx,
-                actor,
-                "doc.cite",
-                &format!("doc:{}", doc.id),
-                &serde_json::json!({"citation": id, "message_id": c.message_id, "thread_id": c.thread_id,
-                    "revision": doc.revision}),
-            )?;
-            let citation = Citation { id, doc_id: doc.id, cited: c.clone(), created_by: actor.to_string(), created_at: now };
-            Ok((doc, citation))
-        })
+        self.write(|tx| cite_in(tx, id_or_slug, c, actor))
     }
 
     /// The citations of a document, in order.
@@ -611,17 +581,93 @@ impl Curation {
     }
 }
 
+/// [`Curation::cite`] within transaction `tx`.
+pub(super) fn cite_in(
+    tx: &Transaction<'_>,
+    id_or_slug: &str,
+    c: &NewCitation,
+    actor: &str,
+) -> Result<(Document, Citation), CurateError> {
+    let mut doc = find_doc(tx, id_or_slug)?;
+    let now = crate::db::now();
+    tx.execute(
+            "INSERT INTO citations (doc_id, message_id, mid, thread_id, list, date, author, subject, excerpt, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![doc.id, c.message_id, c.message_id.to_lowercase(), c.thread_id, c.list, c.date,
+                c.author, c.subject, c.excerpt, actor, now],
+        )?;
+    let id = tx.last_insert_rowid();
+    let mut body = doc.body.trim_end().to_string();
+    if !body.is_empty() {
+        body.push_str("\n\n");
+    }
+    body.push_str(&quote_block(c, id));
+    body.push('\n');
+    doc.body = body;
+    doc.revision += 1;
+    doc.updated = now;
+    add_revision(tx, &doc, actor)?;
+    crate::audit::append(
+        tx,
+        actor,
+        "doc.cite",
+        &format!("doc:{}", doc.id),
+        &serde_json::json!({"citation": id, "message_id": c.message_id, "thread_id": c.thread_id,
+                "revision": doc.revision}),
+    )?;
+    let citation = Citation {
+        id,
+        doc_id: doc.id,
+        cited: c.clone(),
+        created_by: actor.to_string(),
+        created_at: now,
+    };
+    Ok((doc, citation))
+}
+
+/// Removes citation `id` — its row, its quoted block and markers in the body
+/// (a new revision) — within `tx`, audited. `None` when it is gone already.
+pub(super) fn uncite_in(
+    tx: &Transaction<'_>,
+    id: i64,
+    actor: &str,
+) -> Result<Option<Document>, CurateError> {
+    let doc_id: Option<i64> = tx
+        .query_row("SELECT doc_id FROM citations WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(doc_id) = doc_id else {
+        return Ok(None);
+    };
+    let mut doc = find_doc(tx, &doc_id.to_string())?;
+    tx.execute("DELETE FROM citations WHERE id = ?1", [id])?;
+    let body = super::verbatim::remove_citation(&doc.body, id);
+    let changed = body != doc.body;
+    if changed {
+        doc.body = body;
+        doc.revision += 1;
+        doc.updated = crate::db::now();
+        add_revision(tx, &doc, actor)?;
+    }
+    crate::audit::append(
+        tx,
+        actor,
+        "doc.uncite",
+        &format!("doc:{}", doc.id),
+        &serde_json::json!({"citation": id, "revision": doc.revision, "body_changed": changed}),
+    )?;
+    Ok(Some(doc))
+}
+
 /// The Markdown a citation adds to a body.
 pub fn quote_block(c: &NewCitation, id: i64) -> String {
-    let mut out = String::new();
-    for line in c.excerpt.lines() {
-        out.push_str("> ");
-        out.push_str(line);
-        out.push('\n');
-    }
+    let mut out = super::verbatim::quote(&c.excerpt);
     let date = crate::query::search::rfc3339(c.date);
     let day = date.get(..10).unwrap_or(&date);
     let author = c.author.split(" <").next().unwrap_or(&c.author);
+    // The list stays as recorded: a reader's view names it by replacing it.
+    let author = super::verbatim::escape_line(author);
     out.push_str(&format!(">\n> — {author}, {day}, {} [^c{id}]\n", c.list));
     out
 }

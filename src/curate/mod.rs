@@ -19,6 +19,7 @@ pub mod queue;
 pub mod redact;
 pub mod score;
 mod tar;
+pub mod verbatim;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -86,7 +87,8 @@ impl CurateError {
 
 const COMPONENT: &str = "curate";
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE review_policies (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE review_policies (
         name TEXT PRIMARY KEY,
         lists TEXT NOT NULL,
         older_than TEXT NOT NULL,
@@ -155,7 +157,10 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE review_policies (
         created_at INTEGER NOT NULL
      );
      CREATE INDEX citations_mid ON citations(mid);
-     CREATE INDEX citations_doc ON citations(doc_id);"];
+     CREATE INDEX citations_doc ON citations(doc_id);",
+    // The citation a promotion added (`promote` with `cite_into`): its undo removes it.
+    "ALTER TABLE decision_log ADD COLUMN citation_id INTEGER;",
+];
 
 /// The curation database: a handle cheap to clone and share between threads.
 #[derive(Clone)]

@@ -38,6 +38,43 @@ pub struct QueueItem {
     pub explain: Vec<Contribution>,
     /// The decision made, if any.
     pub decision: Option<Recorded>,
+    /// The Message-ID of the message a promotion cites ([`QueueOptions::answers`]).
+    pub answer_message_id: Option<String>,
+    /// That message and why it was proposed.
+    pub answer: Option<ProposedAnswer>,
+}
+
+/// The message a promotion of a thread cites, as a reviewer checks it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProposedAnswer {
+    /// Message-ID.
+    pub message_id: String,
+    /// Subject.
+    pub subject: String,
+    /// Author (`Name <addr>`).
+    pub from: String,
+    /// Date (unix seconds).
+    pub date: i64,
+    /// Why this one ("confirmed by the asker on 2019-06-03", "best-scored reply", …).
+    pub why: String,
+}
+
+impl ProposedAnswer {
+    /// The proposal for thread `thread_id` among the messages `allowed` lists show.
+    pub fn of(
+        index: &MailIndex,
+        thread_id: &str,
+        allowed: Option<&[String]>,
+    ) -> Result<Option<ProposedAnswer>, CurateError> {
+        let found = crate::query::answer::answer(index, thread_id, allowed)?;
+        Ok(found.map(|a| ProposedAnswer {
+            why: a.basis.why(),
+            message_id: a.message.message_id,
+            subject: a.message.subject,
+            from: a.message.from.into_iter().next().unwrap_or_default(),
+            date: a.message.date,
+        }))
+    }
 }
 
 /// Done and total for one list or year.
@@ -83,6 +120,9 @@ pub struct QueueOptions {
     pub list: Option<String>,
     /// Only threads whose last message is in this year.
     pub year: Option<i32>,
+    /// Propose each item's answering message ([`QueueItem::answer`]): a
+    /// read of each thread shown, so pages for people, not whole queues.
+    pub answers: bool,
 }
 
 /// A page of a queue.
@@ -263,12 +303,18 @@ impl Curation {
                 score: *s,
                 explain: explain.clone(),
                 decision: decision.cloned(),
+                answer_message_id: None,
+                answer: None,
             });
         }
         let mut facts: Vec<ThreadFacts> = items.iter().map(|i| i.facts.clone()).collect();
         describe(index, &searcher, &mut facts)?;
         for (item, f) in items.iter_mut().zip(facts) {
             item.facts = f;
+            if opts.answers {
+                item.answer = ProposedAnswer::of(index, &item.facts.thread_id, asked.allowed)?;
+                item.answer_message_id = item.answer.as_ref().map(|a| a.message_id.clone());
+            }
         }
         Ok(Queue {
             policy,

@@ -215,13 +215,13 @@ fn is_quote_line(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
-fn is_quote(block: &str) -> bool {
+pub(crate) fn is_quote(block: &str) -> bool {
     block.lines().next().is_some_and(is_quote_line)
 }
 
 /// `body` cut into runs of quoted lines and runs of other lines, each with
 /// its line ends, so that joining them gives `body` back.
-fn blocks(body: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn blocks(body: &str) -> impl Iterator<Item = &str> {
     let mut rest = body;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -242,7 +242,7 @@ fn blocks(body: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The citation numbers of the `[^cN]` markers in `text`, in order, once each.
-fn markers(text: &str) -> Vec<i64> {
+pub(crate) fn markers(text: &str) -> Vec<i64> {
     let mut out = Vec::new();
     for (at, _) in text.match_indices("[^c") {
         let digits: String = text[at + 3..]

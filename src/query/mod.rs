@@ -10,6 +10,7 @@
 //! tantivy queries themselves.
 
 pub mod addr_set;
+pub mod answer;
 pub mod conversations;
 pub mod exclusion;
 pub mod facets;

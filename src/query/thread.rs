@@ -104,7 +104,21 @@ fn oldest(
     limit: usize,
 ) -> Result<Vec<StoredMessage>, QueryError> {
     let searcher = index.reader.searcher();
-    let thread_id = &crate::index::threading::resolve(&searcher, &index.fields, thread_id)?
+    Ok(oldest_in(index, &searcher, thread_id, allowed, limit)?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect())
+}
+
+/// [`oldest`] through `searcher`, each message with its address there.
+pub(super) fn oldest_in(
+    index: &MailIndex,
+    searcher: &tantivy::Searcher,
+    thread_id: &str,
+    allowed: Option<&[String]>,
+    limit: usize,
+) -> Result<Vec<(tantivy::DocAddress, StoredMessage)>, QueryError> {
+    let thread_id = &crate::index::threading::resolve(searcher, &index.fields, thread_id)?
         .unwrap_or_else(|| thread_id.to_string());
     let term = Term::from_field_text(index.fields.thread, thread_id);
     let query = visible::restrict(
@@ -115,9 +129,9 @@ fn oldest(
     let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("date", Order::Asc);
     let found = searcher.search(query.as_ref(), &top)?;
     let mut messages = Vec::with_capacity(found.len());
-    let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
+    let mut loader = crate::index::doc::Loader::new(searcher, &index.fields);
     for (_, addr) in found {
-        messages.push(loader.load(addr)?.visible_to(allowed));
+        messages.push((addr, loader.load(addr)?.visible_to(allowed)));
     }
     Ok(messages)
 }

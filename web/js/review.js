@@ -7,7 +7,7 @@
 // one puts its threads back. Progress comes from the server's answers.
 
 import { h, append, clear, fmtNum, plural, fmtDateTime, splitAddress, threadHref, messageHref } from './dom.js';
-import { api, getMessage, ApiError } from './api.js';
+import { api, getMessage, getThread, ApiError } from './api.js';
 import { isCurrent, navigate } from './router.js';
 import { setPageKeys } from './keys.js';
 import { renderBodyParts } from './message.js';
@@ -257,6 +257,7 @@ class QueueView {
     this.fetching = false;
     this.lis = new Map();     // thread id -> <li>
     this.previews = new Map(); // message id -> message (or error)
+    this.citeChoice = new Map(); // thread id -> the message id the reviewer chose to cite
     this.seq = 0;
   }
 
@@ -467,6 +468,7 @@ class QueueView {
       item.similar_to ? h('p', { class: 'small' }, h('a', { href: threadHref(item.similar_to), id: 'qd-similar' }, 'Open the promoted thread it resembles')) : null,
       ...(Array.isArray(item.reviews) ? item.reviews : []).map((r) => h('p', { class: 'qd-review small' },
         h('strong', {}, `${LABEL[r.decision] || r.decision} in “${r.policy}” by ${r.by}`), r.note ? `: ${r.note}` : ' (no note)')),
+      this.answerPane(item),
       preview]);
     clearTimeout(this.previewTimer);
     const mid = item.first_message_id;
@@ -479,6 +481,41 @@ class QueueView {
       if (preview.isConnected) this.fillPreview(preview, msg);
       this.prefetch();
     }, 90);
+  }
+
+  /** What a promotion cites: the proposed answer and why, and a choice of the thread's messages. */
+  answerPane(item) {
+    const a = item.answer;
+    const chosen = this.citeChoice.get(item.thread_id) || item.answer_message_id || '';
+    const label = (m) => `${m.subject || '(no subject)'} — ${splitAddress(m.from).name || m.from || '?'}, ${typeof m.date === 'number' ? secsDay(m.date) : String(m.date || '').slice(0, 10)}`;
+    const select = h('select', { id: 'qd-cite', 'aria-label': 'Message the promotion cites' },
+      a ? h('option', { value: a.message_id }, `${label(a)} (proposed)`) : h('option', { value: '' }, 'the proposed answer'));
+    select.value = chosen;
+    select.addEventListener('change', () => this.citeChoice.set(item.thread_id, select.value));
+    select.addEventListener('keydown', (e) => e.stopPropagation());
+    // The other messages of the thread, when the reviewer opens the choice.
+    let loaded = false;
+    const load = async () => {
+      if (loaded) return;
+      loaded = true;
+      let t;
+      try { t = await getThread(item.thread_id); } catch { return; }
+      const flat = [];
+      const walk = (ms) => { for (const m of ms || []) { flat.push(m); walk(m.children); } };
+      walk(t.messages);
+      flat.sort((x, y) => String(x.date).localeCompare(String(y.date)));
+      const keep = select.value;
+      select.replaceChildren(...flat.filter((m) => m.message_id).map((m) =>
+        h('option', { value: m.message_id }, `${label(m)}${a && m.message_id === a.message_id ? ' (proposed)' : ''}`)));
+      select.value = keep;
+    };
+    if (chosen && chosen !== (a && a.message_id)) load();
+    select.addEventListener('focus', load);
+    select.addEventListener('pointerdown', load);
+    return h('div', { class: 'qd-answer small', id: 'qd-answer' },
+      a ? h('p', {}, h('strong', {}, 'Cites: '), label(a), h('span', { class: 'muted', id: 'qd-answer-why' }, ` — because ${a.why}`))
+        : h('p', { class: 'muted' }, 'Cites the thread’s proposed answer.'),
+      h('label', { for: 'qd-cite' }, 'Cite instead: '), select);
   }
 
   async fetchPreview(mid) {
@@ -536,6 +573,17 @@ class QueueView {
     const what = targets.length === 1 ? `“${targets[0].subject || '(no subject)'}”` : plural(targets.length, 'thread');
     this.say(`${LABEL[decision]} ${what}.`);
     this.enqueue(async () => {
+      if (doc && batch.threads.length === 1) {
+        // One request: the server promotes and cites, and its undo removes the citation.
+        const [t] = batch.threads;
+        const body = { threads: batch.threads, decision, note, cite_into: String(doc.id) };
+        const mid = this.citeChoice.get(t);
+        if (mid) body.message_id = mid;
+        const res = await postDecision(this.name, body);
+        this.setProgress(res.progress);
+        this.say(`${LABEL[decision]} ${what} and cited in “${doc.title}”.`);
+        return;
+      }
       const res = await postDecision(this.name, { threads: batch.threads, decision, note });
       this.setProgress(res.progress);
       if (doc) {
@@ -746,7 +794,7 @@ function promoteDialog() {
   const title = h('h2', { id: 'promote-dialog-h' }, 'Promote');
   const form = h('form', { method: 'dialog' },
     title,
-    h('div', { class: 'fld' }, h('label', { for: 'promote-dialog-doc' }, 'Cite the thread’s first message in'), select),
+    h('div', { class: 'fld' }, h('label', { for: 'promote-dialog-doc' }, 'Cite the thread’s answer in'), select),
     h('label', { class: 'check' }, remember, ' Use this for every promotion in this session (change it beside the queue)'),
     h('div', { class: 'form-row' }, ok, cancel));
   const el = h('dialog', { id: 'promote-dialog', class: 'dialog', 'aria-labelledby': 'promote-dialog-h' }, form);

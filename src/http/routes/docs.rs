@@ -38,7 +38,7 @@ fn reader<'a>(state: &'a Shared, viewer: &'a Viewer) -> Reader<'a> {
 }
 
 /// What `viewer` may not see of document `id`'s citations.
-fn redaction(
+pub(super) fn redaction(
     c: &Curation,
     state: &Shared,
     viewer: &Viewer,
@@ -239,14 +239,54 @@ pub async fn diff(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
-struct CiteBody {
+/// What to cite: a message (and a passage of it), or a thread's answer.
+#[derive(Deserialize, Default)]
+pub(super) struct CiteBody {
     /// Cite this message...
-    message_id: Option<String>,
-    /// ...or the first message of this thread.
-    thread_id: Option<String>,
+    pub message_id: Option<String>,
+    /// ...or the proposed answer of this thread ([`crate::query::answer`]).
+    pub thread_id: Option<String>,
     /// The passage selected (default: the start of the message's text).
-    passage: Option<String>,
+    pub passage: Option<String>,
+}
+
+impl CiteBody {
+    /// The citation this asks for, of a message `allowed` lists show; a
+    /// message named with a thread must be in that thread.
+    pub(super) fn citation(
+        &self,
+        state: &Shared,
+        allowed: Option<&[String]>,
+    ) -> Result<NewCitation, AppError> {
+        let index = &state.index;
+        let message = match (&self.message_id, &self.thread_id) {
+            (Some(mid), thread) => {
+                let m = query::find_visible_message(index, mid, allowed)?;
+                if let (Some(m), Some(t)) = (&m, thread) {
+                    if query::thread::resolve(index, &m.thread_id)?
+                        != query::thread::resolve(index, t)?
+                    {
+                        return Err(AppError::BadRequest(format!(
+                            "<{}> is not a message of thread {t:?}",
+                            m.message_id
+                        )));
+                    }
+                }
+                m
+            }
+            (None, Some(t)) => query::answer::answer(index, t, allowed)?.map(|a| a.message),
+            (None, None) => {
+                return Err(AppError::BadRequest("send message_id or thread_id".into()))
+            }
+        };
+        let m = message.ok_or(AppError::NotFound("no such message"))?;
+        let text = query::text::full_text(&m);
+        Ok(NewCitation::from_message(
+            &m,
+            self.passage.as_deref(),
+            text.as_deref(),
+        )?)
+    }
 }
 
 /// `POST /api/docs/{id}/citations` with `{message_id | thread_id, passage}` (reviewers and up)
@@ -265,18 +305,8 @@ pub async fn cite(
     let b: CiteBody = json_body(&headers, &body, "{message_id or thread_id, passage}")?;
     let c = state.curation()?;
     let who = actor(&viewer);
-    let allowed = viewer.allowed_lists.clone();
     let out = blocking(move || {
-        let message = match (&b.message_id, &b.thread_id) {
-            (Some(mid), _) => query::find_visible_message(&state.index, mid, allowed.as_deref())?,
-            (None, Some(t)) => query::thread::first_message(&state.index, t, allowed.as_deref())?,
-            (None, None) => {
-                return Err(AppError::BadRequest("send message_id or thread_id".into()))
-            }
-        };
-        let m = message.ok_or(AppError::NotFound("no such message"))?;
-        let text = query::text::full_text(&m);
-        let new = NewCitation::from_message(&m, b.passage.as_deref(), text.as_deref())?;
+        let new = b.citation(&state, viewer.allowed_lists.as_deref())?;
         let (mut doc, citation) = c.cite(&id, &new, &who)?;
         doc.body = redaction(&c, &state, &viewer, &id)?.body(&doc.body);
         Ok(json!({ "document": doc, "citation": citation }))

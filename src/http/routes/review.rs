@@ -144,6 +144,7 @@ fn options(params: &HashMap<String, String>) -> Result<QueueOptions, AppError> {
                     .map_err(|_| AppError::BadRequest(format!("year {y} is out of range")))
             })
             .transpose()?,
+        answers: true,
     })
 }
 
@@ -213,9 +214,15 @@ struct DecideBody {
     decision: String,
     #[serde(default)]
     note: String,
+    /// Promote one thread and cite into this document (number or slug):
+    /// its answer, or `message_id` (and `passage`) of it.
+    cite_into: Option<String>,
+    message_id: Option<String>,
+    passage: Option<String>,
 }
 
 /// `POST /api/review/queues/{name}/decisions` with `{threads, decision, note}`
+/// (and, promoting one thread, `cite_into` with `message_id`, `passage`)
 pub async fn decide(
     State(state): State<Shared>,
     viewer: Viewer,
@@ -229,20 +236,42 @@ pub async fn decide(
     let c = state.curation()?;
     let who = actor(&viewer);
     let allowed = viewer.allowed_lists.clone();
-    let (batch, progress) = blocking(move || {
+    let out = blocking(move || {
         c.check_threads(&state.index, &name, &b.threads, allowed.as_deref())?;
-        let batch = c.decide(&name, &b.threads, decision, &b.note, &who)?;
-        Ok((
-            batch,
-            c.progress(
-                &state.index,
-                &name,
-                &asked(allowed.as_deref(), &Budget::interactive()),
-            )?,
-        ))
+        let mut out = json!({});
+        let batch = match (&b.cite_into, b.threads.as_slice()) {
+            (None, _) => c.decide(&name, &b.threads, decision, &b.note, &who)?,
+            (Some(doc), [thread]) if decision == Decision::Promote => {
+                let asked_for = super::docs::CiteBody {
+                    message_id: b.message_id.clone(),
+                    thread_id: Some(thread.clone()),
+                    passage: b.passage.clone(),
+                };
+                let new = asked_for.citation(&state, allowed.as_deref())?;
+                let (batch, mut document, citation) =
+                    c.promote_citing(&name, thread, &b.note, doc, &new, &who)?;
+                document.body =
+                    super::docs::redaction(&c, &state, &viewer, doc)?.body(&document.body);
+                out["document"] = json!(document);
+                out["citation"] = json!(citation);
+                batch
+            }
+            (Some(_), _) => {
+                return Err(AppError::BadRequest(
+                    "cite_into goes with decision \"promote\" of one thread".into(),
+                ))
+            }
+        };
+        out["batch"] = json!(batch);
+        out["progress"] = json!(c.progress(
+            &state.index,
+            &name,
+            &asked(allowed.as_deref(), &Budget::interactive()),
+        )?);
+        Ok(out)
     })
     .await?;
-    Ok(Json(json!({ "batch": batch, "progress": progress })))
+    Ok(Json(out))
 }
 
 /// `POST /api/review/queues/{name}/undo`: undoes the viewer's last batch.
@@ -255,10 +284,11 @@ pub async fn undo(
     let c = state.curation()?;
     let who = actor(&viewer);
     let allowed = viewer.allowed_lists.clone();
-    let (threads, progress) = blocking(move || {
-        let threads = c.undo(&name, &who)?;
+    let (threads, uncited, progress) = blocking(move || {
+        let (threads, uncited) = c.undo_citations(&name, &who)?;
         Ok((
             threads,
+            uncited,
             c.progress(
                 &state.index,
                 &name,
@@ -267,7 +297,9 @@ pub async fn undo(
         ))
     })
     .await?;
-    Ok(Json(json!({ "threads": threads, "progress": progress })))
+    Ok(Json(
+        json!({ "threads": threads, "uncited": uncited, "progress": progress }),
+    ))
 }
 
 /// `GET /api/audit?subject=&limit=` (admins)

@@ -62,6 +62,7 @@ pub fn review_queue(mcp: &Mcp, caller: &Caller, args: &Value) -> Result<Value, M
         include_decided: flag(args, "include_decided"),
         list: opt_string(args, "list").map(str::to_string),
         year,
+        answers: true,
     };
     let q = c.queue(&mcp.index, policy, &opts, &asked(caller, &deadline))?;
     let items: Vec<Value> = q
