@@ -109,3 +109,30 @@ fn server_first_id(server: &TestServer) -> String {
     let res = gleaner::query::search(&server.index, &req).expect("search");
     res.hits[0].message.message_id.clone()
 }
+
+/// The search help names `is:held` to admins only (legal holds are theirs):
+/// a reader's popover leaves it out, an admin's has it.
+#[test]
+fn the_search_help_lists_is_held_for_admins_only() {
+    let Some(bin) = wd::browser() else { return };
+    let dir = common::tempdir();
+    common::index_paths(dir.path(), &[common::sample()]);
+    let users = Users::open(dir.path()).expect("users");
+    users
+        .add_user("ada", Role::Admin, "correct horse")
+        .expect("add");
+    users
+        .add_user("rob", Role::Reader, "correct horse")
+        .expect("add");
+    let server = TestServer::start(dir.path(), true);
+    let base = format!("http://{}", server.addr);
+    let rows = "Array.from(document.querySelectorAll('#help-rows code')).map((c) => c.textContent).join(' ')";
+    for (user, held) in [("rob", false), ("ada", true)] {
+        let s = Session::new(&bin, &format!("help-{user}"), Duration::from_secs(15));
+        s.submit_login(&format!("{base}/login"), user, "correct horse");
+        s.wait("document.querySelectorAll('#help-rows code').length > 10");
+        let listed = s.text(rows);
+        assert!(listed.contains("is:archived"), "{user}: {listed}");
+        assert_eq!(listed.contains("is:held"), held, "{user}: {listed}");
+    }
+}

@@ -83,7 +83,7 @@ async function boot() {
   $('search-form').addEventListener('submit', (ev) => { ev.preventDefault(); submitSearch(); });
   $('sort').addEventListener('change', () => { if ($('q').value.trim()) submitSearch(); });
 
-  const help = installHelp({ button: $('help-btn'), panel: $('help'), closeBtn: $('help-close'), rows: $('help-rows'), input: $('q') });
+  const help = installHelp({ button: $('help-btn'), panel: $('help'), closeBtn: $('help-close'), rows: $('help-rows'), input: $('q'), canSee: roleAtLeast });
   installKeys({ toggleHelp: help.toggle });
   installCompletion($('q'), $('complete'));
   renderStatus();

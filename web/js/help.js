@@ -25,11 +25,13 @@ const ROWS = [
   ['upgrad*', 'prefix'],
   ['is:cited', 'cited in a curated document (cited:<doc> for one)'],
   ['is:archived', 'copied into a sealed archive volume'],
-  ['is:held', 'under an active legal hold'],
+  ['is:held', 'under an active legal hold', 'admin'],
 ];
 
-export function installHelp({ button, panel, closeBtn, rows, input }) {
-  for (const [ex, what] of ROWS) {
+/** The popover; rows marked for a role (`is:held`: admins) only for `canSee(role)`. */
+export function installHelp({ button, panel, closeBtn, rows, input, canSee = () => true }) {
+  for (const [ex, what, role] of ROWS) {
+    if (role && !canSee(role)) continue;
     const code = h('button', { type: 'button', class: 'help-ex', title: 'Add to the query' }, h('code', {}, ex));
     code.addEventListener('click', () => {
       const v = input.value.trim();
