@@ -334,3 +334,65 @@ fn the_review_ui_shows_the_answer_and_cites_the_reviewers_choice() {
     }
     assert_eq!(curation.document(&doc).expect("doc").body, "Intro.\n");
 }
+
+/// Several selected threads promoted into a document in one request: each
+/// cites its proposed answer, and one undo takes every citation back.
+#[test]
+fn several_threads_promoted_at_once_are_cited_and_undone_together() {
+    let dir = common::tempdir();
+    let server = sample_server(dir.path());
+    let (ada, rita, ed) = (
+        login(&server, "ada"),
+        login(&server, "rita"),
+        login(&server, "ed"),
+    );
+    ada.ok(
+        "PUT",
+        "/api/review/policies/ops-old",
+        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
+    );
+    let q = rita.ok("GET", "/api/review/queues/ops-old?limit=3", &json!({}));
+    let items = q["items"].as_array().expect("items");
+    let threads: Vec<&str> = items
+        .iter()
+        .map(|i| i["thread_id"].as_str().expect("thread"))
+        .collect();
+    let answers: Vec<&str> = items
+        .iter()
+        .map(|i| i["answer_message_id"].as_str().expect("answer"))
+        .collect();
+    assert_eq!(threads.len(), 3);
+    let doc = new_doc(&ed, "Three answers");
+    let promoted = rita.ok(
+        "POST",
+        "/api/review/queues/ops-old/decisions",
+        &json!({"threads": threads, "decision": "promote", "cite_into": doc.to_string()}),
+    );
+    let cited: Vec<&str> = promoted["citations"]
+        .as_array()
+        .expect("citations")
+        .iter()
+        .map(|c| c["message_id"].as_str().expect("message id"))
+        .collect();
+    assert_eq!(cited, answers, "{promoted}");
+    let read = ed.ok("GET", &format!("/api/docs/{doc}"), &json!({}));
+    assert_eq!(read["citations"].as_array().map(Vec::len), Some(3));
+    // A message or passage goes with one thread only.
+    let mixed = rita.send(
+        "POST",
+        "/api/review/queues/ops-old/decisions",
+        &json!({"threads": threads, "decision": "promote", "cite_into": doc.to_string(),
+                "message_id": answers[0]}),
+    );
+    assert_eq!(mixed.status, 400);
+
+    let undone = rita.ok("POST", "/api/review/queues/ops-old/undo", &json!({}));
+    assert_eq!(
+        undone["uncited"].as_array().map(Vec::len),
+        Some(3),
+        "{undone}"
+    );
+    let read = ed.ok("GET", &format!("/api/docs/{doc}"), &json!({}));
+    assert_eq!(read["citations"], json!([]));
+    assert_eq!(read["document"]["body"], "Intro.\n", "{read}");
+}

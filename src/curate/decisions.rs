@@ -90,16 +90,47 @@ impl Curation {
         citation: &NewCitation,
         actor: &str,
     ) -> Result<(i64, Document, Citation), CurateError> {
+        let (batch, doc, mut cited) = self.promote_citing_all(
+            policy,
+            &[(thread.to_string(), citation.clone())],
+            note,
+            doc,
+            actor,
+        )?;
+        let cited = cited
+            .pop()
+            .ok_or_else(|| CurateError::Invalid("nothing was cited".into()))?;
+        Ok((batch, doc, cited))
+    }
+
+    /// [`Curation::promote_citing`] for several threads in one batch, each
+    /// with its citation: one transaction, and one undo takes them all back.
+    pub fn promote_citing_all(
+        &self,
+        policy: &str,
+        items: &[(String, NewCitation)],
+        note: &str,
+        doc: &str,
+        actor: &str,
+    ) -> Result<(i64, Document, Vec<Citation>), CurateError> {
         self.policy(policy)?;
-        let threads = [thread.to_string()];
+        let threads: Vec<String> = items.iter().map(|(t, _)| t.clone()).collect();
         self.write(|tx| {
             let batch = decide_in(tx, policy, &threads, Decision::Promote, note, actor)?;
-            let (doc, cited) = super::documents::cite_in(tx, doc, citation, actor)?;
-            tx.execute(
-                "UPDATE decision_log SET citation_id = ?1 WHERE batch = ?2",
-                params![cited.id, batch],
-            )?;
-            Ok((batch, doc, cited))
+            let mut document = None;
+            let mut citations = Vec::with_capacity(items.len());
+            for (thread, citation) in items {
+                let (doc, cited) = super::documents::cite_in(tx, doc, citation, actor)?;
+                tx.execute(
+                    "UPDATE decision_log SET citation_id = ?1 WHERE batch = ?2 AND thread_id = ?3",
+                    params![cited.id, batch, thread],
+                )?;
+                document = Some(doc);
+                citations.push(cited);
+            }
+            let document =
+                document.ok_or_else(|| CurateError::Invalid("no thread to promote".into()))?;
+            Ok((batch, document, citations))
         })
     }
 

@@ -11,7 +11,7 @@ import { api, getMessage, getThread, ApiError } from './api.js';
 import { isCurrent, navigate } from './router.js';
 import { setPageKeys } from './keys.js';
 import { renderBodyParts } from './message.js';
-import { listDocs, citeIn, roleAtLeast, secsDay } from './docs.js';
+import { listDocs, roleAtLeast, secsDay } from './docs.js';
 import { loadStats } from './stats.js';
 
 const enc = encodeURIComponent;
@@ -573,11 +573,12 @@ class QueueView {
     const what = targets.length === 1 ? `“${targets[0].subject || '(no subject)'}”` : plural(targets.length, 'thread');
     this.say(`${LABEL[decision]} ${what}.`);
     this.enqueue(async () => {
-      if (doc && batch.threads.length === 1) {
-        // One request: the server promotes and cites, and its undo removes the citation.
-        const [t] = batch.threads;
+      if (doc) {
+        // One request: the server promotes and cites (one thread: the
+        // reviewer's chosen message; several: each thread's proposed answer),
+        // and one undo removes the citations.
         const body = { threads: batch.threads, decision, note, cite_into: String(doc.id) };
-        const mid = this.citeChoice.get(t);
+        const mid = batch.threads.length === 1 ? this.citeChoice.get(batch.threads[0]) : null;
         if (mid) body.message_id = mid;
         const res = await postDecision(this.name, body);
         this.setProgress(res.progress);
@@ -586,16 +587,6 @@ class QueueView {
       }
       const res = await postDecision(this.name, { threads: batch.threads, decision, note });
       this.setProgress(res.progress);
-      if (doc) {
-        try {
-          for (const t of batch.threads) await citeIn(doc.id, { thread_id: t });
-        } catch (e) {
-          // The decision stands; only the citation is missing.
-          this.fail(`Promoted, but not cited in “${doc.title}”: ${e.message}`);
-          return;
-        }
-        this.say(`${LABEL[decision]} ${what} and cited in “${doc.title}”.`);
-      }
     }, () => {
       // Not recorded: put the threads (and the note) back where they were.
       const i = this.batches.indexOf(batch);

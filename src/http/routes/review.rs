@@ -222,7 +222,9 @@ struct DecideBody {
 }
 
 /// `POST /api/review/queues/{name}/decisions` with `{threads, decision, note}`
-/// (and, promoting one thread, `cite_into` with `message_id`, `passage`)
+/// (and, promoting, `cite_into`: each thread cites its proposed answer in
+/// one batch that one undo takes back; with one thread also `message_id`,
+/// `passage`)
 pub async fn decide(
     State(state): State<Shared>,
     viewer: Viewer,
@@ -256,11 +258,37 @@ pub async fn decide(
                 out["citation"] = json!(citation);
                 batch
             }
-            (Some(_), _) => {
-                return Err(AppError::BadRequest(
-                    "cite_into goes with decision \"promote\" of one thread".into(),
-                ))
+            // Several threads: each cites its proposed answer, one batch.
+            (Some(doc), threads)
+                if decision == Decision::Promote
+                    && !threads.is_empty()
+                    && b.message_id.is_none()
+                    && b.passage.is_none() =>
+            {
+                let mut items = Vec::with_capacity(threads.len());
+                for thread in threads {
+                    let asked_for = super::docs::CiteBody {
+                        message_id: None,
+                        thread_id: Some(thread.clone()),
+                        passage: None,
+                    };
+                    items.push((
+                        thread.clone(),
+                        asked_for.citation(&state, allowed.as_deref())?,
+                    ));
+                }
+                let (batch, mut document, citations) =
+                    c.promote_citing_all(&name, &items, &b.note, doc, &who)?;
+                document.body =
+                    super::docs::redaction(&c, &state, &viewer, doc)?.body(&document.body);
+                out["document"] = json!(document);
+                out["citations"] = json!(citations);
+                batch
             }
+            (Some(_), _) => return Err(AppError::BadRequest(
+                "cite_into goes with decision \"promote\"; message_id and passage with one thread"
+                    .into(),
+            )),
         };
         out["batch"] = json!(batch);
         out["progress"] = json!(c.progress(
