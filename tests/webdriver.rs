@@ -136,3 +136,50 @@ fn the_search_help_lists_is_held_for_admins_only() {
         assert_eq!(listed.contains("is:held"), held, "{user}: {listed}");
     }
 }
+
+/// A reviewer's note shows on the thread page (issue 18 item 6), rendered in
+/// the browser for a reviewer and absent for a reader of the same list.
+#[test]
+fn a_review_note_shows_on_the_thread_page_to_reviewers_only() {
+    const OPS: &str = "ops.lists.example.org";
+    let Some(bin) = wd::browser() else { return };
+    let dir = common::tempdir();
+    common::index_paths(dir.path(), &[common::sample()]);
+    let users = Users::open(dir.path()).expect("users");
+    for (name, role) in [("rita", Role::Reviewer), ("rob", Role::Reader)] {
+        users.add_user(name, role, "correct horse").expect("add");
+        users.grant(name, &[OPS.to_string()]).expect("grant");
+    }
+    let server = TestServer::start(dir.path(), true);
+    let curation =
+        gleaner::curate::Curation::open(dir.path(), "http://gleaner.test").expect("curation");
+    let policy =
+        serde_json::from_value(json!({"name": "ops-old", "lists": [OPS], "older_than": "6y"}))
+            .expect("policy");
+    curation.put_policy(&policy, "test").expect("policy saved");
+    let thread = common::only_on(&server.index, OPS).thread_id;
+    let note = "Kept: the runbook links here.";
+    curation
+        .decide(
+            "ops-old",
+            std::slice::from_ref(&thread),
+            gleaner::curate::Decision::Keep,
+            note,
+            "rita",
+        )
+        .expect("decided");
+    let base = format!("http://{}", server.addr);
+    for (user, shown) in [("rita", true), ("rob", false)] {
+        let s = Session::new(&bin, &format!("note-{user}"), Duration::from_secs(15));
+        s.submit_login(&format!("{base}/login"), user, "correct horse");
+        s.wait("document.querySelector('#user-name') !== null");
+        s.go(&format!("{base}/t/{}", common::enc(&thread)));
+        s.wait("document.querySelectorAll('#thread .tmsg').length > 0");
+        let reviews =
+            s.text("(document.querySelector('#thread-reviews') || {textContent: ''}).textContent");
+        assert_eq!(reviews.contains(note), shown, "{user}: {reviews:?}");
+        if shown {
+            assert!(reviews.contains("Kept in “ops-old” by rita"), "{reviews}");
+        }
+    }
+}
