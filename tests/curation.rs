@@ -125,6 +125,15 @@ fn ids(items: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The review policy `ops-old`: ops threads older than six years, by date.
+pub(crate) fn put_ops_policy(admin: &Client<'_>) {
+    admin.ok(
+        "PUT",
+        "/api/review/policies/ops-old",
+        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
+    );
+}
+
 /// The sample indexed into `data`, the test users added, a server with login.
 pub(crate) fn sample_server(data: &Path) -> TestServer {
     common::gleaner_ok(
@@ -161,11 +170,7 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         &json!({"lists": [OPS], "older_than": SIX_YEARS}),
     );
     assert_eq!(by_reviewer.status, 403);
-    ada.ok(
-        "PUT",
-        "/api/review/policies/ops-old",
-        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
-    );
+    put_ops_policy(&ada);
     assert_eq!(rob.get("/api/review/policies").status, 403);
 
     // The queue: exactly the ops threads whose newest message is older than 6 years.
@@ -576,11 +581,7 @@ fn review_notes_show_on_the_thread_to_reviewers_only() {
         login(&server, "rita"),
         login(&server, "rob"),
     );
-    ada.ok(
-        "PUT",
-        "/api/review/policies/ops-old",
-        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
-    );
+    put_ops_policy(&ada);
     let q = rita.ok("GET", "/api/review/queues/ops-old?limit=2", &json!({}));
     let threads = ids(&q["items"]);
     let (noted, plain) = (&threads[0], &threads[1]);

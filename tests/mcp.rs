@@ -422,6 +422,13 @@ fn the_python_sdk_over_streamable_http_drafts_and_cites_and_the_web_api_shows_it
     );
 }
 
+/// A tool's answer is an error whose text says `words`.
+fn assert_tool_error(result: &Value, words: &str) {
+    assert_eq!(result["isError"], true, "{result}");
+    let text = result["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains(words), "{words:?} in {text:?}");
+}
+
 /// The sample archive with its tokens, opened for an in-process server.
 fn in_process(dir: &Path) -> (Tokens, gleaner::index::MailIndex, gleaner::access::Users) {
     let tokens = archive(dir);
@@ -482,21 +489,14 @@ fn review_and_decide_as_a_token_budgets_and_the_rate_limit_in_process() {
     assert_eq!(entry.actor, "alice (mcp token alice-laptop)");
     // A reader may not see queues; a read-only token may not decide.
     let r = call(&mcp, &tokens.reader, "review_queue", json!({}));
-    assert_eq!(r["isError"], true);
-    assert!(r["content"][0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("reviewers"));
+    assert_tool_error(&r, "reviewers");
     let ro = call(
         &mcp,
         &tokens.read_only,
         "decide",
         json!({"policy": "old", "threads": ["x"], "decision": "keep"}),
     );
-    assert!(ro["content"][0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("read-only"));
+    assert_tool_error(&ro, "read-only");
     // A bad query is a tool error naming the position.
     let bad = call(
         &mcp,
@@ -504,11 +504,7 @@ fn review_and_decide_as_a_token_budgets_and_the_rate_limit_in_process() {
         "search",
         json!({"query": "disk (list:ops"}),
     );
-    assert_eq!(bad["isError"], true);
-    assert!(bad["content"][0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("position"));
+    assert_tool_error(&bad, "position");
 
     // The budget: a thread cut to 1,000 characters says so.
     let t = call(

@@ -10,7 +10,7 @@ use gleaner::curate::{Curation, DocKind, ReviewPolicy};
 use serde_json::{json, Value};
 
 use crate::common::{self, enc, TestServer};
-use crate::curation::{login, sample_server, Client, OPS, SIX_YEARS};
+use crate::curation::{login, put_ops_policy, sample_server, Client, OPS, SIX_YEARS};
 use crate::review_ui::{ReviewUi, DOWN, ENTER};
 use crate::wd::Session;
 
@@ -112,11 +112,7 @@ fn promotion_cites_the_confirmed_answer_verbatim_and_undo_takes_it_back() {
         login(&server, "rita"),
         login(&server, "ed"),
     );
-    ada.ok(
-        "PUT",
-        "/api/review/policies/ops-old",
-        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
-    );
+    put_ops_policy(&ada);
 
     // The queue proposes Olga's procedure, because Priya confirmed it.
     let item = ops_queue_item(&rita, "Database replication lag");
@@ -202,11 +198,7 @@ fn the_reviewer_picks_another_message_and_passage_of_the_thread() {
         login(&server, "rita"),
         login(&server, "ed"),
     );
-    ada.ok(
-        "PUT",
-        "/api/review/policies/ops-old",
-        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
-    );
+    put_ops_policy(&ada);
     let item = ops_queue_item(&rita, "TLS certificate expired on mail relay");
     let thread = item["thread_id"].as_str().expect("thread").to_string();
     let doc = new_doc(&ed, "Certificate renewal");
@@ -346,11 +338,7 @@ fn several_threads_promoted_at_once_are_cited_and_undone_together() {
         login(&server, "rita"),
         login(&server, "ed"),
     );
-    ada.ok(
-        "PUT",
-        "/api/review/policies/ops-old",
-        &json!({"lists": [OPS], "older_than": SIX_YEARS, "age_basis": "date"}),
-    );
+    put_ops_policy(&ada);
     let q = rita.ok("GET", "/api/review/queues/ops-old?limit=3", &json!({}));
     let items = q["items"].as_array().expect("items");
     let threads: Vec<&str> = items

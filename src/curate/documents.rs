@@ -346,6 +346,18 @@ fn add_revision(tx: &Transaction<'_>, doc: &Document, actor: &str) -> Result<(),
     Ok(())
 }
 
+/// Records `doc` as changed at `at`: its next revision, kept and made current.
+fn next_revision(
+    tx: &Transaction<'_>,
+    doc: &mut Document,
+    at: i64,
+    actor: &str,
+) -> Result<(), CurateError> {
+    doc.revision += 1;
+    doc.updated = at;
+    add_revision(tx, doc, actor)
+}
+
 fn check_title(title: &str) -> Result<String, CurateError> {
     let t = title.trim();
     if t.is_empty() || t.len() > 300 {
@@ -471,9 +483,7 @@ impl Curation {
             if doc == before {
                 return Ok(doc);
             }
-            doc.revision += 1;
-            doc.updated = crate::db::now();
-            add_revision(tx, &doc, actor)?;
+            next_revision(tx, &mut doc, crate::db::now(), actor)?;
             crate::audit::append(
                 tx,
                 actor,
@@ -604,9 +614,7 @@ pub(super) fn cite_in(
     body.push_str(&quote_block(c, id));
     body.push('\n');
     doc.body = body;
-    doc.revision += 1;
-    doc.updated = now;
-    add_revision(tx, &doc, actor)?;
+    next_revision(tx, &mut doc, now, actor)?;
     crate::audit::append(
         tx,
         actor,
@@ -646,9 +654,7 @@ pub(super) fn uncite_in(
     let changed = body != doc.body;
     if changed {
         doc.body = body;
-        doc.revision += 1;
-        doc.updated = crate::db::now();
-        add_revision(tx, &doc, actor)?;
+        next_revision(tx, &mut doc, crate::db::now(), actor)?;
     }
     crate::audit::append(
         tx,
