@@ -154,6 +154,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), RunError> {
+    // A server answers many searches: keep small column dictionaries read.
+    crate::index::column_terms::keep();
     let watermark = SharedWatermark::default();
     let cfg = config.clone();
     let wm = watermark.clone();

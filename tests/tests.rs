@@ -14,6 +14,7 @@ mod curation_access;
 mod dedup;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;
+mod facets;
 mod http_api;
 mod kill9;
 mod list_names;

@@ -365,6 +365,7 @@ struct Columns {
     date: Column<i64>,
     size: Column<u64>,
     thread: Option<StrColumn>,
+    thread_terms: Option<super::column_terms::Terms>,
 }
 
 /// Loads stored messages through one searcher, opening each segment's
@@ -397,11 +398,17 @@ impl<'a> Loader<'a> {
         let columns = match &mut self.columns[seg] {
             Some(c) => c,
             slot => {
-                let ff = self.searcher.segment_reader(addr.segment_ord).fast_fields();
+                let segment = self.searcher.segment_reader(addr.segment_ord);
+                let ff = segment.fast_fields();
+                let thread = ff.str("thread")?;
+                let thread_terms = thread
+                    .as_ref()
+                    .and_then(|t| super::column_terms::terms(segment, "thread", t));
                 slot.insert(Columns {
                     date: ff.i64("date")?,
                     size: ff.u64("size")?,
-                    thread: ff.str("thread")?,
+                    thread,
+                    thread_terms,
                 })
             }
         };
@@ -409,7 +416,19 @@ impl<'a> Loader<'a> {
         m.size = columns.size.first(addr.doc_id).unwrap_or(0);
         if let Some(threads) = &columns.thread {
             if let Some(ord) = threads.term_ords(addr.doc_id).next() {
-                threads.ord_to_str(ord, &mut m.thread_id)?;
+                let cached = columns.thread_terms.as_ref().and_then(|t| {
+                    let i = usize::try_from(ord).ok()?;
+                    t.get(i)
+                });
+                match cached {
+                    Some(text) => {
+                        m.thread_id.clear();
+                        m.thread_id.push_str(text);
+                    }
+                    None => {
+                        threads.ord_to_str(ord, &mut m.thread_id)?;
+                    }
+                }
             }
         }
         Ok(m)

@@ -5,6 +5,7 @@
 //! them back; it knows nothing of query syntax or HTTP.
 
 pub mod analysis;
+pub mod column_terms;
 pub mod doc;
 pub mod imap;
 pub mod imap_terms;

@@ -19,6 +19,7 @@ pub fn serve(
     mut input: impl BufRead,
     mut output: impl Write,
 ) -> io::Result<()> {
+    crate::index::column_terms::keep();
     let mut session = Session::default();
     let mut line = Vec::new();
     loop {

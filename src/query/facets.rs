@@ -1,26 +1,26 @@
 //! Facet counts over a whole result set: lists, years, senders, and a timeline
 //! of hits per month.
 //!
-//! Lists and senders come from tantivy terms aggregations on the `list` and
-//! `from_addr` fast fields; years and months from one scan of the `date` fast
-//! column. The counts cover exactly the messages the request may see.
+//! Lists and senders are counted by term ordinal of the `list` and `from_addr`
+//! fast columns, years and months from the `date` fast column, by
+//! [`FacetCollector`] in the same collector pass as the hits. The counts are
+//! exact and cover exactly the messages the request may see.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::AggregationCollector;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::{QueryError, Request};
-use crate::index::MailIndex;
+use crate::index::{column_terms, MailIndex};
 
 /// Lists reported, by count.
-const MAX_LISTS: u32 = 50;
+const MAX_LISTS: usize = 50;
 /// Senders reported, by count.
-const MAX_SENDERS: u32 = 20;
+const MAX_SENDERS: usize = 20;
 
 /// One facet value and how many messages have it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -58,63 +58,303 @@ pub fn facets(index: &MailIndex, req: &Request) -> Result<Facets, QueryError> {
     let budget = std::sync::Arc::new(super::limits::Budget::new(super::limits::current()));
     let query = budget.wrap(req.plan_within(index, &budget)?);
     let searcher = index.reader.searcher();
-    let request = serde_json::json!({
-        "list": {"terms": {"field": "list", "size": MAX_LISTS}},
-        "from": {"terms": {"field": "from_addr", "size": MAX_SENDERS}},
-    });
-    let aggs: Aggregations = serde_json::from_value(request)
-        .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
-    let collector = AggregationCollector::from_aggs(aggs, Default::default());
-    let (result, months) = searcher.search(&query, &(collector, MonthCollector))?;
+    let counts = searcher.search(&query, &FacetCollector)?;
     query.check()?;
-    let v = serde_json::to_value(result)
-        .map_err(|e| tantivy::TantivyError::InvalidArgument(e.to_string()))?;
-    let mut years: BTreeMap<i32, u64> = BTreeMap::new();
-    for (&(y, _), &n) in &months {
-        *years.entry(y).or_default() += n;
-    }
-    let mut list = buckets(&v, "list");
-    // A message cross-posted to a list the viewer may not read counts only
-    // under the lists they may read.
-    if let Some(allowed) = req.allowed_lists.as_deref() {
-        list.retain(|b| super::visible::is_visible(&b.value, Some(allowed)));
-    }
-    Ok(Facets {
-        list,
-        from: buckets(&v, "from"),
-        year: years
-            .iter()
-            .rev()
-            .map(|(y, n)| FacetCount {
-                value: format!("{y:04}"),
-                count: *n,
-            })
-            .collect(),
-        timeline: months
-            .iter()
-            .map(|(&(y, m), &n)| MonthCount {
-                month: format!("{y:04}-{m:02}"),
-                count: n,
-            })
-            .collect(),
-    })
+    Ok(counts.into_facets(req))
 }
 
-fn buckets(v: &serde_json::Value, name: &str) -> Vec<FacetCount> {
-    v[name]["buckets"]
-        .as_array()
-        .map(|b| {
-            b.iter()
-                .filter_map(|x| {
-                    Some(FacetCount {
-                        value: x["key"].as_str()?.to_string(),
-                        count: x["doc_count"].as_u64()?,
-                    })
+/// Counts lists, senders, years and months of every hit in the same pass
+/// that finds the hits (a member of a tuple collector beside `Count` and
+/// `TopDocs`): per segment, term ordinals of the `list` and `from_addr` fast
+/// columns and months of the `date` column are counted in flat arrays; the
+/// ordinals become text once per segment, in ordinal order. Counts are exact.
+pub struct FacetCollector;
+
+/// A whole result set's facet counts, before they are cut and ordered.
+#[derive(Debug, Default)]
+pub struct FacetCounts {
+    list: HashMap<String, u64>,
+    from: HashMap<String, u64>,
+    months: Months,
+}
+
+impl FacetCounts {
+    /// The facets as the API reports them: the largest lists and senders,
+    /// years newest first, months oldest first; lists the viewer of `req` may
+    /// not read are left out (a message cross-posted to one counts only under
+    /// the lists they may read).
+    pub fn into_facets(self, req: &Request) -> Facets {
+        let mut years: BTreeMap<i32, u64> = BTreeMap::new();
+        for (&(y, _), &n) in &self.months {
+            *years.entry(y).or_default() += n;
+        }
+        let mut list = largest(self.list, usize::MAX);
+        if let Some(allowed) = req.allowed_lists.as_deref() {
+            list.retain(|b| super::visible::is_visible(&b.value, Some(allowed)));
+        }
+        list.truncate(MAX_LISTS);
+        Facets {
+            list,
+            from: largest(self.from, MAX_SENDERS),
+            year: years
+                .iter()
+                .rev()
+                .map(|(y, n)| FacetCount {
+                    value: format!("{y:04}"),
+                    count: *n,
                 })
-                .filter(|f| !f.value.is_empty())
-                .collect()
+                .collect(),
+            timeline: self
+                .months
+                .iter()
+                .map(|(&(y, m), &n)| MonthCount {
+                    month: format!("{y:04}-{m:02}"),
+                    count: n,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The `max` values with the largest counts, largest first (ties by value);
+/// the empty value is left out.
+fn largest(counts: HashMap<String, u64>, max: usize) -> Vec<FacetCount> {
+    let mut all: Vec<FacetCount> = counts
+        .into_iter()
+        .filter(|(value, _)| !value.is_empty())
+        .map(|(value, count)| FacetCount { value, count })
+        .collect();
+    all.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    all.truncate(max);
+    all
+}
+
+/// Hits per term ordinal of one segment's text column: a flat array for a
+/// small dictionary, a map for a large one (a segment of millions of senders).
+enum OrdCounts {
+    Dense(Vec<u32>),
+    Sparse(FxHashMap<u64, u32>),
+}
+
+/// Dictionaries up to this many terms are counted in a flat array.
+const DENSE_TERMS: usize = 1 << 14;
+
+struct TermCounter {
+    column: StrColumn,
+    counts: OrdCounts,
+    /// The column's terms, when a long-running process keeps them.
+    terms: Option<column_terms::Terms>,
+}
+
+impl TermCounter {
+    fn open(segment: &SegmentReader, field: &'static str) -> tantivy::Result<Option<TermCounter>> {
+        Ok(segment.fast_fields().str(field)?.map(|column| {
+            let terms = column.num_terms();
+            let counts = if terms <= DENSE_TERMS {
+                OrdCounts::Dense(vec![0; terms])
+            } else {
+                OrdCounts::Sparse(FxHashMap::default())
+            };
+            TermCounter {
+                terms: column_terms::terms(segment, field, &column),
+                column,
+                counts,
+            }
+        }))
+    }
+
+    fn count(&mut self, doc: DocId) {
+        for ord in self.column.ords().values_for_doc(doc) {
+            match &mut self.counts {
+                OrdCounts::Dense(v) => {
+                    if let Some(n) = usize::try_from(ord).ok().and_then(|i| v.get_mut(i)) {
+                        *n += 1;
+                    }
+                }
+                OrdCounts::Sparse(m) => *m.entry(ord).or_default() += 1,
+            }
+        }
+    }
+
+    /// The counted terms as text, read from the dictionary in ordinal order.
+    fn harvest(self) -> Vec<(String, u64)> {
+        let mut pairs: Vec<(u64, u64)> = match self.counts {
+            OrdCounts::Dense(v) => v
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(|(ord, &n)| (ord as u64, u64::from(n)))
+                .collect(),
+            OrdCounts::Sparse(m) => m.into_iter().map(|(o, n)| (o, u64::from(n))).collect(),
+        };
+        if let Some(terms) = &self.terms {
+            return pairs
+                .into_iter()
+                .filter_map(|(ord, n)| {
+                    let text = terms.get(usize::try_from(ord).ok()?)?;
+                    Some((text.to_string(), n))
+                })
+                .collect();
+        }
+        pairs.sort_unstable();
+        let ords: Vec<u64> = pairs.iter().map(|(o, _)| *o).collect();
+        let mut terms = Vec::with_capacity(ords.len());
+        // A dictionary that cannot be read counts nothing rather than failing
+        // the search: the hits are still right.
+        let read = self.column.dictionary().sorted_ords_to_term_cb(&ords, |b| {
+            terms.push(String::from_utf8_lossy(b).into_owned());
+        });
+        if read.is_err() || terms.len() != pairs.len() {
+            return Vec::new();
+        }
+        terms
+            .into_iter()
+            .zip(pairs)
+            .map(|(t, (_, n))| (t, n))
+            .collect()
+    }
+}
+
+/// Months since 1970-01 counted in a flat array up to this many; later dates
+/// (garbage, but counted as before) go to a map.
+const DENSE_MONTHS: usize = 12 * 200;
+
+/// One segment's counts.
+pub struct FacetSegment {
+    list: Option<TermCounter>,
+    from: Option<TermCounter>,
+    dates: Column<i64>,
+    months: Vec<u32>,
+    late_months: Months,
+    /// The month of the last date seen: `[start, end)` in unix seconds and its
+    /// index (dates of neighbouring documents are mostly in one month).
+    current: (i64, i64, usize),
+}
+
+impl Collector for FacetCollector {
+    type Fruit = FacetCounts;
+    type Child = FacetSegment;
+
+    fn for_segment(
+        &self,
+        _segment_local_id: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<FacetSegment> {
+        Ok(FacetSegment {
+            list: TermCounter::open(segment, "list")?,
+            from: TermCounter::open(segment, "from_addr")?,
+            dates: segment.fast_fields().i64("date")?,
+            months: Vec::new(),
+            late_months: Months::new(),
+            current: (0, 0, 0),
         })
-        .unwrap_or_default()
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<SegmentCounts>) -> tantivy::Result<FacetCounts> {
+        let mut out = FacetCounts::default();
+        let mut months: Vec<u64> = Vec::new();
+        for fruit in fruits {
+            for (t, n) in fruit.list {
+                *out.list.entry(t).or_default() += n;
+            }
+            for (t, n) in fruit.from {
+                *out.from.entry(t).or_default() += n;
+            }
+            if months.len() < fruit.months.len() {
+                months.resize(fruit.months.len(), 0);
+            }
+            for (i, n) in fruit.months.iter().enumerate() {
+                months[i] += u64::from(*n);
+            }
+            for (k, n) in fruit.late_months {
+                *out.months.entry(k).or_default() += n;
+            }
+        }
+        for (i, n) in months.into_iter().enumerate() {
+            if n > 0 {
+                let key = (1970 + (i / 12) as i32, (i % 12) as u8 + 1);
+                *out.months.entry(key).or_default() += n;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What one segment counted.
+pub struct SegmentCounts {
+    list: Vec<(String, u64)>,
+    from: Vec<(String, u64)>,
+    months: Vec<u32>,
+    late_months: Months,
+}
+
+impl FacetSegment {
+    fn count_date(&mut self, secs: i64) {
+        // Undated messages (date 0) are left out.
+        if secs <= 0 {
+            return;
+        }
+        let (start, end, idx) = self.current;
+        let idx = if secs >= start && secs < end {
+            idx
+        } else {
+            let (y, m) = year_month(secs);
+            let idx = (y - 1970) as usize * 12 + usize::from(m) - 1;
+            let start = days_from_civil(y, m) * 86_400;
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            self.current = (start, days_from_civil(ny, nm) * 86_400, idx);
+            idx
+        };
+        if idx < DENSE_MONTHS {
+            if self.months.len() <= idx {
+                self.months.resize(idx + 1, 0);
+            }
+            self.months[idx] += 1;
+        } else {
+            *self.late_months.entry(year_month(secs)).or_default() += 1;
+        }
+    }
+}
+
+impl SegmentCollector for FacetSegment {
+    type Fruit = SegmentCounts;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(c) = &mut self.list {
+            c.count(doc);
+        }
+        if let Some(c) = &mut self.from {
+            c.count(doc);
+        }
+        if let Some(date) = self.dates.first(doc) {
+            self.count_date(date);
+        }
+    }
+
+    fn harvest(self) -> SegmentCounts {
+        SegmentCounts {
+            list: self.list.map(TermCounter::harvest).unwrap_or_default(),
+            from: self.from.map(TermCounter::harvest).unwrap_or_default(),
+            months: self.months,
+            late_months: self.late_months,
+        }
+    }
+}
+
+/// Days since 1970-01-01 of the first day of `month` in `year` (proleptic
+/// Gregorian; Howard Hinnant's days-from-civil).
+fn days_from_civil(year: i32, month: u8) -> i64 {
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// The civil (proleptic Gregorian) year and month of unix seconds, UTC.
@@ -131,71 +371,27 @@ pub fn year_month(secs: i64) -> (i32, u8) {
     (year as i32, month as u8)
 }
 
-/// Counts hits per (year, month) from the `date` fast column; undated
-/// messages (date 0) are left out.
-struct MonthCollector;
-
 type Months = BTreeMap<(i32, u8), u64>;
-
-struct MonthSegment {
-    dates: Column<i64>,
-    counts: BTreeMap<i64, u64>,
-}
-
-impl Collector for MonthCollector {
-    type Fruit = Months;
-    type Child = MonthSegment;
-
-    fn for_segment(
-        &self,
-        _segment_local_id: SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<MonthSegment> {
-        Ok(MonthSegment {
-            dates: segment.fast_fields().i64("date")?,
-            counts: BTreeMap::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<BTreeMap<i64, u64>>) -> tantivy::Result<Months> {
-        let mut months = Months::new();
-        for fruit in fruits {
-            for (month_start_day, n) in fruit {
-                *months
-                    .entry(year_month(month_start_day * 86_400))
-                    .or_default() += n;
-            }
-        }
-        Ok(months)
-    }
-}
-
-impl SegmentCollector for MonthSegment {
-    type Fruit = BTreeMap<i64, u64>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        let Some(date) = self.dates.first(doc) else {
-            return;
-        };
-        if date <= 0 {
-            return;
-        }
-        // Bucket by day first (cheap); days become months when merging.
-        *self.counts.entry(date.div_euclid(86_400)).or_default() += 1;
-    }
-
-    fn harvest(self) -> Self::Fruit {
-        self.counts
-    }
-}
 
 #[cfg(test)]
 mod tests {
-    use super::year_month;
+    use super::{days_from_civil, year_month};
+
+    #[test]
+    fn days_from_civil_inverts_year_month() {
+        for (y, m) in [
+            (1970, 1),
+            (2000, 2),
+            (2000, 3),
+            (2018, 12),
+            (2019, 3),
+            (2100, 2),
+        ] {
+            let start = days_from_civil(y, m) * 86_400;
+            assert_eq!(year_month(start), (y, m));
+            assert_ne!(year_month(start - 1), (y, m));
+        }
+    }
 
     #[test]
     fn year_month_matches_known_dates() {

@@ -15,6 +15,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher};
 
+use super::facets::{FacetCollector, FacetCounts, Facets};
 use super::limits::{self, Budget};
 use super::{plan, visible, QueryError};
 use crate::index::doc::StoredMessage;
@@ -190,13 +191,32 @@ pub struct Results {
 /// Runs `req` against `index`, within the limits in force ([`limits::current`]):
 /// a page beyond them is refused, and a search past the deadline fails.
 pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
+    Ok(run(index, req, None)?.0)
+}
+
+/// [`search`] and the [`Facets`] of the whole result set from one plan and
+/// one collector pass (hits, exact total, lists, senders, years and months
+/// together), as `/api/search` answers.
+pub fn search_with_facets(
+    index: &MailIndex,
+    req: &Request,
+) -> Result<(Results, Facets), QueryError> {
+    let (results, counts) = run(index, req, Some(FacetCollector))?;
+    Ok((results, counts.unwrap_or_default().into_facets(req)))
+}
+
+fn run(
+    index: &MailIndex,
+    req: &Request,
+    facets: Option<FacetCollector>,
+) -> Result<(Results, Option<FacetCounts>), QueryError> {
     let started = Instant::now();
     let limits = limits::current();
     limits::check_page(req.offset, req.limit, &limits)?;
     let budget = std::sync::Arc::new(Budget::new(limits));
     let searcher = index.reader.searcher();
     let query = budget.wrap(req.plan_within(index, &budget)?);
-    let (total, hits) = top(&searcher, &query, req)?;
+    let (total, hits, counts) = top(&searcher, &query, req, facets)?;
     query.check()?;
     let mut snippets = Snippets::new(index, &searcher, &query);
     let mut out = Vec::with_capacity(hits.len());
@@ -210,33 +230,41 @@ pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
             snippet,
         });
     }
-    Ok(Results {
+    let results = Results {
         total,
         hits: out,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
-    })
+    };
+    Ok((results, counts))
 }
+
+type Top = (usize, Vec<(f32, DocAddress)>, Option<FacetCounts>);
 
 fn top(
     searcher: &Searcher,
     query: &dyn Query,
     req: &Request,
-) -> Result<(usize, Vec<(f32, DocAddress)>), QueryError> {
+    facets: Option<FacetCollector>,
+) -> Result<Top, QueryError> {
     let limit = req.limit.max(1);
     let docs = TopDocs::with_limit(limit).and_offset(req.offset);
     Ok(match req.sort {
-        Sort::Relevance => searcher.search(query, &(Count, docs.order_by_score()))?,
+        Sort::Relevance => searcher.search(query, &(Count, docs.order_by_score(), facets))?,
         Sort::Date | Sort::Oldest => {
             let order = if req.sort == Sort::Date {
                 Order::Desc
             } else {
                 Order::Asc
             };
-            let (n, d) = searcher.search(
+            let (n, d, f) = searcher.search(
                 query,
-                &(Count, docs.order_by_fast_field::<i64>("date", order)),
+                &(
+                    Count,
+                    docs.order_by_fast_field::<i64>("date", order),
+                    facets,
+                ),
             )?;
-            (n, d.into_iter().map(|(_, a)| (0.0, a)).collect())
+            (n, d.into_iter().map(|(_, a)| (0.0, a)).collect(), f)
         }
     })
 }

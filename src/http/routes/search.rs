@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::http::cache::{Key, Watched};
 use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
-use crate::query::facets::{self, FacetCount, MonthCount};
+use crate::query::facets::{FacetCount, MonthCount};
 use crate::query::marks::Marks;
 use crate::query::search::{Hit, Snippet};
 use crate::query::{self, Request, Sort};
@@ -164,8 +164,7 @@ pub async fn search(
             req.marks = watched.clone().map(|w| w as Arc<dyn Marks>);
             let state = state.clone();
             let answer = blocking(move || {
-                let results = query::search(&state.index, &req)?;
-                let facets = facets::facets(&state.index, &req)?;
+                let (results, facets) = query::search::search_with_facets(&state.index, &req)?;
                 let answer = Arc::new(Answer {
                     total: results.total,
                     hits: results.hits.into_iter().map(hit_json).collect(),
