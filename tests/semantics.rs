@@ -107,6 +107,36 @@ fn stemming_folding_cjk_prefix_and_ranking() {
     assert!(ids(&index, "\"config zeppelin\"").is_empty());
     // The attribution line is the author's text, with positions.
     assert_eq!(ids(&index, "\"Someone wrote\""), vec!["quoted"]);
+
+    // Snippets highlight the words the query found, through the same
+    // stemming and folding: "upgrading" marks "upgraded", "HAUS" marks
+    // "Häuser", a CJK word its run.
+    for (q, want) in [
+        ("upgrading replication", vec!["replication", "upgraded"]),
+        ("HAUS prüfe", vec!["Häuser", "prüfen"]),
+        ("検索", vec!["検索", "検索"]),
+    ] {
+        assert_eq!(marked(&index, q), want, "{q}");
+    }
+}
+
+/// The highlighted words of the best hit's snippet for `q`.
+fn marked(index: &MailIndex, q: &str) -> Vec<String> {
+    let req = Request {
+        query: q.into(),
+        limit: 1,
+        offset: 0,
+        sort: Sort::Relevance,
+        now: 0,
+        allowed_lists: None,
+        marks: None,
+    };
+    let hit = query::search(index, &req).unwrap().hits.remove(0);
+    hit.snippet
+        .highlights
+        .iter()
+        .map(|&(a, b)| hit.snippet.text[a..b].to_string())
+        .collect()
 }
 
 #[test]

@@ -114,6 +114,101 @@ pub fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     out
 }
 
+/// The stemmed analyser of `algorithm` for highlighting words of a query
+/// whose terms start with one of `initials`: it gives every word the index's
+/// term wherever that term could be one of the query's, and stems no other
+/// word (a snippet's few hundred words, most of them not the query's, cost a
+/// snowball run each otherwise). Snowball stemmers of the languages in
+/// [`keeps_initial`] only strip and rewrite endings (Dutch strips `ge-`), so a word whose first
+/// folded letter starts no query term cannot stem to one; for the others
+/// every word is stemmed.
+pub fn highlight_analyzer(algorithm: Algorithm, initials: &[char]) -> TextAnalyzer {
+    let initials = keeps_initial(algorithm).then(|| initials.to_vec());
+    TextAnalyzer::builder(MailTokenizer::folding())
+        .filter(InitialStemmer {
+            stemmer: frostem::Stemmer::new(algorithm),
+            initials,
+        })
+        .build()
+}
+
+/// Does `algorithm` keep a word's first letter (no prefix stripping)?
+pub fn keeps_initial(algorithm: Algorithm) -> bool {
+    !matches!(
+        algorithm,
+        Algorithm::Greek | Algorithm::Arabic | Algorithm::Tamil | Algorithm::Dutch
+    )
+}
+
+/// The stemming of [`highlight_analyzer`]: only words starting with one of
+/// `initials` (all words when `None`).
+#[derive(Clone)]
+struct InitialStemmer {
+    stemmer: frostem::Stemmer,
+    initials: Option<Vec<char>>,
+}
+
+impl TokenFilter for InitialStemmer {
+    type Tokenizer<T: Tokenizer> = InitialStemmerFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> InitialStemmerFilter<T> {
+        InitialStemmerFilter {
+            inner: tokenizer,
+            rule: self,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct InitialStemmerFilter<T> {
+    inner: T,
+    rule: InitialStemmer,
+}
+
+impl<T: Tokenizer> Tokenizer for InitialStemmerFilter<T> {
+    type TokenStream<'a> = InitialStemmerStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        InitialStemmerStream {
+            tail: self.inner.token_stream(text),
+            rule: &self.rule,
+        }
+    }
+}
+
+struct InitialStemmerStream<'a, T> {
+    tail: T,
+    rule: &'a InitialStemmer,
+}
+
+impl<T: TokenStream> TokenStream for InitialStemmerStream<'_, T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        let wanted = match (&self.rule.initials, token.text.chars().next()) {
+            (None, _) => true,
+            (Some(initials), Some(c)) => initials.contains(&c),
+            (Some(_), None) => false,
+        };
+        if wanted {
+            if let Some(stem) = changed_stem(&self.rule.stemmer, &token.text) {
+                token.text = stem;
+            }
+        }
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
 /// The snowball stemmer of one language (what tantivy's `Stemmer` filter does),
 /// remembering the stems of the words it has seen: a list repeats its words, and
 /// a cache hit costs one hash and one 64-byte slot instead of a snowball run.
@@ -567,6 +662,91 @@ mod tests {
 
     fn fold(text: &str) -> Vec<String> {
         terms(&mut fold_analyzer(), text)
+    }
+
+    /// Every distinct folded word of the bundled sample's mail (several
+    /// languages), and a few words of each stemmed language.
+    fn sample_words() -> Vec<String> {
+        let mut text = String::from(
+            "Zebrastreifen schön Übergänge développement réseaux conexión \
+             configurações sviluppatori ontwikkelaars utvecklare udviklere \
+             utviklere kehittäjät fejlesztők dezvoltatorilor разработчики \
+             geliştiriciler dying lying tying skies yourselves",
+        );
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/sample");
+        let mut stack = vec![root];
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                for e in std::fs::read_dir(&p).expect("read_dir").flatten() {
+                    stack.push(e.path());
+                }
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+                text.push(' ');
+            }
+        }
+        let mut words = fold(&text);
+        words.sort();
+        words.dedup();
+        words
+    }
+
+    #[test]
+    fn stemmers_that_keep_the_initial_keep_it_for_every_sample_word() {
+        let words = sample_words();
+        assert!(words.len() > 5_000, "{}", words.len());
+        for (_, _, algorithm) in STEMMED {
+            if !keeps_initial(algorithm) {
+                continue;
+            }
+            let stemmer = frostem::Stemmer::new(algorithm);
+            for w in &words {
+                let stem = stemmer.stem(w);
+                assert_eq!(
+                    stem.chars().next(),
+                    w.chars().next(),
+                    "{algorithm:?} stems {w:?} to {stem:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn highlighting_finds_the_query_terms_where_the_index_analyser_does() {
+        let words = sample_words();
+        let text = words.join(" ");
+        for (_, suffix, algorithm) in STEMMED {
+            let mut index_analyzer = TextAnalyzer::builder(MailTokenizer::folding())
+                .filter(CachedStemmer::new(algorithm))
+                .build();
+            let all = terms(&mut index_analyzer, &text);
+            // Query terms: every 97th word's term, and words the stemmer changes.
+            let wanted: std::collections::HashSet<&String> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| i % 97 == 0 || !words.contains(t))
+                .map(|(_, t)| t)
+                .take(200)
+                .collect();
+            let mut initials: Vec<char> = wanted.iter().filter_map(|t| t.chars().next()).collect();
+            initials.sort_unstable();
+            initials.dedup();
+            let highlighted = terms(&mut highlight_analyzer(algorithm, &initials), &text);
+            assert_eq!(highlighted.len(), all.len(), "{suffix}");
+            let mut found = 0;
+            for (h, a) in highlighted.iter().zip(&all) {
+                assert_eq!(
+                    wanted.contains(h),
+                    wanted.contains(a),
+                    "{suffix}: {h} / {a}"
+                );
+                if wanted.contains(a) {
+                    assert_eq!(h, a, "{suffix}");
+                    found += 1;
+                }
+            }
+            assert!(found >= wanted.len(), "{suffix}");
+        }
     }
 
     /// The tokenizer as it was, character by character: the byte-wise fast

@@ -18,6 +18,7 @@ use tantivy::{DocAddress, Order, Searcher};
 use super::facets::{FacetCollector, FacetCounts, Facets};
 use super::limits::{self, Budget};
 use super::{plan, visible, QueryError};
+use crate::index::analysis;
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
 
@@ -291,14 +292,11 @@ impl<'a> Snippets<'a> {
 
     pub(crate) fn make(&mut self, m: &StoredMessage) -> Snippet {
         let field = self.index.fields.body_field_for(&m.lang);
-        let generator = self.by_field.entry(field).or_insert_with(|| {
-            SnippetGenerator::create(self.searcher, self.query, field)
-                .ok()
-                .map(|mut g| {
-                    g.set_max_num_chars(SNIPPET_CHARS);
-                    g
-                })
-        });
+        let (searcher, query) = (self.searcher, self.query);
+        let generator = self
+            .by_field
+            .entry(field)
+            .or_insert_with(|| generator(searcher, query, field, &m.lang));
         if let Some(g) = generator {
             let s = g.snippet(&m.text);
             if !s.is_empty() && !s.highlighted().is_empty() {
@@ -314,6 +312,52 @@ impl<'a> Snippets<'a> {
             highlights: Vec::new(),
         }
     }
+}
+
+/// The snippet generator of body `field` (language `lang`): tantivy's, with
+/// the query's terms weighted as tantivy weighs them, but highlighting
+/// through [`analysis::highlight_analyzer`], which stems only the words that
+/// could be the query's.
+fn generator(
+    searcher: &Searcher,
+    query: &dyn Query,
+    field: Field,
+    lang: &str,
+) -> Option<SnippetGenerator> {
+    let Some((_, _, algorithm)) = analysis::STEMMED.iter().find(|(code, _, _)| *code == lang)
+    else {
+        // Unstemmed text: the field's own analyser is cheap.
+        let mut g = SnippetGenerator::create(searcher, query, field).ok()?;
+        g.set_max_num_chars(SNIPPET_CHARS);
+        return Some(g);
+    };
+    let mut terms = std::collections::BTreeSet::new();
+    query.query_terms(&mut |term, _| {
+        if term.field() == field {
+            terms.insert(term.clone());
+        }
+    });
+    let mut weighted = std::collections::BTreeMap::new();
+    for term in terms {
+        let value = term.value();
+        let Some(text) = value.as_str() else {
+            continue;
+        };
+        let doc_freq = searcher.doc_freq(&term).ok()?;
+        if doc_freq > 0 {
+            weighted.insert(text.to_string(), 1.0 / (1.0 + doc_freq as f32));
+        }
+    }
+    let mut initials: Vec<char> = weighted.keys().filter_map(|t| t.chars().next()).collect();
+    initials.sort_unstable();
+    initials.dedup();
+    let analyzer = analysis::highlight_analyzer(*algorithm, &initials);
+    Some(SnippetGenerator::new(
+        weighted,
+        analyzer,
+        field,
+        SNIPPET_CHARS,
+    ))
 }
 
 /// The first `max` characters of `text`, whitespace collapsed.
