@@ -86,6 +86,10 @@ fn stemming_folding_cjk_prefix_and_ranking() {
     let mut r = ids(&index, "replicat*");
     r.sort();
     assert_eq!(r, vec!["en", "en2"]);
+    // Prefixes are folded like words and match the terms they begin.
+    assert_eq!(ids(&index, "PRÜF*"), vec!["de"]);
+    assert_eq!(ids(&index, "festplatt*"), vec!["de"]);
+    assert!(ids(&index, "festplattez*").is_empty());
     // German stemming and accent folding: Häuser / hauser / HAUS.
     assert_eq!(ids(&index, "Häuser"), vec!["de"]);
     assert_eq!(ids(&index, "hauser"), vec!["de"]);

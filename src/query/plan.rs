@@ -12,8 +12,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query,
-    RangeQuery, RegexQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, InvertedIndexRangeQuery, Occur,
+    PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
@@ -505,18 +505,17 @@ fn range(lower: Bound<Term>, upper: Bound<Term>) -> Box<dyn Query> {
     Box::new(RangeQuery::new(lower, upper))
 }
 
+/// Every term of `field` that starts with `prefix`: the dictionary's range
+/// from `prefix` up to `prefix` followed by the largest character (no
+/// automaton to build, one seek per segment), always on the inverted index.
 fn prefix_query(field: Field, prefix: &str) -> Result<Box<dyn Query>, QueryError> {
-    let mut pattern = String::with_capacity(prefix.len() + 4);
-    for c in prefix.chars() {
-        // Only the regex meta characters are escaped: `\<` and `\>` are word
-        // boundaries, not angle brackets.
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push_str(".*");
-    Ok(Box::new(RegexQuery::from_pattern(&pattern, field)?))
+    let mut upper = String::with_capacity(prefix.len() + 4);
+    upper.push_str(prefix);
+    upper.push(char::MAX);
+    Ok(Box::new(InvertedIndexRangeQuery::new(
+        Bound::Included(Term::from_field_text(field, prefix)),
+        Bound::Excluded(Term::from_field_text(field, &upper)),
+    )))
 }
 
 /// Two-letter codes and English names for the languages gleaner detects.
