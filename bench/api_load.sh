@@ -24,4 +24,11 @@ for f in / /style.css /app.js $(cd web && ls js/*.js | sed 's|^|/|'); do
   first_page=$((first_page + n))
 done
 echo "first page (index.html + style.css + every module): $first_page bytes"
-wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/api_load.lua "http://127.0.0.1:$port"
+# The server's CPU seconds (user + system) over the run, per answer: a figure
+# that other load on the machine disturbs less than the rate.
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+before=$(cpu)
+wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/api_load.lua "http://127.0.0.1:$port" | tee /tmp/gleaner-api-load.wrk
+after=$(cpu)
+answers=$(awk '/requests in/ {print $1}' /tmp/gleaner-api-load.wrk)
+python3 -c "import os,sys; t=os.sysconf('SC_CLK_TCK'); c=($after-$before)/t; n=int('$answers'); print(f'server CPU: {c:.2f} s for {n} answers = {1000*c/max(n,1):.3f} ms per answer')"
