@@ -301,9 +301,16 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         forged.text()
     );
     let full = ed.ok("GET", &format!("/api/docs/{doc_id}"), &json!({}));
+    // The body places each citation by its marker line; the rendering
+    // quotes it there, once, with its footnote.
     let body = full["document"]["body"].as_str().unwrap();
-    assert!(body.contains(&format!("[^c{}]", c1["citation"]["id"])));
-    assert!(body.contains(&format!("> {passage}")));
+    assert!(body.contains(&format!("{{{{cite:{}}}}}", c1["citation"]["id"])));
+    let html = full["html"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("c{}", c1["citation"]["id"])),
+        "{html}"
+    );
+    assert_eq!(html.matches(passage.trim()).count(), 1, "{html}");
 
     // Readers see published documents only; a stale save is a 409.
     assert!(rob.ok("GET", "/api/docs", &json!({}))["documents"]
@@ -334,7 +341,7 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|l| l["op"] == "+" && l["text"].as_str().unwrap().contains("[^c")));
+        .any(|l| l["op"] == "+" && l["text"].as_str().unwrap().contains("{{cite:")));
 
     // Exports carry every cited Message-ID and its permalink; HTML runs nothing.
     let cited = [cited_thread_msg.clone(), other.message_id.clone()];

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod a11y;
 mod access_copies;
 mod authors;
 mod browser;

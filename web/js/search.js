@@ -22,9 +22,11 @@ export function readParams(params) {
 }
 
 function skeleton(main) {
+  // Results come before the facets in the DOM (and so in tab order); the
+  // stylesheet draws the facets on the left.
   const layout = h('div', { class: 'search-layout' },
-    h('aside', { id: 'facets', class: 'facets', 'aria-label': 'Refine results' }),
-    h('section', { class: 'results-col', 'aria-label': 'Results' },
+    h('section', { class: 'results-col', 'aria-labelledby': 'results-h1' },
+      h('h1', { id: 'results-h1', class: 'visually-hidden' }, 'Search results'),
       h('div', { class: 'results-head' },
         h('p', { id: 'total', class: 'total', 'aria-live': 'polite' }),
         h('span', { id: 'took', class: 'took' }),
@@ -34,7 +36,8 @@ function skeleton(main) {
       h('div', { id: 'loading', class: 'loading', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Searching…'),
       h('div', { id: 'empty', class: 'empty-state', hidden: true }),
       h('ol', { id: 'results', class: 'results' }),
-      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true })));
+      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true })),
+    h('aside', { id: 'facets', class: 'facets', 'aria-label': 'Refine results' }));
   main.replaceChildren(layout);
 }
 
@@ -172,7 +175,7 @@ function renderHit(hit, q, sort) {
   const snip = h('p', { class: 'snippet' });
   if (hit.snippet && typeof hit.snippet.text === 'string') appendHighlighted(snip, hit.snippet.text, hit.snippet.highlights);
   const actions = h('div', { class: 'hit-actions' },
-    hit.thread_id ? h('a', { class: 'hit-thread', href: threadHref(hit.thread_id, hit.message_id || hit.key) }, 'thread') : null);
+    hit.thread_id ? h('a', { class: 'hit-thread', href: threadHref(hit.thread_id, hit.message_id || hit.key) }, 'thread', h('span', { class: 'visually-hidden' }, ` of “${subject}”`)) : null);
   li.append(meta, subj);
   if (snip.firstChild) li.appendChild(snip);
   li.appendChild(actions);
@@ -242,7 +245,8 @@ function renderTimeline(box, timeline, q, sort) {
   const active = currentDate(q);
   const caption = h('span', { class: 'tl-caption', 'aria-live': 'polite' }, 'Click a month to narrow the search');
   const head = h('div', { class: 'tl-head' }, h('h2', {}, 'Hits per month'), caption);
-  const chart = h('div', { class: 'tl-chart', role: 'list', 'aria-label': 'Hits per month' });
+  // One tab stop for the whole chart; arrow keys move between its links.
+  const chart = h('div', { class: 'tl-chart', role: 'group', 'aria-label': 'Hits per month (arrow keys move between months)' });
   for (let y = first; y <= last; y += 12) {
     const year = Math.floor(y / 12);
     const bars = h('div', { class: 'tl-bars' });
@@ -253,7 +257,7 @@ function renderTimeline(box, timeline, q, sort) {
       const m = monthName(i);
       if (!n) { bars.appendChild(h('span', { class: 'gap', 'aria-hidden': 'true' })); continue; }
       const label = `${MONTHS[i % 12]} ${year}: ${plural(n, 'message')}`;
-      const a = h('a', { class: ['bar', active === m && 'active'], role: 'listitem', href: searchHref(setDate(q, m), sort, 0),
+      const a = h('a', { class: ['bar', active === m && 'active'], tabindex: '-1', href: searchHref(setDate(q, m), sort, 0),
         dataset: { month: m, count: n }, title: label, 'aria-label': label });
       // CSSOM property, not a style attribute: allowed by the CSP.
       a.style.setProperty('--h', `${Math.max(4, Math.round((n / max) * 100))}%`);
@@ -263,12 +267,33 @@ function renderTimeline(box, timeline, q, sort) {
       bars.appendChild(a);
     }
     const yearTerm = `date:${year}`;
-    const yl = h('a', { class: ['tl-year-label', active === String(year) && 'active'], href: searchHref(setDate(q, String(year)), sort, 0),
+    const yl = h('a', { class: ['tl-year-label', active === String(year) && 'active'], tabindex: '-1', href: searchHref(setDate(q, String(year)), sort, 0),
       title: `${year}: ${plural(yearTotal, 'message')}`, dataset: { term: yearTerm } },
       h('span', { class: 'y-full' }, String(year)), h('span', { class: 'y-short', 'aria-hidden': 'true' }, `’${String(year).slice(-2)}`));
     chart.appendChild(h('div', { class: ['tl-year', !yearTotal && 'empty'] }, bars, yl));
   }
+  rovingFocus(chart, chart.querySelector('a.active') || chart.querySelector('a.bar'));
   box.append(head, chart);
+}
+
+/** Makes `box`'s links one tab stop (`first` holds it): arrow keys, Home and End move between them. */
+function rovingFocus(box, first) {
+  if (first) first.tabIndex = 0;
+  box.addEventListener('keydown', (ev) => {
+    const links = Array.from(box.querySelectorAll('a'));
+    const i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[ev.key];
+    let j = null;
+    if (step) j = Math.min(links.length - 1, Math.max(0, i + step));
+    else if (ev.key === 'Home') j = 0;
+    else if (ev.key === 'End') j = links.length - 1;
+    if (j === null) return;
+    ev.preventDefault();
+    links[i].tabIndex = -1;
+    links[j].tabIndex = 0;
+    links[j].focus();
+  });
 }
 
 function renderPager(nav, total, offset, shown, q, sort) {
