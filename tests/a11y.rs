@@ -299,3 +299,67 @@ fn visible(s: &Session, css: &str) -> Value {
         json!(css)
     ))
 }
+
+/// The keyboard path to the results (issue 19: 108 tab stops before the
+/// first result, 75 of them timeline bars): results come before the facets,
+/// the timeline is one tab stop whose arrow keys move between months, the
+/// "thread" links are named after their subjects, and Dismiss looks as
+/// enabled as Keep.
+#[test]
+fn few_tab_stops_before_the_first_result_and_named_thread_links() {
+    let Some(bin) = wd::browser() else { return };
+    let f = fixture();
+    let base = format!("http://{}", f.server.addr);
+    let s = session(&bin, &base, "keyboard", 1400);
+    let search = f.pages.iter().find(|p| p.name == "search").expect("page");
+    open(&s, &base, search);
+    const TABBABLE: &str = "Array.from(document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]'))
+        .filter((e) => e.tabIndex >= 0 && !e.disabled && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')";
+    let before = s.js(&format!(
+        "return {TABBABLE}.indexOf(document.querySelector('#results .hit-link'));"
+    ));
+    eprintln!("tab stops before the first result: {before}");
+    assert!(
+        before.as_i64().is_some_and(|n| (0..=15).contains(&n)),
+        "{before}"
+    );
+    let bars = s.js("return document.querySelectorAll('.tl-chart a').length;");
+    assert!(bars.as_u64().unwrap_or(0) > 5, "{bars}");
+    let in_chart = format!("return {TABBABLE}.filter((e) => e.closest('.tl-chart')).length;");
+    assert_eq!(s.js(&in_chart), json!(1), "one tab stop for the timeline");
+    s.js("document.querySelector('.tl-chart a[tabindex=\"0\"]').focus(); return 0;");
+    let first = s.text("document.activeElement.dataset.month");
+    s.keys("\u{E014}"); // ArrowRight
+    let next = s.wait("document.activeElement.closest('.tl-chart') && document.activeElement.textContent + document.activeElement.getAttribute('aria-label')");
+    assert_ne!(
+        s.text("document.activeElement.dataset.month || document.activeElement.textContent"),
+        first,
+        "{next}"
+    );
+    assert_eq!(s.js(&in_chart), json!(1), "still one tab stop: {next}");
+    let names = s.js("return Array.from(document.querySelectorAll('#results a.hit-thread')).map((a) => a.textContent);");
+    let names: Vec<&str> = names
+        .as_array()
+        .expect("names")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(names.len() >= 3, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("thread of “") && n.len() > 15),
+        "{names:?}"
+    );
+    let distinct: std::collections::BTreeSet<_> = names.iter().collect();
+    assert!(distinct.len() > 1, "{names:?}");
+
+    let queue = f.pages.iter().find(|p| p.name == "queue").expect("page");
+    open(&s, &base, queue);
+    let look = "(() => { const st = getComputedStyle(document.querySelector(SEL)); return st.color + ' ' + st.opacity + ' ' + st.borderColor; })()";
+    assert_eq!(
+        s.text(&look.replace("SEL", "'.queue-actions .act-dismiss'")),
+        s.text(&look.replace("SEL", "'.queue-actions .act-keep'")),
+        "Dismiss looks like Keep, not disabled"
+    );
+}

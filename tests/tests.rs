@@ -13,6 +13,7 @@ mod corpora;
 mod curation;
 mod curation_access;
 mod dedup;
+mod documents_ui;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;
 mod http_api;

@@ -9,7 +9,7 @@
 //! database or of HTTP.
 
 use super::documents::quote_block;
-use super::redact::{CitationView, HIDDEN};
+use super::redact::{blocks, is_quote, markers, CitationView, HIDDEN};
 
 /// The marker line that places citation `id`.
 pub fn marker(id: i64) -> String {
@@ -48,11 +48,16 @@ pub fn placed(body: &str) -> Vec<i64> {
 /// `body` with each marker of a citation in `citations` replaced by that
 /// citation's quoted block as the reader sees it — a placeholder for a hidden
 /// one — set apart by blank lines. A citation placed twice is quoted once,
-/// at its first marker; later markers only refer to its footnote. Markers of
+/// at its first marker (or in the quoted block an older body carries for it);
+/// later markers only refer to its footnote. Markers of
 /// unknown citations and markers inside fenced code stay as written.
 pub fn expand(body: &str, citations: &[CitationView]) -> String {
     let mut out = String::with_capacity(body.len() + 256);
-    let mut quoted: Vec<i64> = Vec::new();
+    // Bodies written before markers quote their citations themselves.
+    let mut quoted: Vec<i64> = blocks(body)
+        .filter(|b| is_quote(b))
+        .flat_map(markers)
+        .collect();
     let mut code = false;
     for line in body.split_inclusive('\n') {
         if fence(line) {
@@ -151,5 +156,9 @@ mod tests {
             "an unknown citation stays as written: {md}"
         );
         assert_eq!(md.matches("[^c2]").count(), 2, "{md}");
+        // A body that quotes the citation itself (written before markers).
+        let old = "> first words\n>\n> — Ann, 2009-01-01, ops [^c2]\n\n{{cite:2}}\n";
+        let html = render_html(&expand(old, &views));
+        assert_eq!(html.matches("first words").count(), 1, "{html}");
     }
 }
