@@ -55,9 +55,18 @@ struct Page {
 /// The sample corpus served with auth, an admin `ada`, a review queue `old`
 /// and a published document citing a message in the middle of its text.
 struct Fixture {
+    /// Serves `base` until dropped (before the directory goes).
+    _server: TestServer,
     _dir: tempfile::TempDir,
-    server: TestServer,
+    /// `http://` and the server's address.
+    base: String,
     pages: Vec<Page>,
+}
+
+impl Fixture {
+    fn page(&self, name: &str) -> &Page {
+        self.pages.iter().find(|p| p.name == name).expect("page")
+    }
 }
 
 fn fixture() -> Fixture {
@@ -88,20 +97,25 @@ fn fixture() -> Fixture {
             DocKind::Procedure,
             "Recovering a full WAL disk",
             "ada",
-            "## Steps\n\n1. Check `df -h` on the primary.\n2. Archive old WAL segments.\n",
+            "",
             "ada",
         )
         .expect("document");
     let citation = NewCitation::from_message(&cited, None, None).expect("citation");
-    curation
+    let (_, cited_as) = curation
         .cite(&doc.id.to_string(), &citation, "ada")
         .expect("cite");
     let doc_id = doc.id.to_string();
+    let body = format!(
+        "## Steps\n\n1. Check `df -h` on the primary.\n\n{{{{cite:{}}}}}\n\n2. Archive old WAL segments.\n",
+        cited_as.id
+    );
     curation
         .save_document(
             &doc_id,
             &gleaner::curate::documents::DocUpdate {
                 status: Some(gleaner::curate::DocStatus::Published),
+                body: Some(body),
                 ..Default::default()
             },
             None,
@@ -172,7 +186,8 @@ fn fixture() -> Fixture {
     ];
     Fixture {
         _dir: dir,
-        server,
+        base: format!("http://{}", server.addr),
+        _server: server,
         pages,
     }
 }
@@ -220,28 +235,40 @@ fn axe_violations(s: &Session, axe: &str) -> Vec<String> {
         .collect()
 }
 
-/// Serious or critical axe-core violations on no page, at either width.
+/// Serious or critical axe-core violations on no page, at either width (and
+/// in the dark colour scheme), and one h1 on each.
 #[test]
 fn axe_core_finds_no_serious_or_critical_violations_at_either_width() {
     let Some(bin) = wd::browser() else { return };
     let Some(axe) = axe_js() else { return };
     let f = fixture();
-    let base = format!("http://{}", f.server.addr);
+    let base = f.base.as_str();
     let mut failures = Vec::new();
-    for width in [1400, 400] {
-        let s = session(&bin, &base, &format!("a11y-{width}"), width);
+    // Light at both widths, and the dark colour scheme at 1400.
+    for (width, scheme) in [(1400, "light"), (400, "light"), (1400, "dark")] {
+        let s = session(&bin, base, &format!("a11y-{width}-{scheme}"), width);
+        s.c(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}}),
+        );
+        let width = if scheme == "dark" {
+            format!("{width}-dark")
+        } else {
+            width.to_string()
+        };
         for page in &f.pages {
-            open(&s, &base, page);
+            open(&s, base, page);
             s.shot(&format!("{}-{width}", page.name));
             let h1 = s.js("return Array.from(document.querySelectorAll('h1')).filter((e) => !e.closest('[hidden]')).map((e) => e.textContent);");
             if h1.as_array().map_or(0, Vec::len) != 1 {
                 failures.push(format!(
-                    "{} at {width}px: one h1 wanted, found {h1}",
+                    "{} at {width}: one h1 wanted, found {h1}",
                     page.name
                 ));
             }
             for v in axe_violations(&s, &axe) {
-                failures.push(format!("{} at {width}px: {v}", page.name));
+                failures.push(format!("{} at {width}: {v}", page.name));
             }
         }
     }
@@ -259,8 +286,8 @@ fn axe_core_finds_no_serious_or_critical_violations_at_either_width() {
 fn every_page_fits_400px_without_sideways_scroll() {
     let Some(bin) = wd::browser() else { return };
     let f = fixture();
-    let base = format!("http://{}", f.server.addr);
-    let s = session(&bin, &base, "mobile", 400);
+    let base = f.base.as_str();
+    let s = session(&bin, base, "mobile", 400);
     let inner = s.js("return window.innerWidth;");
     assert!(
         inner.as_u64().is_some_and(|w| w <= 400),
@@ -268,7 +295,7 @@ fn every_page_fits_400px_without_sideways_scroll() {
     );
     let mut failures = Vec::new();
     for page in &f.pages {
-        open(&s, &base, page);
+        open(&s, base, page);
         let fit = s.js("const d = document.documentElement;
             return {scroll: d.scrollWidth, inner: window.innerWidth,
               wide: Array.from(document.querySelectorAll('body *')).filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length)
@@ -280,6 +307,17 @@ fn every_page_fits_400px_without_sideways_scroll() {
             let seen = visible(&s, css);
             if seen != json!(true) {
                 failures.push(format!("{}: {css} is not on screen: {seen}", page.name));
+            }
+        }
+        if page.name == "queue" {
+            // Subjects were cut to ~20 characters: now they get most of the
+            // width and two lines.
+            let subject = s.js(
+                "const e = document.querySelector('li.queue-item.current .qi-subject');
+                return {width: e.clientWidth, wraps: getComputedStyle(e).whiteSpace !== 'nowrap'};",
+            );
+            if subject["width"].as_u64() < Some(240) || subject["wraps"] != json!(true) {
+                failures.push(format!("queue: the subject is cramped: {subject}"));
             }
         }
     }
@@ -309,10 +347,9 @@ fn visible(s: &Session, css: &str) -> Value {
 fn few_tab_stops_before_the_first_result_and_named_thread_links() {
     let Some(bin) = wd::browser() else { return };
     let f = fixture();
-    let base = format!("http://{}", f.server.addr);
-    let s = session(&bin, &base, "keyboard", 1400);
-    let search = f.pages.iter().find(|p| p.name == "search").expect("page");
-    open(&s, &base, search);
+    let base = f.base.as_str();
+    let s = session(&bin, base, "keyboard", 1400);
+    open(&s, base, f.page("search"));
     const TABBABLE: &str = "Array.from(document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]'))
         .filter((e) => e.tabIndex >= 0 && !e.disabled && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')";
     let before = s.js(&format!(
@@ -354,8 +391,7 @@ fn few_tab_stops_before_the_first_result_and_named_thread_links() {
     let distinct: std::collections::BTreeSet<_> = names.iter().collect();
     assert!(distinct.len() > 1, "{names:?}");
 
-    let queue = f.pages.iter().find(|p| p.name == "queue").expect("page");
-    open(&s, &base, queue);
+    open(&s, base, f.page("queue"));
     let look = "(() => { const st = getComputedStyle(document.querySelector(SEL)); return st.color + ' ' + st.opacity + ' ' + st.borderColor; })()";
     assert_eq!(
         s.text(&look.replace("SEL", "'.queue-actions .act-dismiss'")),
