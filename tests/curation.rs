@@ -645,3 +645,72 @@ fn review_notes_show_on_the_thread_to_reviewers_only() {
     assert_eq!(notes[0]["note"], note, "{read}");
     assert_eq!(notes[0]["decision"], "promote");
 }
+
+/// The editor's preview (issue 19 item 8): a draft renders as the saved
+/// document would — a citation quoted where its marker stands, once, however
+/// often it is placed; markup as text — saves nothing, and is for editors.
+#[test]
+fn the_preview_renders_a_draft_as_saved_and_only_for_editors() {
+    let dir = common::tempdir();
+    let server = sample_server(dir.path());
+    let ed = login(&server, "ed");
+    let doc = ed.ok(
+        "POST",
+        "/api/docs",
+        &json!({"kind": "guideline", "title": "Previewed"}),
+    );
+    let id = doc["document"]["id"].as_i64().expect("id");
+    let m = common::only_on(&server.index, OPS);
+    let cited = ed.ok(
+        "POST",
+        &format!("/api/docs/{id}/citations"),
+        &json!({"message_id": m.message_id}),
+    );
+    let n = cited["citation"]["id"].as_i64().expect("citation");
+    let words = cited["citation"]["excerpt"]
+        .as_str()
+        .expect("excerpt")
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() > 20 && l.chars().all(|c| c.is_alphanumeric() || " .,:".contains(c)))
+        .expect("a plain line of the excerpt")
+        .to_string();
+    let draft = format!(
+        "## Before\n\n{{{{cite:{n}}}}}\n\n## After\n\n<script>alert(1)</script>\n\n{{{{cite:{n}}}}}\n"
+    );
+    let html = ed.ok(
+        "POST",
+        &format!("/api/docs/{id}/preview"),
+        &json!({ "body": draft }),
+    )["html"]
+        .as_str()
+        .expect("html")
+        .to_string();
+    assert_eq!(html.matches(&words).count(), 1, "{html}");
+    let at = html.find(&words);
+    assert!(
+        html.find("Before") < at && at < html.find("After"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script") && html.contains("&lt;script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("c{n}")), "the footnote: {html}");
+    let saved = ed.ok("GET", &format!("/api/docs/{id}"), &json!({}));
+    assert_eq!(
+        saved["document"]["revision"], 2,
+        "the preview saved nothing"
+    );
+    assert_eq!(
+        saved["document"]["body"].as_str(),
+        Some(format!("{{{{cite:{n}}}}}\n").as_str())
+    );
+    let rita = login(&server, "rita");
+    let refused = rita.send(
+        "POST",
+        &format!("/api/docs/{id}/preview"),
+        &json!({"body": "x"}),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
+}

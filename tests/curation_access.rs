@@ -224,6 +224,20 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
     names_nothing("the editor's body", body);
     let markers = ["{{cite:1}}", "{{cite:2}}"];
     assert!(markers.iter().all(|m| body.contains(m)), "{body}");
+    // Its preview expands them as the editor may see them.
+    let preview = common::http(
+        server.addr,
+        "POST",
+        &format!("/api/docs/{id}/preview"),
+        &[
+            ("Cookie", &editor),
+            ("X-CSRF-Token", &csrf),
+            ("Content-Type", "application/json"),
+        ],
+        json!({ "body": body }).to_string().as_bytes(),
+    );
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    leaks("the editor's preview", &preview.text());
     let res = common::http(
         server.addr,
         "PUT",
