@@ -124,6 +124,13 @@ fn fixture() -> Fixture {
         .expect("publish");
     let thread = cited.thread_id.clone();
     let pages = vec![
+        // First: the tests visit the pages in order, logging in after it.
+        Page {
+            name: "login",
+            path: "/login".into(),
+            ready: "document.querySelector('#login-form')",
+            key_controls: &["#username", "#password", "#login-submit"],
+        },
         Page {
             name: "home",
             path: "/".into(),
@@ -192,8 +199,9 @@ fn fixture() -> Fixture {
     }
 }
 
-/// A session logged in as `ada`, its window `width` × 900.
-fn session(bin: &std::path::Path, base: &str, name: &str, width: u32) -> Session {
+/// A session (not logged in yet), its window `width` × 900, in the light or
+/// dark colour `scheme`.
+fn session(bin: &std::path::Path, name: &str, width: u32, scheme: &str) -> Session {
     let s = Session::new(bin, name, Duration::from_secs(20));
     s.c(
         "POST",
@@ -201,12 +209,22 @@ fn session(bin: &std::path::Path, base: &str, name: &str, width: u32) -> Session
         json!({"width": width, "height": 900}),
     );
     s.c("POST", "/timeouts", json!({"script": 120_000}));
-    s.submit_login(&format!("{base}/login"), "ada", "ada pw");
-    s.wait("document.querySelector('#user-name') && document.querySelector('#user-name').textContent.includes('ada')");
+    s.c(
+        "POST",
+        "/goog/cdp/execute",
+        json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}}),
+    );
     s
 }
 
+/// Opens `page`, logging in as `ada` first unless it is the login page or
+/// the session is logged in already.
 fn open(s: &Session, base: &str, page: &Page) {
+    let at = s.url();
+    if page.name != "login" && (at.contains("/login") || !at.starts_with("http")) {
+        s.submit_login(&format!("{base}/login"), "ada", "ada pw");
+        s.wait("document.querySelector('#user-name') && document.querySelector('#user-name').textContent.includes('ada')");
+    }
     s.go(&format!("{base}{}", page.path));
     s.wait(page.ready);
     // Let fonts and late layout settle before measuring.
@@ -246,12 +264,7 @@ fn axe_core_finds_no_serious_or_critical_violations_at_either_width() {
     let mut failures = Vec::new();
     // Light at both widths, and the dark colour scheme at 1400.
     for (width, scheme) in [(1400, "light"), (400, "light"), (1400, "dark")] {
-        let s = session(&bin, base, &format!("a11y-{width}-{scheme}"), width);
-        s.c(
-            "POST",
-            "/goog/cdp/execute",
-            json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}}),
-        );
+        let s = session(&bin, &format!("a11y-{width}-{scheme}"), width, scheme);
         let width = if scheme == "dark" {
             format!("{width}-dark")
         } else {
@@ -287,7 +300,7 @@ fn every_page_fits_400px_without_sideways_scroll() {
     let Some(bin) = wd::browser() else { return };
     let f = fixture();
     let base = f.base.as_str();
-    let s = session(&bin, base, "mobile", 400);
+    let s = session(&bin, "mobile", 400, "light");
     let inner = s.js("return window.innerWidth;");
     assert!(
         inner.as_u64().is_some_and(|w| w <= 400),
@@ -348,7 +361,7 @@ fn few_tab_stops_before_the_first_result_and_named_thread_links() {
     let Some(bin) = wd::browser() else { return };
     let f = fixture();
     let base = f.base.as_str();
-    let s = session(&bin, base, "keyboard", 1400);
+    let s = session(&bin, "keyboard", 1400, "light");
     open(&s, base, f.page("search"));
     const TABBABLE: &str = "Array.from(document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]'))
         .filter((e) => e.tabIndex >= 0 && !e.disabled && e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')";
