@@ -333,6 +333,24 @@ fn every_page_fits_400px_without_sideways_scroll() {
                 failures.push(format!("queue: the subject is cramped: {subject}"));
             }
         }
+        // The page's pop-over fits too, its close button in reach.
+        let popover = match page.name {
+            "search" => Some(("#help-btn", "#help", "#help-close")),
+            "queue" => Some(("#keys-btn", "#review-keys", "#review-keys button")),
+            _ => None,
+        };
+        if let Some((open_btn, panel, close)) = popover {
+            s.click(open_btn);
+            s.wait(&format!("!document.querySelector('{panel}').hidden"));
+            s.shot(&format!("{}-popover-400", page.name));
+            for css in [panel, close] {
+                let seen = visible(&s, css);
+                if seen != json!(true) {
+                    failures.push(format!("{}: {css} does not fit: {seen}", page.name));
+                }
+            }
+            s.click(close);
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
