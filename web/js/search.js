@@ -1,7 +1,7 @@
 // Search view: hits, facets, timeline, pager, and the empty/error/loading states.
 
 import { h, clear, fmtNum, plural, fmtDay, fmtDateTime, splitAddress, appendHighlighted,
-  messageHref, threadHref, searchHref } from './dom.js';
+  messageHref, threadHref, searchHref, rovingFocus } from './dom.js';
 import { search, exportHref, ApiError } from './api.js';
 import { isCurrent } from './router.js';
 import { term, addTerm, hasTerm, removeTerm, setDate, currentDate, filters } from './query.js';
@@ -274,26 +274,6 @@ function renderTimeline(box, timeline, q, sort) {
   }
   rovingFocus(chart, chart.querySelector('a.active') || chart.querySelector('a.bar'));
   box.append(head, chart);
-}
-
-/** Makes `box`'s links one tab stop (`first` holds it): arrow keys, Home and End move between them. */
-function rovingFocus(box, first) {
-  if (first) first.tabIndex = 0;
-  box.addEventListener('keydown', (ev) => {
-    const links = Array.from(box.querySelectorAll('a'));
-    const i = links.indexOf(document.activeElement);
-    if (i < 0) return;
-    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[ev.key];
-    let j = null;
-    if (step) j = Math.min(links.length - 1, Math.max(0, i + step));
-    else if (ev.key === 'Home') j = 0;
-    else if (ev.key === 'End') j = links.length - 1;
-    if (j === null) return;
-    ev.preventDefault();
-    links[i].tabIndex = -1;
-    links[j].tabIndex = 0;
-    links[j].focus();
-  });
 }
 
 function renderPager(nav, total, offset, shown, q, sort) {
