@@ -16,8 +16,12 @@ pub fn marker(id: i64) -> String {
     format!("{{{{cite:{id}}}}}")
 }
 
-/// The citation a line places: `{{cite:N}}` alone on it, blanks aside.
+/// The citation a line places: `{{cite:N}}` alone on it, blanks aside (but
+/// not indented as code: four spaces or a tab).
 pub fn marker_id(line: &str) -> Option<i64> {
+    if line.starts_with("    ") || line.starts_with('\t') {
+        return None;
+    }
     let inner = line.trim().strip_prefix("{{cite:")?.strip_suffix("}}")?;
     inner.trim().parse().ok()
 }
@@ -124,6 +128,7 @@ mod tests {
         assert_eq!(marker(12), "{{cite:12}}");
         assert_eq!(marker_id("  {{cite:12}} "), Some(12));
         assert_eq!(marker_id("see {{cite:12}}"), None);
+        assert_eq!(marker_id("    {{cite:12}}"), None, "indented code");
         assert_eq!(marker_id("{{cite:x}}"), None);
         assert_eq!(
             placed("{{cite:2}}\n```\n{{cite:9}}\n```\n{{cite:3}}\n{{cite:2}}\n"),
