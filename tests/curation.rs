@@ -301,9 +301,16 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         forged.text()
     );
     let full = ed.ok("GET", &format!("/api/docs/{doc_id}"), &json!({}));
+    // The body places each citation by its marker line; the rendering
+    // quotes it there, once, with its footnote.
     let body = full["document"]["body"].as_str().unwrap();
-    assert!(body.contains(&format!("[^c{}]", c1["citation"]["id"])));
-    assert!(body.contains(&format!("> {passage}")));
+    assert!(body.contains(&format!("{{{{cite:{}}}}}", c1["citation"]["id"])));
+    let html = full["html"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("c{}", c1["citation"]["id"])),
+        "{html}"
+    );
+    assert_eq!(html.matches(passage.trim()).count(), 1, "{html}");
 
     // Readers see published documents only; a stale save is a 409.
     assert!(rob.ok("GET", "/api/docs", &json!({}))["documents"]
@@ -334,7 +341,7 @@ fn policy_queue_decisions_document_export_and_rebuild() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|l| l["op"] == "+" && l["text"].as_str().unwrap().contains("[^c")));
+        .any(|l| l["op"] == "+" && l["text"].as_str().unwrap().contains("{{cite:")));
 
     // Exports carry every cited Message-ID and its permalink; HTML runs nothing.
     let cited = [cited_thread_msg.clone(), other.message_id.clone()];
@@ -637,4 +644,73 @@ fn review_notes_show_on_the_thread_to_reviewers_only() {
     let notes = &read["reviews"][cited_thread];
     assert_eq!(notes[0]["note"], note, "{read}");
     assert_eq!(notes[0]["decision"], "promote");
+}
+
+/// The editor's preview (issue 19 item 8): a draft renders as the saved
+/// document would — a citation quoted where its marker stands, once, however
+/// often it is placed; markup as text — saves nothing, and is for editors.
+#[test]
+fn the_preview_renders_a_draft_as_saved_and_only_for_editors() {
+    let dir = common::tempdir();
+    let server = sample_server(dir.path());
+    let ed = login(&server, "ed");
+    let doc = ed.ok(
+        "POST",
+        "/api/docs",
+        &json!({"kind": "guideline", "title": "Previewed"}),
+    );
+    let id = doc["document"]["id"].as_i64().expect("id");
+    let m = common::only_on(&server.index, OPS);
+    let cited = ed.ok(
+        "POST",
+        &format!("/api/docs/{id}/citations"),
+        &json!({"message_id": m.message_id}),
+    );
+    let n = cited["citation"]["id"].as_i64().expect("citation");
+    let words = cited["citation"]["excerpt"]
+        .as_str()
+        .expect("excerpt")
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() > 20 && l.chars().all(|c| c.is_alphanumeric() || " .,:".contains(c)))
+        .expect("a plain line of the excerpt")
+        .to_string();
+    let draft = format!(
+        "## Before\n\n{{{{cite:{n}}}}}\n\n## After\n\n<script>alert(1)</script>\n\n{{{{cite:{n}}}}}\n"
+    );
+    let html = ed.ok(
+        "POST",
+        &format!("/api/docs/{id}/preview"),
+        &json!({ "body": draft }),
+    )["html"]
+        .as_str()
+        .expect("html")
+        .to_string();
+    assert_eq!(html.matches(&words).count(), 1, "{html}");
+    let at = html.find(&words);
+    assert!(
+        html.find("Before") < at && at < html.find("After"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script") && html.contains("&lt;script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("c{n}")), "the footnote: {html}");
+    let saved = ed.ok("GET", &format!("/api/docs/{id}"), &json!({}));
+    assert_eq!(
+        saved["document"]["revision"], 2,
+        "the preview saved nothing"
+    );
+    assert_eq!(
+        saved["document"]["body"].as_str(),
+        Some(format!("{{{{cite:{n}}}}}\n").as_str())
+    );
+    let rita = login(&server, "rita");
+    let refused = rita.send(
+        "POST",
+        &format!("/api/docs/{id}/preview"),
+        &json!({"body": "x"}),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
 }

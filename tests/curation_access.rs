@@ -165,7 +165,9 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
             .to_string()
     };
     let (secret_words, public_words) = (excerpt(&secret), excerpt(&public));
-    let leaks = |what: &str, text: &str| {
+    // A source body places both citations by marker lines, which name
+    // nothing; everything rendered shows the hidden one as a placeholder.
+    let names_nothing = |what: &str, text: &str| {
         for s in [
             secret_words.as_str(),
             secret.subject.as_str(),
@@ -174,6 +176,9 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
         ] {
             assert!(!text.contains(s), "{what} shows {s:?}: {text}");
         }
+    };
+    let leaks = |what: &str, text: &str| {
+        names_nothing(what, text);
         assert!(text.contains(HIDDEN), "{what} has no placeholder: {text}");
         assert!(text.contains(&public_words), "{what} hides the visible one");
     };
@@ -189,10 +194,13 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
         .collect();
     assert_eq!(hidden.len(), 1, "{got}");
     assert!(hidden[0].get("subject").is_none() && hidden[0].get("excerpt").is_none());
-    for path in ["export.md", "export.html", "revisions/3"] {
+    for path in ["export.md", "export.html"] {
         let text = user_get(&server, &reader, &format!("/api/docs/{id}/{path}")).text();
         leaks(path, &text);
     }
+    let revision = user_get(&server, &reader, &format!("/api/docs/{id}/revisions/3")).text();
+    names_nothing("revision 3", &revision);
+    assert!(revision.contains("{{cite:"), "{revision}");
     let diff = user_get(
         &server,
         &reader,
@@ -213,7 +221,23 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
     let (editor, csrf) = server.login("deved", "pw");
     let seen = user_get(&server, &editor, &format!("/api/docs/{id}")).json();
     let body = seen["document"]["body"].as_str().expect("body");
-    leaks("the editor's body", body);
+    names_nothing("the editor's body", body);
+    let markers = ["{{cite:1}}", "{{cite:2}}"];
+    assert!(markers.iter().all(|m| body.contains(m)), "{body}");
+    // Its preview expands them as the editor may see them.
+    let preview = common::http(
+        server.addr,
+        "POST",
+        &format!("/api/docs/{id}/preview"),
+        &[
+            ("Cookie", &editor),
+            ("X-CSRF-Token", &csrf),
+            ("Content-Type", "application/json"),
+        ],
+        json!({ "body": body }).to_string().as_bytes(),
+    );
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    leaks("the editor's preview", &preview.text());
     let res = common::http(
         server.addr,
         "PUT",
@@ -228,9 +252,9 @@ fn a_citation_of_a_message_the_reader_cannot_see_is_a_placeholder_everywhere() {
             .as_bytes(),
     );
     assert_eq!(res.status, 200, "{}", res.text());
-    leaks("the saved answer", &res.text());
+    names_nothing("the saved answer", &res.text());
     let stored = c.document(&id).expect("doc").body;
-    assert!(stored.contains(&secret_words), "{stored}");
+    assert!(markers.iter().all(|m| stored.contains(m)), "{stored}");
     assert!(stored.contains("Checked again in 2024."), "{stored}");
     assert!(!stored.contains(HIDDEN), "{stored}");
 }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod a11y;
 mod access_copies;
 mod authors;
 mod browser;
@@ -12,6 +13,7 @@ mod corpora;
 mod curation;
 mod curation_access;
 mod dedup;
+mod documents_ui;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;
 mod facets;

@@ -596,7 +596,7 @@ pub enum DocCommand {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Cites a message in a document (appends a quoted excerpt and a footnote).
+    /// Cites a message in a document (appends its `{{cite:N}}` marker: a quoted excerpt and a footnote).
     Cite {
         /// Document number or slug.
         id: String,

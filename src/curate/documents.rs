@@ -3,9 +3,11 @@
 //! knowledge came from.
 //!
 //! A citation is a row (Message-ID, thread, list, date, author, subject,
-//! excerpt) and, in the body, a quoted excerpt ending in a footnote marker
-//! `[^cN]` (N the citation's number); export turns the markers into
-//! footnotes with permalinks.
+//! excerpt) and, in the body, a marker line `{{cite:N}}` (N the citation's
+//! number) where the editor places it; reading expands the marker into the
+//! quoted excerpt ending in a footnote marker `[^cN]` ([`super::placed`]),
+//! and export turns those into footnotes with permalinks. Bodies written
+//! before markers carry the quoted block itself, which reads the same.
 
 use std::fmt;
 use std::str::FromStr;
@@ -537,8 +539,9 @@ impl Curation {
         .ok_or_else(|| CurateError::NotFound(format!("document {} has no revision {n}", doc.id)))
     }
 
-    /// Cites a message in a document: records the citation and appends the
-    /// quoted excerpt with its footnote marker as a new revision.
+    /// Cites a message in a document: records the citation and appends its
+    /// marker line `{{cite:N}}` (the editor moves it where it belongs) as a
+    /// new revision.
     pub fn cite(
         &self,
         id_or_slug: &str,
@@ -611,7 +614,7 @@ pub(super) fn cite_in(
     if !body.is_empty() {
         body.push_str("\n\n");
     }
-    body.push_str(&quote_block(c, id));
+    body.push_str(&super::placed::marker(id));
     body.push('\n');
     doc.body = body;
     next_revision(tx, &mut doc, now, actor)?;

@@ -100,6 +100,23 @@ impl Curation {
         })
     }
 
+    /// The HTML of `body`, a draft of document `id_or_slug`'s text, as
+    /// `reader` would see it once saved: citations expanded where their
+    /// markers stand, footnotes, the same sanitising renderer as exports.
+    pub fn preview(
+        &self,
+        id_or_slug: &str,
+        body: &str,
+        reader: Option<&Reader<'_>>,
+    ) -> Result<String, CurateError> {
+        let document = self.document(id_or_slug)?;
+        let citations = self.citations(&document.id.to_string())?;
+        let redaction = Redaction::for_reader(reader, &citations)?;
+        let body = redaction.body(body);
+        let citations = redaction.citations(citations);
+        Ok(render_html(&body_markdown(self, &body, &citations)))
+    }
+
     /// A tar archive of every published document, as `<slug>.md` and
     /// `<slug>.html`, as `reader` may see them (`None`: all).
     pub fn export_published(
@@ -157,7 +174,17 @@ fn markdown(c: &Curation, doc: &Document, citations: &[CitationView]) -> String 
         doc.revision,
         day(doc.updated)
     );
-    out.push_str(doc.body.trim_end());
+    out.push_str(&body_markdown(c, &doc.body, citations));
+    out
+}
+
+/// A body (redacted for whoever sees `citations`) as Markdown: its citation
+/// markers expanded where they stand ([`super::placed`]), then a footnote
+/// for every citation.
+fn body_markdown(c: &Curation, body: &str, citations: &[CitationView]) -> String {
+    let mut out = super::placed::expand(body, citations)
+        .trim_end()
+        .to_string();
     out.push('\n');
     if !citations.is_empty() {
         out.push('\n');

@@ -14,6 +14,7 @@ pub mod decisions;
 pub mod diff;
 pub mod documents;
 pub mod export;
+pub mod placed;
 pub mod policy;
 pub mod queue;
 pub mod redact;

@@ -61,9 +61,10 @@ pub fn escape_line(line: &str) -> String {
     out
 }
 
-/// `body` without citation `id`: the quoted block carrying its marker
-/// `[^cN]` (or, in a block quoting several citations, the lines carrying
-/// it), every other marker of it and its footnote definition.
+/// `body` without citation `id`: its marker lines `{{cite:N}}`, the quoted
+/// block carrying its marker `[^cN]` (or, in a block quoting several
+/// citations, the lines carrying it), every other marker of it and its
+/// footnote definition.
 pub fn remove_citation(body: &str, id: i64) -> String {
     let marker = format!("[^c{id}]");
     let mut out = String::with_capacity(body.len());
@@ -88,7 +89,9 @@ pub fn remove_citation(body: &str, id: i64) -> String {
             block
         };
         for line in block.split_inclusive('\n') {
-            if line.trim_start().starts_with(&format!("{marker}:")) {
+            if line.trim_start().starts_with(&format!("{marker}:"))
+                || super::placed::marker_id(line) == Some(id)
+            {
                 continue;
             }
             out.push_str(&line.replace(&format!(" {marker}"), "").replace(&marker, ""));
@@ -143,6 +146,10 @@ mod tests {
         assert_eq!(
             remove_citation("Intro.\n\n> a\n> — x [^c1]\n\n", 1),
             "Intro.\n"
+        );
+        assert_eq!(
+            remove_citation("Intro.\n\n{{cite:2}}\n{{cite:3}}\n{{cite:2}}\n", 2),
+            "Intro.\n\n{{cite:3}}\n"
         );
     }
 }

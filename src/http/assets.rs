@@ -46,6 +46,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("style.css", CSS),
     asset!("js/api.js", JS),
     asset!("js/complete.js", JS),
+    asset!("js/doc-editor.js", JS),
+    asset!("js/doc-templates.js", JS),
     asset!("js/docs.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/help.js", JS),

@@ -216,6 +216,7 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .route("/docs/{id}/revisions/{n}", get(routes::docs::revision))
         .route("/docs/{id}/diff", get(routes::docs::diff))
         .route("/docs/{id}/citations", post(routes::docs::cite))
+        .route("/docs/{id}/preview", post(routes::docs::preview))
         .route("/docs/{id}/{format}", get(routes::docs::export))
         .fallback(|| async { AppError::NotFound("no such API endpoint") });
     Router::new()

@@ -9,6 +9,7 @@
 import { h, clear, fmtNum, plural } from './dom.js';
 import { api, ApiError } from './api.js';
 import { isCurrent, navigate } from './router.js';
+import { openEditor } from './doc-editor.js';
 
 const enc = encodeURIComponent;
 
@@ -25,7 +26,7 @@ export const roleAtLeast = (r) => (RANK[role()] ?? 0) >= (RANK[r] ?? 99);
 export const listDocs = (signal) => api('/api/docs', { signal });
 export const getDoc = (id, signal) => api('/api/docs/' + enc(id), { signal });
 const createDoc = (doc) => api('/api/docs', { method: 'POST', json: doc });
-const saveDoc = (id, changes) => api('/api/docs/' + enc(id), { method: 'PUT', json: changes });
+export const saveDoc = (id, changes) => api('/api/docs/' + enc(id), { method: 'PUT', json: changes });
 const getRevisions = (id) => api('/api/docs/' + enc(id) + '/revisions');
 const getDiff = (id, from, to) => api(`/api/docs/${enc(id)}/diff?` + new URLSearchParams({ from: String(from), to: String(to) }).toString());
 /** Cites a message (`{message_id, passage}`) or a thread's first message (`{thread_id}`) in a document. */
@@ -81,14 +82,15 @@ export async function renderDocs(main, _m, _params, gen) {
   } else {
     page.appendChild(h('table', { class: 'data-table', id: 'docs-table' },
       h('caption', { class: 'visually-hidden' }, 'Documents, newest change first'),
-      h('thead', {}, h('tr', {}, ['Title', 'Kind', 'Status', 'Owner', 'Revision', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
+      // Owner, revision and date give way on small screens (class "opt").
+      h('thead', {}, h('tr', {}, [['Title'], ['Kind'], ['Status'], ['Owner', 'opt'], ['Revision', 'opt'], ['Updated', 'opt']].map(([t, cls]) => h('th', { scope: 'col', class: cls || null }, t)))),
       h('tbody', {}, docs.map((d) => h('tr', { dataset: { docId: d.id } },
         h('td', {}, h('a', { href: docHref(d), class: 'doc-link' }, String(d.title || '(untitled)'))),
         h('td', {}, badge('kind', String(d.kind || ''))),
         h('td', {}, statusBadge(d.status)),
-        h('td', {}, String(d.owner || '')),
-        h('td', { class: 'num' }, fmtNum(d.revision)),
-        h('td', { class: 'num' }, h('time', {}, secsDay(d.updated))))))));
+        h('td', { class: 'opt' }, String(d.owner || '')),
+        h('td', { class: ['num', 'opt'] }, fmtNum(d.revision)),
+        h('td', { class: ['num', 'opt'] }, h('time', {}, secsDay(d.updated))))))));
   }
   main.replaceChildren(page);
 }
@@ -193,12 +195,13 @@ class DocView {
     const body = h('div', { class: 'doc-html', id: 'doc-html' });
     // Server-sanitised Markdown rendering (see the top of this file).
     body.innerHTML = this.html;
-    // The export rendering repeats the title and a meta line that the page shows already.
+    // The export rendering repeats the title and a meta line that the page
+    // shows already: they go (the page keeps one h1).
     const first = body.firstElementChild;
     if (first && first.tagName === 'H1' && first.textContent.trim() === String(d.title || '').trim()) {
-      first.classList.add('export-head');
       const meta = first.nextElementSibling;
-      if (meta && meta.tagName === 'P' && meta.children.length === 1 && meta.firstElementChild.tagName === 'EM') meta.classList.add('export-head');
+      if (meta && meta.tagName === 'P' && meta.children.length === 1 && meta.firstElementChild.tagName === 'EM') meta.remove();
+      first.remove();
     }
     this.view.replaceChildren(body);
     if (!String(d.body || '').trim() && !this.citations.length) {
@@ -206,86 +209,11 @@ class DocView {
     }
     const cits = this.citations;
     this.citeBox.replaceChildren(h('h2', { id: 'doc-citations-h' }, `Citations (${fmtNum(cits.length)})`),
-      cits.length ? h('ol', { class: 'citations' }, cits.map((c) => citationItem(c, this.reviews))) : h('p', { class: 'muted small' }, 'No messages cited yet. Cite one from a message page or by promoting a thread in a review queue.'));
+      cits.length ? h('ol', { class: 'citations' }, cits.map((c) => citationItem(c, this.reviews, placedIn(d.body, c.id)))) : h('p', { class: 'muted small' }, 'No messages cited yet. Cite one from a message page or by promoting a thread in a review queue.'));
   }
 
   edit() {
-    if (!roleAtLeast('editor')) return;
-    const d = this.doc;
-    let base = d.revision;
-    const err = h('div', { id: 'doc-edit-error', class: 'error-box', role: 'alert', hidden: true });
-    const title = h('input', { id: 'doc-edit-title', type: 'text', required: true, maxlength: '200', value: String(d.title || '') });
-    const status = h('select', { id: 'doc-edit-status' }, STATUSES.map(([v, t]) => h('option', { value: v, selected: v === d.status }, t)));
-    const kind = h('select', { id: 'doc-edit-kind' }, KINDS.map((k) => h('option', { value: k, selected: k === d.kind }, k)));
-    const body = h('textarea', { id: 'doc-edit-body', rows: '22', spellcheck: 'true', 'aria-describedby': 'doc-edit-help' });
-    body.value = String(d.body || '');
-    const save = h('button', { type: 'submit', class: 'btn primary', id: 'doc-save', 'aria-keyshortcuts': 'Control+S' }, 'Save');
-    const cancel = h('button', { type: 'button', class: 'btn', id: 'doc-cancel' }, 'Cancel');
-    const form = h('form', { id: 'doc-editor', class: 'doc-editor', 'aria-label': 'Edit document' },
-      h('div', { class: 'form-row' },
-        h('label', { for: 'doc-edit-title' }, 'Title'), title,
-        h('label', { for: 'doc-edit-kind' }, 'Kind'), kind,
-        h('label', { for: 'doc-edit-status' }, 'Status'), status),
-      h('label', { for: 'doc-edit-body', class: 'block-label' }, 'Text (Markdown)'),
-      body,
-      h('p', { id: 'doc-edit-help', class: 'muted small' }, 'Markdown. Citations are quoted excerpts ending in a marker like [^c3]; keep the marker to keep the footnote. Ctrl+S saves.'),
-      err,
-      h('div', { class: 'form-row' }, save, cancel));
-    const editBtn = this.art.querySelector('#doc-edit-btn');
-    const close = () => {
-      this.editor.hidden = true;
-      this.view.hidden = false;
-      clear(this.editor);
-      if (editBtn) { editBtn.hidden = false; editBtn.focus(); }
-      if (location.search) history.replaceState(history.state, '', location.pathname);
-    };
-    cancel.addEventListener('click', close);
-    const submit = async () => {
-      save.disabled = true;
-      err.hidden = true;
-      try {
-        const res = await saveDoc(d.id, { title: title.value.trim(), body: body.value, status: status.value, kind: kind.value, base_revision: base });
-        const fresh = await getDoc(String(d.id));
-        if (!isCurrent(this.gen)) return;
-        this.set(fresh);
-        this.refresh();
-        const n = res.document ? res.document.revision : fresh.document.revision;
-        this.status.textContent = n === base ? 'Nothing changed.' : `Saved as revision ${n}.`;
-        close();
-        this.reloadHistory();
-      } catch (e) {
-        if (!isCurrent(this.gen)) return;
-        showSaveError(err, e, async () => {
-          // Someone saved meanwhile: load theirs, keep ours next to it for copying.
-          const fresh = await getDoc(String(d.id));
-          if (!isCurrent(this.gen)) return;
-          const mine = body.value;
-          this.set(fresh);
-          this.refresh();
-          base = this.doc.revision;
-          title.value = String(this.doc.title || '');
-          body.value = String(this.doc.body || '');
-          status.value = this.doc.status;
-          err.className = 'notice conflict-note';
-          err.replaceChildren(h('p', {}, `Loaded revision ${base}. Your unsaved text is below: copy what you need into the editor, then save.`),
-            h('label', { for: 'doc-mine', class: 'block-label' }, 'Your unsaved text'),
-            h('textarea', { id: 'doc-mine', rows: '8', readonly: true }, mine));
-          body.focus();
-        });
-      } finally {
-        save.disabled = false;
-      }
-    };
-    form.addEventListener('submit', (ev) => { ev.preventDefault(); submit(); });
-    form.addEventListener('keydown', (ev) => {
-      if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && ev.key.toLowerCase() === 's') { ev.preventDefault(); submit(); }
-      else if (ev.key === 'Escape' && ev.target !== body) { ev.preventDefault(); close(); }
-    });
-    this.editor.replaceChildren(form);
-    this.view.hidden = true;
-    this.editor.hidden = false;
-    if (editBtn) editBtn.hidden = true;
-    body.focus();
+    if (roleAtLeast('editor')) openEditor(this);
   }
 
   history() {
@@ -344,18 +272,6 @@ class DocView {
   }
 }
 
-function showSaveError(err, e, reload) {
-  err.className = 'error-box';
-  if (e instanceof ApiError && e.status === 409) {
-    const btn = h('button', { type: 'button', class: 'btn small', id: 'doc-reload' }, 'Load the newest revision');
-    btn.addEventListener('click', () => { btn.disabled = true; reload().catch((x) => { err.replaceChildren(h('p', {}, x.message)); }); });
-    err.replaceChildren(h('p', { class: 'error-title' }, h('strong', {}, 'Someone else saved this document meanwhile. '), e.message), btn);
-  } else {
-    err.replaceChildren(h('p', { class: 'error-title' }, 'Not saved: ', e.message));
-  }
-  err.hidden = false;
-}
-
 function revLabel(r) {
   if (r && typeof r === 'object') return `revision ${r.n}${r.author ? ` (${r.author}, ${secsDay(r.at)})` : ''}`;
   return `revision ${r}`;
@@ -380,7 +296,18 @@ function renderDiff(box, d) {
 
 const DECIDED = { promote: 'Promoted', keep: 'Kept', dismiss: 'Dismissed' };
 
-function citationItem(c, reviews = {}) {
+/** Does `body` place citation `n` (a `{{cite:N}}` line, or an older quoted block with `[^cN]`)? */
+function placedIn(body, n) {
+  const text = String(body || '');
+  return text.includes(`[^c${n}]`) || text.split('\n').some((l) => l.trim() === `{{cite:${n}}}`);
+}
+
+/**
+ * One entry of the citations list: where it comes from, and the review notes.
+ * Its excerpt is quoted in the text where the citation is placed; only a
+ * citation placed nowhere shows its excerpt here.
+ */
+function citationItem(c, reviews = {}, placed = true) {
   // A citation of a message this reader cannot see: the server sent its number only.
   if (c.hidden) {
     return h('li', { class: 'citation hidden-citation', id: `cit-${c.id}` },
@@ -393,7 +320,8 @@ function citationItem(c, reviews = {}) {
       h('a', { href, class: 'cit-link' }, String(c.subject || '(no subject)'))),
     h('p', { class: 'cit-meta muted small' }, [c.author, c.list, secsDay(c.date)].filter(Boolean).map(String).join(' · '),
       c.created_by ? ` — cited by ${c.created_by} on ${secsDay(c.created_at)}` : ''),
-    c.excerpt ? h('blockquote', { class: 'cit-excerpt' }, String(c.excerpt)) : null,
+    !placed && c.excerpt ? h('p', { class: 'cit-unplaced small' }, 'Not placed in the text yet (an editor places it with ', h('code', {}, `{{cite:${c.id}}}`), '):') : null,
+    !placed && c.excerpt ? h('blockquote', { class: 'cit-excerpt' }, String(c.excerpt)) : null,
     // Reviewers see why the thread was kept: the review notes on it.
     ...(Array.isArray(reviews[c.thread_id]) ? reviews[c.thread_id] : []).filter((r) => r.note).map((r) =>
       h('p', { class: 'cit-review small' }, h('strong', {}, `${DECIDED[r.decision] || r.decision} in “${r.policy}” by ${r.by}: `), String(r.note))));

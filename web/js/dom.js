@@ -179,3 +179,23 @@ export function searchHref(q, sort, offset) {
   if (offset) p.set('offset', String(offset));
   return '/search?' + p.toString();
 }
+
+/** Makes `box`'s links one tab stop (`first` holds it): arrow keys, Home and End move between them. */
+export function rovingFocus(box, first) {
+  if (first) first.tabIndex = 0;
+  box.addEventListener('keydown', (ev) => {
+    const links = Array.from(box.querySelectorAll('a'));
+    const i = links.indexOf(document.activeElement);
+    if (i < 0) return;
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[ev.key];
+    let j = null;
+    if (step) j = Math.min(links.length - 1, Math.max(0, i + step));
+    else if (ev.key === 'Home') j = 0;
+    else if (ev.key === 'End') j = links.length - 1;
+    if (j === null) return;
+    ev.preventDefault();
+    links[i].tabIndex = -1;
+    links[j].tabIndex = 0;
+    links[j].focus();
+  });
+}

@@ -1,7 +1,7 @@
 // Search view: hits, facets, timeline, pager, and the empty/error/loading states.
 
 import { h, clear, fmtNum, plural, fmtDay, fmtDateTime, splitAddress, appendHighlighted,
-  messageHref, threadHref, searchHref } from './dom.js';
+  messageHref, threadHref, searchHref, rovingFocus } from './dom.js';
 import { search, exportHref, ApiError } from './api.js';
 import { isCurrent } from './router.js';
 import { term, addTerm, hasTerm, removeTerm, setDate, currentDate, filters } from './query.js';
@@ -22,9 +22,11 @@ export function readParams(params) {
 }
 
 function skeleton(main) {
+  // Results come before the facets in the DOM (and so in tab order); the
+  // stylesheet draws the facets on the left.
   const layout = h('div', { class: 'search-layout' },
-    h('aside', { id: 'facets', class: 'facets', 'aria-label': 'Refine results' }),
-    h('section', { class: 'results-col', 'aria-label': 'Results' },
+    h('section', { class: 'results-col', 'aria-labelledby': 'results-h1' },
+      h('h1', { id: 'results-h1', class: 'visually-hidden' }, 'Search results'),
       h('div', { class: 'results-head' },
         h('p', { id: 'total', class: 'total', 'aria-live': 'polite' }),
         h('span', { id: 'took', class: 'took' }),
@@ -34,7 +36,8 @@ function skeleton(main) {
       h('div', { id: 'loading', class: 'loading', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Searching…'),
       h('div', { id: 'empty', class: 'empty-state', hidden: true }),
       h('ol', { id: 'results', class: 'results' }),
-      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true })));
+      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true })),
+    h('aside', { id: 'facets', class: 'facets', 'aria-label': 'Refine results' }));
   main.replaceChildren(layout);
 }
 
@@ -172,7 +175,7 @@ function renderHit(hit, q, sort) {
   const snip = h('p', { class: 'snippet' });
   if (hit.snippet && typeof hit.snippet.text === 'string') appendHighlighted(snip, hit.snippet.text, hit.snippet.highlights);
   const actions = h('div', { class: 'hit-actions' },
-    hit.thread_id ? h('a', { class: 'hit-thread', href: threadHref(hit.thread_id, hit.message_id || hit.key) }, 'thread') : null);
+    hit.thread_id ? h('a', { class: 'hit-thread', href: threadHref(hit.thread_id, hit.message_id || hit.key) }, 'thread', h('span', { class: 'visually-hidden' }, ` of “${subject}”`)) : null);
   li.append(meta, subj);
   if (snip.firstChild) li.appendChild(snip);
   li.appendChild(actions);
@@ -242,7 +245,8 @@ function renderTimeline(box, timeline, q, sort) {
   const active = currentDate(q);
   const caption = h('span', { class: 'tl-caption', 'aria-live': 'polite' }, 'Click a month to narrow the search');
   const head = h('div', { class: 'tl-head' }, h('h2', {}, 'Hits per month'), caption);
-  const chart = h('div', { class: 'tl-chart', role: 'list', 'aria-label': 'Hits per month' });
+  // One tab stop for the whole chart; arrow keys move between its links.
+  const chart = h('div', { class: 'tl-chart', role: 'group', 'aria-label': 'Hits per month (arrow keys move between months)' });
   for (let y = first; y <= last; y += 12) {
     const year = Math.floor(y / 12);
     const bars = h('div', { class: 'tl-bars' });
@@ -253,7 +257,7 @@ function renderTimeline(box, timeline, q, sort) {
       const m = monthName(i);
       if (!n) { bars.appendChild(h('span', { class: 'gap', 'aria-hidden': 'true' })); continue; }
       const label = `${MONTHS[i % 12]} ${year}: ${plural(n, 'message')}`;
-      const a = h('a', { class: ['bar', active === m && 'active'], role: 'listitem', href: searchHref(setDate(q, m), sort, 0),
+      const a = h('a', { class: ['bar', active === m && 'active'], tabindex: '-1', href: searchHref(setDate(q, m), sort, 0),
         dataset: { month: m, count: n }, title: label, 'aria-label': label });
       // CSSOM property, not a style attribute: allowed by the CSP.
       a.style.setProperty('--h', `${Math.max(4, Math.round((n / max) * 100))}%`);
@@ -263,11 +267,12 @@ function renderTimeline(box, timeline, q, sort) {
       bars.appendChild(a);
     }
     const yearTerm = `date:${year}`;
-    const yl = h('a', { class: ['tl-year-label', active === String(year) && 'active'], href: searchHref(setDate(q, String(year)), sort, 0),
+    const yl = h('a', { class: ['tl-year-label', active === String(year) && 'active'], tabindex: '-1', href: searchHref(setDate(q, String(year)), sort, 0),
       title: `${year}: ${plural(yearTotal, 'message')}`, dataset: { term: yearTerm } },
       h('span', { class: 'y-full' }, String(year)), h('span', { class: 'y-short', 'aria-hidden': 'true' }, `’${String(year).slice(-2)}`));
     chart.appendChild(h('div', { class: ['tl-year', !yearTotal && 'empty'] }, bars, yl));
   }
+  rovingFocus(chart, chart.querySelector('a.active') || chart.querySelector('a.bar'));
   box.append(head, chart);
 }
 

@@ -176,6 +176,29 @@ pub async fn save(
     Ok(Json(json!({ "document": doc })))
 }
 
+#[derive(Deserialize)]
+struct PreviewBody {
+    body: String,
+}
+
+/// `POST /api/docs/{id}/preview` with `{body}` (editors): the HTML the text
+/// would have once saved, as the viewer sees it — citations expanded where
+/// their markers stand, rendered and sanitised exactly as the document is.
+pub async fn preview(
+    State(state): State<Shared>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Editor, "only editors edit documents")?;
+    let b: PreviewBody = json_body(&headers, &body, "{body}")?;
+    let c = state.curation()?;
+    let html =
+        blocking(move || Ok(c.preview(&id, &b.body, Some(&reader(&state, &viewer)))?)).await?;
+    Ok(Json(json!({ "html": html })))
+}
+
 /// `GET /api/docs/{id}/revisions`
 pub async fn revisions(
     State(state): State<Shared>,

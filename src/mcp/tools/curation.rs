@@ -173,12 +173,9 @@ pub fn document_json(
         .collect();
     let total = citations.len();
     let (citations, left) = output::fit(citations, budget / 3);
-    let body = output::piece(
-        &read.document.body,
-        offset,
-        budget / 2,
-        "read_document with offset=",
-    );
+    // Citations quoted where their markers place them, as the web shows it.
+    let expanded = crate::curate::placed::expand(&read.document.body, &read.citations);
+    let body = output::piece(&expanded, offset, budget / 2, "read_document with offset=");
     let d = &read.document;
     Ok(json!({
         "id": d.id, "slug": d.slug, "kind": d.kind, "title": d.title, "owner": d.owner,

@@ -177,7 +177,7 @@ fn defs() -> Vec<ToolDef> {
         ToolDef {
             name: "cite",
             title: "Cite a message",
-            description: "Appends a quoted passage of a message, with a footnote naming its author, date, list and Message-ID, to a document as a new revision. The passage must occur in the message as written (whitespace aside); without one, the start of the message is quoted.",
+            description: "Cites a quoted passage of a message in a document as a new revision: a marker line {{cite:N}} at the end of the body, which reads as the quotation with a footnote naming its author, date, list and Message-ID (editors move the marker where it belongs). The passage must occur in the message as written (whitespace aside); without one, the start of the message is quoted.",
             role: Role::Reviewer,
             writes: true,
             properties: json!({
