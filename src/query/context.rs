@@ -1,0 +1,234 @@
+//! A message in its surroundings: its place in its conversation (an outline,
+//! the messages before and after it in reading order) and in a result list
+//! (the hits before and after it).
+//!
+//! Everything here comes from the messages the caller may see: a conversation
+//! spanning a list they cannot read shows only its readable messages, so
+//! neither the outline nor a neighbour reveals the others.
+//!
+//! This module knows nothing of HTTP.
+
+use super::search::{self, Request};
+use super::thread::{self, ThreadNode};
+use super::QueryError;
+use crate::index::doc::StoredMessage;
+use crate::index::MailIndex;
+
+/// Outline entries returned at most; a longer conversation gets the window
+/// around the message.
+pub const OUTLINE_MAX: usize = 120;
+
+/// Characters of a message's first line in the outline.
+const FIRST_LINE_CHARS: usize = 90;
+
+/// One message of a conversation, as an outline row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The message.
+    pub message: StoredMessage,
+    /// Replies above it (0: a root).
+    pub depth: usize,
+    /// The first line of its own text.
+    pub first_line: String,
+}
+
+/// A message's place in its conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// Readable messages in the conversation.
+    pub len: usize,
+    /// The message's index in reading order (the thread page's order: each
+    /// message followed by its replies), from 0.
+    pub position: usize,
+    /// The index of the first outline entry.
+    pub outline_from: usize,
+    /// Outline rows, at most [`OUTLINE_MAX`], around the message.
+    pub outline: Vec<Entry>,
+}
+
+impl Place {
+    /// The outline row of the message before it in reading order.
+    pub fn prev(&self) -> Option<&Entry> {
+        let at = self.position.checked_sub(1)?;
+        self.outline.get(at.checked_sub(self.outline_from)?)
+    }
+
+    /// The outline row of the message after it in reading order.
+    pub fn next(&self) -> Option<&Entry> {
+        self.outline
+            .get((self.position + 1).checked_sub(self.outline_from)?)
+    }
+}
+
+/// The first line of `text` that says something (not blank, not a greeting
+/// such as `Hi all,`), whitespace collapsed, cut at [`FIRST_LINE_CHARS`].
+pub fn first_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let greeting = first.split_whitespace().count() <= 4 && first.ends_with([',', '!']);
+    let line = if greeting {
+        lines.next().unwrap_or(first)
+    } else {
+        first
+    };
+    search::preview(line, FIRST_LINE_CHARS)
+}
+
+/// Where the message keyed `key` is in its conversation `thread_id`, among
+/// the messages `allowed` lets the caller read; `None` when it is not there.
+pub fn place(
+    index: &MailIndex,
+    thread_id: &str,
+    key: &str,
+    allowed: Option<&[String]>,
+) -> Result<Option<Place>, QueryError> {
+    let Some(found) = thread::thread(index, thread_id, allowed)? else {
+        return Ok(None);
+    };
+    let mut rows = Vec::with_capacity(found.len);
+    flatten(found.roots, 0, &mut rows);
+    let Some(position) = rows.iter().position(|e| e.message.key == key) else {
+        return Ok(None);
+    };
+    let len = rows.len();
+    let outline_from = position
+        .saturating_sub(OUTLINE_MAX / 2)
+        .min(len.saturating_sub(OUTLINE_MAX));
+    let outline = rows
+        .into_iter()
+        .skip(outline_from)
+        .take(OUTLINE_MAX)
+        .collect();
+    Ok(Some(Place {
+        len,
+        position,
+        outline_from,
+        outline,
+    }))
+}
+
+/// The tree in reading order (each message, then its replies).
+fn flatten(nodes: Vec<ThreadNode>, depth: usize, out: &mut Vec<Entry>) {
+    for n in nodes {
+        out.push(Entry {
+            first_line: first_line(&n.message.text),
+            message: n.message,
+            depth,
+        });
+        flatten(n.children, depth + 1, out);
+    }
+}
+
+/// Where a message is in a result list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rank {
+    /// Its index in the results, from 0.
+    pub rank: usize,
+    /// Hits in all.
+    pub total: usize,
+    /// The hit before it.
+    pub prev: Option<StoredMessage>,
+    /// The hit after it.
+    pub next: Option<StoredMessage>,
+}
+
+/// Hits looked through for a message whose rank is not known (or wrong).
+pub const RANK_SCAN: usize = 500;
+
+/// Where the message keyed `key` is in the results of `req` (its query,
+/// sort and viewer; offset and limit are ignored). `hint` is the rank the
+/// caller believes it has (the result page it came from): checked first,
+/// else the first [`RANK_SCAN`] hits are looked through. `None` when it is not
+/// among them.
+pub fn rank(
+    index: &MailIndex,
+    req: &Request,
+    key: &str,
+    hint: Option<usize>,
+) -> Result<Option<Rank>, QueryError> {
+    if let Some(hint) = hint {
+        let offset = hint.saturating_sub(1);
+        if let Some(found) = rank_in(index, req, key, offset, hint - offset + 2)? {
+            return Ok(Some(found));
+        }
+    }
+    rank_in(index, req, key, 0, RANK_SCAN)
+}
+
+/// [`rank`] among the hits `offset..offset + limit`.
+fn rank_in(
+    index: &MailIndex,
+    req: &Request,
+    key: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<Option<Rank>, QueryError> {
+    let page = Request {
+        offset,
+        limit,
+        ..req.clone()
+    };
+    let results = search::search(index, &page)?;
+    let mut hits: Vec<Option<StoredMessage>> =
+        results.hits.into_iter().map(|h| Some(h.message)).collect();
+    let Some(at) = hits
+        .iter()
+        .position(|h| h.as_ref().is_some_and(|m| m.key == key))
+    else {
+        return Ok(None);
+    };
+    // The hit before the first one of the page is on another page.
+    let prev = match at.checked_sub(1) {
+        Some(p) => hits.get_mut(p).and_then(Option::take),
+        None if offset > 0 => rank_neighbour(index, req, offset - 1)?,
+        None => None,
+    };
+    let next = match hits.get_mut(at + 1).and_then(Option::take) {
+        Some(n) => Some(n),
+        None if offset + at + 1 < results.total => rank_neighbour(index, req, offset + at + 1)?,
+        None => None,
+    };
+    Ok(Some(Rank {
+        rank: offset + at,
+        total: results.total,
+        prev,
+        next,
+    }))
+}
+
+/// The hit at `rank` of `req`.
+fn rank_neighbour(
+    index: &MailIndex,
+    req: &Request,
+    rank: usize,
+) -> Result<Option<StoredMessage>, QueryError> {
+    let page = Request {
+        offset: rank,
+        limit: 1,
+        ..req.clone()
+    };
+    Ok(search::search(index, &page)?
+        .hits
+        .into_iter()
+        .next()
+        .map(|h| h.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn first_line_skips_blank_lines_and_greetings() {
+        assert_eq!(
+            first_line("\n\nHello,\n\nThe disk is full.\n"),
+            "The disk is full."
+        );
+        assert_eq!(
+            first_line("Thanks, that fixed it!\n"),
+            "Thanks, that fixed it!"
+        );
+        assert_eq!(first_line("Hi all,"), "Hi all,");
+        assert_eq!(first_line(""), "");
+    }
+}
