@@ -81,8 +81,8 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
         "{second}"
     );
     s.click("#results .hit a.hit-link");
-    s.wait("document.querySelector('#results-nav')");
-    let pos = s.text("document.querySelector('#results-nav .ctx-pos').textContent");
+    let pos = s.wait("document.querySelector('#results-nav .ctx-pos') && document.querySelector('#results-nav .ctx-pos').textContent");
+    let pos = pos.as_str().unwrap_or_default();
     assert!(pos.starts_with("Result 1 of "), "{pos}");
     // The stemmed form is marked, through DOM text nodes.
     let marks = s.wait(MARKS);
@@ -100,7 +100,7 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     );
     // Next result: the second hit, rank 2 of the same total.
     s.click("#result-next");
-    s.wait("location.search.includes('at=1') && document.querySelector('#results-nav .ctx-pos').textContent.startsWith('Result 2 of ')");
+    s.wait("location.search.includes('at=1') && document.querySelector('#results-nav .ctx-pos') && document.querySelector('#results-nav .ctx-pos').textContent.startsWith('Result 2 of ')");
     s.wait(MARKS);
 
     // The thread outline beside the message, the current row marked.
@@ -329,6 +329,9 @@ fn a_long_real_thread_is_folded_capped_and_its_footer_shown_once() {
         indent[0], indent[1],
         "replies deeper than 6 are not indented further"
     );
+    s.js(
+        "document.querySelector('#thread .continued').scrollIntoView({block: 'center'}); return 0;",
+    );
     s.shot("thread-long-folded-1400");
 
     // One message unfolds on a click; "Show all" unfolds the rest.
@@ -372,6 +375,23 @@ fn a_long_real_thread_is_folded_capped_and_its_footer_shown_once() {
         s.js("return document.querySelectorAll('#thread .badge.fresh').length;"),
         json!(0)
     );
+    // Two messages the reader has not seen (as if they arrived since): they
+    // open, marked new; the rest stay folded.
+    s.js(&format!(
+        "const k = 'gleaner.seen:' + {}; const a = JSON.parse(localStorage.getItem(k)); localStorage.setItem(k, JSON.stringify(a.slice(0, -2))); return 0;",
+        json!(thread.thread_id)
+    ));
+    s.go(&format!("{base}/t/{}", enc(&thread.thread_id)));
+    s.wait("document.querySelectorAll('#thread article.tmsg.folded').length");
+    let fresh = "#thread article.tmsg.fresh:not(.folded) .badge.fresh";
+    assert_eq!(
+        s.js(&format!(
+            "return document.querySelectorAll('{fresh}').length;"
+        )),
+        json!(2)
+    );
+    let folded = s.js("return document.querySelectorAll('#thread article.tmsg.folded').length;");
+    assert_eq!(folded, json!(n - 3));
 
     // A deep message's page: its outline row carries the depth marker.
     let deep_key = s.text("Array.from(document.querySelectorAll('#thread article.tmsg')).find((a) => +a.dataset.depth > 6).dataset.key");
@@ -388,5 +408,16 @@ fn a_long_real_thread_is_folded_capped_and_its_footer_shown_once() {
     s.go(&format!("{base}/t/{}", enc(&thread.thread_id)));
     s.wait("document.querySelectorAll('#thread article.tmsg.folded').length");
     assert_no_overflow(&s, "the long thread at 400 px");
+    s.js(
+        "document.querySelector('#thread .continued').scrollIntoView({block: 'center'}); return 0;",
+    );
     s.shot("thread-long-folded-400");
+    // The page of a deep reply at 400 px.
+    s.go(&format!(
+        "{base}/m/{}",
+        enc(deep_key.trim_start_matches('<').trim_end_matches('>'))
+    ));
+    s.wait("document.querySelector('#thread-pos')");
+    assert_no_overflow(&s, "a deep reply's page at 400 px");
+    s.shot("message-long-thread-400");
 }

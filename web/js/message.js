@@ -98,7 +98,7 @@ export function renderBodyParts(container, msg, opts = {}) {
     const seen = opts.seenFooters;
     const fresh = [];
     let folded = 0;
-    for (const block of footerBlocks(msg.footer)) {
+    for (const block of seen ? footerBlocks(msg.footer) : [String(msg.footer).replace(/\s+$/, '')]) {
       const key = footerKey(block);
       if (seen && key.length > 20 && seen.has(key)) { folded++; continue; }
       if (seen) seen.add(key);
@@ -198,6 +198,18 @@ function addrList(v) {
   return a.map(String).join(', ');
 }
 
+/** Addresses past this many are folded behind "and N more". */
+const ADDR_SHOWN = 4;
+
+/** A long To/Cc list: the first few, the rest behind a disclosure. */
+function addrListFolded(v) {
+  const a = (Array.isArray(v) ? v : (v ? [v] : [])).map(String);
+  if (a.length <= ADDR_SHOWN + 1) return addrList(a);
+  return h('details', { class: 'addr-more' },
+    h('summary', {}, `${a.slice(0, ADDR_SHOWN).join(', ')} and ${a.length - ADDR_SHOWN} more`),
+    h('span', {}, a.slice(ADDR_SHOWN).join(', ')));
+}
+
 function header(dl, name, value, opts = {}) {
   if (value === undefined || value === null || value === '' || (Array.isArray(value) && !value.length)) return;
   const dd = h('dd', { class: opts.cls || null });
@@ -246,8 +258,8 @@ export async function renderMessage(main, match, params, gen) {
   // A list rewrote From (DMARC): the header as written, beside the author.
   const sentAs = Array.isArray(msg.from_header) ? msg.from_header : [];
   if (sentAs.length && sentAs.join('\n') !== (msg.from || []).join('\n')) header(dl, 'Sent as', addrList(sentAs), { cls: 'h-sent-as' });
-  header(dl, 'To', addrList(msg.to));
-  header(dl, 'Cc', addrList(msg.cc));
+  header(dl, 'To', addrListFolded(msg.to));
+  header(dl, 'Cc', addrListFolded(msg.cc));
   header(dl, 'Date', h('time', { datetime: msg.date || null }, fmtDateTime(msg.date)));
   if (msg.list) header(dl, 'List', h('a', { href: searchHref(`list:${msg.list}`, 'date') }, String(msg.list)));
   if (msg.archived) header(dl, 'Archived', h('span', { class: 'badge archived', id: 'archived-in' }, `in volume ${msg.archived}`));

@@ -123,8 +123,9 @@ export async function renderThread(main, match, params, gen) {
   };
 
   const tree = build(roots, 0, '');
+  const freshCount = returning ? flat.filter(([n]) => !seen.has(n.key)).length : 0;
   const tools = long ? h('div', { class: 'thread-tools', id: 'thread-tools' },
-    h('span', { class: 'muted' }, `Long thread: messages are folded to one line${returning ? '; the ones new since your last visit are open' : ''}.`),
+    h('span', { class: 'muted' }, `Long thread: messages are folded to one line${freshCount ? `; ${plural(freshCount, 'message')} new since your last visit ${freshCount === 1 ? 'is' : 'are'} open` : ''}.`),
     h('button', { type: 'button', class: 'btn small', id: 'thread-show-all' }, 'Show all'),
     h('button', { type: 'button', class: 'btn small', id: 'thread-fold-all' }, 'Fold all')) : null;
   if (tools) {
