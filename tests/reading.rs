@@ -39,14 +39,20 @@ fn first_hit(server: &TestServer, cookie: &str, q: &str) -> String {
     found["hits"][0]["message_id"].as_str().unwrap().to_string()
 }
 
-fn sample_server() -> (tempfile::TempDir, TestServer) {
-    let dir = common::tempdir();
-    common::index_paths(dir.path(), &[common::sample()]);
-    Users::open(dir.path())
+/// A server over `data` (indexed) with login and one admin, `ada` (password `pw`).
+pub fn admin_server(data: &Path) -> TestServer {
+    Users::open(data)
         .unwrap()
         .add_user("ada", Role::Admin, "pw")
         .unwrap();
-    let server = TestServer::start(dir.path(), true);
+    TestServer::start(data, true)
+}
+
+/// [`admin_server`] over the sample corpus.
+pub fn sample_server() -> (tempfile::TempDir, TestServer) {
+    let dir = common::tempdir();
+    common::index_paths(dir.path(), &[common::sample()]);
+    let server = admin_server(dir.path());
     (dir, server)
 }
 

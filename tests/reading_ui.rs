@@ -12,10 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gleaner::access::{Role, Users};
 use serde_json::json;
 
 use crate::common::{self, enc, TestServer};
+use crate::reading::{admin_server, sample_server};
 use crate::wd::{self, Session};
 
 /// Sets the browser window to `width` × `height` CSS pixels of viewport.
@@ -59,13 +59,7 @@ const MARKS: &str =
 #[test]
 fn message_page_shows_outline_prev_next_parent_and_highlights() {
     let Some(bin) = wd::browser() else { return };
-    let dir = common::tempdir();
-    common::index_paths(dir.path(), &[common::sample()]);
-    Users::open(dir.path())
-        .unwrap()
-        .add_user("ada", Role::Admin, "pw")
-        .unwrap();
-    let server = TestServer::start(dir.path(), true);
+    let (_dir, server) = sample_server();
     let base = format!("http://{}", server.addr);
     let s = Session::new(&bin, "reading-message", Duration::from_secs(20));
     viewport(&s, 1400, 900);
@@ -165,25 +159,15 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     );
 
     // Accents and case folded: "DEJA" marks "déjà" (in the quote, opened).
-    let id = hit(&server, "DEJA");
-    s.go(&format!("{base}/m/{}?q=DEJA", enc(&id)));
-    let marks = s.wait(MARKS);
-    assert!(
-        marks.as_str().unwrap().split('|').any(|m| m == "déjà"),
-        "{marks}"
-    );
+    let marks = marks_for(&s, &base, &server, "DEJA");
+    assert!(marks.iter().any(|m| m == "déjà"), "{marks:?}");
     assert_eq!(
         s.js("return document.querySelector('#message details.quoted').open;"),
         json!(true)
     );
     // CJK: the word inside a run of Han characters.
-    let id = hit(&server, "検索");
-    s.go(&format!("{base}/m/{}?q={}", enc(&id), enc("検索")));
-    let marks = s.wait(MARKS);
-    assert!(
-        marks.as_str().unwrap().split('|').all(|m| m == "検索"),
-        "{marks}"
-    );
+    let marks = marks_for(&s, &base, &server, "検索");
+    assert!(marks.iter().all(|m| m == "検索"), "{marks:?}");
     // Hostile text stays text: marks hold only text nodes.
     assert_eq!(
         s.js("return Array.from(document.querySelectorAll('mark.hl')).every((m) => m.childNodes.length === 1 && m.firstChild.nodeType === 3);"),
@@ -209,6 +193,18 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     s.wait("document.querySelector('#thread-outline').open");
     assert_no_overflow(&s, "the open outline at 400 px");
     s.shot("message-outline-400");
+}
+
+/// Opens the first hit of `q` with `?q=` and returns the texts marked.
+fn marks_for(s: &Session, base: &str, server: &TestServer, q: &str) -> Vec<String> {
+    s.go(&format!("{base}/m/{}?q={}", enc(&hit(server, q)), enc(q)));
+    let marks = s.wait(MARKS);
+    marks
+        .as_str()
+        .unwrap_or_default()
+        .split('|')
+        .map(str::to_string)
+        .collect()
 }
 
 /// The Message-ID of the first hit of `q`.
@@ -286,11 +282,7 @@ fn a_long_real_thread_is_folded_capped_and_its_footer_shown_once() {
     let n = conversation_mbox(&archive, LONG, &mbox);
     assert!(n >= 50, "{n} messages of the conversation");
     common::index_paths(dir.path(), &[mbox]);
-    Users::open(dir.path())
-        .unwrap()
-        .add_user("ada", Role::Admin, "pw")
-        .unwrap();
-    let server = TestServer::start(dir.path(), true);
+    let server = admin_server(dir.path());
     let base = format!("http://{}", server.addr);
     let cover = gleaner::query::find_message(&server.index, LONG)
         .unwrap()
