@@ -103,6 +103,22 @@ fn message_highlights_follow_the_index_analysis_stems_folding_and_cjk() {
         msg["body"].as_str().unwrap().contains("で検索"),
         "inside a run: {msg}"
     );
+    // rank=0 and outline=0 (the thread page's bodies): highlights only.
+    let bare = api(
+        &server,
+        &cookie,
+        &format!(
+            "/api/messages/{}?q={}&outline=0&rank=0",
+            enc(&id),
+            enc("検索")
+        ),
+    );
+    assert_eq!(bare["highlights"], msg["highlights"]);
+    assert!(
+        bare["results"].is_null() && bare["thread"].is_null(),
+        "{bare}"
+    );
+    assert!(msg["results"].is_object() && msg["thread"].is_object());
     // Without q nothing is highlighted; a broken q still shows the message.
     let plain = api(&server, &cookie, &format!("/api/messages/{}", enc(&id)));
     assert!(plain["highlights"].is_null() && plain["results"].is_null());

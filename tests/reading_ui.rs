@@ -158,6 +158,15 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
         "a control focused from the keyboard shows its ring"
     );
 
+    // Its thread keeps the search: the words are marked there too.
+    s.click("#thread-link");
+    s.wait("location.pathname.startsWith('/t/') && location.search.includes('q=restarting') && document.querySelector('#thread .tmsg-text mark.hl')");
+    let thread_marks = s.text("Array.from(document.querySelectorAll('#thread mark.hl')).map((m) => m.textContent.toLowerCase()).join('|')");
+    assert!(
+        thread_marks.split('|').all(|m| m.starts_with("restart")),
+        "{thread_marks}"
+    );
+
     // Accents and case folded: "DEJA" marks "déjà" (in the quote, opened).
     let marks = marks_for(&s, &base, &server, "DEJA");
     assert!(marks.iter().any(|m| m == "déjà"), "{marks:?}");

@@ -91,9 +91,7 @@ pub fn place(
         return Ok(None);
     };
     let len = rows.len();
-    let outline_from = position
-        .saturating_sub(OUTLINE_MAX / 2)
-        .min(len.saturating_sub(OUTLINE_MAX));
+    let outline_from = window_start(position, len);
     let outline = rows
         .into_iter()
         .skip(outline_from)
@@ -105,6 +103,14 @@ pub fn place(
         outline_from,
         outline,
     }))
+}
+
+/// The first outline row shown for the message at `position` of `len`: the
+/// [`OUTLINE_MAX`] rows around it, kept inside the conversation.
+fn window_start(position: usize, len: usize) -> usize {
+    position
+        .saturating_sub(OUTLINE_MAX / 2)
+        .min(len.saturating_sub(OUTLINE_MAX))
 }
 
 /// The tree in reading order (each message, then its replies).
@@ -216,7 +222,20 @@ fn rank_neighbour(
 
 #[cfg(test)]
 mod tests {
-    use super::first_line;
+    use super::{first_line, window_start, OUTLINE_MAX};
+
+    #[test]
+    fn the_outline_window_holds_the_message_and_stays_inside_the_thread() {
+        for len in [1, 5, OUTLINE_MAX, OUTLINE_MAX + 1, 1000] {
+            for position in 0..len {
+                let from = window_start(position, len);
+                let to = (from + OUTLINE_MAX).min(len);
+                assert!(from <= position && position < to, "{position} of {len}");
+                assert_eq!(to - from, len.min(OUTLINE_MAX), "{position} of {len}");
+            }
+        }
+        assert_eq!(window_start(500, 1000), 500 - OUTLINE_MAX / 2, "centred");
+    }
 
     #[test]
     fn first_line_skips_blank_lines_and_greetings() {

@@ -284,7 +284,7 @@ export async function renderMessage(main, match, params, gen) {
     ? citeControls(msg.message_id, () => selectedPassage(art), citedIn, msg.cited_in)
     : null;
   const actions = h('div', { class: 'msg-actions' },
-    msg.thread_id ? h('a', { class: 'btn small', id: 'thread-link', href: threadHref(msg.thread_id, msgId) }, 'View thread') : null,
+    msg.thread_id ? h('a', { class: 'btn small', id: 'thread-link', href: threadHref(msg.thread_id, msgId) + (st ? `&q=${encodeURIComponent(st.q)}` : '') }, 'View thread') : null,
     h('a', { class: 'btn small', id: 'raw-link', href: rawHref(msgId), download: '', rel: 'nofollow' }, 'Download raw'),
     h('a', { class: 'btn small', id: 'permalink', href: messageHref(msg), rel: 'bookmark' }, 'Permalink'),
     navigator.clipboard ? copyBtn : null,

@@ -36,6 +36,8 @@ export async function renderThread(main, match, params, gen) {
   let id;
   try { id = decodeURIComponent(match[1]); } catch { id = match[1]; }
   const focus = params.get('focus');
+  // The search the thread was opened from: its words are marked in every body.
+  const q = (params.get('q') || '').trim();
   main.replaceChildren(h('div', { class: 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading thread…'));
   let t;
   try {
@@ -64,7 +66,7 @@ export async function renderThread(main, match, params, gen) {
   const long = flat.length > FOLD_AT;
   const seen = seenSet(threadId);
   const returning = long && flat.some(([n]) => seen.has(n.key));
-  const ctx = { gen, seenFooters: new Set() };
+  const ctx = { gen, q, seenFooters: new Set() };
   const pending = [];
   let counter = 0;
   const build = (nodes, depth, parentFrom) => {
@@ -183,7 +185,7 @@ async function loadOne([mid, box], ctx) {
   if (box.dataset.loaded) return;
   box.dataset.loaded = '1';
   try {
-    const msg = await getMessageWith(mid, { outline: 0 });
+    const msg = await getMessageWith(mid, ctx.q ? { outline: 0, rank: 0, q: ctx.q } : { outline: 0 });
     if (!isCurrent(gen)) return;
     box.replaceChildren();
     renderBodyParts(box, msg, { seenFooters: ctx.seenFooters });

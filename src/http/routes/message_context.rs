@@ -108,8 +108,8 @@ pub struct Context {
     pub parent: Option<Brief>,
     /// Its place in its conversation (absent with `?outline=0`).
     pub thread: Option<ThreadPlace>,
-    /// Its place in the results of `?q=` (absent without one, or when it is
-    /// not among the first hits).
+    /// Its place in the results of `?q=` (absent without one, with
+    /// `?rank=0`, or when it is not among the first hits).
     pub results: Option<ResultsPlace>,
     /// `?q=`'s words in its text.
     pub highlights: Option<Highlights>,
@@ -121,13 +121,15 @@ pub struct Context {
 pub struct Wanted {
     request: Option<Request>,
     outline: bool,
+    rank: bool,
     hint: Option<usize>,
 }
 
 impl Wanted {
     /// From the query string: `q`, `sort` (as for a search), `at` (the rank
     /// the message had on the result page it was opened from), `outline`
-    /// (`0` leaves the conversation out).
+    /// (`0` leaves the conversation out), `rank` (`0` leaves the place in the
+    /// results out: highlights only).
     pub fn from_params(
         state: &Shared,
         params: &HashMap<String, String>,
@@ -142,6 +144,7 @@ impl Wanted {
         Ok(Wanted {
             request,
             outline: params.get("outline").map(String::as_str) != Some("0"),
+            rank: params.get("rank").map(String::as_str) != Some("0"),
             hint: params.get("at").and_then(|a| a.trim().parse().ok()),
         })
     }
@@ -165,7 +168,8 @@ pub fn context(
         ctx.thread = context::place(index, &m.thread_id, &m.key, allowed)?.map(ThreadPlace::of);
     }
     if let Some(req) = &wanted.request {
-        match with_query(index, req, m, wanted.hint, parts) {
+        let hint = wanted.rank.then_some(wanted.hint);
+        match with_query(index, req, m, hint, parts) {
             Ok((results, highlights)) => {
                 ctx.results = results;
                 ctx.highlights = Some(highlights);
@@ -177,14 +181,19 @@ pub fn context(
     Ok(ctx)
 }
 
+/// Highlights, and unless `rank` is `None` the place in the results (`rank`
+/// holds the caller's hint).
 fn with_query(
     index: &MailIndex,
     req: &Request,
     m: &StoredMessage,
-    hint: Option<usize>,
+    rank: Option<Option<usize>>,
     parts: &Parts<'_>,
 ) -> Result<(Option<ResultsPlace>, Highlights), QueryError> {
     let highlights = Highlighter::new(index, req)?.message(parts);
+    let Some(hint) = rank else {
+        return Ok((None, highlights));
+    };
     let results = context::rank(index, req, &m.key, hint)?.map(|r| ResultsPlace {
         q: req.query.clone(),
         sort: req.sort,
