@@ -157,6 +157,23 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
         ring, "solid",
         "a control focused from the keyboard shows its ring"
     );
+    // The keys: p / n step through the thread (the same link as the bar's).
+    s.js("document.activeElement.blur(); return 0;");
+    let key = if back { "p" } else { "n" };
+    let want = s.text(&format!(
+        "document.querySelector('{step}').getAttribute('href')"
+    ));
+    s.keys(key);
+    s.wait(&format!(
+        "location.pathname + location.search === {} && document.querySelector('#message') && document.querySelector('#message').dataset.key !== {}",
+        json!(want),
+        json!(key_before)
+    ));
+    s.js("history.back(); return 0;");
+    s.wait(&format!(
+        "document.querySelector('#message') && document.querySelector('#message').dataset.key === {}",
+        json!(key_before)
+    ));
 
     // Its thread keeps the search: the words are marked there too.
     s.click("#thread-link");
