@@ -8,9 +8,12 @@
 //!
 //! This module knows nothing of HTTP.
 
+use tantivy::DocAddress;
+
 use super::search::{self, Request};
-use super::thread::{self, ThreadNode};
+use super::thread::{self, ThreadColumns, ThreadNode};
 use super::QueryError;
+use crate::index::analysis::lowercase_key;
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
 
@@ -161,7 +164,8 @@ pub fn rank(
     rank_in(index, req, key, 0, RANK_SCAN)
 }
 
-/// [`rank`] among the hits `offset..offset + limit`.
+/// [`rank`] among the hits `offset..offset + limit`: their addresses and
+/// keys (a fast field) are read, and only the neighbours are loaded.
 fn rank_in(
     index: &MailIndex,
     req: &Request,
@@ -169,55 +173,66 @@ fn rank_in(
     offset: usize,
     limit: usize,
 ) -> Result<Option<Rank>, QueryError> {
+    let searcher = index.reader.searcher();
     let page = Request {
         offset,
         limit,
         ..req.clone()
     };
-    let results = search::search(index, &page)?;
-    let mut hits: Vec<Option<StoredMessage>> =
-        results.hits.into_iter().map(|h| Some(h.message)).collect();
-    let Some(at) = hits
-        .iter()
-        .position(|h| h.as_ref().is_some_and(|m| m.key == key))
-    else {
+    let (_, total, hits) = search::ranked(index, &searcher, &page)?;
+    let wanted = lowercase_key(key);
+    let mut keys = ThreadColumns::of(&searcher, "key");
+    let mut buf = String::new();
+    let mut at = None;
+    for (i, (_, addr)) in hits.iter().enumerate() {
+        if keys.read(*addr, &mut buf)? && lowercase_key(&buf) == wanted {
+            at = Some(i);
+            break;
+        }
+    }
+    let Some(at) = at else {
         return Ok(None);
     };
-    // The hit before the first one of the page is on another page.
-    let prev = match at.checked_sub(1) {
-        Some(p) => hits.get_mut(p).and_then(Option::take),
-        None if offset > 0 => rank_neighbour(index, req, offset - 1)?,
+    // A neighbour off the page (the hit before the first one) is looked up.
+    let addr_at = |rank: usize| -> Result<Option<DocAddress>, QueryError> {
+        if let Some(hit) = rank.checked_sub(offset).and_then(|i| hits.get(i)) {
+            return Ok(Some(hit.1));
+        }
+        let one = Request {
+            offset: rank,
+            limit: 1,
+            ..req.clone()
+        };
+        Ok(search::ranked(index, &searcher, &one)?
+            .2
+            .first()
+            .map(|h| h.1))
+    };
+    let rank = offset + at;
+    let prev = match rank.checked_sub(1) {
+        Some(r) => addr_at(r)?,
         None => None,
     };
-    let next = match hits.get_mut(at + 1).and_then(Option::take) {
-        Some(n) => Some(n),
-        None if offset + at + 1 < results.total => rank_neighbour(index, req, offset + at + 1)?,
-        None => None,
+    let next = if rank + 1 < total {
+        addr_at(rank + 1)?
+    } else {
+        None
     };
+    let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
+    let allowed = req.allowed_lists.as_deref();
+    let mut load = |addr: Option<DocAddress>| -> Result<Option<StoredMessage>, QueryError> {
+        match addr {
+            Some(a) => Ok(Some(loader.load(a)?.visible_to(allowed))),
+            None => Ok(None),
+        }
+    };
+    let (prev, next) = (load(prev)?, load(next)?);
     Ok(Some(Rank {
-        rank: offset + at,
-        total: results.total,
+        rank,
+        total,
         prev,
         next,
     }))
-}
-
-/// The hit at `rank` of `req`.
-fn rank_neighbour(
-    index: &MailIndex,
-    req: &Request,
-    rank: usize,
-) -> Result<Option<StoredMessage>, QueryError> {
-    let page = Request {
-        offset: rank,
-        limit: 1,
-        ..req.clone()
-    };
-    Ok(search::search(index, &page)?
-        .hits
-        .into_iter()
-        .next()
-        .map(|h| h.message))
 }
 
 #[cfg(test)]

@@ -191,13 +191,8 @@ pub struct Results {
 /// a page beyond them is refused, and a search past the deadline fails.
 pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
     let started = Instant::now();
-    let limits = limits::current();
-    limits::check_page(req.offset, req.limit, &limits)?;
-    let budget = std::sync::Arc::new(Budget::new(limits));
     let searcher = index.reader.searcher();
-    let query = budget.wrap(req.plan_within(index, &budget)?);
-    let (total, hits) = top(&searcher, &query, req)?;
-    query.check()?;
+    let (query, total, hits) = ranked(index, &searcher, req)?;
     let mut snippets = Snippets::new(index, &searcher, &query);
     let mut out = Vec::with_capacity(hits.len());
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
@@ -215,6 +210,26 @@ pub fn search(index: &MailIndex, req: &Request) -> Result<Results, QueryError> {
         hits: out,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
+}
+
+/// What [`ranked`] returns: the query, the total, the page's (score, address).
+pub(crate) type Ranked = (limits::Deadline, usize, Vec<(f32, DocAddress)>);
+
+/// The planned query, the total and the addresses of the hits of `req`'s
+/// page, in order, within the limits in force (what [`search`] runs before it
+/// loads the hits).
+pub(crate) fn ranked(
+    index: &MailIndex,
+    searcher: &Searcher,
+    req: &Request,
+) -> Result<Ranked, QueryError> {
+    let limits = limits::current();
+    limits::check_page(req.offset, req.limit, &limits)?;
+    let budget = std::sync::Arc::new(Budget::new(limits));
+    let query = budget.wrap(req.plan_within(index, &budget)?);
+    let (total, hits) = top(searcher, &query, req)?;
+    query.check()?;
+    Ok((query, total, hits))
 }
 
 fn top(
