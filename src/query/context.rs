@@ -64,15 +64,21 @@ impl Place {
 }
 
 /// The first line of `text` that says something (not blank, not a greeting
-/// such as `Hi all,`), whitespace collapsed, cut at [`FIRST_LINE_CHARS`].
+/// such as `Hi all,`, not an attribution left in the author's text such as
+/// `Mon, 14 Apr 2025 13:07:05 +0100, Lena:`), whitespace collapsed, cut at
+/// [`FIRST_LINE_CHARS`].
 pub fn first_line(text: &str) -> String {
+    let said = |l: &str| {
+        let greeting = l.split_whitespace().count() <= 4 && l.ends_with([',', '!']);
+        let attribution = l.ends_with(':') && l.chars().any(|c| c.is_ascii_digit());
+        !greeting && !attribution
+    };
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("");
-    let greeting = first.split_whitespace().count() <= 4 && first.ends_with([',', '!']);
-    let line = if greeting {
-        lines.next().unwrap_or(first)
-    } else {
+    let line = if said(first) {
         first
+    } else {
+        lines.take(2).find(|l| said(l)).unwrap_or(first)
     };
     search::preview(line, FIRST_LINE_CHARS)
 }
@@ -263,6 +269,19 @@ mod tests {
             "Thanks, that fixed it!"
         );
         assert_eq!(first_line("Hi all,"), "Hi all,");
+        assert_eq!(
+            first_line("Mon, 14 Apr 2025 13:07:05 +0100, Lena Hoffmann:\n\nI can reproduce it.\n"),
+            "I can reproduce it."
+        );
+        assert_eq!(
+            first_line("Hi Bob,\nOn 3 May, Ann wrote:\nIt works."),
+            "It works."
+        );
+        assert_eq!(
+            first_line("Steps:\n1. boot"),
+            "Steps:",
+            "no digit: not an attribution"
+        );
         assert_eq!(first_line(""), "");
     }
 }
