@@ -180,6 +180,44 @@ fn message_knows_its_thread_outline_parent_and_result_neighbours() {
         }
     }
     walk(&thread["messages"], 0, &mut order);
+    // With ?q= each message says whether the query matches it: exactly the
+    // hits of the same search within the thread.
+    let tid = msg["thread_id"].as_str().unwrap();
+    let with_q = api(
+        &server,
+        &cookie,
+        &format!("/api/threads/{}?q={q}", enc(tid)),
+    );
+    let mut flagged = Vec::new();
+    fn flags(nodes: &Value, out: &mut Vec<String>) {
+        for n in nodes.as_array().unwrap() {
+            assert!(n["matched"].is_boolean(), "{n}");
+            if n["matched"] == json!(true) {
+                out.push(n["key"].as_str().unwrap().to_string());
+            }
+            flags(&n["children"], out);
+        }
+    }
+    flags(&with_q["messages"], &mut flagged);
+    let within = api(
+        &server,
+        &cookie,
+        &format!(
+            "/api/search?q={}&limit=100",
+            enc(&format!("thread:\"{tid}\" {q}"))
+        ),
+    );
+    let mut expected: Vec<String> = within["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["key"].as_str().unwrap().to_string())
+        .collect();
+    flagged.sort();
+    expected.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(flagged, expected);
+    assert!(thread["messages"][0]["matched"].is_null(), "no q, no flag");
     assert!(order.len() > 2, "a real conversation: {order:?}");
     assert_eq!(t["len"], json!(order.len()));
     let outline: Vec<(String, u64)> = rows
@@ -325,4 +363,33 @@ fn a_restricted_reader_sees_no_unreadable_message_around_a_message() {
         json!("q1@example.org")
     );
     assert!(seen["results"]["next"].is_null());
+
+    // The thread with ?q=: the admin's secret answer matches; the reader's
+    // thread has no such message and nothing matches.
+    let matched = |cookie: &str| -> Vec<(String, bool)> {
+        let t = api(&server, cookie, "/api/threads/q1%40example.org?q=hunter2");
+        let mut out = Vec::new();
+        fn walk(nodes: &Value, out: &mut Vec<(String, bool)>) {
+            for n in nodes.as_array().unwrap() {
+                out.push((
+                    n["message_id"].as_str().unwrap().into(),
+                    n["matched"] == json!(true),
+                ));
+                walk(&n["children"], out);
+            }
+        }
+        walk(&t["messages"], &mut out);
+        out
+    };
+    let all = matched(&admin);
+    assert_eq!(all.iter().filter(|(_, m)| *m).count(), 1, "{all:?}");
+    assert!(all.contains(&("a1@example.org".into(), true)), "{all:?}");
+    let hers = matched(&reader);
+    assert_eq!(
+        hers,
+        [
+            ("q1@example.org".into(), false),
+            ("f1@example.org".into(), false)
+        ]
+    );
 }

@@ -372,6 +372,9 @@ fn a_long_real_thread_is_folded_capped_and_its_footer_shown_once() {
     let full = s.js("return Array.from(document.querySelectorAll('#thread .tmsg-text > pre.msg-footer')).filter((p) => p.textContent.includes('You received this message because')).length;");
     let shown = s.text("JSON.stringify(Array.from(document.querySelectorAll('#thread .tmsg-text > pre.msg-footer')).filter((p) => p.textContent.includes('You received this message because')).map((p) => p.textContent))");
     assert_eq!(full, json!(1), "the list footer is shown once: {shown}");
+    // ... by the first message, whichever body arrived first.
+    let first = s.js("return Array.from(document.querySelectorAll('#tm-0 .tmsg-text > pre.msg-footer')).some((p) => p.textContent.includes('You received this message because'));");
+    assert_eq!(first, json!(true), "the first message shows it");
     let repeated = s.js("return document.querySelectorAll('#thread .footer-folded').length;");
     assert!(repeated.as_u64().unwrap() as usize >= n / 2, "{repeated}");
     // Quoted text is folded (closed) in every message.
@@ -385,6 +388,44 @@ fn a_long_real_thread_is_folded_capped_and_its_footer_shown_once() {
             .unwrap() as usize
             >= n / 2
     );
+
+    // Opened from a search, the messages it matches stay open, marked.
+    let q = "\"brain freeze\"";
+    s.go(&format!("{base}/t/{}?q={}", enc(&thread.thread_id), enc(q)));
+    s.wait("document.querySelector('#thread .tmsg:not(.folded) .badge.matched')");
+    s.wait("document.querySelector('#thread .tmsg:not(.folded) .badge.matched').closest('.tmsg').querySelector('.msg-body mark.hl')");
+    let marked = s.text("Array.from(document.querySelectorAll('#thread mark.hl')).map((m) => m.textContent.toLowerCase()).join('|')");
+    assert!(
+        marked.split('|').all(|m| m == "brain" || m == "freeze"),
+        "{marked}"
+    );
+    // (The words are also quoted in the replies to it: they match too.)
+    let matches = s.js("return document.querySelectorAll('#thread .badge.matched').length;");
+    let matches = matches.as_u64().unwrap();
+    assert!(matches >= 1);
+    let open =
+        s.js("return document.querySelectorAll('#thread article.tmsg:not(.folded)').length;");
+    assert_eq!(
+        open.as_u64().unwrap(),
+        matches + 1,
+        "the first message and the matching ones"
+    );
+    let all_open = s.js("return Array.from(document.querySelectorAll('#thread .badge.matched')).every((b) => !b.closest('.tmsg').classList.contains('folded'));");
+    assert_eq!(all_open, json!(true));
+    // Bodies arrive in any order; the footer stays with the first message.
+    s.wait(&format!(
+        "document.querySelectorAll('#thread article.tmsg:not(.folded) .msg-body').length === {}",
+        matches + 1
+    ));
+    let owners = s.js("return Array.from(document.querySelectorAll('#thread .tmsg-text > pre.msg-footer')).filter((p) => p.textContent.includes('You received this message because')).map((p) => p.closest('.tmsg').id);");
+    assert_eq!(owners, json!(["tm-0"]));
+    let note = s.text("document.querySelector('#thread-fold-note').textContent");
+    assert!(
+        note.contains(&format!("{matches} message")) && note.contains("matching"),
+        "{note}"
+    );
+    s.js("document.querySelector('#thread .badge.matched').scrollIntoView({block: 'center'}); return 0;");
+    s.shot("thread-long-search-1400");
 
     // A return visit folds what was seen (nothing is new).
     s.go(&format!("{base}/t/{}", enc(&thread.thread_id)));

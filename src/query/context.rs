@@ -8,7 +8,12 @@
 //!
 //! This module knows nothing of HTTP.
 
-use tantivy::DocAddress;
+use std::collections::HashSet;
+
+use tantivy::collector::DocSetCollector;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, Term};
 
 use super::search::{self, Request};
 use super::thread::{self, ThreadColumns, ThreadNode};
@@ -239,6 +244,31 @@ fn rank_in(
         prev,
         next,
     }))
+}
+
+/// The keys (lowercased) of the messages of conversation `thread_id` that
+/// `req`'s query matches, among those its viewer may read: a long thread
+/// opened from a search unfolds them.
+pub fn matches_in_thread(
+    index: &MailIndex,
+    req: &Request,
+    thread_id: &str,
+) -> Result<HashSet<String>, QueryError> {
+    let searcher = index.reader.searcher();
+    let thread_id = thread::resolve(index, thread_id)?;
+    let term = Term::from_field_text(index.fields.thread, &thread_id);
+    let within: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+    let query = BooleanQuery::new(vec![(Occur::Must, req.plan(index)?), (Occur::Must, within)]);
+    let found = searcher.search(&query, &DocSetCollector)?;
+    let mut keys = ThreadColumns::of(&searcher, "key");
+    let mut buf = String::new();
+    let mut out = HashSet::with_capacity(found.len());
+    for addr in found {
+        if keys.read(addr, &mut buf)? {
+            out.insert(lowercase_key(&buf));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -93,6 +93,8 @@ export const getMessageWith = (id, params, signal) => {
 };
 export const rawHref = (id) => '/api/messages/' + enc(id) + '/raw';
 export const getThread = (id, signal) => api('/api/threads/' + enc(id), { signal });
+/** A thread whose messages say whether search `q` matches them (`matched`). */
+export const getThreadFor = (id, q, signal) => api('/api/threads/' + enc(id) + (q ? '?q=' + encodeURIComponent(q) : ''), { signal });
 export const exportHref = (q) => '/api/export.mbox?' + new URLSearchParams({ q }).toString();
 export const getStats = () => api('/api/stats');
 export const getMe = (opts = {}) => api('/api/me', opts);

@@ -65,10 +65,18 @@ function footerBlocks(text) {
   return String(text).replace(/\s+$/, '').split(/\n\s*\n|\n(?=_{5,}|-- ?\n)/).filter((b) => b.trim());
 }
 
+/** A footer block shown elsewhere in the thread, folded to one line. */
+function foldedFooter(block) {
+  return h('details', { class: 'footer-folded' },
+    h('summary', {}, 'Repeated list footer'),
+    appendLinkified(h('pre', { class: 'msg-footer' }), block));
+}
+
 /**
  * Append the text parts of a message: body, quoted text (collapsed), footer
- * (de-emphasised). `opts.seenFooters` (a Set shared by a thread's messages)
- * folds footer blocks already shown once above into one line.
+ * (de-emphasised). In a thread, `opts.footers` (a Map shared by its messages)
+ * and `opts.index` (the message's place in reading order) fold footer blocks
+ * shown by an earlier message into one line.
  */
 export function renderBodyParts(container, msg, opts = {}) {
   const hl = msg.highlights && typeof msg.highlights === 'object' ? msg.highlights : {};
@@ -95,24 +103,27 @@ export function renderBodyParts(container, msg, opts = {}) {
     container.appendChild(det);
   }
   if (msg.footer && String(msg.footer).trim()) {
-    const seen = opts.seenFooters;
-    const fresh = [];
-    let folded = 0;
-    for (const block of seen ? footerBlocks(msg.footer) : [String(msg.footer).replace(/\s+$/, '')]) {
-      const key = footerKey(block);
-      if (seen && key.length > 20 && seen.has(key)) { folded++; continue; }
-      if (seen) seen.add(key);
-      fresh.push(block);
-    }
-    if (fresh.length) {
-      const fpre = appendLinkified(h('pre', { class: 'msg-footer', 'aria-label': 'Signature and list footer' }), fresh.join('\n\n'));
-      if (!folded) markRanges(fpre, hl.footer);
+    const reg = opts.footers;
+    if (!reg) {
+      const fpre = appendLinkified(h('pre', { class: 'msg-footer', 'aria-label': 'Signature and list footer' }), String(msg.footer).replace(/\s+$/, ''));
+      markRanges(fpre, hl.footer);
       container.appendChild(fpre);
-    }
-    if (folded) {
-      container.appendChild(h('details', { class: 'footer-folded' },
-        h('summary', {}, 'Repeated list footer'),
-        appendLinkified(h('pre', { class: 'msg-footer' }), String(msg.footer).replace(/\s+$/, ''))));
+    } else {
+      // In a thread: each footer block is shown in full by the first message
+      // (in reading order) that has it, folded in the others. Bodies load in
+      // any order, so a block shown by a later message is folded again when
+      // an earlier one arrives.
+      const index = Number.isInteger(opts.index) ? opts.index : 0;
+      for (const block of footerBlocks(msg.footer)) {
+        const key = footerKey(block);
+        const full = appendLinkified(h('pre', { class: 'msg-footer', 'aria-label': 'Signature and list footer' }), block);
+        const owner = key.length > 20 ? reg.get(key) : null;
+        if (owner && owner.index <= index) { container.appendChild(foldedFooter(block)); continue; }
+        container.appendChild(full);
+        if (key.length <= 20) continue;
+        if (owner) owner.el.replaceWith(foldedFooter(owner.block));
+        reg.set(key, { index, el: full, block });
+      }
     }
   }
   return container;

@@ -9,7 +9,7 @@
 // once and folded in the others.
 
 import { h, plural, fmtDay, fmtDateTime, splitAddress, messageHref, searchHref } from './dom.js';
-import { getThread, getMessageWith, rawHref, ApiError } from './api.js';
+import { getThreadFor, getMessageWith, rawHref, ApiError } from './api.js';
 import { isCurrent } from './router.js';
 import { renderBodyParts, MAX_INDENT } from './message.js';
 import { resetSelection } from './keys.js';
@@ -36,12 +36,13 @@ export async function renderThread(main, match, params, gen) {
   let id;
   try { id = decodeURIComponent(match[1]); } catch { id = match[1]; }
   const focus = params.get('focus');
-  // The search the thread was opened from: its words are marked in every body.
+  // The search the thread was opened from: its words are marked in every
+  // body, and in a long thread the messages it matches stay open.
   const q = (params.get('q') || '').trim();
   main.replaceChildren(h('div', { class: 'loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading thread…'));
   let t;
   try {
-    t = await getThread(id);
+    t = await getThreadFor(id, q);
   } catch (e) {
     if (!isCurrent(gen)) return;
     main.replaceChildren(h('div', { id: 'error', class: 'error-box', role: 'alert' },
@@ -66,7 +67,7 @@ export async function renderThread(main, match, params, gen) {
   const long = flat.length > FOLD_AT;
   const seen = seenSet(threadId);
   const returning = long && flat.some(([n]) => seen.has(n.key));
-  const ctx = { gen, q, seenFooters: new Set() };
+  const ctx = { gen, q, footers: new Map() };
   const pending = [];
   let counter = 0;
   const build = (nodes, depth, parentFrom) => {
@@ -87,7 +88,8 @@ export async function renderThread(main, match, params, gen) {
       // Folded unless it is the first message, the one asked for, or (on a
       // return visit) new since then.
       const fresh = returning && !seen.has(n.key);
-      const folded = long && idx !== 0 && !isFocus && !fresh;
+      const matched = n.matched === true;
+      const folded = long && idx !== 0 && !isFocus && !fresh && !matched;
       const toggle = long ? h('button', { type: 'button', class: 'btn small tmsg-toggle', 'aria-expanded': String(!folded) }, folded ? 'Show' : 'Fold') : null;
       const art = h('article', {
         class: ['tmsg', isFocus && 'focused', folded && 'folded', fresh && 'fresh'],
@@ -97,6 +99,7 @@ export async function renderThread(main, match, params, gen) {
       h('header', { class: 'tmsg-head' },
         h('span', { class: 'tmsg-from', title: n.from || '' }, from.name || '(unknown sender)'),
         fresh ? h('span', { class: 'badge fresh' }, 'new') : null,
+        matched && long ? h('span', { class: 'badge matched', title: `Matches “${q}”` }, 'match') : null,
         depth > FLAT_DEPTH && parentFrom ? h('span', { class: 'tmsg-irt' }, `↳ ${depth}: reply to ${parentFrom}`) : null,
         h('time', { class: 'tmsg-date', datetime: n.date || null, title: fmtDateTime(n.date) }, fmtDateTime(n.date)),
         n.list && lists.length > 1 ? h('span', { class: 'tmsg-list' }, String(n.list)) : null,
@@ -108,7 +111,7 @@ export async function renderThread(main, match, params, gen) {
           h('a', { href: rawHref(mid), download: '', rel: 'nofollow' }, 'raw'))),
       showSubject ? h('p', { class: 'tmsg-subject' }, String(n.subject)) : null,
       bodyBox);
-      const item = [mid, bodyBox, art];
+      const item = [mid, bodyBox, art, idx];
       pending.push(item);
       if (toggle) {
         toggle.addEventListener('click', (e) => { e.stopPropagation(); setFolded(item, !art.classList.contains('folded'), ctx); });
@@ -126,8 +129,12 @@ export async function renderThread(main, match, params, gen) {
 
   const tree = build(roots, 0, '');
   const freshCount = returning ? flat.filter(([n]) => !seen.has(n.key)).length : 0;
+  const matchCount = flat.filter(([n]) => n.matched === true).length;
   const tools = long ? h('div', { class: 'thread-tools', id: 'thread-tools' },
-    h('span', { class: 'muted' }, `Long thread: messages are folded to one line${freshCount ? `; ${plural(freshCount, 'message')} new since your last visit ${freshCount === 1 ? 'is' : 'are'} open` : ''}.`),
+    h('span', { class: 'muted', id: 'thread-fold-note' }, `Long thread: messages are folded to one line${[
+      matchCount ? `${plural(matchCount, 'message')} matching “${q}” ${matchCount === 1 ? 'is' : 'are'} open` : '',
+      freshCount ? `${plural(freshCount, 'message')} new since your last visit ${freshCount === 1 ? 'is' : 'are'} open` : '',
+    ].filter(Boolean).map((s) => `; ${s}`).join('')}.`),
     h('button', { type: 'button', class: 'btn small', id: 'thread-show-all' }, 'Show all'),
     h('button', { type: 'button', class: 'btn small', id: 'thread-fold-all' }, 'Fold all')) : null;
   if (tools) {
@@ -180,7 +187,7 @@ function setFolded(item, folded, ctx) {
   if (!folded) loadOne(item, ctx);
 }
 
-async function loadOne([mid, box], ctx) {
+async function loadOne([mid, box, , index], ctx) {
   const { gen } = ctx;
   if (box.dataset.loaded) return;
   box.dataset.loaded = '1';
@@ -188,7 +195,7 @@ async function loadOne([mid, box], ctx) {
     const msg = await getMessageWith(mid, ctx.q ? { outline: 0, rank: 0, q: ctx.q } : { outline: 0 });
     if (!isCurrent(gen)) return;
     box.replaceChildren();
-    renderBodyParts(box, msg, { seenFooters: ctx.seenFooters });
+    renderBodyParts(box, msg, { footers: ctx.footers, index });
   } catch (e) {
     if (!isCurrent(gen)) return;
     box.appendChild(h('p', { class: 'muted small' }, `Could not load the text (${e.message}).`));
