@@ -132,11 +132,7 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     assert_eq!(want, row);
     let key_before = s.text("document.querySelector('#message').dataset.key");
     s.click(step);
-    s.wait(&format!(
-        "location.pathname + location.search === {} && document.querySelector('#message') && document.querySelector('#message').dataset.key !== {}",
-        json!(want),
-        json!(key_before)
-    ));
+    wait_moved(&s, &want, &key_before);
     s.wait("document.querySelector('#thread-outline .ol-row.current')");
 
     // Keyboard: Enter on a focused link navigates; the page (main) then has
@@ -146,8 +142,8 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     ));
     s.keys("\u{E007}");
     s.wait(&format!(
-        "document.querySelector('#message') && document.querySelector('#message').dataset.key === {} && document.activeElement.id === 'main'",
-        json!(key_before)
+        "{} && document.activeElement.id === 'main'",
+        on_message(&key_before)
     ));
     let main_ring = s.text("getComputedStyle(document.getElementById('main')).outlineStyle");
     assert_eq!(main_ring, "none", "no focus ring around the whole page");
@@ -164,16 +160,9 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
         "document.querySelector('{step}').getAttribute('href')"
     ));
     s.keys(key);
-    s.wait(&format!(
-        "location.pathname + location.search === {} && document.querySelector('#message') && document.querySelector('#message').dataset.key !== {}",
-        json!(want),
-        json!(key_before)
-    ));
+    wait_moved(&s, &want, &key_before);
     s.js("history.back(); return 0;");
-    s.wait(&format!(
-        "document.querySelector('#message') && document.querySelector('#message').dataset.key === {}",
-        json!(key_before)
-    ));
+    s.wait(&on_message(&key_before));
 
     // Its thread keeps the search: the words are marked there too.
     s.click("#thread-link");
@@ -219,6 +208,23 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     s.wait("document.querySelector('#thread-outline').open");
     assert_no_overflow(&s, "the open outline at 400 px");
     s.shot("message-outline-400");
+}
+
+/// A JS condition: the message page of `key` is shown.
+fn on_message(key: &str) -> String {
+    format!(
+        "document.querySelector('#message') && document.querySelector('#message').dataset.key === {}",
+        json!(key)
+    )
+}
+
+/// Waits until the page is `href` and shows another message than `from`.
+fn wait_moved(s: &Session, href: &str, from: &str) {
+    s.wait(&format!(
+        "location.pathname + location.search === {} && document.querySelector('#message') && document.querySelector('#message').dataset.key !== {}",
+        json!(href),
+        json!(from)
+    ));
 }
 
 /// Opens the first hit of `q` with `?q=` and returns the texts marked.
