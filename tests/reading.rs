@@ -148,9 +148,10 @@ fn message_knows_its_thread_outline_parent_and_result_neighbours() {
         .map(|h| h["message_id"].as_str().unwrap().to_string())
         .collect();
     // Rank 1 (the second hit): its neighbours are hits 0 and 2, with the
-    // right rank hint, without (looked up), a wrong one, and one off by one
-    // (the page checked starts at the message: its previous hit is fetched).
-    for hint in ["&at=1", "", "&at=7", "&at=2"] {
+    // right rank hint, without (looked up), a wrong one, one off by one (the
+    // page checked starts at the message: its previous hit is fetched), and
+    // one past the deepest page a search may ask for.
+    for hint in ["&at=1", "", "&at=7", "&at=2", "&at=99999999"] {
         let msg = api(
             &server,
             &cookie,

@@ -95,6 +95,11 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     // Next result: the second hit, rank 2 of the same total.
     s.click("#result-next");
     s.wait("location.search.includes('at=1') && document.querySelector('#results-nav .ctx-pos') && document.querySelector('#results-nav .ctx-pos').textContent.startsWith('Result 2 of ')");
+    let back = s.text("document.querySelector('#back-to-results').getAttribute('href')");
+    assert!(
+        back.starts_with("/search?") && back.contains("q=restarting") && back.contains("sort=date"),
+        "{back}"
+    );
     s.wait(MARKS);
 
     // The thread outline beside the message, the current row marked.

@@ -168,8 +168,11 @@ pub fn rank(
 ) -> Result<Option<Rank>, QueryError> {
     if let Some(hint) = hint {
         let offset = hint.saturating_sub(1);
-        if let Some(found) = rank_in(index, req, key, offset, hint - offset + 2)? {
-            return Ok(Some(found));
+        // A hint past the deepest page a search may ask for is just wrong.
+        match rank_in(index, req, key, offset, hint - offset + 2) {
+            Ok(Some(found)) => return Ok(Some(found)),
+            Ok(None) | Err(QueryError::Limit(_)) => {}
+            Err(e) => return Err(e),
         }
     }
     rank_in(index, req, key, 0, RANK_SCAN)

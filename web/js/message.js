@@ -11,6 +11,7 @@ import { getMessageWith, rawHref, ApiError } from './api.js';
 import { isCurrent, navigate } from './router.js';
 import { citedInLine, citeControls, roleAtLeast } from './docs.js';
 import { setPageKeys } from './keys.js';
+import { PAGE } from './search.js';
 
 const lines = (s) => (s ? String(s).replace(/\n+$/, '').split('\n').length : 0);
 
@@ -153,7 +154,7 @@ function contextNav(msg, st) {
   const bars = [];
   const r = msg.results;
   if (st && r) {
-    const page = Math.floor(r.rank / 20) * 20;
+    const page = Math.floor(r.rank / PAGE) * PAGE;
     bars.push(h('div', { class: 'ctx-bar', id: 'results-nav' },
       stepLink('result-prev', '← Previous result', r.prev, messageHrefIn(r.prev || {}, st, r.rank - 1), 'prev'),
       h('span', { class: 'ctx-pos' }, `Result ${r.rank + 1} of ${r.total} for `,
