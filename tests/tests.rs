@@ -27,6 +27,8 @@ mod metrics;
 mod pipermail;
 mod promote;
 mod queue_robust;
+mod reading;
+mod reading_ui;
 mod retention;
 mod review_ui;
 mod security;

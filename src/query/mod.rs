@@ -11,11 +11,13 @@
 
 pub mod addr_set;
 pub mod answer;
+pub mod context;
 pub mod conversations;
 pub mod exclusion;
 pub mod facets;
 pub mod grammar;
 pub mod harvest;
+pub mod highlight;
 pub mod imap;
 pub mod limits;
 pub mod lists;

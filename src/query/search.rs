@@ -212,13 +212,8 @@ fn run(
     facets: Option<FacetCollector>,
 ) -> Result<(Results, Option<FacetCounts>), QueryError> {
     let started = Instant::now();
-    let limits = limits::current();
-    limits::check_page(req.offset, req.limit, &limits)?;
-    let budget = std::sync::Arc::new(Budget::new(limits));
     let searcher = index.reader.searcher();
-    let query = budget.wrap(req.plan_within(index, &budget)?);
-    let (total, hits, counts) = top(&searcher, &query, req, facets)?;
-    query.check()?;
+    let (query, total, hits, counts) = ranked_with(index, &searcher, req, facets)?;
     let mut snippets = Snippets::new(index, &searcher, &query);
     let mut out = Vec::with_capacity(hits.len());
     let mut loader = crate::index::doc::Loader::new(&searcher, &index.fields);
@@ -240,6 +235,45 @@ fn run(
 }
 
 type Top = (usize, Vec<(f32, DocAddress)>, Option<FacetCounts>);
+
+/// What [`ranked`] returns: the query, the total, the page's (score, address).
+pub(crate) type Ranked = (limits::Deadline, usize, Vec<(f32, DocAddress)>);
+
+/// The planned query, the total and the addresses of the hits of `req`'s
+/// page, in order, within the limits in force (what [`search`] runs before it
+/// loads the hits).
+pub(crate) fn ranked(
+    index: &MailIndex,
+    searcher: &Searcher,
+    req: &Request,
+) -> Result<Ranked, QueryError> {
+    let (query, total, hits, _) = ranked_with(index, searcher, req, None)?;
+    Ok((query, total, hits))
+}
+
+/// [`ranked`], and the facet counts of the same pass when `facets` is given.
+fn ranked_with(
+    index: &MailIndex,
+    searcher: &Searcher,
+    req: &Request,
+    facets: Option<FacetCollector>,
+) -> Result<
+    (
+        limits::Deadline,
+        usize,
+        Vec<(f32, DocAddress)>,
+        Option<FacetCounts>,
+    ),
+    QueryError,
+> {
+    let limits = limits::current();
+    limits::check_page(req.offset, req.limit, &limits)?;
+    let budget = std::sync::Arc::new(Budget::new(limits));
+    let query = budget.wrap(req.plan_within(index, &budget)?);
+    let (total, hits, counts) = top(searcher, &query, req, facets)?;
+    query.check()?;
+    Ok((query, total, hits, counts))
+}
 
 fn top(
     searcher: &Searcher,

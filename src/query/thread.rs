@@ -16,18 +16,27 @@ use super::{visible, QueryError};
 use crate::index::doc::StoredMessage;
 use crate::index::MailIndex;
 
-/// The thread id of documents by address, from the `thread` fast field,
-/// each segment's column opened once.
+/// The thread id of documents by address, from the `thread` fast field
+/// (or another string fast field, [`ThreadColumns::of`]), each segment's
+/// column opened once.
 pub struct ThreadColumns<'a> {
     searcher: &'a tantivy::Searcher,
+    field: &'static str,
     columns: HashMap<u32, Option<tantivy::columnar::StrColumn>>,
 }
 
 impl<'a> ThreadColumns<'a> {
     /// No column opened yet.
     pub fn new(searcher: &'a tantivy::Searcher) -> ThreadColumns<'a> {
+        ThreadColumns::of(searcher, "thread")
+    }
+
+    /// The values of the string fast field `field` instead (`key`: the
+    /// document key as written).
+    pub fn of(searcher: &'a tantivy::Searcher, field: &'static str) -> ThreadColumns<'a> {
         ThreadColumns {
             searcher,
+            field,
             columns: HashMap::new(),
         }
     }
@@ -40,12 +49,12 @@ impl<'a> ThreadColumns<'a> {
         buf: &mut String,
     ) -> Result<bool, QueryError> {
         buf.clear();
-        let searcher = self.searcher;
+        let (searcher, field) = (self.searcher, self.field);
         let col = self.columns.entry(addr.segment_ord).or_insert_with(|| {
             searcher
                 .segment_reader(addr.segment_ord)
                 .fast_fields()
-                .str("thread")
+                .str(field)
                 .ok()
                 .flatten()
         });

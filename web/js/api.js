@@ -84,8 +84,17 @@ export function search({ q, sort = 'relevance', offset = 0, limit = 20 }, signal
   return api('/api/search?' + p.toString(), { signal });
 }
 export const getMessage = (id, signal) => api('/api/messages/' + enc(id), { signal });
+/** A message with its surroundings: `params` may carry q, sort, at (see docs/API.md) and outline=0. */
+export const getMessageWith = (id, params, signal) => {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
+  const s = qs.toString();
+  return api('/api/messages/' + enc(id) + (s ? '?' + s : ''), { signal });
+};
 export const rawHref = (id) => '/api/messages/' + enc(id) + '/raw';
 export const getThread = (id, signal) => api('/api/threads/' + enc(id), { signal });
+/** A thread whose messages say whether search `q` matches them (`matched`). */
+export const getThreadFor = (id, q, signal) => api('/api/threads/' + enc(id) + (q ? '?q=' + encodeURIComponent(q) : ''), { signal });
 export const exportHref = (q) => '/api/export.mbox?' + new URLSearchParams({ q }).toString();
 export const getStats = () => api('/api/stats');
 export const getMe = (opts = {}) => api('/api/me', opts);

@@ -160,10 +160,20 @@ export function appendHighlighted(parent, text, highlights) {
   return parent;
 }
 
-/** Path of the message page for an API message object (Message-ID, or key when there is none). */
-export function messageHref(m) {
+/**
+ * Path of the message page for an API message object (Message-ID, or key when
+ * there is none). With `search` ({ q, sort, at }) the page knows the search it
+ * was opened from: `?q=&sort=&at=` (at: the hit's rank from 0), so it shows
+ * the previous/next result and highlights the query's words.
+ */
+export function messageHref(m, search) {
   const id = m.message_id || m.key || '';
-  return '/m/' + encodeURIComponent(id);
+  const href = '/m/' + encodeURIComponent(id);
+  if (!search || !search.q || !String(search.q).trim()) return href;
+  const qs = new URLSearchParams({ q: search.q });
+  if (search.sort) qs.set('sort', search.sort);
+  if (Number.isInteger(search.at) && search.at >= 0) qs.set('at', String(search.at));
+  return `${href}?${qs}`;
 }
 
 export function threadHref(threadId, focus) {

@@ -131,7 +131,7 @@ function renderResults(data, st) {
 
   const results = clear(document.getElementById('results'));
   results.setAttribute('start', String(offset + 1));
-  for (const hit of hits) results.appendChild(renderHit(hit, q, sort));
+  hits.forEach((hit, i) => results.appendChild(renderHit(hit, q, sort, offset + i)));
   resetSelection();
 
   const empty = clear(document.getElementById('empty'));
@@ -163,7 +163,7 @@ function renderResults(data, st) {
 
 function tokensCount(q) { return q.trim().split(/\s+/).length; }
 
-function renderHit(hit, q, sort) {
+function renderHit(hit, q, sort, rank) {
   const from = splitAddress(hit.from);
   const subject = hit.subject && hit.subject.trim() ? hit.subject : '(no subject)';
   const li = h('li', { class: 'hit', dataset: { key: hit.key || hit.message_id || '' } });
@@ -171,7 +171,7 @@ function renderHit(hit, q, sort) {
     h('time', { class: 'hit-date', datetime: hit.date || null, title: fmtDateTime(hit.date) }, fmtDay(hit.date)),
     hit.list ? h('a', { class: 'hit-list', href: searchHref(addTerm(q, term('list', hit.list)), sort, 0), title: `Only ${hit.list}` }, hit.list) : null,
     h('span', { class: 'hit-from', title: hit.from || '' }, from.name || '(unknown sender)'));
-  const subj = h('h3', { class: 'hit-subject' }, h('a', { class: 'hit-link', href: messageHref(hit) }, subject));
+  const subj = h('h3', { class: 'hit-subject' }, h('a', { class: 'hit-link', href: messageHref(hit, { q, sort, at: rank }) }, subject));
   const snip = h('p', { class: 'snippet' });
   if (hit.snippet && typeof hit.snippet.text === 'string') appendHighlighted(snip, hit.snippet.text, hit.snippet.highlights);
   const actions = h('div', { class: 'hit-actions' },

@@ -1,17 +1,22 @@
 //! `GET /api/messages/{id}` (decoded) and `/api/messages/{id}/raw` (the
-//! original bytes). A message the viewer may not see is a plain 404.
+//! original bytes). A message the viewer may not see is a plain 404. The
+//! decoded message carries its surroundings (`message_context`).
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use super::message_context::{context, Context, Wanted};
 use crate::extract::{self, Attachment, ExtractContext};
 use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
 use crate::index::doc::{display_address, StoredMessage};
 use crate::query;
+use crate::query::highlight::Parts;
 use crate::store;
 
 #[derive(Serialize)]
@@ -44,6 +49,10 @@ struct MessageJson {
     archived: Option<String>,
     /// Active legal holds covering it.
     held_by: Vec<String>,
+    /// The message it answers, its conversation, and with `?q=` its place in
+    /// the results and the words found.
+    #[serde(flatten)]
+    context: Context,
 }
 
 /// The original bytes of a message from its first readable location.
@@ -102,6 +111,7 @@ fn decoded(stored: StoredMessage) -> MessageJson {
         cited_in: Vec::new(),
         archived: None,
         held_by: Vec::new(),
+        context: Context::default(),
         message_id: stored.message_id,
         key: stored.key,
         thread_id: stored.thread_id,
@@ -148,13 +158,16 @@ fn retention_state(
     Ok((archived, held_by))
 }
 
-/// `GET /api/messages/{id}`
+/// `GET /api/messages/{id}?q=&sort=&at=&outline=`
 pub async fn message(
     State(state): State<Shared>,
     viewer: Viewer,
     Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
+    let wanted = Wanted::from_params(&state, &params, &viewer)?;
     let stored = find(&state, &viewer, id).await?;
+    let allowed = viewer.allowed_lists.clone();
     let curation = state.curation.clone();
     let retention = state.retention.clone();
     let index = state.index.clone();
@@ -162,7 +175,15 @@ pub async fn message(
     // Legal holds (their names, whether one covers a message) are for admins.
     let holds_shown = viewer.role >= crate::access::Role::Admin;
     let json = blocking(move || {
-        let mut json = decoded(stored);
+        let mut json = decoded(stored.clone());
+        let parts = Parts {
+            lang: &json.lang,
+            body: &json.body,
+            quoted: &json.quoted,
+            footer: &json.footer,
+            subject: &json.subject,
+        };
+        json.context = context(&index, &stored, allowed.as_deref(), &wanted, &parts)?;
         if let Some(c) = curation.filter(|_| !json.message_id.is_empty()) {
             json.cited_in = c.citing_documents(&json.message_id)?;
             if readers_only {

@@ -1,11 +1,16 @@
-//! `GET /api/threads/{thread_id}`: the visible messages of a thread as a tree.
+//! `GET /api/threads/{thread_id}`: the visible messages of a thread as a tree;
+//! with `?q=` each says whether the query matches it.
 
-use axum::extract::{Path, State};
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
 use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
+use crate::index::analysis::lowercase_key;
+use crate::query::context;
 use crate::query::search::preview;
 use crate::query::thread::{self, ThreadNode};
 
@@ -21,6 +26,9 @@ struct NodeJson {
     subject: String,
     list: String,
     snippet: String,
+    /// With `?q=`: whether the query matches this message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matched: Option<bool>,
     children: Vec<NodeJson>,
 }
 
@@ -45,9 +53,10 @@ fn ids_of(nodes: &[NodeJson], out: &mut Vec<String>) {
     }
 }
 
-fn node_json(n: ThreadNode) -> NodeJson {
+fn node_json(n: ThreadNode, matched: Option<&HashSet<String>>) -> NodeJson {
     let m = n.message;
     NodeJson {
+        matched: matched.map(|keys| keys.contains(&lowercase_key(&m.key))),
         snippet: preview(&m.text, SNIPPET_CHARS),
         date: rfc3339(m.date),
         from: m.from.first().cloned().unwrap_or_default(),
@@ -55,25 +64,51 @@ fn node_json(n: ThreadNode) -> NodeJson {
         key: m.key,
         subject: m.subject,
         list: m.list,
-        children: n.children.into_iter().map(node_json).collect(),
+        children: n
+            .children
+            .into_iter()
+            .map(|c| node_json(c, matched))
+            .collect(),
     }
 }
 
-/// `GET /api/threads/{thread_id}`
+/// `GET /api/threads/{thread_id}?q=`
 pub async fn thread(
     State(state): State<Shared>,
     viewer: Viewer,
     Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
     let allowed = viewer.allowed_lists.clone();
     let index = state.index.clone();
-    let found = blocking(move || Ok(thread::thread(&index, &id, allowed.as_deref())?))
-        .await?
-        .ok_or(AppError::NotFound("no such thread"))?;
+    let request = match params.get("q").filter(|q| !q.trim().is_empty()) {
+        Some(_) => Some(super::search::request(&state, &params, &viewer)?),
+        None => None,
+    };
+    let (found, matched) = blocking(move || {
+        let Some(found) = thread::thread(&index, &id, allowed.as_deref())? else {
+            return Ok((None, None));
+        };
+        // A query that does not parse marks nothing (the page still shows).
+        let matched =
+            match request.map(|r| context::matches_in_thread(&index, &r, &found.thread_id)) {
+                Some(Ok(keys)) => Some(keys),
+                Some(Err(e)) if e.is_user_error() => None,
+                Some(Err(e)) => return Err(e.into()),
+                None => None,
+            };
+        Ok((Some(found), matched))
+    })
+    .await?;
+    let found = found.ok_or(AppError::NotFound("no such thread"))?;
     let mut body = ThreadJson {
         thread_id: found.thread_id,
         subject: found.subject,
-        messages: found.roots.into_iter().map(node_json).collect(),
+        messages: found
+            .roots
+            .into_iter()
+            .map(|n| node_json(n, matched.as_ref()))
+            .collect(),
         reviews: None,
     };
     // Reviewers see the queues' decisions on a conversation they can see,
