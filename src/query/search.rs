@@ -251,21 +251,21 @@ pub(crate) fn ranked(
     Ok((query, total, hits))
 }
 
+/// [`Ranked`] and the facet counts of the same pass.
+type RankedWith = (
+    limits::Deadline,
+    usize,
+    Vec<(f32, DocAddress)>,
+    Option<FacetCounts>,
+);
+
 /// [`ranked`], and the facet counts of the same pass when `facets` is given.
 fn ranked_with(
     index: &MailIndex,
     searcher: &Searcher,
     req: &Request,
     facets: Option<FacetCollector>,
-) -> Result<
-    (
-        limits::Deadline,
-        usize,
-        Vec<(f32, DocAddress)>,
-        Option<FacetCounts>,
-    ),
-    QueryError,
-> {
+) -> Result<RankedWith, QueryError> {
     let limits = limits::current();
     limits::check_page(req.offset, req.limit, &limits)?;
     let budget = std::sync::Arc::new(Budget::new(limits));
