@@ -15,6 +15,7 @@ mod dedup;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;
 mod http_api;
+mod imap;
 mod kill9;
 mod list_names;
 mod live;
