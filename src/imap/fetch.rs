@@ -362,11 +362,11 @@ fn render(
             }
             (Item::Envelope, Some(m), Some(r)) => {
                 out.extend_from_slice(b"ENVELOPE ");
-                out.extend_from_slice(mime::envelope(&m[r.start..r.body]).as_bytes());
+                out.extend_from_slice(&mime::latin1_bytes(&mime::envelope(&m[r.start..r.body])));
             }
             (Item::Body(ext), Some(m), Some(r)) => {
                 out.extend_from_slice(if *ext { b"BODYSTRUCTURE " } else { b"BODY " });
-                out.extend_from_slice(mime::structure(m, r, *ext).as_bytes());
+                out.extend_from_slice(&mime::latin1_bytes(&mime::structure(m, r, *ext)));
             }
             (Item::Rfc822, Some(m), _) => {
                 out.extend_from_slice(b"RFC822 ");

@@ -5,8 +5,6 @@
 //! on raw header text: encoded words are passed on as written, as Dovecot
 //! does. Pure; knows nothing of the index or the session.
 
-use super::response::{nstring, quote};
-
 /// Line ends made CRLF (a bare LF becomes CRLF; CRLF stays).
 pub fn to_crlf(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 40);
@@ -41,9 +39,9 @@ pub struct Entity {
     pub body: usize,
     /// End of its body.
     pub end: usize,
-    /// Type and subtype, lowercased.
+    /// Type and subtype, as written (compare without case).
     pub ctype: (String, String),
-    /// Content-Type parameters (names lowercased).
+    /// Content-Type parameters, as written.
     pub params: Vec<(String, String)>,
     /// What it holds.
     pub kind: Kind,
@@ -51,18 +49,45 @@ pub struct Entity {
 
 const MAX_DEPTH: usize = 20;
 
-/// Where the header ends (after the empty line; the whole input when none).
-fn header_end(b: &[u8]) -> usize {
-    if b.starts_with(b"\r\n") {
-        return 2;
-    }
-    match memchr::memmem::find(b, b"\r\n\r\n") {
-        Some(i) => i + 4,
-        None => b.len(),
+/// Header bytes as text, one char per byte (Latin-1), so 8-bit header
+/// text goes back out byte for byte (see [`latin1_bytes`]).
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// Text made by [`latin1`] (and ASCII) back to its bytes.
+pub fn latin1_bytes(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
+}
+
+/// A quoted string, or a literal for 8-bit or control characters (of a
+/// Latin-1 string: its length is its char count).
+fn quote(s: &str) -> String {
+    let n = s.chars().count();
+    if n < 1024 && s.chars().all(|c| (' '..'\u{7f}').contains(&c)) {
+        let mut out = String::with_capacity(n + 2);
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+        out
+    } else {
+        format!("{{{n}}}\r\n{s}")
     }
 }
 
-/// The header's fields: (name, unfolded value, raw bytes with line end).
+fn nstring(s: Option<&str>) -> String {
+    s.map_or_else(|| "NIL".to_string(), quote)
+}
+
+/// The header's fields: (name, unfolded value as Latin-1 text, raw bytes
+/// with line end).
 pub fn fields(header: &[u8]) -> Vec<(String, String, &[u8])> {
     let mut out: Vec<(String, String, &[u8])> = Vec::new();
     let mut i = 0;
@@ -74,8 +99,8 @@ pub fn fields(header: &[u8]) -> Vec<(String, String, &[u8])> {
         }
         let raw = &header[i..end];
         if let Some(colon) = memchr::memchr(b':', raw) {
-            let name = String::from_utf8_lossy(&raw[..colon]).trim().to_string();
-            let value: String = String::from_utf8_lossy(&raw[colon + 1..])
+            let name = latin1(&raw[..colon]).trim().to_string();
+            let value: String = latin1(&raw[colon + 1..])
                 .replace("\r\n", "")
                 .replace('\n', "");
             if !name.is_empty() && !name.contains(' ') {
@@ -87,6 +112,7 @@ pub fn fields(header: &[u8]) -> Vec<(String, String, &[u8])> {
     out
 }
 
+/// The value of MIME header `name`: its first occurrence, as in Dovecot.
 fn field<'a>(fields: &'a [(String, String, &[u8])], name: &str) -> Option<&'a str> {
     fields
         .iter()
@@ -96,8 +122,11 @@ fn field<'a>(fields: &'a [(String, String, &[u8])], name: &str) -> Option<&'a st
 
 /// Splits `value; a=b; c="d"` into the value and its parameters.
 fn params(value: &str) -> (String, Vec<(String, String)>) {
-    let mut parts = Vec::new();
-    let (mut cur, mut quoted, mut escaped) = (String::new(), false, false);
+    // Each part: its text with quotes removed, and whether any of it was
+    // quoted. An unquoted value is one token: a space ends it.
+    let mut parts: Vec<(String, bool)> = Vec::new();
+    let (mut cur, mut quoted, mut escaped, mut cut) = (String::new(), false, false, false);
+    let mut any_quoted = false;
     for c in value.chars() {
         if escaped {
             cur.push(c);
@@ -106,131 +135,267 @@ fn params(value: &str) -> (String, Vec<(String, String)>) {
             escaped = true;
         } else if c == '"' {
             quoted = !quoted;
+            any_quoted = true;
         } else if c == ';' && !quoted {
-            parts.push(std::mem::take(&mut cur));
+            parts.push((std::mem::take(&mut cur), any_quoted));
+            (cut, any_quoted) = (false, false);
+        } else if cut {
+        } else if c.is_whitespace()
+            && !quoted
+            && cur.contains('=')
+            && (any_quoted || !cur.trim_end().ends_with('='))
+        {
+            cut = true;
         } else {
             cur.push(c);
         }
     }
-    parts.push(cur);
+    parts.push((cur, any_quoted));
     let mut it = parts.into_iter();
-    let head = it.next().unwrap_or_default().trim().to_string();
+    let head = it.next().unwrap_or_default().0.trim().to_string();
     let ps = it
-        .filter_map(|p| {
+        .filter_map(|(p, was_quoted)| {
             let (k, v) = p.split_once('=')?;
-            Some((k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            let v = v.trim();
+            // An unquoted value with 8-bit characters is no token: Dovecot
+            // shows it empty.
+            let v = if !was_quoted && !v.is_ascii() { "" } else { v };
+            Some((k.trim().to_string(), v.to_string()))
         })
         .filter(|(k, _)| !k.is_empty())
         .collect();
     (head, ps)
 }
 
-fn parse_entity(
-    msg: &[u8],
-    start: usize,
-    end: usize,
-    default: (&str, &str),
-    depth: usize,
-) -> Entity {
-    let body = start + header_end(&msg[start..end]);
-    let fs = fields(&msg[start..body]);
-    let (ct, params) = field(&fs, "content-type").map(params).unwrap_or_default();
-    let ctype = match ct.split_once('/') {
-        Some((t, s)) if !t.trim().is_empty() && !s.trim().is_empty() => {
-            (t.trim().to_ascii_lowercase(), s.trim().to_ascii_lowercase())
+/// A delimiter line that ended an entity: which boundary of the stack
+/// (its index) and whether it closes (`--b--`); its line starts at `at`.
+#[derive(Clone, Copy)]
+struct Delim {
+    level: usize,
+    close: bool,
+    at: usize,
+    next: usize,
+}
+
+/// The parser's walk over the message: a stack of the open multiparts'
+/// boundaries. As in Dovecot, a line `--X` ends the innermost entity whose
+/// boundary `X` starts with, innermost boundaries first, so a child that
+/// lacks its closing delimiter is ended by an ancestor's.
+struct Walk<'a> {
+    msg: &'a [u8],
+    stack: Vec<Vec<u8>>,
+}
+
+impl Walk<'_> {
+    fn line_end(&self, at: usize) -> usize {
+        memchr::memchr(b'\n', &self.msg[at..]).map_or(self.msg.len(), |p| at + p + 1)
+    }
+
+    /// Is the line `[at, next)` a delimiter? As Dovecot decides: the
+    /// longest boundary the line starts with, innermost first, stopping at
+    /// one the line is exactly (with or without the closing `--`).
+    fn delimiter(&self, at: usize, next: usize) -> Option<Delim> {
+        let mut line = self.msg[at..next].strip_prefix(b"--")?;
+        while let Some((b'\n' | b'\r', rest)) = line.split_last() {
+            line = rest;
         }
-        _ => (default.0.to_string(), default.1.to_string()),
-    };
-    let params = if ct.is_empty() && ctype.0 == "text" {
-        vec![("charset".to_string(), "us-ascii".to_string())]
-    } else {
-        params
-    };
-    let kind = if depth >= MAX_DEPTH {
-        Kind::Leaf
-    } else if ctype.0 == "multipart" {
+        let dashes = line.ends_with(b"--");
+        let mut best: Option<(usize, usize)> = None;
+        for (level, b) in self.stack.iter().enumerate().rev() {
+            if line.starts_with(b) && best.is_none_or(|(_, len)| len < b.len()) {
+                best = Some((level, b.len()));
+                if b.len() == line.len() || (dashes && b.len() + 2 == line.len()) {
+                    break;
+                }
+            }
+        }
+        let (level, len) = best?;
+        Some(Delim {
+            level,
+            close: line[len..].starts_with(b"--"),
+            at,
+            next,
+        })
+    }
+
+    /// Lines from `at` up to the next delimiter of any open multipart.
+    fn until_delimiter(&self, mut at: usize) -> (usize, Option<Delim>) {
+        while at < self.msg.len() {
+            let next = self.line_end(at);
+            if let Some(d) = self.delimiter(at, next) {
+                return (at, Some(d));
+            }
+            at = next;
+        }
+        (self.msg.len(), None)
+    }
+
+    /// The end of content that stops at `at` (where a delimiter line
+    /// begins): the CRLF before a delimiter belongs to it.
+    fn content_end(&self, start: usize, at: usize) -> usize {
+        if at >= start + 2 && &self.msg[at - 2..at] == b"\r\n" {
+            at - 2
+        } else if at > start && self.msg[at - 1] == b'\n' {
+            at - 1
+        } else {
+            at
+        }
+    }
+
+    fn entity(
+        &mut self,
+        start: usize,
+        default: (&str, &str),
+        depth: usize,
+    ) -> (Entity, Option<Delim>) {
+        let msg = self.msg;
+        // The header ends at its blank line, or at a delimiter line.
+        let mut body = start;
+        let mut cut = None;
+        while body < msg.len() {
+            let next = self.line_end(body);
+            if matches!(&msg[body..next], b"\r\n" | b"\n") {
+                body = next;
+                break;
+            }
+            if let Some(d) = self.delimiter(body, next) {
+                cut = Some(d);
+                break;
+            }
+            body = next;
+        }
+        let fs = fields(&msg[start..body]);
+        let (ct, params) = field(&fs, "content-type").map(params).unwrap_or_default();
+        let token =
+            |t: &str| !t.is_empty() && !t.chars().any(|c| c.is_whitespace() || c.is_control());
+        let (ctype, mut params) = match ct.split_once('/') {
+            Some((t, s)) if token(t.trim()) && token(s.trim()) => {
+                ((t.trim().to_string(), s.trim().to_string()), params)
+            }
+            // Not a type/subtype: Dovecot shows empty strings.
+            Some(_) => ((String::new(), String::new()), Vec::new()),
+            None => ((default.0.to_string(), default.1.to_string()), Vec::new()),
+        };
+        let is = |t: &str, s: Option<&str>| {
+            ctype.0.eq_ignore_ascii_case(t) && s.is_none_or(|s| ctype.1.eq_ignore_ascii_case(s))
+        };
+        if is("text", None)
+            && !params
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("charset"))
+        {
+            params.push(("charset".to_string(), "us-ascii".to_string()));
+        }
         let boundary = params
             .iter()
-            .find(|(k, _)| k == "boundary")
-            .map(|(_, v)| v.clone());
-        match boundary {
-            Some(b) if !b.is_empty() => {
-                let child_default = if ctype.1 == "digest" {
+            .find(|(k, _)| k.eq_ignore_ascii_case("boundary"))
+            // Dovecot uses at most 70 characters of a boundary (RFC 2046's limit).
+            .map(|(_, v)| latin1_bytes(v).into_iter().take(70).collect::<Vec<u8>>())
+            .filter(|b| !b.is_empty());
+        let entity = |end: usize, kind: Kind, ctype, params| Entity {
+            start,
+            body,
+            end,
+            ctype,
+            params,
+            kind,
+        };
+        if let Some(d) = cut {
+            // A delimiter inside the header: an empty body (a multipart
+            // without parts).
+            let kind = if is("multipart", None) {
+                Kind::Multipart(Vec::new())
+            } else {
+                Kind::Leaf
+            };
+            return (entity(body, kind, ctype, params), Some(d));
+        }
+        if depth < MAX_DEPTH && is("multipart", None) {
+            if let Some(b) = boundary {
+                let child_default = if is("multipart", Some("digest")) {
                     ("message", "rfc822")
                 } else {
                     ("text", "plain")
                 };
-                Kind::Multipart(
-                    split_parts(msg, body, end, b.as_bytes())
-                        .into_iter()
-                        .map(|(s, e)| parse_entity(msg, s, e, child_default, depth + 1))
-                        .collect(),
-                )
-            }
-            _ => Kind::Leaf,
-        }
-    } else if ctype == ("message".to_string(), "rfc822".to_string()) {
-        Kind::Message(Box::new(parse_entity(
-            msg,
-            body,
-            end,
-            ("text", "plain"),
-            depth + 1,
-        )))
-    } else {
-        Kind::Leaf
-    };
-    Entity {
-        start,
-        body,
-        end,
-        ctype,
-        params,
-        kind,
-    }
-}
-
-/// The parts between `--boundary` lines of body `[from, to)`: each part's
-/// range excludes the CRLF before the next delimiter.
-fn split_parts(msg: &[u8], from: usize, to: usize, boundary: &[u8]) -> Vec<(usize, usize)> {
-    let mut delim = b"--".to_vec();
-    delim.extend_from_slice(boundary);
-    let mut out = Vec::new();
-    let mut open: Option<usize> = None;
-    let mut line = from;
-    while line < to {
-        let next = memchr::memchr(b'\n', &msg[line..to]).map_or(to, |p| line + p + 1);
-        let text = &msg[line..next];
-        if text.starts_with(&delim) {
-            let rest = &text[delim.len()..];
-            let closing = rest.starts_with(b"--");
-            let tail = if closing { &rest[2..] } else { rest };
-            if tail.iter().all(|b| b.is_ascii_whitespace()) {
-                if let Some(s) = open.take() {
-                    // The CRLF before the delimiter belongs to it.
-                    let mut e = line;
-                    if e >= s + 2 && &msg[e - 2..e] == b"\r\n" {
-                        e -= 2;
+                self.stack.push(b);
+                let level = self.stack.len() - 1;
+                let mut children = Vec::new();
+                // The preamble, up to the first delimiter.
+                let (_, mut found) = self.until_delimiter(body);
+                // Where the content that may lose its last CRLF starts: after
+                // the close delimiter, its line (and CRLF) is the part's.
+                let mut tail = body;
+                let ended = loop {
+                    match found {
+                        Some(d) if d.level == level && !d.close => {
+                            let (child, after) = self.entity(d.next, child_default, depth + 1);
+                            children.push(child);
+                            found = after;
+                        }
+                        Some(d) if d.level == level => {
+                            // The epilogue, up to an ancestor's delimiter.
+                            tail = d.next;
+                            let (_, after) = {
+                                self.stack.pop();
+                                let r = self.until_delimiter(d.next);
+                                self.stack.push(Vec::new());
+                                r
+                            };
+                            break after;
+                        }
+                        other => break other,
                     }
-                    out.push((s, e.max(s)));
-                }
-                if closing {
-                    return out;
-                }
-                open = Some(next);
+                };
+                self.stack.pop();
+                let end = match ended {
+                    Some(d) => self.content_end(tail, d.at),
+                    None => msg.len(),
+                };
+                return (entity(end, Kind::Multipart(children), ctype, params), ended);
             }
         }
-        line = next;
+        if depth < MAX_DEPTH && is("message", Some("rfc822")) {
+            let (inner, ended) = self.entity(body, ("text", "plain"), depth + 1);
+            let end = inner.end;
+            return (
+                entity(end, Kind::Message(Box::new(inner)), ctype, params),
+                ended,
+            );
+        }
+        let (at, ended) = self.until_delimiter(body);
+        if ended.is_some() && at == body && body >= start + 2 && &msg[body - 2..body] == b"\r\n" {
+            // An empty body right before a delimiter: the blank line's CRLF
+            // is the delimiter's, so the header ends before it (Dovecot).
+            let body = body - 2;
+            return (
+                Entity {
+                    start,
+                    body,
+                    end: body,
+                    ctype,
+                    params,
+                    kind: Kind::Leaf,
+                },
+                ended,
+            );
+        }
+        let end = if ended.is_some() {
+            self.content_end(body, at)
+        } else {
+            msg.len()
+        };
+        (entity(end, Kind::Leaf, ctype, params), ended)
     }
-    if let Some(s) = open {
-        out.push((s, to));
-    }
-    out
 }
 
 /// The entity tree of a (CRLF) message.
 pub fn parse(msg: &[u8]) -> Entity {
-    parse_entity(msg, 0, msg.len(), ("text", "plain"), 0)
+    Walk {
+        msg,
+        stack: Vec::new(),
+    }
+    .entity(0, ("text", "plain"), 0)
+    .0
 }
 
 impl Entity {
@@ -245,8 +410,17 @@ impl Entity {
 
     /// The entity at `path` (empty: the message itself).
     pub fn find(&self, path: &[u32]) -> Option<&Entity> {
-        let mut e = self;
-        for &n in path {
+        let Some((&first, rest)) = path.split_first() else {
+            return Some(self);
+        };
+        // The message's own part 1 is its body when it is not multipart
+        // (also when it is a message/rfc822: its parts start at 1.1).
+        let mut e = match &self.kind {
+            Kind::Multipart(_) => self.nav(first)?,
+            _ if first == 1 => self,
+            _ => return None,
+        };
+        for &n in rest {
             e = e.nav(n)?;
         }
         Some(e)
@@ -269,13 +443,22 @@ fn count_lines(b: &[u8]) -> usize {
     memchr::memchr_iter(b'\n', b).count()
 }
 
-fn param_list(ps: &[(String, String)]) -> String {
+fn param_list(ps: &[(String, String)], top: bool) -> String {
     if ps.is_empty() {
         return "NIL".into();
     }
     let items: Vec<String> = ps
         .iter()
-        .map(|(k, v)| format!("{} {}", quote(&k.to_ascii_uppercase()), quote(v)))
+        .map(|(k, v)| {
+            // Dovecot writes a whole message's US-ASCII charset in lower case.
+            let v =
+                if top && k.eq_ignore_ascii_case("charset") && v.eq_ignore_ascii_case("us-ascii") {
+                    "us-ascii"
+                } else {
+                    v
+                };
+            format!("{} {}", quote(k), quote(v))
+        })
         .collect();
     format!("({})", items.join(" "))
 }
@@ -284,24 +467,46 @@ fn disposition(fs: &[(String, String, &[u8])]) -> String {
     match field(fs, "content-disposition") {
         Some(v) => {
             let (d, ps) = params(v);
-            format!("({} {})", quote(&d.to_ascii_uppercase()), param_list(&ps))
+            format!("({} {})", quote(&d), param_list(&ps, false))
         }
         None => "NIL".into(),
     }
 }
 
+/// Content-Language as IMAP writes it: a list of its tags.
+fn language(fs: &[(String, String, &[u8])]) -> String {
+    let Some(v) = field(fs, "content-language") else {
+        return "NIL".into();
+    };
+    let tags: Vec<String> = v
+        .split(',')
+        .map(|t| strip_comments(t).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(|t| quote(&t))
+        .collect();
+    if tags.is_empty() {
+        "NIL".into()
+    } else {
+        format!("({})", tags.join(" "))
+    }
+}
+
 fn opt_field(fs: &[(String, String, &[u8])], name: &str) -> String {
-    nstring(field(fs, name).map(str::as_bytes))
+    nstring(field(fs, name))
 }
 
 /// BODYSTRUCTURE (`extended`) or BODY of `e` in message `msg`.
 pub fn structure(msg: &[u8], e: &Entity, extended: bool) -> String {
+    structure_at(msg, e, extended, true)
+}
+
+fn structure_at(msg: &[u8], e: &Entity, extended: bool, top: bool) -> String {
     let fs = fields(&msg[e.start..e.body]);
     let ext_tail = |out: &mut String| {
         out.push(' ');
         out.push_str(&disposition(&fs));
         out.push(' ');
-        out.push_str(&opt_field(&fs, "content-language"));
+        out.push_str(&language(&fs));
         out.push(' ');
         out.push_str(&opt_field(&fs, "content-location"));
     };
@@ -309,33 +514,48 @@ pub fn structure(msg: &[u8], e: &Entity, extended: bool) -> String {
         Kind::Multipart(children) if !children.is_empty() => {
             let mut out = String::from("(");
             for c in children {
-                out.push_str(&structure(msg, c, extended));
+                out.push_str(&structure_at(msg, c, extended, false));
             }
             out.push(' ');
-            out.push_str(&quote(&e.ctype.1.to_ascii_uppercase()));
+            out.push_str(&quote(&e.ctype.1));
             if extended {
                 out.push(' ');
-                out.push_str(&param_list(&e.params));
+                out.push_str(&param_list(&e.params, top));
+                ext_tail(&mut out);
+            }
+            out.push(')');
+            out
+        }
+        Kind::Multipart(_) => {
+            // No parts found: one empty text part, as Dovecot shows it.
+            let empty = "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0";
+            let mut out = format!(
+                "({empty}{}",
+                if extended { " NIL NIL NIL NIL)" } else { ")" }
+            );
+            out.push(' ');
+            out.push_str(&quote(&e.ctype.1));
+            if extended {
+                out.push(' ');
+                out.push_str(&param_list(&e.params, top));
                 ext_tail(&mut out);
             }
             out.push(')');
             out
         }
         kind => {
-            let (t, s) = match kind {
-                // A multipart without parts is shown as an empty text part.
-                Kind::Multipart(_) => ("text".to_string(), "plain".to_string()),
-                _ => e.ctype.clone(),
-            };
+            let (t, s) = e.ctype.clone();
+            // One token, else Dovecot's default.
             let enc = field(&fs, "content-transfer-encoding")
-                .map(|v| v.trim().to_ascii_uppercase())
-                .unwrap_or_else(|| "7BIT".into());
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty() && !v.contains(char::is_whitespace))
+                .unwrap_or_else(|| "7bit".into());
             let body = &msg[e.body..e.end];
             let mut out = format!(
                 "({} {} {} {} {} {} {}",
-                quote(&t.to_ascii_uppercase()),
-                quote(&s.to_ascii_uppercase()),
-                param_list(&e.params),
+                quote(&t),
+                quote(&s),
+                param_list(&e.params, top),
                 opt_field(&fs, "content-id"),
                 opt_field(&fs, "content-description"),
                 quote(&enc),
@@ -345,9 +565,9 @@ pub fn structure(msg: &[u8], e: &Entity, extended: bool) -> String {
                 out.push(' ');
                 out.push_str(&envelope(&msg[inner.start..inner.body]));
                 out.push(' ');
-                out.push_str(&structure(msg, inner, extended));
+                out.push_str(&structure_at(msg, inner, extended, false));
                 out.push_str(&format!(" {}", count_lines(body)));
-            } else if t == "text" {
+            } else if t.eq_ignore_ascii_case("text") {
                 out.push_str(&format!(" {}", count_lines(body)));
             }
             if extended {
@@ -417,7 +637,7 @@ fn addresses(value: &str) -> Vec<Addr> {
             continue;
         }
         if !text.is_empty() {
-            out.push(mailbox(text));
+            out.extend(mailbox(text));
         }
         if sep == ';' {
             out.push((None, None, None));
@@ -439,6 +659,14 @@ fn strip_comments(s: &str) -> String {
     out.trim().to_string()
 }
 
+/// The last comment's text (`(Name)`), if any.
+fn comment(s: &str) -> Option<String> {
+    let open = s.rfind('(')?;
+    let close = s[open..].find(')')? + open;
+    let inner = s[open + 1..close].trim();
+    (!inner.is_empty()).then(|| inner.to_string())
+}
+
 fn unquote(s: &str) -> String {
     let s = s.trim();
     if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
@@ -450,25 +678,43 @@ fn unquote(s: &str) -> String {
     }
 }
 
-fn mailbox(text: &str) -> Addr {
+/// Runs of whitespace as one space (a display name's phrase).
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// One mailbox, as Dovecot shows it: a missing local part or domain is
+/// `MISSING_MAILBOX` / `MISSING_DOMAIN`; nothing but a comment is no address.
+fn mailbox(text: &str) -> Option<Addr> {
     let (name, spec) = match (text.rfind('<'), text.rfind('>')) {
         (Some(l), Some(r)) if l < r => {
-            let name = unquote(&strip_comments(&text[..l]));
+            let name = collapse(&unquote(&strip_comments(&text[..l])));
             (
                 Some(name).filter(|n| !n.is_empty()),
                 text[l + 1..r].trim().to_string(),
             )
         }
-        _ => (None, strip_comments(text)),
+        // `addr (Name)`: the comment is the name.
+        _ => (comment(text), strip_comments(text)),
     };
     let spec = spec
         .rsplit_once(':')
         .map_or(spec.as_str(), |(_, s)| s)
         .trim();
-    match spec.rsplit_once('@') {
-        Some((local, host)) => (name, Some(unquote(local)), Some(host.to_string())),
-        None => (name, Some(spec.to_string()), None),
+    if spec.is_empty() {
+        return None;
     }
+    let missing = |s: &str| Some(s.to_string());
+    Some(match spec.rsplit_once('@') {
+        Some((local, host)) => (name, Some(unquote(local)), Some(host.to_string())),
+        // A phrase without an address: the phrase is the name.
+        None if spec.contains(char::is_whitespace) && name.is_none() => (
+            Some(collapse(&unquote(spec))),
+            missing("MISSING_MAILBOX"),
+            missing("MISSING_DOMAIN"),
+        ),
+        None => (name, Some(spec.to_string()), missing("MISSING_DOMAIN")),
+    })
 }
 
 fn address_list(value: Option<&str>) -> String {
@@ -489,9 +735,9 @@ fn address_list(value: Option<&str>) -> String {
             };
             format!(
                 "({} NIL {} {})",
-                nstring(name.as_deref().map(str::as_bytes)),
-                nstring(mbox.as_deref().map(str::as_bytes)),
-                nstring(host.as_deref().map(str::as_bytes)),
+                nstring(name.as_deref()),
+                nstring(mbox.as_deref()),
+                nstring(host.as_deref()),
             )
         })
         .collect();
@@ -500,9 +746,22 @@ fn address_list(value: Option<&str>) -> String {
 
 /// ENVELOPE of a message whose header is `header`.
 pub fn envelope(header: &[u8]) -> String {
-    let fs = fields(header);
+    // For the envelope the last occurrence of a header wins, as in Dovecot.
+    let mut fs = fields(header);
+    fs.reverse();
     let from = field(&fs, "from");
-    let text = |n: &str| nstring(field(&fs, n).map(str::as_bytes));
+    // A folded value goes out as a literal (without its line breaks), as
+    // Dovecot sends it.
+    let text = |n: &str| {
+        let found = fs.iter().find(|(k, _, _)| k.eq_ignore_ascii_case(n));
+        match found {
+            Some((_, v, raw)) if raw.trim_ascii_end().contains(&b'\n') => {
+                format!("{{{}}}\r\n{v}", v.chars().count())
+            }
+            Some((_, v, _)) => quote(v),
+            None => "NIL".into(),
+        }
+    };
     format!(
         "({} {} {} {} {} {} {} {} {} {})",
         text("date"),
@@ -549,9 +808,9 @@ mod tests {
         assert!(root.find(&[3]).is_none());
         assert_eq!(
             structure(msg, &root, false),
-            "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 1)(\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"BASE64\" 4) \"MIXED\")"
+            "((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 1)(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 4) \"mixed\")"
         );
-        assert!(structure(msg, &root, true).contains("(\"ATTACHMENT\" (\"FILENAME\" \"a.bin\"))"));
+        assert!(structure(msg, &root, true).contains("(\"attachment\" (\"filename\" \"a.bin\"))"));
     }
 
     #[test]
