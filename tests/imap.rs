@@ -254,6 +254,8 @@ typ, dat = M.xatom('ENABLE', 'UTF8=ACCEPT'); out['enable'] = typ
 out['namespace'] = s(M.namespace()[1])
 out['list'] = s(M.list()[1])
 out['lsub'] = s(M.lsub()[1])
+typ, dat = M.list('""', '"%" RETURN (STATUS (MESSAGES UIDVALIDITY))')
+out['list_status'] = s(M.untagged_responses.pop('STATUS', None))
 out['status'] = s(M.status('dev.lists.example.org', '(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)')[1])
 typ, dat = M.select('dev.lists.example.org', readonly=True)
 out['exists'] = s(dat)
@@ -346,6 +348,7 @@ A.logout()
         .as_array()
         .expect("list")
         .iter()
+        .filter(|l| !l.as_str().unwrap_or("").contains("\\Noselect"))
         .map(|l| {
             l.as_str()
                 .expect("line")
@@ -361,7 +364,26 @@ A.logout()
         expected.insert(format!("{l}.lists.example.org"));
     }
     assert_eq!(listed, expected);
-    assert_eq!(out["lsub"].as_array().map(Vec::len), Some(expected.len()));
+    // `Saved` is a level above the saved search, not a mailbox.
+    assert!(
+        out["list"]
+            .to_string()
+            .contains("(\\\\Noselect \\\\HasChildren) \\\"/\\\" \\\"Saved\\\""),
+        "{}",
+        out["list"]
+    );
+    assert_eq!(
+        out["lsub"].as_array().map(Vec::len),
+        Some(expected.len() + 1)
+    );
+    // LIST-STATUS: a STATUS line after each selectable mailbox `%` matches.
+    let ls = out["list_status"].to_string();
+    assert!(
+        ls.contains(&format!("\\\"{DEV}\\\" (MESSAGES {dev_total} UIDVALIDITY ")),
+        "{ls}"
+    );
+    assert!(ls.contains("\\\"INBOX\\\" (MESSAGES "), "{ls}");
+    assert!(!ls.contains("Saved"), "{ls}");
     let status = out["status"][0].as_str().expect("status");
     assert!(
         status.contains(&format!("MESSAGES {dev_total} ")),

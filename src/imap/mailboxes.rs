@@ -77,6 +77,50 @@ pub fn uids(imap: &Imap, scope: &Scope) -> Result<Vec<u32>, ImapError> {
     Ok(imap.uids.uids_of(&keys))
 }
 
+/// One LIST line: a mailbox, or a level of the hierarchy above some
+/// (`Saved` above `Saved/Outages`), which cannot be selected.
+struct Entry {
+    name: String,
+    mailbox: Option<Mailbox>,
+    children: bool,
+}
+
+/// The mailboxes with the levels above them, in order.
+fn hierarchy(all: &[Mailbox]) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    for m in all {
+        let mut prefix = String::new();
+        for level in m
+            .name
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |(_, up)| up)
+        {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(level);
+            if !out.iter().any(|e| e.name == prefix) && !all.iter().any(|a| a.name == prefix) {
+                out.push(Entry {
+                    name: prefix.clone(),
+                    mailbox: None,
+                    children: true,
+                });
+            }
+        }
+        let children = all
+            .iter()
+            .any(|a| a.name.starts_with(&format!("{}/", m.name)));
+        out.push(Entry {
+            name: m.name.clone(),
+            mailbox: Some(m.clone()),
+            children,
+        });
+    }
+    out
+}
+
 fn find(all: &[Mailbox], name: &str) -> Option<Mailbox> {
     all.iter()
         .find(|m| {
@@ -176,19 +220,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return Ok(format!("{tag} OK {cmd} completed"));
         }
         let all = self.all_mailboxes().await?;
-        for m in &all {
+        for entry in hierarchy(&all) {
             let hit = patterns.iter().any(|p| {
                 let pat = format!("{reference}{p}");
-                matches(pat.as_bytes(), m.name.as_bytes())
+                matches(pat.as_bytes(), entry.name.as_bytes())
             });
             if !hit {
                 continue;
             }
+            let mut attrs = vec![if entry.children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            if entry.mailbox.is_none() {
+                attrs.insert(0, "\\Noselect");
+            }
             self.line(&format!(
-                "* {resp} (\\HasNoChildren) \"/\" {}",
-                quote(&m.name)
+                "* {resp} ({}) \"/\" {}",
+                attrs.join(" "),
+                quote(&entry.name)
             ));
-            if let Some(items) = &status {
+            if let (Some(items), Some(m)) = (&status, &entry.mailbox) {
                 let line = self.status_line(m, items).await?;
                 self.line(&line);
             }

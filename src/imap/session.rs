@@ -74,7 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// The capability list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN ESEARCH X-GM-EXT-1");
+        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH X-GM-EXT-1");
         if self.user.is_none() {
             if self.login_allowed() {
                 caps.push_str(" AUTH=PLAIN");
@@ -299,6 +299,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     return Ok(format!("{tag} OK IDLE terminated"));
                 }
                 return Ok(format!("{tag} BAD expected DONE"));
+            }
+            if self.buf.len() > parser::MAX_LINE {
+                self.line("* BYE line too long");
+                self.flush().await?;
+                return Err(ImapError::Io(std::io::ErrorKind::InvalidData.into()));
             }
             if started.elapsed() > IDLE_TIMEOUT {
                 self.line("* BYE idle for too long");
