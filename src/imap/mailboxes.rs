@@ -15,7 +15,7 @@ use super::response::quote;
 use super::session::{Selected, Session};
 use super::{blocking, Imap, ImapError};
 use crate::access::UserInfo;
-use crate::query::mailbox::{self, Filter, Scope};
+use crate::query::mailbox::{Filter, Scope};
 
 /// A mailbox a user may open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +73,7 @@ pub fn scope(imap: &Imap, user: &UserInfo, mailbox: &Mailbox) -> Scope {
 /// The UIDs of `scope`'s messages, ascending (UIDs brought up to date first).
 pub fn uids(imap: &Imap, scope: &Scope) -> Result<Vec<u32>, ImapError> {
     imap.uids.sync(&imap.index)?;
-    let keys = mailbox::keys(&imap.index, scope, &Filter::All)?;
-    Ok(imap.uids.uids_of(&keys))
+    imap.uids.select(&imap.index, scope, &Filter::All)
 }
 
 /// One LIST line: a mailbox, or a level of the hierarchy above some

@@ -17,7 +17,7 @@ use super::parser::{sequence_set, Range, Token};
 use super::response::{compact, parse_date, quote};
 use super::session::Session;
 use super::{blocking, Imap, ImapError};
-use crate::query::mailbox::{self, DateField, Filter, HeaderField, Scope};
+use crate::query::mailbox::{DateField, Filter, HeaderField, Scope};
 
 /// A parsed search key.
 #[derive(Debug, Clone)]
@@ -228,10 +228,7 @@ fn eval(imap: &Imap, scope: &Scope, mailbox: &[u32], key: &Key) -> Result<Vec<u3
                 .filter(|u| minus.binary_search(u).is_err())
                 .collect()
         }
-        Key::Filter(f) => {
-            let keys = mailbox::keys(&imap.index, scope, f)?;
-            intersect(&imap.uids.uids_of(&keys), mailbox)
-        }
+        Key::Filter(f) => intersect(&imap.uids.select(&imap.index, scope, f)?, mailbox),
     })
 }
 

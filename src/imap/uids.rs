@@ -7,8 +7,9 @@
 //! Keys are content-derived (`index::doc`), so `gleaner rebuild` finds the
 //! same keys and the same UIDs; `backup`/`restore` copy the database; an
 //! archived message keeps its key, so it keeps its UID. The map key ↔ UID is
-//! also kept in memory, shared by every connection, and brought up to date
-//! once per index commit. Knows nothing of the protocol.
+//! also kept in memory, shared by every connection, and each index segment's
+//! documents are numbered once (`query::mailbox::Numbering`), so a mailbox's
+//! UIDs are found without reading keys. Knows nothing of the protocol.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use rusqlite::Connection;
 
 use crate::index::MailIndex;
-use crate::query::mailbox;
+use crate::query::mailbox::{Filter, Numbering, Scope};
 
 use super::ImapError;
 
@@ -34,8 +35,6 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE imap_uids (
 struct Map {
     by_key: HashMap<Arc<str>, u32>,
     by_uid: HashMap<u32, Arc<str>>,
-    /// The index generation last brought in.
-    generation: Option<u64>,
 }
 
 /// The UID table and its in-memory copy; cheap to clone.
@@ -43,6 +42,8 @@ struct Map {
 pub struct Uids {
     conn: Arc<Mutex<Connection>>,
     map: Arc<RwLock<Map>>,
+    /// Each index segment's documents' UIDs, for mailboxes and searches.
+    numbering: Arc<Numbering>,
     /// The archive's UIDVALIDITY.
     pub uidvalidity: u32,
 }
@@ -81,58 +82,45 @@ impl Uids {
         Ok(Uids {
             conn: Arc::new(Mutex::new(conn)),
             map: Arc::new(RwLock::new(map)),
+            numbering: Arc::new(Numbering::default()),
             uidvalidity,
         })
     }
 
-    /// Gives every indexed message without a UID one, in arrival order, when
-    /// the index has changed since the last call. Returns whether it had.
-    pub fn sync(&self, index: &MailIndex) -> Result<bool, ImapError> {
-        let generation = mailbox::generation(index);
-        if self.read().generation == Some(generation) {
-            return Ok(false);
-        }
-        // One writer at a time; others wait here and then find it done.
+    /// Gives every indexed message without a UID one, in arrival order, and
+    /// numbers the index segments not numbered yet (cheap when none is new).
+    pub fn sync(&self, index: &MailIndex) -> Result<(), ImapError> {
+        // One writer at a time: two connections must not both hand out UIDs.
         let mut conn = match self.conn.lock() {
             Ok(c) => c,
             Err(p) => p.into_inner(),
         };
-        if self.read().generation == Some(generation) {
-            return Ok(false);
-        }
-        let all = mailbox::all_by_arrival(index)?;
-        let fresh: Vec<String> = {
-            let map = self.read();
-            all.into_iter()
-                .filter(|(_, k)| !map.by_key.contains_key(k.as_str()))
-                .map(|(_, k)| k)
-                .collect()
-        };
-        let mut added = Vec::with_capacity(fresh.len());
-        if !fresh.is_empty() {
-            let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare("INSERT INTO imap_uids (key) VALUES (?1)")?;
-                for key in fresh {
-                    stmt.execute([&key])?;
-                    let uid = u32::try_from(tx.last_insert_rowid())
-                        .map_err(|_| ImapError::Db("UIDs exhausted".into()))?;
-                    added.push((uid, key));
+        let number = |key: &str| self.read().by_key.get(key).copied();
+        self.numbering
+            .refresh(index, &number, |fresh: Vec<(i64, String)>| {
+                let mut added = Vec::with_capacity(fresh.len());
+                let tx = conn.transaction()?;
+                {
+                    let mut stmt = tx.prepare("INSERT INTO imap_uids (key) VALUES (?1)")?;
+                    for (_, key) in fresh {
+                        stmt.execute([&key])?;
+                        let uid = u32::try_from(tx.last_insert_rowid())
+                            .map_err(|_| ImapError::Db("UIDs exhausted".into()))?;
+                        added.push((uid, key));
+                    }
                 }
-            }
-            tx.commit()?;
-        }
-        let mut map = match self.map.write() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        for (uid, key) in added {
-            let key: Arc<str> = key.into();
-            map.by_key.insert(key.clone(), uid);
-            map.by_uid.insert(uid, key);
-        }
-        map.generation = Some(generation);
-        Ok(true)
+                tx.commit()?;
+                let mut map = match self.map.write() {
+                    Ok(m) => m,
+                    Err(p) => p.into_inner(),
+                };
+                for (uid, key) in added {
+                    let key: Arc<str> = key.into();
+                    map.by_key.insert(key.clone(), uid);
+                    map.by_uid.insert(uid, key);
+                }
+                Ok::<(), ImapError>(())
+            })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Map> {
@@ -142,16 +130,14 @@ impl Uids {
         }
     }
 
-    /// The UIDs of `keys`, ascending (keys without one are left out).
-    pub fn uids_of(&self, keys: &[String]) -> Vec<u32> {
-        let map = self.read();
-        let mut out: Vec<u32> = keys
-            .iter()
-            .filter_map(|k| map.by_key.get(k.as_str()).copied())
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+    /// The UIDs of the messages of `scope` that `filter` keeps, ascending.
+    pub fn select(
+        &self,
+        index: &MailIndex,
+        scope: &Scope,
+        filter: &Filter,
+    ) -> Result<Vec<u32>, ImapError> {
+        Ok(self.numbering.numbers(index, scope, filter)?)
     }
 
     /// The key of `uid`.

@@ -8,14 +8,17 @@
 //! Answers are sets of keys, never tantivy documents: the caller maps keys to
 //! its own numbers. Knows nothing of IMAP's syntax, UIDs or SQLite.
 
+use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tantivy::collector::DocSetCollector;
+use tantivy::index::SegmentId;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, Searcher, Term};
+use tantivy::{DocAddress, Term};
 
+use super::addr_set::AddrSetCollector;
 use super::limits::Budget;
 use super::{plan, visible, Marks, QueryError};
 use crate::index::doc::{key_term, Loader, StoredMessage};
@@ -176,28 +179,6 @@ fn planned(
     ))
 }
 
-/// The key of each document, read from the `key` column.
-fn keys_of(searcher: &Searcher, addrs: &[DocAddress]) -> Result<Vec<String>, QueryError> {
-    let mut out = Vec::with_capacity(addrs.len());
-    let mut column: Option<(u32, Option<tantivy::columnar::StrColumn>)> = None;
-    let mut text = String::new();
-    for addr in addrs {
-        if column.as_ref().map(|(s, _)| *s) != Some(addr.segment_ord) {
-            let ff = searcher.segment_reader(addr.segment_ord).fast_fields();
-            column = Some((addr.segment_ord, ff.str("key")?));
-        }
-        if let Some((_, Some(col))) = &column {
-            if let Some(ord) = col.term_ords(addr.doc_id).next() {
-                text.clear();
-                col.ord_to_str(ord, &mut text)
-                    .map_err(|e| QueryError::Index(e.into()))?;
-                out.push(text.clone());
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn folded_contains(hay: &str, needle: &str) -> bool {
     crate::index::imap::fold(hay).contains(needle)
 }
@@ -214,53 +195,6 @@ fn header_matches(m: &StoredMessage, field: HeaderField, needle: &str) -> bool {
         }
         HeaderField::ListId => any(&m.lists),
     }
-}
-
-/// Keys of the messages in `scope` that `filter` keeps (in no set order).
-pub fn keys(index: &MailIndex, scope: &Scope, filter: &Filter) -> Result<Vec<String>, QueryError> {
-    let searcher = index.reader.searcher();
-    let query = planned(index, scope, filter)?;
-    let mut addrs: Vec<DocAddress> = searcher
-        .search(query.as_ref(), &DocSetCollector)?
-        .into_iter()
-        .collect();
-    addrs.sort_unstable();
-    if let Filter::Contains { field, needle } = filter {
-        let needle = crate::index::imap::fold(needle);
-        let mut loader = Loader::new(&searcher, &index.fields);
-        let mut kept = Vec::new();
-        for addr in addrs {
-            let m = loader.load(addr)?.visible_to(scope.allowed.as_deref());
-            if header_matches(&m, *field, &needle) {
-                kept.push(m.key);
-            }
-        }
-        return Ok(kept);
-    }
-    keys_of(&searcher, &addrs)
-}
-
-/// Every key of the index with its arrival time, oldest arrival first (ties
-/// by key): the order UIDs are handed out in.
-pub fn all_by_arrival(index: &MailIndex) -> Result<Vec<(i64, String)>, QueryError> {
-    let searcher = index.reader.searcher();
-    let mut out = Vec::new();
-    let mut text = String::new();
-    for reader in searcher.segment_readers() {
-        let ff = reader.fast_fields();
-        let Some(keys) = ff.str("key")? else { continue };
-        let arrived = ff.i64("arrived")?;
-        for doc in reader.doc_ids_alive() {
-            if let Some(ord) = keys.term_ords(doc).next() {
-                text.clear();
-                keys.ord_to_str(ord, &mut text)
-                    .map_err(|e| QueryError::Index(e.into()))?;
-                out.push((arrived.first(doc).unwrap_or(0), text.clone()));
-            }
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
 }
 
 /// A message as a mailbox shows it.
@@ -304,7 +238,155 @@ pub fn by_key(
     Ok(Some(MailboxMessage { message, arrived }))
 }
 
-/// The index's generation: changes whenever a commit becomes visible.
-pub fn generation(index: &MailIndex) -> u64 {
-    index.reader.searcher().generation().generation_id()
+/// A caller's numbers for messages (IMAP's UIDs), looked up per document
+/// without reading keys: each segment's documents are numbered once (a
+/// segment never changes; a merge makes a new one), as one `u32` per
+/// document, 0 for none. What the numbers mean is the caller's business.
+#[derive(Default)]
+pub struct Numbering {
+    segments: Mutex<HashMap<SegmentId, Arc<Vec<u32>>>>,
+}
+
+impl Numbering {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<Vec<u32>>>> {
+        match self.segments.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Numbers the segments of the current searcher not numbered yet.
+    /// First `assign` gets the (arrival, key) of their documents whose key
+    /// `number` does not know, oldest arrival first (ties by key), to give
+    /// them numbers; then every document is numbered with `number`.
+    pub fn refresh<E: From<QueryError>>(
+        &self,
+        index: &MailIndex,
+        number: &dyn Fn(&str) -> Option<u32>,
+        assign: impl FnOnce(Vec<(i64, String)>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let searcher = index.reader.searcher();
+        let known: Vec<SegmentId> = self.lock().keys().copied().collect();
+        let fresh: Vec<&tantivy::SegmentReader> = searcher
+            .segment_readers()
+            .iter()
+            .filter(|r| !known.contains(&r.segment_id()))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        // Each new segment's keys, once.
+        let mut per_segment = Vec::with_capacity(fresh.len());
+        let mut unknown = Vec::new();
+        for reader in &fresh {
+            let keys = segment_keys(reader).map_err(E::from)?;
+            let arrived = reader
+                .fast_fields()
+                .i64("arrived")
+                .map_err(|e| E::from(QueryError::Index(e)))?;
+            for (doc, key) in keys.iter().enumerate() {
+                if let Some(key) = key {
+                    if number(key).is_none() {
+                        let doc = u32::try_from(doc).unwrap_or(u32::MAX);
+                        unknown.push((arrived.first(doc).unwrap_or(0), key.clone()));
+                    }
+                }
+            }
+            per_segment.push((reader.segment_id(), keys));
+        }
+        unknown.sort_unstable();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            assign(unknown)?;
+        }
+        let mut cache = self.lock();
+        for (id, keys) in per_segment {
+            let numbers: Vec<u32> = keys
+                .iter()
+                .map(|k| k.as_deref().and_then(number).unwrap_or(0))
+                .collect();
+            cache.insert(id, Arc::new(numbers));
+        }
+        // Forget segments merged away.
+        let live: Vec<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        cache.retain(|id, _| live.contains(id));
+        Ok(())
+    }
+
+    /// The numbers of the messages in `scope` that `filter` keeps, ascending
+    /// (documents of a segment not yet refreshed, or without a number, are
+    /// left out).
+    pub fn numbers(
+        &self,
+        index: &MailIndex,
+        scope: &Scope,
+        filter: &Filter,
+    ) -> Result<Vec<u32>, QueryError> {
+        let searcher = index.reader.searcher();
+        let query = planned(index, scope, filter)?;
+        let found = searcher.search(query.as_ref(), &AddrSetCollector)?;
+        let cache = self.lock().clone();
+        let tables: Vec<Option<Arc<Vec<u32>>>> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| cache.get(&r.segment_id()).cloned())
+            .collect();
+        let number = |addr: &DocAddress| -> u32 {
+            tables
+                .get(addr.segment_ord as usize)
+                .and_then(Option::as_ref)
+                .and_then(|t| t.get(addr.doc_id as usize).copied())
+                .unwrap_or(0)
+        };
+        let mut out: Vec<u32> = if let Filter::Contains { field, needle } = filter {
+            let needle = crate::index::imap::fold(needle);
+            let mut loader = Loader::new(&searcher, &index.fields);
+            let mut kept = Vec::new();
+            for addr in found.iter() {
+                let m = loader.load(addr)?.visible_to(scope.allowed.as_deref());
+                if header_matches(&m, *field, &needle) {
+                    kept.push(number(&addr));
+                }
+            }
+            kept
+        } else {
+            found.iter().map(|a| number(&a)).collect()
+        };
+        out.retain(|n| *n != 0);
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// The key of every document of a segment (deleted ones too), by doc id.
+fn segment_keys(reader: &tantivy::SegmentReader) -> Result<Vec<Option<String>>, QueryError> {
+    let Some(column) = reader.fast_fields().str("key")? else {
+        return Ok(vec![None; reader.max_doc() as usize]);
+    };
+    // Ordinals first, then each distinct term resolved once, in order.
+    let ords: Vec<Option<u64>> = (0..reader.max_doc())
+        .map(|doc| column.term_ords(doc).next())
+        .collect();
+    let mut sorted: Vec<u64> = ords.iter().flatten().copied().collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut terms: Vec<String> = Vec::with_capacity(sorted.len());
+    column
+        .dictionary()
+        .sorted_ords_to_term_cb(&sorted, |bytes| {
+            terms.push(String::from_utf8_lossy(bytes).into_owned());
+        })
+        .map_err(|e| QueryError::Index(e.into()))?;
+    Ok(ords
+        .into_iter()
+        .map(|o| {
+            o.and_then(|o| sorted.binary_search(&o).ok())
+                .and_then(|i| terms.get(i).cloned())
+        })
+        .collect())
 }
