@@ -153,7 +153,12 @@ fn planned(
         must.push((Occur::Must, gleaner_query(index, scope, q)?));
     }
     match filter {
-        Filter::All | Filter::Contains { .. } => {}
+        Filter::All => {}
+        Filter::Contains { field, needle } => {
+            if let Some(q) = candidates(index, *field, needle) {
+                must.push((Occur::Must, q));
+            }
+        }
         Filter::Query(q) => must.push((Occur::Must, gleaner_query(index, scope, q)?)),
         Filter::Date { field, from, until } => {
             let field = match field {
@@ -177,6 +182,66 @@ fn planned(
         Box::new(BooleanQuery::new(must)),
         scope.allowed.as_deref(),
     ))
+}
+
+/// Most distinct terms a substring search looks up before it gives up
+/// pruning and reads every message in scope.
+const MAX_CANDIDATE_TERMS: usize = 20_000;
+
+/// The documents that can hold `needle` in `field`: those with an indexed
+/// word containing the needle's longest word (each word of a substring is
+/// within one of the text's words). A superset, checked afterwards on the
+/// stored text; `None` when it would not narrow much.
+fn candidates(index: &MailIndex, field: HeaderField, needle: &str) -> Option<Box<dyn Query>> {
+    let f = &index.fields;
+    let fields = match field {
+        HeaderField::From => vec![f.from, f.from_header],
+        HeaderField::To => vec![f.to],
+        HeaderField::Cc => vec![f.cc],
+        HeaderField::Subject => vec![f.subject],
+        HeaderField::MessageId | HeaderField::ListId => return None,
+    };
+    let searcher = index.reader.searcher();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut total = 0;
+    for field in fields {
+        let mut analyzer = index.index.tokenizer_for_field(field).ok()?;
+        let mut stream = analyzer.token_stream(needle);
+        let mut longest = String::new();
+        while let Some(t) = stream.next() {
+            if t.text.len() > longest.len() {
+                longest = t.text.clone();
+            }
+        }
+        if longest.len() < 2 {
+            return None;
+        }
+        let mut terms = std::collections::BTreeSet::new();
+        for reader in searcher.segment_readers() {
+            let inverted = reader.inverted_index(field).ok()?;
+            let mut words = inverted.terms().stream().ok()?;
+            while words.advance() {
+                if memchr::memmem::find(words.key(), longest.as_bytes()).is_some() {
+                    if let Ok(w) = std::str::from_utf8(words.key()) {
+                        terms.insert(w.to_string());
+                        total += 1;
+                    }
+                }
+                if total > MAX_CANDIDATE_TERMS {
+                    return None;
+                }
+            }
+        }
+        let terms: Vec<Term> = terms
+            .iter()
+            .map(|w| Term::from_field_text(field, w))
+            .collect();
+        clauses.push((
+            Occur::Should,
+            Box::new(tantivy::query::TermSetQuery::new(terms)),
+        ));
+    }
+    Some(Box::new(BooleanQuery::new(clauses)))
 }
 
 fn folded_contains(hay: &str, needle: &str) -> bool {
