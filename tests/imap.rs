@@ -1,6 +1,7 @@
 //! The read-only IMAP server (issue 20) with real clients: Python's imaplib
-//! (every implemented command), `curl imap://` and `mbsync` (Debian
-//! `isync`), against `gleaner serve` with `[imap] listen` on 127.0.0.1 port
+//! (every implemented command), `curl imap://`, `mbsync` (Debian `isync`)
+//! and `neomutt` in batch (`tests/imap/neomutt_batch.py`), and Dovecot 2.3
+//! as the reference for FETCH answers (`tests/imap/fetch_answers.py`), against `gleaner serve` with `[imap] listen` on 127.0.0.1 port
 //! 0 over the sample corpus. Answers are checked against facts taken
 //! elsewhere: the Maildir files themselves, `gleaner show --raw`, and the
 //! query layer's own search totals.
@@ -1057,4 +1058,89 @@ fn fetch_answers_equal_dovecots() {
         differ.join("\n")
     );
     eprintln!("FETCH answers equal Dovecot's for {compared} messages");
+}
+
+#[test]
+fn neomutt_searches_with_the_query_language_and_body_patterns() {
+    let Some(neomutt) = program("neomutt") else {
+        return;
+    };
+    let Some(py) = program("python3") else { return };
+    let _ = neomutt;
+    let site = Site::new("");
+    let server = site.serve();
+    let dir = site.dir.path();
+    let rc = dir.join("muttrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set imap_user = \"admin\"\nset imap_pass = \"{PW}\"\nset folder = \"imap://admin@127.0.0.1:{}/\"\nset spoolfile = \"+{DEV}\"\nset ssl_starttls = no\nset ssl_force_tls = no\nset confirmcreate = no\nset confirmappend = no\nset quit = yes\nset mbox_type = mbox\nset header_cache = \"\"\nset message_cachedir = \"\"\nset move = no\nset mark_old = no\n",
+            server.port
+        ),
+    )
+    .expect("muttrc");
+    let saved = |pattern: &str, name: &str| -> Vec<String> {
+        let out = dir.join(name);
+        let res = Command::new(&py)
+            .arg(common::root().join("tests/imap/neomutt_batch.py"))
+            .arg(&rc)
+            .arg(&out)
+            .arg(pattern)
+            .output()
+            .expect("neomutt");
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let mbox = std::fs::read(&out).unwrap_or_default();
+        let text = String::from_utf8_lossy(&mbox).to_string();
+        let mut messages: Vec<String> = Vec::new();
+        // A separator is `From <sender> <asctime>` (a body line may start
+        // with "From " too: neomutt does not quote it).
+        let separator = |l: &str| {
+            l.starts_with("From ")
+                && l.split_whitespace().count() >= 7
+                && l.trim_end()
+                    .rsplit(' ')
+                    .next()
+                    .is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+        };
+        for line in text.split_inclusive('\n') {
+            if separator(line) || messages.is_empty() {
+                messages.push(String::new());
+            }
+            if let Some(m) = messages.last_mut() {
+                m.push_str(line);
+            }
+        }
+        messages.retain(|m| !m.trim().is_empty());
+        messages
+    };
+    // `=/` is sent as X-GM-RAW: gleaner's query language from the client.
+    let by_query = saved("=/ subject:deprecating", "query.mbox");
+    assert_eq!(
+        by_query.len(),
+        total(
+            &site.data(),
+            &format!("list:{DEV} subject:deprecating"),
+            None
+        )
+    );
+    assert!(by_query
+        .iter()
+        .all(|m| m.to_lowercase().contains("\nsubject:") && m.to_lowercase().contains("deprecat")));
+    // `~B` searches whole messages (decoded: a base64 body counts).
+    let by_body = saved("~B relay", "body.mbox");
+    assert!(!by_body.is_empty());
+    for m in &by_body {
+        let parsed = mail_parser::MessageParser::default()
+            .parse(m.as_bytes())
+            .expect("a message");
+        let text = (0..parsed.text_body_count())
+            .filter_map(|i| parsed.body_text(i))
+            .collect::<String>();
+        let all = format!("{} {text} {m}", parsed.subject().unwrap_or(""));
+        assert!(all.to_lowercase().contains("relay"), "{m}");
+    }
 }
