@@ -300,8 +300,13 @@ fn transfer_encoding(msg: &[u8], e: &Entity) -> String {
         .unwrap_or_default()
 }
 
-/// The bytes a section names, or `None` when the message has no such part.
-fn section_bytes(msg: &[u8], root: &Entity, s: &Section) -> Option<Vec<u8>> {
+/// The bytes a section names, or `None` when the message has no such part
+/// (`root`: the structure, needed for anything but the whole message).
+fn section_bytes(msg: &[u8], root: Option<&Entity>, s: &Section) -> Option<Vec<u8>> {
+    if s.path.is_empty() && s.part == Part::Full {
+        return Some(msg.to_vec());
+    }
+    let root = root?;
     let bytes = match &s.part {
         Part::Full if s.path.is_empty() => msg.to_vec(),
         Part::Full => {
@@ -344,7 +349,17 @@ fn render(
     items: &[Item],
 ) {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
-    let root = msg.map(mime::parse);
+    // The MIME structure only when an item needs it (not for BODY[] alone).
+    let needs_structure = |i: &Item| match i {
+        Item::Uid | Item::Flags | Item::InternalDate | Item::Size | Item::Rfc822 => false,
+        Item::Section(s) => !(s.path.is_empty() && s.part == Part::Full),
+        _ => true,
+    };
+    let root = if items.iter().any(needs_structure) {
+        msg.map(mime::parse)
+    } else {
+        None
+    };
     let mut first = true;
     for item in items {
         if !first {
@@ -380,13 +395,13 @@ fn render(
                 out.extend_from_slice(b"RFC822.TEXT ");
                 literal(out, &m[r.body..r.end], false);
             }
-            (Item::Section(s), Some(m), Some(r)) => {
+            (Item::Section(s), Some(m), r) => {
                 out.extend_from_slice(s.label.as_bytes());
                 if let Some((origin, _)) = s.partial {
                     out.extend_from_slice(format!("<{origin}>").as_bytes());
                 }
                 out.push(b' ');
-                match section_bytes(m, r, s) {
+                match section_bytes(m, r.as_ref(), s) {
                     Some(b) => literal(out, slice(&b, s.partial), s.binary),
                     None if s.binary => out.extend_from_slice(b"NIL"),
                     None => literal(out, b"", false),
@@ -400,7 +415,7 @@ fn render(
                     partial: None,
                     binary: true,
                 };
-                let n = section_bytes(m, r, &s).map_or(0, |b| b.len());
+                let n = section_bytes(m, Some(r), &s).map_or(0, |b| b.len());
                 let label = path
                     .iter()
                     .map(u32::to_string)
