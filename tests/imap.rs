@@ -234,11 +234,19 @@ fn numbers(line: &Value) -> BTreeSet<u32> {
         .collect()
 }
 
-#[test]
-fn imaplib_reads_a_list_mailbox_with_every_command() {
-    let Some(py) = program("python3") else { return };
+/// python3, and `serve` over the indexed sample (`None`: python3 missing).
+fn sample_served() -> Option<(PathBuf, Site, Server)> {
+    let py = program("python3")?;
     let site = Site::new("");
     let server = site.serve();
+    Some((py, site, server))
+}
+
+#[test]
+fn imaplib_reads_a_list_mailbox_with_every_command() {
+    let Some((py, site, server)) = sample_served() else {
+        return;
+    };
     let out = python(
         &py,
         server.port,
@@ -516,9 +524,9 @@ A.logout()
 
 #[test]
 fn a_reader_sees_only_the_lists_granted() {
-    let Some(py) = program("python3") else { return };
-    let site = Site::new("");
-    let server = site.serve();
+    let Some((py, site, server)) = sample_served() else {
+        return;
+    };
     // What the admin sees: the UIDs of dev and of ops (a cross-posted
     // message is in both).
     let admin = python(
@@ -1062,13 +1070,13 @@ fn fetch_answers_equal_dovecots() {
 
 #[test]
 fn neomutt_searches_with_the_query_language_and_body_patterns() {
-    let Some(neomutt) = program("neomutt") else {
+    // The driver runs `neomutt` from PATH on a pseudo-terminal.
+    if program("neomutt").is_none() {
+        return;
+    }
+    let Some((py, site, server)) = sample_served() else {
         return;
     };
-    let Some(py) = program("python3") else { return };
-    let _ = neomutt;
-    let site = Site::new("");
-    let server = site.serve();
     let dir = site.dir.path();
     let rc = dir.join("muttrc");
     std::fs::write(

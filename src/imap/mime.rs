@@ -511,28 +511,16 @@ fn structure_at(msg: &[u8], e: &Entity, extended: bool, top: bool) -> String {
         out.push_str(&opt_field(&fs, "content-location"));
     };
     match &e.kind {
-        Kind::Multipart(children) if !children.is_empty() => {
+        Kind::Multipart(children) => {
             let mut out = String::from("(");
+            if children.is_empty() {
+                // No parts found: one empty text part, as Dovecot shows it.
+                out.push_str("(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
+                out.push_str(if extended { " NIL NIL NIL NIL)" } else { ")" });
+            }
             for c in children {
                 out.push_str(&structure_at(msg, c, extended, false));
             }
-            out.push(' ');
-            out.push_str(&quote(&e.ctype.1));
-            if extended {
-                out.push(' ');
-                out.push_str(&param_list(&e.params, top));
-                ext_tail(&mut out);
-            }
-            out.push(')');
-            out
-        }
-        Kind::Multipart(_) => {
-            // No parts found: one empty text part, as Dovecot shows it.
-            let empty = "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0";
-            let mut out = format!(
-                "({empty}{}",
-                if extended { " NIL NIL NIL NIL)" } else { ")" }
-            );
             out.push(' ');
             out.push_str(&quote(&e.ctype.1));
             if extended {
