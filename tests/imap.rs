@@ -1152,3 +1152,57 @@ fn neomutt_searches_with_the_query_language_and_body_patterns() {
         assert!(all.to_lowercase().contains("relay"), "{m}");
     }
 }
+
+#[test]
+fn a_published_documents_citations_are_a_mailbox_within_grants() {
+    let Some(py) = program("python3") else { return };
+    let site = Site::new("");
+    let data = site.data();
+    {
+        // A published procedure citing one dev message and one ops message.
+        let index = gleaner::index::MailIndex::open(&data.join("index"), false).expect("index");
+        let c = gleaner::curate::Curation::open(&data, "http://gleaner.test").expect("curation");
+        let doc = c
+            .create_document(
+                gleaner::curate::DocKind::Procedure,
+                "Disk replacement",
+                "admin",
+                "How we replace disks.",
+                "admin",
+            )
+            .expect("doc");
+        let id = doc.id.to_string();
+        for m in [common::only_on(&index, DEV), common::only_on(&index, OPS)] {
+            let new = gleaner::curate::NewCitation::from_message(&m, None, None).expect("citation");
+            c.cite(&id, &new, "admin").expect("cite");
+        }
+        let update = gleaner::curate::documents::DocUpdate {
+            status: Some(gleaner::curate::DocStatus::Published),
+            ..Default::default()
+        };
+        c.save_document(&id, &update, None, "admin")
+            .expect("publish");
+    }
+    let server = site.serve();
+    let script = r#"
+for user in ['admin', 'rd']:
+    M = conn(user)
+    out[user + '_list'] = s(M.list('""', 'Documents/*')[1])
+    typ, dat = M.select('Documents/procedure/disk-replacement', readonly=True)
+    out[user + '_exists'] = s(dat)
+    out[user + '_lists'] = s(M.fetch('1:*', '(BODY.PEEK[HEADER.FIELDS (LIST-ID)])')[1])
+"#;
+    let out = python(&py, server.port, script);
+    assert!(
+        out["admin_list"]
+            .to_string()
+            .contains("Documents/procedure/disk-replacement"),
+        "{out}"
+    );
+    assert_eq!(out["admin_exists"], serde_json::json!(["2"]), "{out}");
+    assert!(out["admin_lists"].to_string().contains(OPS), "{out}");
+    // The reader of dev sees the mailbox with the dev citation only.
+    assert_eq!(out["rd_exists"], serde_json::json!(["1"]), "{out}");
+    let rd = out["rd_lists"].to_string();
+    assert!(rd.contains(DEV) && !rd.contains(OPS), "{rd}");
+}

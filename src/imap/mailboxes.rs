@@ -56,6 +56,21 @@ pub fn mailboxes(imap: &Imap, user: &UserInfo) -> Result<Vec<Mailbox>, ImapError
             });
         }
     }
+    // Each published document's cited messages (those the user may read).
+    if let Some(curation) = &imap.curation {
+        let docs = curation
+            .documents()
+            .map_err(|e| ImapError::Db(e.to_string()))?;
+        for d in docs {
+            if d.status == crate::curate::DocStatus::Published {
+                out.push(Mailbox {
+                    name: format!("Documents/{}/{}", d.kind.as_str(), d.slug),
+                    list: None,
+                    query: Some(format!("cited:{}", d.slug)),
+                });
+            }
+        }
+    }
     Ok(out)
 }
 
