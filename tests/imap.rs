@@ -302,6 +302,10 @@ out['body'] = search('BODY', 'relay')
 out['gm'] = search('X-GM-RAW', '"subject:deprecating"')
 M.uid('search', None, 'RETURN', '(MIN MAX COUNT ALL)', 'SUBJECT', 'deprecat')
 out['esearch'] = s(M.untagged_responses.pop('ESEARCH', None))
+M.uid('search', None, 'RETURN', '(PARTIAL -1:-3 COUNT)', 'ALL')
+out['partial'] = s(M.untagged_responses.pop('ESEARCH', None))
+typ, dat = M.uid('fetch', '1:*', '(UID) (PARTIAL 1:2)')
+out['fetch_partial'] = s(dat)
 out['noop'] = M.noop()[0]
 out['unselect'] = M.unselect()[0]
 M.select('INBOX', readonly=True)
@@ -517,6 +521,28 @@ A.logout()
     let es = out["esearch"][0].as_str().expect("esearch");
     assert!(es.contains(&format!("COUNT {}", subject.len())), "{es}");
     assert!(es.starts_with("(TAG ") && es.contains(" UID MIN "), "{es}");
+    // PARTIAL: the last three results of the search, the first two of a fetch.
+    let uids_all: Vec<u32> = numbers(&out["uid_all"]).into_iter().collect();
+    let last3 = &uids_all[uids_all.len() - 3..];
+    let p = out["partial"][0].as_str().expect("partial");
+    assert!(
+        p.contains(&format!(
+            "PARTIAL (-1:-3 {})",
+            gleaner::imap::response::compact(last3)
+        )) && p.contains(&format!("COUNT {dev_total}")),
+        "{p}"
+    );
+    let fp = out["fetch_partial"].to_string();
+    assert!(
+        fp.contains(&format!("UID {})", uids_all[0]))
+            && fp.contains(&format!("UID {})", uids_all[1])),
+        "{fp}"
+    );
+    assert_eq!(
+        out["fetch_partial"].as_array().map(Vec::len),
+        Some(2),
+        "{fp}"
+    );
     for k in ["noop", "unselect", "close", "logout", "plain"] {
         assert_eq!(out[k], if k == "logout" { "BYE" } else { "OK" }, "{k}");
     }

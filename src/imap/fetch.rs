@@ -1,4 +1,4 @@
-//! FETCH and UID FETCH: UID, FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE,
+//! FETCH and UID FETCH (with RFC 9394's `(PARTIAL range)` modifier): UID, FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE,
 //! BODY, BODYSTRUCTURE, BODY[section]<partial> and BODY.PEEK, BINARY[...]
 //! and BINARY.SIZE, RFC822, RFC822.HEADER, RFC822.TEXT, and the macros ALL,
 //! FAST, FULL.
@@ -513,10 +513,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(sel) = &self.selected else {
             return Ok(format!("{tag} BAD no mailbox selected"));
         };
-        let wanted: Vec<(usize, u32)> = positions(&set, &sel.uids, by_uid)
+        let mut wanted: Vec<(usize, u32)> = positions(&set, &sel.uids, by_uid)
             .into_iter()
             .map(|p| (p + 1, sel.uids[p]))
             .collect();
+        // The PARTIAL modifier (RFC 9394): only those positions of the set.
+        if let Some(Token::List(modifiers)) = args.get(2) {
+            match (
+                modifiers.first().and_then(Token::keyword).as_deref(),
+                modifiers.get(1).and_then(Token::keyword),
+            ) {
+                (Some("PARTIAL"), Some(range)) => match super::search::partial_range(&range) {
+                    Some(r) => wanted = super::search::pick(&wanted, r),
+                    None => return Ok(format!("{tag} BAD bad PARTIAL range")),
+                },
+                _ => return Ok(format!("{tag} BAD unsupported FETCH modifier")),
+            }
+        }
         let allowed = sel.scope.allowed.clone();
         let list = sel.list.clone();
         let bytes = items.iter().any(Item::needs_bytes);

@@ -1,6 +1,7 @@
 //! SEARCH and UID SEARCH: every RFC 3501 key, answered from the index
 //! through `query::mailbox` and combined as sorted UID sets; ESEARCH
-//! (RFC 4731: `RETURN (MIN MAX COUNT ALL)`); and `X-GM-RAW`, which takes a
+//! (RFC 4731: `RETURN (MIN MAX COUNT ALL)`) with PARTIAL (RFC 9394:
+//! `RETURN (PARTIAL 1:100)`, `-1:-100` from the end); and `X-GM-RAW`, which takes a
 //! gleaner query (what neomutt's `=/` sends when `X-GM-EXT-1` is advertised).
 //!
 //! Semantics (docs/IMAP.md): FROM/TO/CC/SUBJECT and HEADER of those fields,
@@ -20,6 +21,30 @@ use super::{blocking, Imap, ImapError};
 use crate::query::mailbox::{DateField, Filter, HeaderField, Scope};
 
 /// A parsed search key.
+#[cfg(test)]
+mod tests {
+    use super::{partial_range, pick};
+
+    #[test]
+    fn partial_ranges() {
+        let r = [10, 20, 30, 40, 50];
+        assert_eq!(pick(&r, partial_range("1:2").expect("range")), vec![10, 20]);
+        assert_eq!(
+            pick(&r, partial_range("-1:-2").expect("range")),
+            vec![40, 50]
+        );
+        assert_eq!(
+            pick(&r, partial_range("4:100").expect("range")),
+            vec![40, 50]
+        );
+        assert_eq!(
+            pick(&r, partial_range("-9:-6").expect("range")),
+            Vec::<u32>::new()
+        );
+        assert!(partial_range("0:3").is_none() && partial_range("-1:3").is_none());
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Key {
     All,
@@ -179,6 +204,29 @@ fn one(it: &mut std::slice::Iter<'_, Token>, depth: usize) -> Result<Key, String
     })
 }
 
+/// A PARTIAL range (RFC 9394): `a:b` counts from the first result, `-a:-b`
+/// from the last; both ends 1-based and nonzero.
+pub(super) fn partial_range(s: &str) -> Option<(i64, i64)> {
+    let (a, b) = s.split_once(':')?;
+    let (a, b): (i64, i64) = (a.parse().ok()?, b.parse().ok()?);
+    if a == 0 || b == 0 || (a > 0) != (b > 0) {
+        return None;
+    }
+    Some((a.min(b), a.max(b)))
+}
+
+/// The results at the positions of a PARTIAL range.
+pub(super) fn pick<T: Copy>(results: &[T], (a, b): (i64, i64)) -> Vec<T> {
+    let n = results.len() as i64;
+    let (from, to) = if a > 0 {
+        (a - 1, b)
+    } else {
+        (n + a, n + b + 1)
+    };
+    let (from, to) = (from.clamp(0, n) as usize, to.clamp(0, n) as usize);
+    results.get(from..to).map(<[T]>::to_vec).unwrap_or_default()
+}
+
 fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
     let mut out: Vec<u32> = a.iter().chain(b).copied().collect();
     out.sort_unstable();
@@ -247,13 +295,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             let Some(Token::List(opts)) = args.get(1) else {
                 return Ok(format!("{tag} BAD RETURN needs a list"));
             };
-            let opts: Vec<String> = opts.iter().filter_map(Token::keyword).collect();
-            if let Some(bad) = opts
-                .iter()
-                .find(|o| !matches!(o.as_str(), "MIN" | "MAX" | "COUNT" | "ALL"))
-            {
-                return Ok(format!("{tag} BAD unsupported RETURN option {bad}"));
+            // Options, `PARTIAL` with its range kept as "PARTIAL a:b".
+            let mut parsed: Vec<String> = Vec::new();
+            let mut it = opts.iter();
+            while let Some(o) = it.next() {
+                match o.keyword().as_deref() {
+                    Some(k @ ("MIN" | "MAX" | "COUNT" | "ALL")) => parsed.push(k.to_string()),
+                    Some("PARTIAL") => match it.next().and_then(Token::keyword) {
+                        Some(range) if partial_range(&range).is_some() => {
+                            parsed.push(format!("PARTIAL {range}"))
+                        }
+                        _ => return Ok(format!("{tag} BAD PARTIAL needs a range")),
+                    },
+                    _ => return Ok(format!("{tag} BAD unsupported RETURN option")),
+                }
             }
+            let opts = parsed;
             esearch = Some(if opts.is_empty() {
                 vec!["ALL".into()]
             } else {
@@ -330,6 +387,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                             }
                         }
                         "COUNT" => line.push_str(&format!(" COUNT {}", numbers.len())),
+                        p if p.starts_with("PARTIAL ") => {
+                            let range = &p["PARTIAL ".len()..];
+                            let picked = partial_range(range)
+                                .map(|r| pick(&numbers, r))
+                                .unwrap_or_default();
+                            let set = if picked.is_empty() {
+                                "NIL".to_string()
+                            } else {
+                                compact(&picked)
+                            };
+                            line.push_str(&format!(" PARTIAL ({range} {set})"));
+                        }
                         _ => {
                             if !numbers.is_empty() {
                                 line.push_str(&format!(" ALL {}", compact(&numbers)))

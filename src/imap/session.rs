@@ -74,7 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// The capability list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH X-GM-EXT-1");
+        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH PARTIAL X-GM-EXT-1");
         if self.user.is_none() {
             if self.login_allowed() {
                 caps.push_str(" AUTH=PLAIN");
