@@ -837,4 +837,55 @@ mod tests {
     fn crlf() {
         assert_eq!(to_crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
     }
+
+    fn sections_of(root: &Entity, path: &mut Vec<u32>, out: &mut Vec<Vec<u32>>) {
+        out.push(path.clone());
+        if path.len() > 6 {
+            return;
+        }
+        for n in 1..4 {
+            path.push(n);
+            if root.find(path).is_some() {
+                sections_of(root, path, out);
+            }
+            path.pop();
+        }
+    }
+
+    proptest::proptest! {
+        /// No message panics the MIME walk, ENVELOPE, BODYSTRUCTURE or a
+        /// section lookup, and every range stays inside the message.
+        #[test]
+        fn any_message_is_walked_without_panic(parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("Content-Type: multipart/mixed; boundary=b\r\n".to_string()),
+                proptest::strategy::Just("Content-Type: multipart/mixed; boundary=\"b\"\r\n".to_string()),
+                proptest::strategy::Just("Content-Type: message/rfc822\r\n".to_string()),
+                proptest::strategy::Just("Content-Type: multipart/digest; boundary=bb\r\n".to_string()),
+                proptest::strategy::Just("--b\r\n".to_string()),
+                proptest::strategy::Just("--b--\r\n".to_string()),
+                proptest::strategy::Just("--bb\r\n".to_string()),
+                proptest::strategy::Just("\r\n".to_string()),
+                proptest::strategy::Just("From: \"a\" <b@c>, (x) d, g: e@f;\r\n".to_string()),
+                proptest::strategy::Just("Subject: =?utf-8?q?x?=\r\n \tmore\r\n".to_string()),
+                proptest::strategy::Just("Content-Language: en, (c) fr\r\n".to_string()),
+                "[ -~\u{e9}]{0,12}\r\n",
+            ], 0..30)) {
+            let msg = parts.concat().into_bytes();
+            let root = parse(&msg);
+            let _ = envelope(&msg[root.start..root.body]);
+            let _ = structure(&msg, &root, true);
+            let _ = structure(&msg, &root, false);
+            let mut all = Vec::new();
+            sections_of(&root, &mut Vec::new(), &mut all);
+            for path in all {
+                let e = root.find(&path).expect("found before");
+                proptest::prop_assert!(e.start <= e.body && e.body <= e.end && e.end <= msg.len());
+                if let Some(m) = root.message_at(&path) {
+                    proptest::prop_assert!(m.start <= m.body && m.body <= m.end && m.end <= msg.len());
+                    let _ = header_fields(&msg[m.start..m.body], &["FROM".to_string()], true);
+                }
+            }
+        }
+    }
 }
