@@ -226,6 +226,22 @@ fn total(data: &Path, query: &str, allowed: Option<Vec<String>>) -> usize {
     gleaner::query::search(&index, &req).expect("search").total
 }
 
+/// The UIDs of `SUBJECT deprecat` in the imaplib test, from its ESEARCH ALL.
+fn uids_subject_all(out: &Value) -> BTreeSet<u32> {
+    let es = out["esearch"][0].as_str().unwrap_or("");
+    let set = es.split(" ALL ").nth(1).unwrap_or("").trim();
+    let mut all = BTreeSet::new();
+    for part in set.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once(':') {
+            Some((a, b)) => all.extend(a.parse::<u32>().unwrap()..=b.parse::<u32>().unwrap()),
+            None => {
+                all.insert(part.parse::<u32>().unwrap());
+            }
+        }
+    }
+    all
+}
+
 fn numbers(line: &Value) -> BTreeSet<u32> {
     line.as_str()
         .unwrap_or("")
@@ -306,6 +322,9 @@ M.uid('search', None, 'RETURN', '(PARTIAL -1:-3 COUNT)', 'ALL')
 out['partial'] = s(M.untagged_responses.pop('ESEARCH', None))
 typ, dat = M.uid('fetch', '1:*', '(UID) (PARTIAL 1:2)')
 out['fetch_partial'] = s(dat)
+out['sort_arrival'] = s(M.sort('(ARRIVAL)', 'UTF-8', 'ALL')[1][0])
+out['sort_rev_date'] = s(M.uid('sort', '(REVERSE DATE)', 'UTF-8', 'SUBJECT', 'deprecat')[1][0])
+out['sort_subject'] = s(M.sort('(SUBJECT)', 'UTF-8', 'ALL')[1][0])
 out['noop'] = M.noop()[0]
 out['unselect'] = M.unselect()[0]
 M.select('INBOX', readonly=True)
@@ -542,6 +561,27 @@ A.logout()
         out["fetch_partial"].as_array().map(Vec::len),
         Some(2),
         "{fp}"
+    );
+    // SORT: arrival order is mailbox order (UIDs follow arrival); a
+    // permutation for SUBJECT; REVERSE DATE of a search is its hits.
+    let seq = |v: &Value| -> Vec<u32> {
+        v.as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    };
+    assert_eq!(
+        seq(&out["sort_arrival"]),
+        (1..=dev_total as u32).collect::<Vec<_>>()
+    );
+    let mut by_subject = seq(&out["sort_subject"]);
+    by_subject.sort_unstable();
+    assert_eq!(by_subject, (1..=dev_total as u32).collect::<Vec<_>>());
+    let rev: Vec<u32> = seq(&out["sort_rev_date"]);
+    assert_eq!(
+        rev.iter().copied().collect::<BTreeSet<u32>>(),
+        uids_subject_all(&out)
     );
     for k in ["noop", "unselect", "close", "logout", "plain"] {
         assert_eq!(out[k], if k == "logout" { "BYE" } else { "OK" }, "{k}");

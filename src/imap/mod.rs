@@ -6,7 +6,7 @@
 //! `parser.rs` turns bytes into commands with no I/O; `session.rs` is one
 //! connection's state machine, generic over the stream so tests drive it in
 //! memory; one file per command group (`auth.rs`, `mailboxes.rs`,
-//! `fetch.rs`, `search.rs`); `mime.rs` the MIME structure, ENVELOPE and
+//! `fetch.rs`, `search.rs`, `sort.rs`); `mime.rs` the MIME structure, ENVELOPE and
 //! BODYSTRUCTURE; `uids.rs` the stable UIDs in `gleaner.db`. Everything goes
 //! through `query` (`query::mailbox`), `access` and `store`; this module
 //! never imports another surface (`http`, `solr`, `mcp`), and the archive is
@@ -20,6 +20,7 @@ pub mod parser;
 pub mod response;
 mod search;
 pub mod session;
+mod sort;
 pub mod uids;
 
 use std::future::Future;

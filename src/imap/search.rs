@@ -46,7 +46,7 @@ mod tests {
 }
 
 #[derive(Debug, Clone)]
-enum Key {
+pub(super) enum Key {
     All,
     Nothing,
     Seq(Vec<Range>),
@@ -87,7 +87,7 @@ fn contains(field: HeaderField, needle: String) -> Key {
     Key::Filter(Filter::Contains { field, needle })
 }
 
-fn one(it: &mut std::slice::Iter<'_, Token>, depth: usize) -> Result<Key, String> {
+pub(super) fn one(it: &mut std::slice::Iter<'_, Token>, depth: usize) -> Result<Key, String> {
     if depth > 32 {
         return Err("search nested too deep".into());
     }
@@ -242,7 +242,12 @@ fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
 }
 
 /// The UIDs of `mailbox` (ascending) that `key` matches.
-fn eval(imap: &Imap, scope: &Scope, mailbox: &[u32], key: &Key) -> Result<Vec<u32>, ImapError> {
+pub(super) fn eval(
+    imap: &Imap,
+    scope: &Scope,
+    mailbox: &[u32],
+    key: &Key,
+) -> Result<Vec<u32>, ImapError> {
     Ok(match key {
         Key::All => mailbox.to_vec(),
         Key::Nothing => Vec::new(),
