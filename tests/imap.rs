@@ -325,6 +325,8 @@ out['fetch_partial'] = s(dat)
 out['sort_arrival'] = s(M.sort('(ARRIVAL)', 'UTF-8', 'ALL')[1][0])
 out['sort_rev_date'] = s(M.uid('sort', '(REVERSE DATE)', 'UTF-8', 'SUBJECT', 'deprecat')[1][0])
 out['sort_subject'] = s(M.sort('(SUBJECT)', 'UTF-8', 'ALL')[1][0])
+out['thread'] = s(M.thread('REFERENCES', 'UTF-8', 'ALL')[1][0])
+out['uid_thread'] = s(M.uid('thread', 'REFERENCES', 'UTF-8', 'SUBJECT', 'deprecat')[1][0])
 out['noop'] = M.noop()[0]
 out['unselect'] = M.unselect()[0]
 M.select('INBOX', readonly=True)
@@ -583,6 +585,29 @@ A.logout()
         rev.iter().copied().collect::<BTreeSet<u32>>(),
         uids_subject_all(&out)
     );
+    // THREAD=REFERENCES: every message once; conversations of several
+    // messages exist in the sample.
+    let thread = out["thread"].as_str().expect("thread");
+    let mut in_threads: Vec<u32> = thread
+        .replace(['(', ')'], " ")
+        .split_whitespace()
+        .map(|n| n.parse().expect("number"))
+        .collect();
+    in_threads.sort_unstable();
+    assert_eq!(in_threads, (1..=dev_total as u32).collect::<Vec<_>>());
+    assert!(
+        thread.contains("(1 ") || thread.matches(' ').count() > 0,
+        "{thread}"
+    );
+    assert!(thread.matches(")(").count() > 10, "many threads: {thread}");
+    let uid_thread: BTreeSet<u32> = out["uid_thread"]
+        .as_str()
+        .expect("uid thread")
+        .replace(['(', ')'], " ")
+        .split_whitespace()
+        .map(|n| n.parse().expect("uid"))
+        .collect();
+    assert_eq!(uid_thread, uids_subject_all(&out));
     for k in ["noop", "unselect", "close", "logout", "plain"] {
         assert_eq!(out[k], if k == "logout" { "BYE" } else { "OK" }, "{k}");
     }

@@ -74,7 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// The capability list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH PARTIAL SORT X-GM-EXT-1");
+        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1");
         if self.user.is_none() {
             if self.login_allowed() {
                 caps.push_str(" AUTH=PLAIN");
@@ -248,6 +248,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             "FETCH" => self.fetch(&tag, &c.args, false).await,
             "SEARCH" => self.search(&tag, &c.args, false).await,
             "SORT" => self.sort(&tag, &c.args, false).await,
+            "THREAD" => self.thread(&tag, &c.args, false).await,
             "STORE" | "COPY" | "MOVE" | "EXPUNGE" => Ok(format!(
                 "{tag} NO [READ-ONLY] the archive is read-only: {name} is refused"
             )),
@@ -280,6 +281,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Some("FETCH") => self.fetch(tag, rest, true).await,
             Some("SEARCH") => self.search(tag, rest, true).await,
             Some("SORT") => self.sort(tag, rest, true).await,
+            Some("THREAD") => self.thread(tag, rest, true).await,
             Some(other @ ("STORE" | "COPY" | "MOVE" | "EXPUNGE")) => Ok(format!(
                 "{tag} NO [READ-ONLY] the archive is read-only: UID {other} is refused"
             )),

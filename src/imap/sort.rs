@@ -205,3 +205,200 @@ mod tests {
         assert!(parse_criteria(Some(&Token::List(vec![Token::Atom("REVERSE".into())]))).is_none());
     }
 }
+
+/// One message of a THREAD answer: its number and its parent's Message-ID.
+struct Node {
+    number: u32,
+    id: String,
+    parent: String,
+    date: i64,
+}
+
+/// Writes `node` and its replies the RFC 5256 way: a single reply follows
+/// on, several each go in parentheses.
+fn write_tree(out: &mut String, i: usize, nodes: &[Node], children: &[Vec<usize>], depth: usize) {
+    out.push_str(&nodes[i].number.to_string());
+    let kids = &children[i];
+    if depth > 500 {
+        return;
+    }
+    match kids.len() {
+        0 => {}
+        1 => {
+            out.push(' ');
+            write_tree(out, kids[0], nodes, children, depth + 1);
+        }
+        _ => {
+            out.push(' ');
+            for &k in kids {
+                out.push('(');
+                write_tree(out, k, nodes, children, depth + 1);
+                out.push(')');
+            }
+        }
+    }
+}
+
+/// The THREAD answer for messages grouped by conversation: each group a
+/// tree by In-Reply-To (a message whose parent is not in the group is a
+/// root; several roots hang under an empty parent), groups and siblings
+/// in date order.
+fn threads(mut groups: Vec<Vec<Node>>) -> String {
+    for g in &mut groups {
+        g.sort_by_key(|n| (n.date, n.number));
+    }
+    groups.sort_by_key(|g| g.first().map(|n| (n.date, n.number)));
+    let mut out = String::new();
+    for nodes in groups {
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        let mut roots = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let parent = nodes
+                .iter()
+                .position(|p| !n.parent.is_empty() && p.id.eq_ignore_ascii_case(&n.parent));
+            match parent {
+                Some(p) if p != i => children[p].push(i),
+                _ => roots.push(i),
+            }
+        }
+        // Messages in a cycle of In-Reply-To (each the other's parent) are
+        // reached from no root: the first of each becomes one.
+        let mut seen = vec![false; nodes.len()];
+        let mut stack: Vec<usize> = roots.clone();
+        loop {
+            while let Some(i) = stack.pop() {
+                if !std::mem::replace(&mut seen[i], true) {
+                    stack.extend(children[i].iter().copied());
+                }
+            }
+            let Some(lost) = seen.iter().position(|s| !s) else {
+                break;
+            };
+            for c in &mut children {
+                c.retain(|&k| k != lost);
+            }
+            roots.push(lost);
+            stack.push(lost);
+        }
+        out.push('(');
+        if roots.len() == 1 {
+            write_tree(&mut out, roots[0], &nodes, &children, 0);
+        } else {
+            for r in roots {
+                out.push('(');
+                write_tree(&mut out, r, &nodes, &children, 0);
+                out.push(')');
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    /// THREAD=REFERENCES and UID THREAD: conversations as gleaner decided
+    /// them at index time, each a reply tree.
+    pub(super) async fn thread(
+        &mut self,
+        tag: &str,
+        args: &[Token],
+        by_uid: bool,
+    ) -> Result<String, ImapError> {
+        let cmd = if by_uid { "UID THREAD" } else { "THREAD" };
+        if !args
+            .first()
+            .and_then(Token::keyword)
+            .is_some_and(|a| a == "REFERENCES" || a == "ORDEREDSUBJECT")
+        {
+            return Ok(format!("{tag} BAD {cmd} supports REFERENCES"));
+        }
+        let mut it = args.get(2..).unwrap_or(&[]).iter();
+        let mut keys = Vec::new();
+        while it.len() > 0 {
+            match one(&mut it, 0) {
+                Ok(k) => keys.push(k),
+                Err(e) => return Ok(format!("{tag} BAD {e}")),
+            }
+        }
+        let Some(sel) = &self.selected else {
+            return Ok(format!("{tag} BAD no mailbox selected"));
+        };
+        let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
+        let answer = blocking(move || {
+            let found = eval(&imap, &scope, &uids, &Key::And(keys))?;
+            let mut groups: std::collections::HashMap<String, Vec<Node>> = Default::default();
+            for uid in found {
+                let Some(key) = imap.uids.key_of(uid) else {
+                    continue;
+                };
+                let Some(m) = mailbox::by_key(&imap.index, &key, scope.allowed.as_deref())? else {
+                    continue;
+                };
+                let number = if by_uid {
+                    uid
+                } else {
+                    match uids.binary_search(&uid) {
+                        Ok(p) => u32::try_from(p + 1).unwrap_or(u32::MAX),
+                        Err(_) => continue,
+                    }
+                };
+                let thread = if m.message.thread_id.is_empty() {
+                    m.message.key.clone()
+                } else {
+                    m.message.thread_id.clone()
+                };
+                groups.entry(thread).or_default().push(Node {
+                    number,
+                    id: m.message.message_id.clone(),
+                    parent: m.message.in_reply_to.clone(),
+                    date: if m.message.date > 0 {
+                        m.message.date
+                    } else {
+                        m.arrived
+                    },
+                });
+            }
+            Ok(threads(groups.into_values().collect()))
+        })
+        .await?;
+        self.line(&format!("* THREAD {answer}").trim_end().to_string());
+        Ok(format!("{tag} OK {cmd} completed"))
+    }
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+
+    fn node(number: u32, id: &str, parent: &str, date: i64) -> Node {
+        Node {
+            number,
+            id: id.into(),
+            parent: parent.into(),
+            date,
+        }
+    }
+
+    #[test]
+    fn reply_trees() {
+        let t = threads(vec![
+            vec![
+                node(1, "<a>", "", 1),
+                node(2, "<b>", "<a>", 2),
+                node(3, "<c>", "<a>", 3),
+                node(5, "<e>", "<c>", 5),
+            ],
+            vec![node(4, "<d>", "", 4)],
+            vec![node(6, "<f>", "<x>", 6), node(7, "<g>", "<y>", 7)],
+        ]);
+        assert_eq!(t, "(1 (2)(3 5))(4)((6)(7))");
+        // A cycle still answers.
+        assert_eq!(
+            threads(vec![vec![
+                node(1, "<a>", "<b>", 1),
+                node(2, "<b>", "<a>", 2)
+            ]]),
+            "(1 2)"
+        );
+    }
+}
