@@ -361,7 +361,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Ok(threads(groups.into_values().collect()))
         })
         .await?;
-        self.line(&format!("* THREAD {answer}").trim_end().to_string());
+        let line = format!("* THREAD {answer}");
+        self.line(line.trim_end());
         Ok(format!("{tag} OK {cmd} completed"))
     }
 }
