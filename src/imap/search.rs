@@ -227,6 +227,20 @@ pub(super) fn pick<T: Copy>(results: &[T], (a, b): (i64, i64)) -> Vec<T> {
     results.get(from..to).map(<[T]>::to_vec).unwrap_or_default()
 }
 
+/// The search keys of a command's remaining arguments, as one key (all of
+/// them); `Err` names what is malformed.
+pub(super) fn keys_of(tokens: &[Token]) -> Result<Key, String> {
+    let mut it = tokens.iter();
+    let mut keys = Vec::new();
+    while it.len() > 0 {
+        keys.push(one(&mut it, 0)?);
+    }
+    if keys.is_empty() {
+        return Err("a search key is needed".into());
+    }
+    Ok(Key::And(keys))
+}
+
 fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
     let mut out: Vec<u32> = a.iter().chain(b).copied().collect();
     out.sort_unstable();
@@ -336,23 +350,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             args = args.get(2..).unwrap_or(&[]);
         }
-        let mut it = args.iter();
-        let mut keys = Vec::new();
-        while it.len() > 0 {
-            match one(&mut it, 0) {
-                Ok(k) => keys.push(k),
-                Err(e) => return Ok(format!("{tag} BAD {e}")),
-            }
-        }
-        if keys.is_empty() {
-            return Ok(format!("{tag} BAD {cmd} needs a search key"));
-        }
+        let key = match keys_of(args) {
+            Ok(k) => k,
+            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        };
         let Some(sel) = &self.selected else {
             return Ok(format!("{tag} BAD no mailbox selected"));
         };
         let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
         let (found, uids) = blocking(move || {
-            let found = eval(&imap, &scope, &uids, &Key::And(keys))?;
+            let found = eval(&imap, &scope, &uids, &key)?;
             Ok((found, uids))
         })
         .await?;

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::parser::Token;
-use super::search::{eval, one, Key};
+use super::search::{eval, keys_of};
 use super::session::Session;
 use super::{blocking, ImapError};
 use crate::query::mailbox;
@@ -115,20 +115,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 "{tag} NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"
             ));
         }
-        let mut it = args.get(2..).unwrap_or(&[]).iter();
-        let mut keys = Vec::new();
-        while it.len() > 0 {
-            match one(&mut it, 0) {
-                Ok(k) => keys.push(k),
-                Err(e) => return Ok(format!("{tag} BAD {e}")),
-            }
-        }
+        let key = match keys_of(args.get(2..).unwrap_or(&[])) {
+            Ok(k) => k,
+            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        };
         let Some(sel) = &self.selected else {
             return Ok(format!("{tag} BAD no mailbox selected"));
         };
         let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
         let numbers = blocking(move || {
-            let found = eval(&imap, &scope, &uids, &Key::And(keys))?;
+            let found = eval(&imap, &scope, &uids, &key)?;
             let mut rows: Vec<(Vec<Value>, u32)> = Vec::with_capacity(found.len());
             for uid in found {
                 let Some(key) = imap.uids.key_of(uid) else {
@@ -305,27 +301,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         by_uid: bool,
     ) -> Result<String, ImapError> {
         let cmd = if by_uid { "UID THREAD" } else { "THREAD" };
-        if !args
-            .first()
-            .and_then(Token::keyword)
-            .is_some_and(|a| a == "REFERENCES" || a == "ORDEREDSUBJECT")
-        {
+        if args.first().and_then(Token::keyword).as_deref() != Some("REFERENCES") {
             return Ok(format!("{tag} BAD {cmd} supports REFERENCES"));
         }
-        let mut it = args.get(2..).unwrap_or(&[]).iter();
-        let mut keys = Vec::new();
-        while it.len() > 0 {
-            match one(&mut it, 0) {
-                Ok(k) => keys.push(k),
-                Err(e) => return Ok(format!("{tag} BAD {e}")),
-            }
-        }
+        let key = match keys_of(args.get(2..).unwrap_or(&[])) {
+            Ok(k) => k,
+            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        };
         let Some(sel) = &self.selected else {
             return Ok(format!("{tag} BAD no mailbox selected"));
         };
         let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
         let answer = blocking(move || {
-            let found = eval(&imap, &scope, &uids, &Key::And(keys))?;
+            let found = eval(&imap, &scope, &uids, &key)?;
             let mut groups: std::collections::HashMap<String, Vec<Node>> = Default::default();
             for uid in found {
                 let Some(key) = imap.uids.key_of(uid) else {
