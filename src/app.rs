@@ -147,12 +147,22 @@ pub fn mcp_state(config: &Config, state: &AppState) -> Result<Option<crate::mcp:
     Ok(Some(mcp))
 }
 
-/// Serves the API and web UI as `config` says until `shutdown` completes.
-/// `on_listening` is called with the bound address (the port may have been 0).
+/// The addresses `serve` listens on (ports may have been 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// The API and web UI.
+    pub http: SocketAddr,
+    /// The IMAP server, when `[imap]` is configured.
+    pub imap: Option<SocketAddr>,
+}
+
+/// Serves the API and web UI (and IMAP, with `[imap]`) as `config` says
+/// until `shutdown` completes. `on_listening` is called with the bound
+/// addresses.
 pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    on_listening: impl FnOnce(SocketAddr),
+    on_listening: impl FnOnce(Bound),
 ) -> Result<(), RunError> {
     // A server answers many searches: keep small column dictionaries read.
     crate::index::column_terms::keep();
@@ -242,6 +252,37 @@ pub async fn serve(
         None => None,
     };
 
+    // The IMAP server, when configured: same index, users and databases.
+    let (imap_task, imap_bound) = match &config.imap {
+        Some(section) => {
+            let addr = section.listen;
+            let io = |source| RunError::Io { addr, source };
+            let (data, index, folders) = (
+                config.data.clone(),
+                state.index.clone(),
+                section.folder.clone(),
+            );
+            let (curation, retention) = (state.curation.clone(), state.retention.clone());
+            let imap = tokio::task::spawn_blocking(move || {
+                crate::imap::Imap::open(&data, index, folders)
+                    .map(|i| i.with_curation(curation).with_retention(retention))
+            })
+            .await
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .map_err(|e| io(std::io::Error::other(e)))?;
+            let listener = crate::imap::bind(addr).await.map_err(io)?;
+            let bound = listener.local_addr().map_err(io)?;
+            let rx = stop_rx.clone();
+            let task = tokio::spawn(async move {
+                if let Err(e) = crate::imap::serve(listener, imap, stopped(rx)).await {
+                    tracing::error!("imap server: {e}");
+                }
+            });
+            (Some(task), Some(bound))
+        }
+        None => (None, None),
+    };
+
     let addr = config.http.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -249,7 +290,10 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|source| RunError::Io { addr, source })?;
-    on_listening(bound);
+    on_listening(Bound {
+        http: bound,
+        imap: imap_bound,
+    });
     let extra = match mcp {
         Some(mcp) => crate::mcp::http::router(mcp),
         None => axum::Router::new(),
@@ -263,6 +307,9 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
     if let Some(task) = solr_task {
+        let _ = task.await;
+    }
+    if let Some(task) = imap_task {
         let _ = task.await;
     }
     served.map_err(|source| RunError::Io {

@@ -57,6 +57,19 @@ pub struct Config {
     pub limits: crate::query::limits::Limits,
     /// `[mcp]`: the MCP server for assistants (docs/MCP.md).
     pub mcp: McpSection,
+    /// `[imap]`: the read-only IMAP server (docs/IMAP.md; off when absent).
+    pub imap: Option<ImapSection>,
+}
+
+/// `[imap]`: the read-only IMAP server over the archive.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSection {
+    /// Listen address, e.g. "127.0.0.1:1143" (port 0: any free port, printed).
+    pub listen: SocketAddr,
+    /// Saved searches shown as mailboxes (`[[imap.folder]] name, query`).
+    #[serde(default)]
+    pub folder: Vec<crate::imap::Folder>,
 }
 
 /// `[mcp]`: the MCP server (`/mcp` on `serve`, and `gleaner mcp` on stdio).
@@ -124,6 +137,7 @@ impl Default for Config {
             backup: BackupSection::default(),
             limits: crate::query::limits::Limits::default(),
             mcp: McpSection::default(),
+            imap: None,
         }
     }
 }

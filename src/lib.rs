@@ -50,5 +50,8 @@ pub mod http;
 /// The MCP server (Model Context Protocol) for assistants: stdio and Streamable HTTP.
 pub mod mcp;
 
+/// The read-only IMAP server over the archive (`[imap]`).
+pub mod imap;
+
 /// Wires the parts together: index, users, live indexer, HTTP server.
 pub mod app;

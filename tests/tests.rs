@@ -18,6 +18,7 @@ mod documents_ui;
 mod dovecot;
 mod facets;
 mod http_api;
+mod imap;
 mod kill9;
 mod list_names;
 mod live;

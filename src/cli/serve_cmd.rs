@@ -59,8 +59,11 @@ pub fn serve(config: &Config) -> anyhow::Result<ExitCode> {
             std::process::exit(130);
         });
     };
-    runtime.block_on(app::serve(config, shutdown, |addr| {
-        println!("gleaner: serving http://{addr}/");
+    runtime.block_on(app::serve(config, shutdown, |bound| {
+        println!("gleaner: serving http://{}/", bound.http);
+        if let Some(imap) = bound.imap {
+            println!("gleaner: serving imap://{imap}/ (read-only)");
+        }
         if !auth {
             println!("gleaner: authentication is off (loopback only)");
         }

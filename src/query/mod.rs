@@ -22,6 +22,7 @@ pub mod imap;
 pub mod limits;
 pub mod lists;
 pub mod lucene;
+pub mod mailbox;
 pub mod marks;
 pub mod plan;
 pub mod retention;

@@ -20,26 +20,26 @@ use std::time::{Duration, Instant};
 
 use gleaner::solr::{router, SolrConfig, SolrState};
 
-const DOVECOT: &str = "/usr/sbin/dovecot";
+pub(crate) const DOVECOT: &str = "/usr/sbin/dovecot";
 const SOLR_USER: &str = "dovecot";
 const SOLR_PASS: &str = "s3cret";
-const PASS: &str = "testpass";
+pub(crate) const PASS: &str = "testpass";
 /// FTS through gleaner.
 const FTS_USER: &str = "testuser";
 /// FTS through gleaner too, with other mail (isolation).
 const OTHER_USER: &str = "otheruser";
 /// No FTS plugin: Dovecot's own search, the reference.
-const PLAIN_USER: &str = "plainuser";
+pub(crate) const PLAIN_USER: &str = "plainuser";
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A throwaway Dovecot; stopped (by its master pid) and removed on drop.
-struct Dovecot {
+pub(crate) struct Dovecot {
     dir: tempfile::TempDir,
     conf: PathBuf,
-    imap_port: u16,
+    pub(crate) imap_port: u16,
     run_as: Option<(u32, u32)>,
 }
 
@@ -61,7 +61,7 @@ fn free_port() -> u16 {
 }
 
 impl Dovecot {
-    fn start(solr_url: &str) -> Dovecot {
+    pub(crate) fn start(solr_url: &str) -> Dovecot {
         let dir = tempfile::Builder::new()
             .prefix("gleaner-dovecot.")
             .tempdir()

@@ -1,0 +1,426 @@
+//! SEARCH and UID SEARCH: every RFC 3501 key, answered from the index
+//! through `query::mailbox` and combined as sorted UID sets; ESEARCH
+//! (RFC 4731: `RETURN (MIN MAX COUNT ALL)`) with PARTIAL (RFC 9394:
+//! `RETURN (PARTIAL 1:100)`, `-1:-100` from the end); and `X-GM-RAW`, which takes a
+//! gleaner query (what neomutt's `=/` sends when `X-GM-EXT-1` is advertised).
+//!
+//! Semantics (docs/IMAP.md): FROM/TO/CC/SUBJECT and HEADER of those fields,
+//! Message-ID and List-Id are substring matches on the folded text, as in
+//! Dovecot; BODY and TEXT are gleaner phrase searches over the indexed words
+//! (not substrings of them); dates compare whole UTC days; nothing is ever
+//! \Seen, \Flagged, \Deleted, \Answered, \Draft or \Recent in the read-only
+//! archive, so those keys match nothing and their UN- forms everything.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::fetch::positions;
+use super::parser::{sequence_set, Range, Token};
+use super::response::{compact, parse_date, quote};
+use super::session::Session;
+use super::{blocking, Imap, ImapError};
+use crate::query::mailbox::{DateField, Filter, HeaderField, Scope};
+
+/// A parsed search key.
+#[cfg(test)]
+mod tests {
+    use super::{partial_range, pick};
+
+    #[test]
+    fn partial_ranges() {
+        let r = [10, 20, 30, 40, 50];
+        assert_eq!(pick(&r, partial_range("1:2").expect("range")), vec![10, 20]);
+        assert_eq!(
+            pick(&r, partial_range("-1:-2").expect("range")),
+            vec![40, 50]
+        );
+        assert_eq!(
+            pick(&r, partial_range("4:100").expect("range")),
+            vec![40, 50]
+        );
+        assert_eq!(
+            pick(&r, partial_range("-9:-6").expect("range")),
+            Vec::<u32>::new()
+        );
+        assert!(partial_range("0:3").is_none() && partial_range("-1:3").is_none());
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Key {
+    All,
+    Nothing,
+    Seq(Vec<Range>),
+    Uid(Vec<Range>),
+    And(Vec<Key>),
+    Or(Box<Key>, Box<Key>),
+    Not(Box<Key>),
+    Filter(Filter),
+}
+
+const DAY: i64 = 86_400;
+
+fn string_arg(it: &mut std::slice::Iter<'_, Token>) -> Result<String, String> {
+    it.next()
+        .and_then(Token::as_astring)
+        .ok_or_else(|| "missing or non-UTF-8 search string".to_string())
+}
+
+fn number_arg(it: &mut std::slice::Iter<'_, Token>) -> Result<u64, String> {
+    it.next()
+        .and_then(Token::as_astring)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| "missing number".to_string())
+}
+
+fn date_arg(it: &mut std::slice::Iter<'_, Token>) -> Result<i64, String> {
+    let s = it.next().and_then(Token::as_astring).unwrap_or_default();
+    parse_date(&s).ok_or_else(|| format!("bad date {s:?}"))
+}
+
+/// A gleaner phrase query for `s` (quotes in it dropped).
+fn phrase(s: &str) -> Filter {
+    let words: String = s.chars().filter(|c| *c != '"' && *c != '\\').collect();
+    Filter::Query(format!("\"{}\"", words.trim()))
+}
+
+fn contains(field: HeaderField, needle: String) -> Key {
+    Key::Filter(Filter::Contains { field, needle })
+}
+
+pub(super) fn one(it: &mut std::slice::Iter<'_, Token>, depth: usize) -> Result<Key, String> {
+    if depth > 32 {
+        return Err("search nested too deep".into());
+    }
+    let Some(t) = it.next() else {
+        return Err("missing search key".into());
+    };
+    let word = match t {
+        Token::List(items) => {
+            let mut inner = items.iter();
+            let mut keys = Vec::new();
+            while inner.len() > 0 {
+                keys.push(one(&mut inner, depth + 1)?);
+            }
+            return Ok(Key::And(keys));
+        }
+        Token::Str(_) => return Err("unexpected string".into()),
+        Token::Atom(a) => a.clone(),
+    };
+    let upper = word.to_ascii_uppercase();
+    let sent = |f: Option<i64>, u: Option<i64>| {
+        Key::Filter(Filter::Date {
+            field: DateField::Sent,
+            from: f,
+            until: u,
+        })
+    };
+    let arrived = |f: Option<i64>, u: Option<i64>| {
+        Key::Filter(Filter::Date {
+            field: DateField::Arrived,
+            from: f,
+            until: u,
+        })
+    };
+    Ok(match upper.as_str() {
+        "ALL" | "UNSEEN" | "UNANSWERED" | "UNDELETED" | "UNDRAFT" | "UNFLAGGED" | "OLD" => Key::All,
+        "SEEN" | "ANSWERED" | "DELETED" | "DRAFT" | "FLAGGED" | "RECENT" | "NEW" => Key::Nothing,
+        "KEYWORD" => {
+            string_arg(it)?;
+            Key::Nothing
+        }
+        "UNKEYWORD" => {
+            string_arg(it)?;
+            Key::All
+        }
+        "FROM" => contains(HeaderField::From, string_arg(it)?),
+        "TO" => contains(HeaderField::To, string_arg(it)?),
+        "CC" => contains(HeaderField::Cc, string_arg(it)?),
+        "SUBJECT" => contains(HeaderField::Subject, string_arg(it)?),
+        // Bcc never reaches a list archive.
+        "BCC" => {
+            string_arg(it)?;
+            Key::Nothing
+        }
+        "BODY" | "TEXT" => {
+            let s = string_arg(it)?;
+            if s.trim().is_empty() {
+                Key::All
+            } else {
+                Key::Filter(phrase(&s))
+            }
+        }
+        "X-GM-RAW" => Key::Filter(Filter::Query(string_arg(it)?)),
+        "HEADER" => {
+            let name = string_arg(it)?;
+            let value = string_arg(it)?;
+            let field = match name.to_ascii_lowercase().as_str() {
+                "from" => HeaderField::From,
+                "to" => HeaderField::To,
+                "cc" => HeaderField::Cc,
+                "subject" => HeaderField::Subject,
+                "message-id" => HeaderField::MessageId,
+                "list-id" => HeaderField::ListId,
+                other => return Err(format!("HEADER {other} is not searchable here (From, To, Cc, Subject, Message-ID, List-Id are)")),
+            };
+            contains(field, value)
+        }
+        "BEFORE" => arrived(None, Some(date_arg(it)?)),
+        "ON" => {
+            let d = date_arg(it)?;
+            arrived(Some(d), Some(d + DAY))
+        }
+        "SINCE" => arrived(Some(date_arg(it)?), None),
+        "SENTBEFORE" => sent(None, Some(date_arg(it)?)),
+        "SENTON" => {
+            let d = date_arg(it)?;
+            sent(Some(d), Some(d + DAY))
+        }
+        "SENTSINCE" => sent(Some(date_arg(it)?), None),
+        "LARGER" => Key::Filter(Filter::Size {
+            min: Some(number_arg(it)?.saturating_add(1)),
+            max: None,
+        }),
+        "SMALLER" => match number_arg(it)?.checked_sub(1) {
+            Some(max) => Key::Filter(Filter::Size {
+                min: None,
+                max: Some(max),
+            }),
+            None => Key::Nothing,
+        },
+        "NOT" => Key::Not(Box::new(one(it, depth + 1)?)),
+        "OR" => {
+            let a = one(it, depth + 1)?;
+            let b = one(it, depth + 1)?;
+            Key::Or(Box::new(a), Box::new(b))
+        }
+        "UID" => {
+            let s = string_arg(it)?;
+            Key::Uid(sequence_set(&s).ok_or("bad UID set")?)
+        }
+        _ => match sequence_set(&word) {
+            Some(set) => Key::Seq(set),
+            None => return Err(format!("unknown search key {word}")),
+        },
+    })
+}
+
+/// A PARTIAL range (RFC 9394): `a:b` counts from the first result, `-a:-b`
+/// from the last; both ends 1-based and nonzero.
+pub(super) fn partial_range(s: &str) -> Option<(i64, i64)> {
+    let (a, b) = s.split_once(':')?;
+    let (a, b): (i64, i64) = (a.parse().ok()?, b.parse().ok()?);
+    if a == 0 || b == 0 || (a > 0) != (b > 0) {
+        return None;
+    }
+    Some((a.min(b), a.max(b)))
+}
+
+/// The results at the positions of a PARTIAL range.
+pub(super) fn pick<T: Copy>(results: &[T], (a, b): (i64, i64)) -> Vec<T> {
+    let n = results.len() as i64;
+    let (from, to) = if a > 0 {
+        (a - 1, b)
+    } else {
+        (n + a, n + b + 1)
+    };
+    let (from, to) = (from.clamp(0, n) as usize, to.clamp(0, n) as usize);
+    results.get(from..to).map(<[T]>::to_vec).unwrap_or_default()
+}
+
+/// The search keys of a command's remaining arguments, as one key (all of
+/// them); `Err` names what is malformed.
+pub(super) fn keys_of(tokens: &[Token]) -> Result<Key, String> {
+    let mut it = tokens.iter();
+    let mut keys = Vec::new();
+    while it.len() > 0 {
+        keys.push(one(&mut it, 0)?);
+    }
+    if keys.is_empty() {
+        return Err("a search key is needed".into());
+    }
+    Ok(Key::And(keys))
+}
+
+fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = a.iter().chain(b).copied().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    a.iter()
+        .copied()
+        .filter(|x| b.binary_search(x).is_ok())
+        .collect()
+}
+
+/// The UIDs of `mailbox` (ascending) that `key` matches.
+pub(super) fn eval(
+    imap: &Imap,
+    scope: &Scope,
+    mailbox: &[u32],
+    key: &Key,
+) -> Result<Vec<u32>, ImapError> {
+    Ok(match key {
+        Key::All => mailbox.to_vec(),
+        Key::Nothing => Vec::new(),
+        Key::Seq(set) => positions(set, mailbox, false)
+            .into_iter()
+            .map(|p| mailbox[p])
+            .collect(),
+        Key::Uid(set) => positions(set, mailbox, true)
+            .into_iter()
+            .map(|p| mailbox[p])
+            .collect(),
+        Key::And(keys) => {
+            let mut acc = mailbox.to_vec();
+            for k in keys {
+                if acc.is_empty() {
+                    break;
+                }
+                acc = intersect(&acc, &eval(imap, scope, mailbox, k)?);
+            }
+            acc
+        }
+        Key::Or(a, b) => union(
+            &eval(imap, scope, mailbox, a)?,
+            &eval(imap, scope, mailbox, b)?,
+        ),
+        Key::Not(k) => {
+            let minus = eval(imap, scope, mailbox, k)?;
+            mailbox
+                .iter()
+                .copied()
+                .filter(|u| minus.binary_search(u).is_err())
+                .collect()
+        }
+        Key::Filter(f) => intersect(&imap.uids.select(&imap.index, scope, f)?, mailbox),
+    })
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    pub(super) async fn search(
+        &mut self,
+        tag: &str,
+        args: &[Token],
+        by_uid: bool,
+    ) -> Result<String, ImapError> {
+        let cmd = if by_uid { "UID SEARCH" } else { "SEARCH" };
+        let mut args = args;
+        // RETURN (...): ESEARCH.
+        let mut esearch: Option<Vec<String>> = None;
+        if args.first().and_then(Token::keyword).as_deref() == Some("RETURN") {
+            let Some(Token::List(opts)) = args.get(1) else {
+                return Ok(format!("{tag} BAD RETURN needs a list"));
+            };
+            // Options, `PARTIAL` with its range kept as "PARTIAL a:b".
+            let mut parsed: Vec<String> = Vec::new();
+            let mut it = opts.iter();
+            while let Some(o) = it.next() {
+                match o.keyword().as_deref() {
+                    Some(k @ ("MIN" | "MAX" | "COUNT" | "ALL")) => parsed.push(k.to_string()),
+                    Some("PARTIAL") => match it.next().and_then(Token::keyword) {
+                        Some(range) if partial_range(&range).is_some() => {
+                            parsed.push(format!("PARTIAL {range}"))
+                        }
+                        _ => return Ok(format!("{tag} BAD PARTIAL needs a range")),
+                    },
+                    _ => return Ok(format!("{tag} BAD unsupported RETURN option")),
+                }
+            }
+            let opts = parsed;
+            esearch = Some(if opts.is_empty() {
+                vec!["ALL".into()]
+            } else {
+                opts
+            });
+            args = &args[2..];
+        }
+        if args.first().and_then(Token::keyword).as_deref() == Some("CHARSET") {
+            let charset = args
+                .get(1)
+                .and_then(Token::as_astring)
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            if charset != "UTF-8" && charset != "US-ASCII" {
+                return Ok(format!(
+                    "{tag} NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"
+                ));
+            }
+            args = args.get(2..).unwrap_or(&[]);
+        }
+        let key = match keys_of(args) {
+            Ok(k) => k,
+            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        };
+        let Some(sel) = &self.selected else {
+            return Ok(format!("{tag} BAD no mailbox selected"));
+        };
+        let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
+        let (found, uids) = blocking(move || {
+            let found = eval(&imap, &scope, &uids, &key)?;
+            Ok((found, uids))
+        })
+        .await?;
+        let numbers: Vec<u32> = if by_uid {
+            found
+        } else {
+            found
+                .iter()
+                .filter_map(|u| uids.binary_search(u).ok())
+                .map(|p| u32::try_from(p + 1).unwrap_or(u32::MAX))
+                .collect()
+        };
+        match esearch {
+            None => {
+                let mut line = String::from("* SEARCH");
+                for n in &numbers {
+                    line.push(' ');
+                    line.push_str(&n.to_string());
+                }
+                self.line(&line);
+            }
+            Some(opts) => {
+                let mut line = format!("* ESEARCH (TAG {})", quote(tag));
+                if by_uid {
+                    line.push_str(" UID");
+                }
+                for o in &opts {
+                    match o.as_str() {
+                        "MIN" => {
+                            if let Some(n) = numbers.first() {
+                                line.push_str(&format!(" MIN {n}"))
+                            }
+                        }
+                        "MAX" => {
+                            if let Some(n) = numbers.last() {
+                                line.push_str(&format!(" MAX {n}"))
+                            }
+                        }
+                        "COUNT" => line.push_str(&format!(" COUNT {}", numbers.len())),
+                        p if p.starts_with("PARTIAL ") => {
+                            let range = &p["PARTIAL ".len()..];
+                            let picked = partial_range(range)
+                                .map(|r| pick(&numbers, r))
+                                .unwrap_or_default();
+                            let set = if picked.is_empty() {
+                                "NIL".to_string()
+                            } else {
+                                compact(&picked)
+                            };
+                            line.push_str(&format!(" PARTIAL ({range} {set})"));
+                        }
+                        _ => {
+                            if !numbers.is_empty() {
+                                line.push_str(&format!(" ALL {}", compact(&numbers)))
+                            }
+                        }
+                    }
+                }
+                self.line(&line);
+            }
+        }
+        Ok(format!("{tag} OK {cmd} completed"))
+    }
+}
