@@ -25,6 +25,7 @@ pub mod plan;
 pub mod retention;
 pub mod search;
 pub mod stats;
+pub mod suggest;
 pub mod text;
 pub mod thread;
 pub mod visible;
