@@ -300,7 +300,11 @@ fn print_conversations(
         } else {
             format!("{} – {}", day(c.first_date), day(c.last_date))
         };
-        let mut people: Vec<String> = c.participants.iter().map(|p| name_of(p)).collect();
+        let mut people: Vec<String> = c
+            .participants
+            .iter()
+            .map(|p| query::conversations::name_of(p).to_string())
+            .collect();
         let more = c.participants_total.saturating_sub(people.len());
         if more > 0 {
             people.push(format!("+{more} more"));
@@ -402,14 +406,6 @@ fn message_ref(m: &gleaner::index::doc::StoredMessage) -> &str {
         &m.key
     } else {
         &m.message_id
-    }
-}
-
-/// `Jane Doe` of `Jane Doe <jane@example.org>`; the address when no name.
-fn name_of(author: &str) -> String {
-    match author.split_once(" <") {
-        Some((name, _)) if !name.trim().is_empty() => name.trim().trim_matches('"').to_string(),
-        _ => author.trim_matches(['<', '>']).to_string(),
     }
 }
 

@@ -73,18 +73,50 @@ pub struct Conversations {
 
 /// Runs `req`, grouping its matches by conversation.
 pub fn conversations(index: &MailIndex, req: &Request) -> Result<Conversations, QueryError> {
-    let started = Instant::now();
     let limits = limits::current();
     limits::check_page(req.offset, req.limit, &limits)?;
     let budget = std::sync::Arc::new(Budget::new(limits));
-    let searcher = index.reader.searcher();
     let query = budget.wrap(req.plan_within(index, &budget)?);
-    let groups = searcher.search(&query, &Grouper { sort: req.sort })?;
+    page_of(index, &query, &budget, req)
+}
+
+/// The `limit` conversations with the newest messages among the lists in
+/// `allowed` (`None`: all), newest first: what the home page leads with.
+pub fn recent(
+    index: &MailIndex,
+    allowed: Option<&[String]>,
+    limit: usize,
+) -> Result<Conversations, QueryError> {
+    let budget = std::sync::Arc::new(Budget::new(limits::current()));
+    let all = visible::restrict(&index.fields, Box::new(tantivy::query::AllQuery), allowed);
+    let query = budget.wrap(all);
+    let req = Request {
+        query: String::new(),
+        limit,
+        offset: 0,
+        sort: Sort::Date,
+        now: 0,
+        allowed_lists: allowed.map(<[String]>::to_vec),
+        marks: None,
+    };
+    page_of(index, &query, &budget, &req)
+}
+
+/// The page `req` asks for of `query`'s matches grouped by conversation.
+fn page_of(
+    index: &MailIndex,
+    query: &limits::Deadline,
+    budget: &Budget,
+    req: &Request,
+) -> Result<Conversations, QueryError> {
+    let started = Instant::now();
+    let searcher = index.reader.searcher();
+    let groups = searcher.search(query, &Grouper { sort: req.sort })?;
     query.check()?;
     let total_messages = groups.iter().map(|(_, g)| g.count as usize).sum();
     let total = groups.len();
     let page = best_first(groups, req.offset, req.limit.max(1));
-    let mut snippets = Snippets::new(index, &searcher, &query);
+    let mut snippets = Snippets::new(index, &searcher, query);
     let mut loader = Loader::new(&searcher, &index.fields);
     let allowed = req.allowed_lists.as_deref();
     let mut out = Vec::with_capacity(page.len());
@@ -404,9 +436,15 @@ fn about(
 /// Who `Name <addr>` is, for telling people apart: the name folded to
 /// lowercase, or the address when there is no name.
 fn person(author: &str) -> String {
+    name_of(author).to_lowercase()
+}
+
+/// `Jane Doe` of `Jane Doe <jane@example.org>`; the address when there is
+/// no name.
+pub fn name_of(author: &str) -> &str {
     match author.split_once(" <") {
-        Some((name, _)) if !name.trim().is_empty() => name.trim().trim_matches('"').to_lowercase(),
-        _ => author.to_lowercase(),
+        Some((name, _)) if !name.trim().is_empty() => name.trim().trim_matches('"'),
+        _ => author.trim_matches(['<', '>']),
     }
 }
 

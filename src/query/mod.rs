@@ -21,6 +21,7 @@ pub mod limits;
 pub mod lists;
 pub mod lucene;
 pub mod marks;
+pub mod overview;
 pub mod plan;
 pub mod retention;
 pub mod search;

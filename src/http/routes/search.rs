@@ -51,8 +51,9 @@ struct FacetsJson {
     from: Vec<FacetCount>,
 }
 
+/// A conversation as the API gives it.
 #[derive(Serialize)]
-struct ConversationJson {
+pub struct ConversationJson {
     thread_id: String,
     subject: String,
     matching: usize,
@@ -64,7 +65,8 @@ struct ConversationJson {
     hit: HitJson,
 }
 
-fn conversation_json(c: Conversation) -> ConversationJson {
+/// `c` as the API gives it.
+pub fn conversation_json(c: Conversation) -> ConversationJson {
     ConversationJson {
         thread_id: c.thread_id,
         subject: c.subject,
