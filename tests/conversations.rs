@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use gleaner::access::{Role, Users};
 use gleaner::index::MailIndex;
-use gleaner::query::{self, Request, Sort};
+use gleaner::query::{self, Request};
 use serde_json::{json, Value};
 
 use crate::common::{self, get, TestServer};
@@ -38,13 +38,8 @@ fn erofs_data() -> Option<&'static Path> {
 
 fn req(q: &str, limit: usize) -> Request {
     Request {
-        query: q.into(),
         limit,
-        offset: 0,
-        sort: Sort::Relevance,
-        now: 0,
-        allowed_lists: None,
-        marks: None,
+        ..Request::new(q)
     }
 }
 

@@ -91,13 +91,9 @@ pub fn recent(
     let all = visible::restrict(&index.fields, Box::new(tantivy::query::AllQuery), allowed);
     let query = budget.wrap(all);
     let req = Request {
-        query: String::new(),
         limit,
-        offset: 0,
         sort: Sort::Date,
-        now: 0,
-        allowed_lists: allowed.map(<[String]>::to_vec),
-        marks: None,
+        ..Request::new("").within(allowed)
     };
     page_of(index, &query, &budget, &req)
 }

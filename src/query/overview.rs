@@ -16,7 +16,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 
 use super::conversations::Conversation;
-use super::{visible, QueryError, Request, Sort};
+use super::{visible, QueryError, Request};
 use crate::index::doc::Loader;
 use crate::index::MailIndex;
 
@@ -154,16 +154,9 @@ pub fn authors(
     let query = if word.is_empty() {
         visible::restrict(&index.fields, Box::new(AllQuery), allowed)
     } else {
-        let req = Request {
-            query: format!("from:{word}*"),
-            limit: 1,
-            offset: 0,
-            sort: Sort::Relevance,
-            now: 0,
-            allowed_lists: allowed.map(<[String]>::to_vec),
-            marks: None,
-        };
-        req.plan(index)?
+        Request::new(format!("from:{word}*"))
+            .within(allowed)
+            .plan(index)?
     };
     let v = aggregate(
         index,
@@ -323,13 +316,8 @@ pub fn overview(
             break;
         }
         let req = Request {
-            query: query.clone(),
-            limit: 1,
-            offset: 0,
-            sort: Sort::Relevance,
             now,
-            allowed_lists: allowed.map(<[String]>::to_vec),
-            marks: None,
+            ..Request::new(query.clone()).within(allowed)
         };
         let Ok(planned) = req.plan(index) else {
             continue;
