@@ -8,19 +8,23 @@
 //!
 //! The grouping reads no stored document: one collector pass takes each
 //! match's thread ordinal from the `thread` fast column, per segment, keeping
-//! a count and the best match per ordinal; ordinals become thread ids once per
-//! segment, in dictionary order. Stored fields are read only for the page's
-//! rows, and each row's thread is looked up (bounded) for its size,
-//! participants and dates. It knows nothing of HTTP or the CLI.
+//! a count and the best match per ordinal (a map, then a table by ordinal
+//! once many threads match); ordinals become 64-bit hashes of the thread ids
+//! through a per-segment table built once and kept (segments never change),
+//! so merging segments allocates nothing. Stored fields are read only for the
+//! page's rows; their conversations are looked up in one search (fast
+//! columns: size, dates, authors), and a participant's name is read from a
+//! document only when neither the page nor a cache of names by (address,
+//! list) knows it. It knows nothing of HTTP or the CLI.
 
 use std::cmp::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::TermQuery;
-use tantivy::schema::IndexRecordOption;
+use tantivy::query::TermSetQuery;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 
 use super::limits::{self, Budget};
@@ -53,8 +57,9 @@ pub struct Conversation {
     pub first_date: i64,
     /// Date of its newest readable message.
     pub last_date: i64,
-    /// Its title: the oldest readable message's subject without list tags
-    /// and reply prefixes.
+    /// Its title: the best message's subject without list tags and reply
+    /// prefixes (read with the row anyway; the thread's first subject would
+    /// cost a document read per row).
     pub subject: String,
 }
 
@@ -115,7 +120,7 @@ fn page_of(
     let mut snippets = Snippets::new(index, &searcher, query);
     let mut loader = Loader::new(&searcher, &index.fields);
     let allowed = req.allowed_lists.as_deref();
-    let mut out = Vec::with_capacity(page.len());
+    let mut rows = Vec::with_capacity(page.len());
     for (thread, group) in page {
         budget.check_time()?;
         let addr = DocAddress::new(group.best.seg, group.best.doc);
@@ -130,12 +135,33 @@ fn page_of(
             score,
             snippet,
         };
-        let about = match thread {
-            Some(id) => about(index, &searcher, &mut loader, &id, allowed)?,
-            None => None,
-        };
-        out.push(conversation(best, group.count as usize, about));
+        rows.push((thread.is_some(), best, group.count as usize));
     }
+    // Every row's conversation in one lookup.
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter(|(threaded, best, _)| *threaded && !best.message.thread_id.is_empty())
+        .map(|(_, best, _)| best.message.thread_id.as_str())
+        .collect();
+    // Authors already loaded need no second read for their names.
+    let mut known: FxHashMap<u64, String> = FxHashMap::default();
+    for (_, best, _) in &rows {
+        if let Some(a) = best.message.from.first() {
+            known.insert(address_hash(a), a.clone());
+        }
+    }
+    let mut abouts = about_all(index, &searcher, &mut loader, &ids, allowed, &mut known)?;
+    let out = rows
+        .into_iter()
+        .map(|(threaded, best, matching)| {
+            let about = if threaded {
+                abouts.remove(&thread_hash(best.message.thread_id.as_bytes()))
+            } else {
+                None
+            };
+            conversation(best, matching, about)
+        })
+        .collect();
     Ok(Conversations {
         total_messages,
         total,
@@ -154,7 +180,6 @@ fn conversation(best: Hit, matching: usize, about: Option<About>) -> Conversatio
         participants_total: m.from.len().min(1),
         first_date: m.date,
         last_date: m.date,
-        subject: m.subject.clone(),
     });
     Conversation {
         thread_id: m.thread_id.clone(),
@@ -164,7 +189,7 @@ fn conversation(best: Hit, matching: usize, about: Option<About>) -> Conversatio
         participants_total: about.participants_total,
         first_date: about.first_date,
         last_date: about.last_date,
-        subject: crate::extract::bare_subject(&about.subject),
+        subject: crate::extract::bare_subject(&m.subject),
         best,
     }
 }
@@ -196,6 +221,16 @@ struct Group {
 }
 
 impl Group {
+    /// No match yet (a slot of the dense table).
+    const EMPTY: Group = Group {
+        count: 0,
+        best: Best {
+            rank: f64::NEG_INFINITY,
+            seg: u32::MAX,
+            doc: u32::MAX,
+        },
+    };
+
     fn absorb(&mut self, other: Group) {
         self.count += other.count;
         if other.best.cmp_rank(&self.best) == Ordering::Less {
@@ -204,8 +239,24 @@ impl Group {
     }
 }
 
-/// Conversations by thread id (`None`: a message without one).
-type Groups = Vec<(Option<String>, Group)>;
+/// Conversations by a 64-bit hash of their thread id (`None`: a message
+/// without one). Hashes keep the merge of segments free of allocations; the
+/// page's rows take their ids from their best message. Two of a million
+/// conversations share a hash with odds of about 1 in 30 million.
+type Groups = Vec<(Option<u64>, Group)>;
+
+fn thread_hash(id: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    h.write(id);
+    // FxHash alone mixes short inputs weakly: finish with a 64-bit mixer.
+    let mut x = h.finish() ^ (id.len() as u64).rotate_left(32);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
 
 /// Groups matches by the `thread` fast column.
 struct Grouper {
@@ -216,9 +267,39 @@ struct GroupSegment {
     seg: SegmentOrdinal,
     sort: Sort,
     threads: Option<StrColumn>,
+    /// The hash of each thread ordinal's id.
+    hashes: Arc<Vec<u64>>,
+    /// The thread column's ordinals (read per match).
+    ords: Option<Column<u64>>,
     dates: Column<i64>,
+    /// Groups by ordinal while few of the segment's threads have matches...
     by_ord: FxHashMap<u64, Group>,
+    /// ...then a table indexed by ordinal (empty until then).
+    dense: Vec<Group>,
     loose: Vec<Group>,
+}
+
+impl GroupSegment {
+    fn add(&mut self, ord: u64, group: Group) {
+        if let Some(g) = self.dense.get_mut(ord as usize) {
+            g.absorb(group);
+            return;
+        }
+        self.by_ord
+            .entry(ord)
+            .and_modify(|g| g.absorb(group))
+            .or_insert(group);
+        // Past one thread in eight, a table is smaller and faster than a map.
+        let terms = self.threads.as_ref().map_or(0, |t| t.num_terms());
+        if self.by_ord.len() * 8 > terms && self.dense.is_empty() && terms > 0 {
+            self.dense = vec![Group::EMPTY; terms];
+            for (o, g) in self.by_ord.drain() {
+                if let Some(slot) = self.dense.get_mut(o as usize) {
+                    *slot = g;
+                }
+            }
+        }
+    }
 }
 
 impl Collector for Grouper {
@@ -231,12 +312,20 @@ impl Collector for Grouper {
         segment: &SegmentReader,
     ) -> tantivy::Result<GroupSegment> {
         let ff = segment.fast_fields();
+        let threads = ff.str("thread")?;
+        let hashes = match &threads {
+            Some(t) => term_hashes(segment, "thread", t)?,
+            None => Arc::default(),
+        };
         Ok(GroupSegment {
             seg,
             sort: self.sort,
-            threads: ff.str("thread")?,
+            hashes,
+            ords: threads.as_ref().map(|t| t.ords().clone()),
+            threads,
             dates: ff.i64("date")?,
             by_ord: FxHashMap::default(),
+            dense: Vec::new(),
             loose: Vec::new(),
         })
     }
@@ -246,7 +335,7 @@ impl Collector for Grouper {
     }
 
     fn merge_fruits(&self, fruits: Vec<Result<Groups, String>>) -> tantivy::Result<Groups> {
-        let mut merged: FxHashMap<String, Group> = FxHashMap::default();
+        let mut merged: FxHashMap<u64, Group> = FxHashMap::default();
         let mut out = Vec::new();
         for fruit in fruits {
             for (thread, group) in fruit.map_err(tantivy::TantivyError::InternalError)? {
@@ -285,47 +374,70 @@ impl SegmentCollector for GroupSegment {
                 doc,
             },
         };
-        match self.threads.as_ref().and_then(|c| c.term_ords(doc).next()) {
-            Some(ord) => {
-                self.by_ord
-                    .entry(ord)
-                    .and_modify(|g| g.absorb(group))
-                    .or_insert(group);
-            }
+        match self.ords.as_ref().and_then(|c| c.first(doc)) {
+            Some(ord) => self.add(ord, group),
             None => self.loose.push(group),
         }
     }
 
     fn harvest(self) -> Self::Fruit {
         let mut out: Groups = self.loose.into_iter().map(|g| (None, g)).collect();
-        let Some(column) = self.threads else {
-            return Ok(out);
+        let groups: Vec<(u64, Group)> = if self.dense.is_empty() {
+            self.by_ord.into_iter().collect()
+        } else {
+            (0u64..)
+                .zip(self.dense)
+                .filter(|(_, g)| g.count > 0)
+                .collect()
         };
-        // Ordinals to thread ids in dictionary order: each compressed block
-        // of the dictionary is read once.
-        let mut groups: Vec<(u64, Group)> = self.by_ord.into_iter().collect();
-        groups.sort_unstable_by_key(|(ord, _)| *ord);
-        let ords: Vec<u64> = groups.iter().map(|(ord, _)| *ord).collect();
-        let mut ids = Vec::with_capacity(ords.len());
-        column
-            .dictionary()
-            .sorted_ords_to_term_cb(&ords, |bytes| {
-                ids.push(String::from_utf8_lossy(bytes).into_owned());
-            })
-            .map_err(|e| e.to_string())?;
-        out.extend(
-            ids.into_iter()
-                .map(Some)
-                .zip(groups.into_iter().map(|(_, g)| g)),
-        );
+        for (ord, g) in groups {
+            let hash = self
+                .hashes
+                .get(ord as usize)
+                .ok_or_else(|| format!("thread ordinal {ord} past the dictionary"))?;
+            out.push((Some(*hash), g));
+        }
         Ok(out)
     }
 }
 
+/// Segments whose thread hashes are kept, at most (a searcher has a few
+/// dozen; older ones are merged away).
+const MAX_CACHED_SEGMENTS: usize = 768;
+
+/// The hash of every value of `segment`'s fast text column `field`
+/// (`thread`, `from_addr`, `list`), by ordinal: read once per segment
+/// (segments never change) and kept, so grouping never looks a value up in a
+/// dictionary per query.
+fn term_hashes(
+    segment: &SegmentReader,
+    field: &'static str,
+    column: &StrColumn,
+) -> tantivy::Result<Arc<Vec<u64>>> {
+    type Cache = Mutex<FxHashMap<(tantivy::index::SegmentId, &'static str), Arc<Vec<u64>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    let key = (segment.segment_id(), field);
+    if let Some(h) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(h.clone());
+    }
+    let mut hashes = Vec::with_capacity(column.num_terms());
+    let mut stream = column.dictionary().stream()?;
+    while stream.advance() {
+        hashes.push(thread_hash(stream.key()));
+    }
+    let hashes = Arc::new(hashes);
+    let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cached.len() >= MAX_CACHED_SEGMENTS {
+        cached.clear();
+    }
+    cached.insert(key, hashes.clone());
+    Ok(hashes)
+}
+
 /// The `limit` conversations after `offset` in rank order.
 fn best_first(mut groups: Groups, offset: usize, limit: usize) -> Groups {
-    let cmp =
-        |a: &(Option<String>, Group), b: &(Option<String>, Group)| a.1.best.cmp_rank(&b.1.best);
+    let cmp = |a: &(Option<u64>, Group), b: &(Option<u64>, Group)| a.1.best.cmp_rank(&b.1.best);
     let wanted = offset.saturating_add(limit);
     if wanted < groups.len() {
         groups.select_nth_unstable_by(wanted, cmp);
@@ -342,33 +454,57 @@ struct About {
     participants_total: usize,
     first_date: i64,
     last_date: i64,
-    subject: String,
 }
 
 /// One message of a thread, from the fast columns only.
 struct Member {
+    /// Hashes (see [`thread_hash`]) of its thread id, author address and first list.
+    thread: u64,
+    author: Option<u64>,
+    list: Option<u64>,
     date: i64,
     addr: DocAddress,
-    author: Option<String>,
 }
 
-/// Looks thread `id` up among the messages `allowed` lets the caller read:
-/// its size and dates from the fast columns, and stored fields for its
-/// oldest message and each named participant's first message only.
-fn about(
+/// What each of the conversations `ids` holds among the messages `allowed`
+/// lets the caller read, in one search for all of them, keyed by the hash of
+/// the thread id: sizes, dates and authors from the fast columns; a stored
+/// document only for a named participant whose name is not known yet.
+fn about_all(
     index: &MailIndex,
     searcher: &Searcher,
     loader: &mut Loader<'_>,
-    id: &str,
+    ids: &[&str],
+    allowed: Option<&[String]>,
+    known: &mut FxHashMap<u64, String>,
+) -> Result<FxHashMap<u64, About>, QueryError> {
+    let mut out = FxHashMap::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let terms = ids
+        .iter()
+        .map(|id| Term::from_field_text(index.fields.thread, id));
+    let query = visible::restrict(&index.fields, Box::new(TermSetQuery::new(terms)), allowed);
+    let mut by_thread: FxHashMap<u64, Vec<Member>> = FxHashMap::default();
+    for m in searcher.search(query.as_ref(), &Members)? {
+        by_thread.entry(m.thread).or_default().push(m);
+    }
+    for (thread, members) in by_thread {
+        if let Some(about) = about(loader, members, known, allowed)? {
+            out.insert(thread, about);
+        }
+    }
+    Ok(out)
+}
+
+/// What one conversation's readable `members` say about it.
+fn about(
+    loader: &mut Loader<'_>,
+    mut members: Vec<Member>,
+    known: &mut FxHashMap<u64, String>,
     allowed: Option<&[String]>,
 ) -> Result<Option<About>, QueryError> {
-    let term = Term::from_field_text(index.fields.thread, id);
-    let query = visible::restrict(
-        &index.fields,
-        Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-        allowed,
-    );
-    let mut members = searcher.search(query.as_ref(), &Members)?;
     if members.is_empty() {
         return Ok(None);
     }
@@ -377,17 +513,17 @@ fn about(
     let first_date = dated.clone().map(|m| m.date).min().unwrap_or(0);
     let last_date = dated.map(|m| m.date).max().unwrap_or(0);
     // Authors: (messages written, first message), in order of appearance.
-    let mut authors: Vec<(&str, usize, DocAddress)> = Vec::new();
-    let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut authors: Vec<(u64, usize, &Member)> = Vec::new();
+    let mut seen: FxHashMap<u64, usize> = FxHashMap::default();
     for m in &members {
-        let Some(a) = m.author.as_deref() else {
+        let Some(a) = m.author else {
             continue;
         };
-        match seen.get(a) {
+        match seen.get(&a) {
             Some(&i) => authors[i].1 += 1,
             None => {
                 seen.insert(a, authors.len());
-                authors.push((a, 1, m.addr));
+                authors.push((a, 1, m));
             }
         }
     }
@@ -396,19 +532,27 @@ fn about(
     if authors.len() > 1 {
         authors[1..].sort_by_key(|a| std::cmp::Reverse(a.1));
     }
-    let oldest = loader.load(members[0].addr)?;
     // One person writing from two addresses is named once (and counted once).
     let mut participants: Vec<String> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut same_person = 0;
-    for (_, _, addr) in authors.iter().take(MAX_PARTICIPANTS * 2) {
+    for (bare, _, m) in authors.iter().take(MAX_PARTICIPANTS * 2) {
         if participants.len() == MAX_PARTICIPANTS {
             break;
         }
-        let author = if *addr == members[0].addr {
-            oldest.from.first().cloned()
-        } else {
-            loader.load(*addr)?.from.into_iter().next()
+        let author = match known.get(bare) {
+            Some(a) => Some(a.clone()),
+            None => match cached_name(*bare, m.list, allowed) {
+                Some(a) => Some(a),
+                None => {
+                    let a = loader.load(m.addr)?.from.into_iter().next();
+                    if let Some(a) = &a {
+                        known.insert(address_hash(a), a.clone());
+                        remember_name(*bare, m.list, a);
+                    }
+                    a
+                }
+            },
         };
         let Some(author) = author else { continue };
         let name = person(&author);
@@ -425,8 +569,64 @@ fn about(
         participants_total: participants_total - same_person,
         first_date,
         last_date,
-        subject: oldest.subject,
     }))
+}
+
+/// Names people sign with, by (address, list), learnt from the messages
+/// conversations load: most participants are named without reading a
+/// document. Keyed by list, and used only for a list the caller may read,
+/// so no name is learnt from a list they cannot.
+type NameCache = Mutex<FxHashMap<(u64, u64), String>>;
+
+/// Names kept at most (cleared when full).
+const MAX_CACHED_NAMES: usize = 100_000;
+
+fn names() -> &'static NameCache {
+    static NAMES: OnceLock<NameCache> = OnceLock::new();
+    NAMES.get_or_init(NameCache::default)
+}
+
+fn cached_name(addr: u64, list: Option<u64>, allowed: Option<&[String]>) -> Option<String> {
+    let list = list?;
+    let readable = match allowed {
+        None => true,
+        Some(a) => a
+            .iter()
+            .any(|l| thread_hash(l.to_lowercase().as_bytes()) == list),
+    };
+    if !readable {
+        return None;
+    }
+    names()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(addr, list))
+        .cloned()
+}
+
+fn remember_name(addr: u64, list: Option<u64>, author: &str) {
+    let Some(list) = list else { return };
+    let mut cache = names().lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= MAX_CACHED_NAMES {
+        cache.clear();
+    }
+    cache.insert((addr, list), author.to_string());
+}
+
+/// [`thread_hash`] of the bare address of `Name <addr>`, as the `from_addr`
+/// column holds it.
+fn address_hash(author: &str) -> u64 {
+    thread_hash(address_of(author).as_bytes())
+}
+
+/// The bare address of `Name <addr>`, lowercased (as the `from_addr` column
+/// holds it).
+fn address_of(author: &str) -> String {
+    let inner = author
+        .rsplit_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or(author, |(a, _)| a);
+    inner.trim().to_lowercase()
 }
 
 /// Who `Name <addr>` is, for telling people apart: the name folded to
@@ -447,11 +647,15 @@ pub fn name_of(author: &str) -> &str {
 /// Every document of a query with its date and author address.
 struct Members;
 
+/// A fast text column's ordinals and the hash of each ordinal's value.
+type Hashed = Option<(Column<u64>, Arc<Vec<u64>>)>;
+
 struct MembersSegment {
     seg: SegmentOrdinal,
     dates: Column<i64>,
-    authors: Option<StrColumn>,
-    found: Vec<(DocId, i64, Option<u64>)>,
+    /// (ordinals, hashes by ordinal) of `from_addr`, `thread` and `list`.
+    columns: [Hashed; 3],
+    found: Vec<Member>,
 }
 
 impl Collector for Members {
@@ -464,10 +668,16 @@ impl Collector for Members {
         segment: &SegmentReader,
     ) -> tantivy::Result<MembersSegment> {
         let ff = segment.fast_fields();
+        let column = |field: &'static str| -> tantivy::Result<Hashed> {
+            match ff.str(field)? {
+                Some(c) => Ok(Some((c.ords().clone(), term_hashes(segment, field, &c)?))),
+                None => Ok(None),
+            }
+        };
         Ok(MembersSegment {
             seg,
             dates: ff.i64("date")?,
-            authors: ff.str("from_addr")?,
+            columns: [column("from_addr")?, column("thread")?, column("list")?],
             found: Vec::new(),
         })
     }
@@ -485,31 +695,22 @@ impl SegmentCollector for MembersSegment {
     type Fruit = Vec<Member>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let author = self.authors.as_ref().and_then(|c| c.term_ords(doc).next());
-        self.found
-            .push((doc, self.dates.first(doc).unwrap_or(0), author));
+        let hash = |c: &Hashed| {
+            let (ords, hashes) = c.as_ref()?;
+            hashes.get(ords.first(doc)? as usize).copied()
+        };
+        let [author, thread, list] = &self.columns;
+        let Some(thread) = hash(thread) else { return };
+        self.found.push(Member {
+            thread,
+            author: hash(author),
+            list: hash(list),
+            date: self.dates.first(doc).unwrap_or(0),
+            addr: DocAddress::new(self.seg, doc),
+        });
     }
 
     fn harvest(self) -> Vec<Member> {
-        let mut buf = String::new();
-        let mut names: FxHashMap<u64, Option<String>> = FxHashMap::default();
-        let authors = self.authors;
         self.found
-            .into_iter()
-            .map(|(doc, date, ord)| Member {
-                date,
-                addr: DocAddress::new(self.seg, doc),
-                author: ord.and_then(|ord| {
-                    let col = authors.as_ref()?;
-                    names
-                        .entry(ord)
-                        .or_insert_with(|| {
-                            buf.clear();
-                            matches!(col.ord_to_str(ord, &mut buf), Ok(true)).then(|| buf.clone())
-                        })
-                        .clone()
-                }),
-            })
-            .collect()
     }
 }
