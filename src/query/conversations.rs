@@ -269,8 +269,10 @@ struct GroupSegment {
     threads: Option<StrColumn>,
     /// The hash of each thread ordinal's id.
     hashes: Arc<Vec<u64>>,
-    /// The thread column's ordinals (read per match).
+    /// The thread column's ordinals (read per match)...
     ords: Option<Column<u64>>,
+    /// ...directly when every document has one (the common case).
+    full: Option<Arc<dyn tantivy::columnar::ColumnValues<u64>>>,
     dates: Column<i64>,
     /// Groups by ordinal while few of the segment's threads have matches...
     by_ord: FxHashMap<u64, Group>,
@@ -322,6 +324,10 @@ impl Collector for Grouper {
             sort: self.sort,
             hashes,
             ords: threads.as_ref().map(|t| t.ords().clone()),
+            full: threads
+                .as_ref()
+                .filter(|t| matches!(t.ords().index, tantivy::columnar::ColumnIndex::Full))
+                .map(|t| t.ords().values.clone()),
             threads,
             dates: ff.i64("date")?,
             by_ord: FxHashMap::default(),
@@ -374,7 +380,11 @@ impl SegmentCollector for GroupSegment {
                 doc,
             },
         };
-        match self.ords.as_ref().and_then(|c| c.first(doc)) {
+        let ord = match &self.full {
+            Some(values) => Some(values.get_val(doc)),
+            None => self.ords.as_ref().and_then(|c| c.first(doc)),
+        };
+        match ord {
             Some(ord) => self.add(ord, group),
             None => self.loose.push(group),
         }
