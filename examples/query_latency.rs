@@ -5,6 +5,10 @@
 //! cargo run --release --example query_latency -- DATA_DIR bench/queries.tsv [RUNS]
 //!
 //! With `FACETS=1` each run also computes the facets and timeline, as `/api/search` does.
+//! With `GROUP=thread` each query also runs grouped by conversation
+//! (`/api/search?group=thread`, `gleaner search --threads`), the two
+//! interleaved run by run so load on the machine hits both alike; the
+//! report gives both percentiles and their ratio.
 
 use std::time::Instant;
 
@@ -31,10 +35,21 @@ fn main() -> anyhow::Result<()> {
     let with_facets = std::env::var("FACETS").is_ok_and(|v| v == "1");
     // As in `serve`, which this models.
     gleaner::index::column_terms::keep();
+    let grouped = std::env::var("GROUP").is_ok_and(|v| v == "thread");
     let mut all = Vec::new();
+    let mut all_grouped = Vec::new();
     println!(
-        "{:<28} {:>8} {:>9} {:>9} {:>9}",
-        "query", "hits", "p50 ms", "p95 ms", "p99 ms"
+        "{:<28} {:>8} {:>9} {:>9} {:>9}{}",
+        "query",
+        "hits",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        if grouped {
+            "   convs  conv p50  conv p95  conv p99  p50 ratio"
+        } else {
+            ""
+        }
     );
     for line in tsv
         .lines()
@@ -57,7 +72,8 @@ fn main() -> anyhow::Result<()> {
             marks: None,
         };
         let mut times = Vec::with_capacity(runs);
-        let mut total = 0;
+        let mut group_times = Vec::with_capacity(runs);
+        let (mut total, mut conversations) = (0, 0);
         for _ in 0..runs {
             let t = Instant::now();
             let res = if with_facets {
@@ -67,10 +83,32 @@ fn main() -> anyhow::Result<()> {
             };
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             total = res.total;
+            if grouped {
+                let t = Instant::now();
+                let res = query::conversations::conversations(&index, &req)?;
+                if with_facets {
+                    gleaner::query::facets::facets(&index, &req)?;
+                }
+                group_times.push(t.elapsed().as_secs_f64() * 1000.0);
+                conversations = res.total;
+            }
         }
         times.sort_by(f64::total_cmp);
+        group_times.sort_by(f64::total_cmp);
+        let extra = if grouped {
+            format!(
+                " {:>7} {:>9.3} {:>9.3} {:>9.3} {:>9.2}x",
+                conversations,
+                pct(&group_times, 0.5),
+                pct(&group_times, 0.95),
+                pct(&group_times, 0.99),
+                pct(&group_times, 0.5) / pct(&times, 0.5).max(1e-9)
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{:<28} {:>8} {:>9.3} {:>9.3} {:>9.3}",
+            "{:<28} {:>8} {:>9.3} {:>9.3} {:>9.3}{extra}",
             name,
             total,
             pct(&times, 0.5),
@@ -78,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             pct(&times, 0.99)
         );
         all.extend(times);
+        all_grouped.extend(group_times);
     }
     all.sort_by(f64::total_cmp);
     println!(
@@ -88,5 +127,16 @@ fn main() -> anyhow::Result<()> {
         pct(&all, 0.95),
         pct(&all, 0.99)
     );
+    if grouped {
+        all_grouped.sort_by(f64::total_cmp);
+        println!(
+            "ALL {} grouped: p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms; p50 ratio {:.2}x",
+            all_grouped.len(),
+            pct(&all_grouped, 0.5),
+            pct(&all_grouped, 0.95),
+            pct(&all_grouped, 0.99),
+            pct(&all_grouped, 0.5) / pct(&all, 0.5).max(1e-9)
+        );
+    }
     Ok(())
 }

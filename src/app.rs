@@ -77,6 +77,9 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
     check_listen(config.http.listen, config.http.auth)?;
     crate::query::limits::set(config.limits.clone());
     let index = MailIndex::open(&config.data.join("index"), true)?;
+    if let Ok(mut w) = watermark.write() {
+        *w = crate::index::live::start_watermark(&index);
+    }
     let users = if config.http.auth {
         Some(Users::open(&config.data)?)
     } else {

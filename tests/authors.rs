@@ -11,7 +11,7 @@ use base64::Engine;
 use gleaner::index::MailIndex;
 use gleaner::query::{self, facets::facets, Request, Sort};
 
-use crate::common::{header_fields, index_paths, shared_corpora, tempdir};
+use crate::common::{header_fields, index_paths, shared_list, tempdir};
 
 fn request(q: &str) -> Request {
     Request {
@@ -237,19 +237,6 @@ fn count_authors(mbox: &[u8], list_address: &str) -> (BTreeMap<String, u64>, u64
         }
     }
     (counts, messages, rewritten)
-}
-
-fn shared_list(name: &str) -> Option<std::path::PathBuf> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let path = shared_corpora().map(|c| c.join("lists").join(name));
-    match path {
-        Some(p) if p.is_file() => Some(p),
-        _ if ci => panic!("CI: the shared list archive {name} is missing"),
-        _ => {
-            eprintln!("NOTICE: shared list archive {name} is absent; test skipped");
-            None
-        }
-    }
 }
 
 fn check_list(path: &Path, list_address: &str) {

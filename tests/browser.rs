@@ -251,7 +251,15 @@ fn hostile_mail_is_shown_as_inert_text() {
     let server = TestServer::start(dir.path(), false);
     let base = format!("http://{}", server.addr);
 
-    let search = dump_dom(&bin, &format!("{base}/search?q=zebrafinch"));
+    // Conversations (the default): one row for the two, inert too.
+    let conversations = dump_dom(&bin, &format!("{base}/search?q=zebrafinch"));
+    assert!(
+        conversations.contains("class=\"hit conv"),
+        "{conversations}"
+    );
+    assert_inert(&conversations, "search (conversations)");
+    // One row per message: every hostile subject is on the page.
+    let search = dump_dom(&bin, &format!("{base}/search?q=zebrafinch&view=messages"));
     assert!(
         search.matches("class=\"hit").count() >= 2,
         "hostile hits missing:\n{search}"

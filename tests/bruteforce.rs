@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use gleaner::extract::{fold, Address, MailDoc};
 use gleaner::index::MailIndex;
-use gleaner::query::{self, Request, Sort};
+use gleaner::query::{self, Request};
 
 use crate::common::{extract_all, identity, index_paths, sample, shared_corpora, tempdir};
 
@@ -55,15 +55,7 @@ fn ident(d: &MailDoc) -> String {
 
 fn searched(index: &MailIndex, q: &str) -> BTreeSet<String> {
     // Every match, not a page (a page is bounded by the query limits).
-    let req = Request {
-        query: q.to_string(),
-        limit: 20,
-        offset: 0,
-        sort: Sort::Relevance,
-        now: 0,
-        allowed_lists: None,
-        marks: None,
-    };
+    let req = Request::new(q);
     let mut found = Vec::new();
     let total = query::for_each_match(index, &req, |m| {
         found.push(identity(&m.message_id, &m.key));

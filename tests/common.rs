@@ -43,6 +43,21 @@ pub fn shared_corpora() -> Option<PathBuf> {
     }
 }
 
+/// A real list archive of the shared corpora (`lists/<name>`), or a loud
+/// skip (a failure under `CI=true`).
+pub fn shared_list(name: &str) -> Option<PathBuf> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let path = shared_corpora().map(|c| c.join("lists").join(name));
+    match path {
+        Some(p) if p.is_file() => Some(p),
+        _ if ci => panic!("CI: the shared list archive {name} is missing"),
+        _ => {
+            eprintln!("NOTICE: shared list archive {name} is absent; test skipped");
+            None
+        }
+    }
+}
+
 /// Runs the gleaner binary with `--data data` and `args`.
 pub fn gleaner(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gleaner"))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use gleaner::index::doc::StoredMessage;
 use gleaner::index::MailIndex;
-use gleaner::query::{self, Request, Sort};
+use gleaner::query::{self, Request};
 
 use crate::common::{index_paths, shared_corpora, tempdir};
 
@@ -102,13 +102,8 @@ fn read_archive(dir: &Path) -> Vec<RawMessage> {
 
 fn request(q: &str, limit: usize) -> Request {
     Request {
-        query: q.into(),
         limit,
-        offset: 0,
-        sort: Sort::Relevance,
-        now: 0,
-        allowed_lists: None,
-        marks: None,
+        ..Request::new(q)
     }
 }
 

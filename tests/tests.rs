@@ -9,6 +9,7 @@ mod browser;
 mod bruteforce;
 mod cli;
 mod common;
+mod conversations;
 mod corpora;
 mod curation;
 mod curation_access;

@@ -31,9 +31,11 @@ fn login_search_facet_keyboard_thread_permalink_logout() {
     s.submit_login(&format!("{base}/login"), "alice", "correct horse");
     s.wait("document.querySelector('#user-name') && document.querySelector('#user-name').textContent.includes('alice')");
 
-    // Search from the box.
+    // Search from the box: conversations first, then one row per message.
     s.type_into("#q", "replication\u{E007}");
-    let hits = s.wait("document.querySelectorAll('#results .hit').length");
+    s.wait("document.querySelectorAll('#results .hit.conv').length");
+    s.click("#view-messages");
+    let hits = s.wait("document.querySelectorAll('#results .hit:not(.conv)').length");
     assert!(hits.as_u64().unwrap_or(0) >= 3, "{hits}");
     let total = s.wait("document.querySelector('#total').textContent");
     assert!(

@@ -2,6 +2,7 @@
 
 mod doc_cmd;
 mod index_cmd;
+mod layout;
 mod mcp_cmd;
 mod retention_cmd;
 mod review_cmd;
@@ -110,9 +111,18 @@ pub enum Command {
     /// lang: has:attachment larger:100k smaller:1M after:2019-03-01 before:2020
     /// date:2018..2019-06 older:6y newer:30d, and prefix*.
     Search {
-        /// One JSON object per hit, one per line.
+        /// One JSON object per hit, one per line (with --threads, one per
+        /// conversation).
         #[arg(long)]
         json: bool,
+        /// One result per conversation: its best hit, how many of its
+        /// messages match, its size, participants and dates (the summary).
+        #[arg(long, conflicts_with = "output")]
+        threads: bool,
+        /// Width to wrap the summary at (default: the terminal's, else 100;
+        /// at most 120).
+        #[arg(long, env = "COLUMNS", value_name = "COLUMNS")]
+        width: Option<usize>,
         /// Hits to show (default: 20 with the summary, every hit with
         /// `--output ids|files|threads`).
         #[arg(long)]
@@ -201,7 +211,6 @@ pub enum Command {
         /// Mail stores to follow, in addition to the config file's `[[source]]`s.
         paths: Vec<PathBuf>,
     },
-    /// Manage web users: `user add`, `user grant`, `user list`.
     /// Review queues of old threads: list policies, show a queue, record decisions.
     ///
     /// Policies come from `[[review]]` in gleaner.toml or the web UI. A
@@ -265,6 +274,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Web users and their grants: `user add`, `user grant`, `user list`.
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -645,6 +655,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         Command::Search {
             json,
+            threads,
+            width,
             limit,
             offset,
             sort,
@@ -653,8 +665,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let text = query.join(" ");
             if output == OutputArg::Summary {
-                let limit = limit.unwrap_or(20);
-                search_cmd::search(&config, data, &text, limit, offset, sort, json)
+                let shape = search_cmd::Shape {
+                    limit: limit.unwrap_or(20),
+                    offset,
+                    sort,
+                    json,
+                    threads,
+                    width: search_cmd::width(width),
+                };
+                search_cmd::search(&config, data, &text, &shape)
             } else {
                 search_cmd::list_hits(&config, data, &text, output, limit, offset)
             }

@@ -125,45 +125,7 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                     writeln!(std::io::stdout(), "{}", serde_json::to_string(item)?)?;
                 }
             } else {
-                writeln!(
-                    std::io::stdout(),
-                    "{}: {} threads with the newest message before {}; {} decided; showing {} of {}",
-                    q.policy.name,
-                    q.progress.total,
-                    day(q.cutoff),
-                    q.progress.done,
-                    q.items.len(),
-                    q.matching
-                )?;
-                for item in &q.items {
-                    let f = &item.facts;
-                    let decision = item
-                        .decision
-                        .as_ref()
-                        .map(|d| d.decision.as_str())
-                        .unwrap_or("-");
-                    writeln!(
-                        std::io::stdout(),
-                        "{:>6.2}  {}  {:<8} {:>3} msgs  {}  [{}]",
-                        item.score,
-                        day(f.last_date),
-                        decision,
-                        f.messages,
-                        f.subject,
-                        f.list
-                    )?;
-                    let why: Vec<String> = item
-                        .explain
-                        .iter()
-                        .map(|c| format!("{} +{:.2}", c.why, c.points))
-                        .collect();
-                    writeln!(
-                        std::io::stdout(),
-                        "        thread {}  —  {}",
-                        f.thread_id,
-                        why.join("; ")
-                    )?;
-                }
+                print_queue(&q)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -250,4 +212,70 @@ pub fn audit(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A queue as text for an 80–120 column terminal: a wrapped summary, then
+/// under one header of labelled columns each thread's score, newest date,
+/// decision, size and list, and beneath them its subject, id and the
+/// signals behind the score, wrapped.
+fn print_queue(q: &gleaner::curate::queue::Queue) -> std::io::Result<()> {
+    use super::layout::{fill, width, wrap};
+    let width = width(None);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let summary = format!(
+        "{}: {} threads with the newest message before {}; {} decided; showing {} of {}.",
+        q.policy.name,
+        q.progress.total,
+        day(q.cutoff),
+        q.progress.done,
+        q.items.len(),
+        q.matching
+    );
+    for line in wrap(&summary, "", width) {
+        writeln!(out, "{line}")?;
+    }
+    if q.items.is_empty() {
+        return out.flush();
+    }
+    writeln!(out)?;
+    writeln!(out, " score  newest      decision  messages  list")?;
+    for item in &q.items {
+        let f = &item.facts;
+        let decision = item
+            .decision
+            .as_ref()
+            .map(|d| d.decision.as_str())
+            .unwrap_or("-");
+        writeln!(
+            out,
+            "{:>6.2}  {}  {:<8}  {:>8}  {}",
+            item.score,
+            day(f.last_date),
+            decision,
+            f.messages,
+            f.list
+        )?;
+        let indent = "        ";
+        for line in wrap(&f.subject, indent, width) {
+            writeln!(out, "{line}")?;
+        }
+        for line in fill(
+            &[format!("thread: {}", f.thread_id)],
+            "",
+            indent,
+            indent,
+            width,
+        ) {
+            writeln!(out, "{line}")?;
+        }
+        let why: Vec<String> = item
+            .explain
+            .iter()
+            .map(|c| format!("{} +{:.2}", c.why, c.points))
+            .collect();
+        for line in wrap(&format!("why: {}", why.join("; ")), indent, width) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()
 }

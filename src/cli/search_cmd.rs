@@ -126,21 +126,38 @@ pub fn list_hits(
     }
 }
 
+/// How `gleaner search` lays out its summary.
+pub struct Shape {
+    /// Results to show (messages, or conversations with `threads`).
+    pub limit: usize,
+    /// Results to skip.
+    pub offset: usize,
+    /// Their order.
+    pub sort: SortArg,
+    /// One JSON object per result instead of text.
+    pub json: bool,
+    /// Conversations instead of messages.
+    pub threads: bool,
+    /// Columns to wrap at.
+    pub width: usize,
+}
+
+pub use super::layout::width;
+use super::layout::{fill, wrap};
+
+/// `gleaner search QUERY` (the summary).
 pub fn search(
     config: &gleaner::config::Config,
     data: &Path,
     text: &str,
-    limit: usize,
-    offset: usize,
-    sort: SortArg,
-    as_json: bool,
+    shape: &Shape,
 ) -> anyhow::Result<ExitCode> {
     let index = open(data)?;
     let req = Request {
         query: text.to_string(),
-        limit,
-        offset,
-        sort: match sort {
+        limit: shape.limit,
+        offset: shape.offset,
+        sort: match shape.sort {
             SortArg::Relevance => Sort::Relevance,
             SortArg::Date => Sort::Date,
             SortArg::Oldest => Sort::Oldest,
@@ -149,33 +166,62 @@ pub fn search(
         allowed_lists: None,
         marks: Some(lazy_marks(config, data)),
     };
-    let results = query::search(&index, &req)?;
-    let mut out = std::io::stdout().lock();
-    if as_json {
-        for hit in &results.hits {
-            let m = &hit.message;
-            let line = json!({
-                "message_id": m.message_id,
-                "key": m.key,
-                "thread_id": m.thread_id,
-                "date": rfc3339(m.date),
-                "from": m.from.first().cloned().unwrap_or_default(),
-                "subject": m.subject,
-                "list": m.list,
-                "score": hit.score,
-                "snippet": hit.snippet.text,
-                "total": results.total,
-            });
-            writeln!(out, "{line}")?;
-        }
-        return Ok(ExitCode::SUCCESS);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let result = if shape.threads {
+        let found = query::conversations::conversations(&index, &req)?;
+        print_conversations(&mut out, &index, &req, &found, shape)
+    } else {
+        let found = query::search(&index, &req)?;
+        print_hits(&mut out, &index, &req, &found, shape)
+    };
+    match result.and_then(|()| out.flush()) {
+        // The reader went away (`| head`): not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
-    let color = std::io::stdout().is_terminal();
-    let (open_mark, close_mark) = if color {
+}
+
+/// Highlight marks: colour on a terminal, brackets elsewhere.
+fn marks() -> (&'static str, &'static str) {
+    if std::io::stdout().is_terminal() {
         ("\x1b[1;33m", "\x1b[0m")
     } else {
         ("[", "]")
-    };
+    }
+}
+
+fn hit_json(hit: &query::Hit) -> serde_json::Value {
+    let m = &hit.message;
+    json!({
+        "message_id": m.message_id,
+        "key": m.key,
+        "thread_id": m.thread_id,
+        "date": rfc3339(m.date),
+        "from": m.from.first().cloned().unwrap_or_default(),
+        "subject": m.subject,
+        "list": m.list,
+        "score": hit.score,
+        "snippet": hit.snippet.text,
+    })
+}
+
+fn print_hits(
+    out: &mut impl Write,
+    index: &MailIndex,
+    req: &Request,
+    results: &query::Results,
+    shape: &Shape,
+) -> std::io::Result<()> {
+    if shape.json {
+        // Unchanged since 0.1: one object per hit, each with the total.
+        for hit in &results.hits {
+            let mut line = hit_json(hit);
+            line["total"] = json!(results.total);
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    let (open_mark, close_mark) = marks();
     for hit in &results.hits {
         let m = &hit.message;
         let from = m
@@ -183,56 +229,183 @@ pub fn search(
             .first()
             .map(String::as_str)
             .unwrap_or("(unknown sender)");
-        let subject = if m.subject.is_empty() {
-            "(no subject)"
-        } else {
-            &m.subject
-        };
-        writeln!(
-            out,
-            "{}  {:<20}  {}",
-            day(m.date),
-            truncate(&m.list, 20),
-            truncate(from, 40)
-        )?;
-        writeln!(out, "    {subject}")?;
-        if !hit.snippet.text.is_empty() {
-            writeln!(out, "    {}", hit.snippet.marked(open_mark, close_mark))?;
+        let head = [day(m.date), m.list.clone(), from.to_string()];
+        for line in fill(&head, "  ", "", "            ", shape.width) {
+            writeln!(out, "{line}")?;
         }
-        writeln!(
-            out,
-            "    id:{}",
-            if m.message_id.is_empty() {
-                &m.key
-            } else {
-                &m.message_id
-            }
-        )?;
+        for line in wrap(or_no_subject(&m.subject), "    ", shape.width) {
+            writeln!(out, "{line}")?;
+        }
+        snippet_lines(out, &hit.snippet.marked(open_mark, close_mark), shape.width)?;
+        writeln!(out, "    id:{}", message_ref(m))?;
         writeln!(out)?;
     }
-    let shown_to = offset.saturating_add(results.hits.len());
-    writeln!(
-        out,
-        "{} messages match ({}–{} shown, {:.1} ms)",
-        results.total,
-        if results.hits.is_empty() {
-            0
-        } else {
-            offset.saturating_add(1)
-        },
-        shown_to,
-        results.took_ms
-    )?;
-    Ok(ExitCode::SUCCESS)
+    let total = results.total;
+    let shown = span(shape.offset, results.hits.len());
+    let summary = match (total, shown) {
+        (0, _) => "No messages match".to_string(),
+        (_, None) => format!(
+            "{} match; none past {}",
+            plural(total, "message"),
+            shape.offset
+        ),
+        (_, Some((a, b))) => format!("{} match, {a}–{b} shown", plural(total, "message")),
+    };
+    writeln!(out, "{summary} ({:.1} ms).", results.took_ms)?;
+    did_you_mean(out, index, req, total)
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
+fn print_conversations(
+    out: &mut impl Write,
+    index: &MailIndex,
+    req: &Request,
+    found: &query::conversations::Conversations,
+    shape: &Shape,
+) -> std::io::Result<()> {
+    if shape.json {
+        // One object per conversation (`"kind": "conversation"`), its best
+        // hit inside as `--json` prints a hit.
+        for c in &found.page {
+            let line = json!({
+                "kind": "conversation",
+                "thread_id": c.thread_id,
+                "subject": c.subject,
+                "matching": c.matching,
+                "size": c.size,
+                "participants": c.participants,
+                "participants_total": c.participants_total,
+                "first_date": rfc3339(c.first_date),
+                "last_date": rfc3339(c.last_date),
+                "hit": hit_json(&c.best),
+                "total": found.total,
+                "total_messages": found.total_messages,
+            });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    let (open_mark, close_mark) = marks();
+    for c in &found.page {
+        let m = &c.best.message;
+        let count = format!("[{} of {}]", c.matching, plural(c.size, "message"));
+        for line in wrap(
+            &format!("{count} {}", or_no_subject(&c.subject)),
+            "",
+            shape.width,
+        ) {
+            writeln!(out, "{line}")?;
+        }
+        let dates = if day(c.first_date) == day(c.last_date) {
+            day(c.first_date)
+        } else {
+            format!("{} – {}", day(c.first_date), day(c.last_date))
+        };
+        let mut people: Vec<String> = c
+            .participants
+            .iter()
+            .map(|p| query::conversations::name_of(p).to_string())
+            .collect();
+        let more = c.participants_total.saturating_sub(people.len());
+        if more > 0 {
+            people.push(format!("+{more} more"));
+        }
+        let mut about = vec![dates, m.list.clone()];
+        about.push(format!("by {}", people.join(", ")));
+        for line in fill(&about, " · ", "    ", "    ", shape.width) {
+            writeln!(out, "{line}")?;
+        }
+        snippet_lines(
+            out,
+            &c.best.snippet.marked(open_mark, close_mark),
+            shape.width,
+        )?;
+        let refs = [
+            format!("best: id:{}", message_ref(m)),
+            format!("all: thread:{}", c.thread_id),
+        ];
+        for line in fill(&refs, "   ", "    ", "    ", shape.width) {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out)?;
+    }
+    let shown = span(shape.offset, found.page.len());
+    let summary = match (found.total, shown) {
+        (0, _) => "No messages match".to_string(),
+        (n, None) => format!(
+            "{} in {} match; none past {}",
+            plural(found.total_messages, "message"),
+            plural(n, "conversation"),
+            shape.offset
+        ),
+        (n, Some((a, b))) => format!(
+            "{} in {} match, conversations {a}–{b} shown",
+            plural(found.total_messages, "message"),
+            plural(n, "conversation"),
+        ),
+    };
+    writeln!(out, "{summary} ({:.1} ms).", found.took_ms)?;
+    did_you_mean(out, index, req, found.total_messages)
+}
+
+/// "Did you mean …?" for a query that found almost nothing.
+fn did_you_mean(
+    out: &mut impl Write,
+    index: &MailIndex,
+    req: &Request,
+    total: usize,
+) -> std::io::Result<()> {
+    // A failed suggestion is no reason to fail the search.
+    if let Ok(Some(s)) = query::suggest::did_you_mean(index, req, total) {
+        writeln!(
+            out,
+            "Did you mean: {} ({})?",
+            s.query,
+            plural(s.total, "message")
+        )?;
+    }
+    Ok(())
+}
+
+/// The snippet, wrapped, at most three lines (the rest marked `…`).
+fn snippet_lines(out: &mut impl Write, snippet: &str, width: usize) -> std::io::Result<()> {
+    let lines = wrap(snippet, "    ", width);
+    let n = lines.len();
+    for (i, line) in lines.into_iter().take(3).enumerate() {
+        if i == 2 && n > 3 {
+            writeln!(out, "{line} …")?;
+        } else {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based first and last shown, `None` when nothing is shown.
+fn span(offset: usize, shown: usize) -> Option<(usize, usize)> {
+    (shown > 0).then(|| (offset.saturating_add(1), offset.saturating_add(shown)))
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
     } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
+        format!("{n} {one}s")
+    }
+}
+
+fn or_no_subject(s: &str) -> &str {
+    if s.trim().is_empty() {
+        "(no subject)"
+    } else {
+        s
+    }
+}
+
+fn message_ref(m: &gleaner::index::doc::StoredMessage) -> &str {
+    if m.message_id.is_empty() {
+        &m.key
+    } else {
+        &m.message_id
     }
 }
 
@@ -240,8 +413,9 @@ fn truncate(s: &str, max: usize) -> String {
 pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let index = open(data)?;
     let s = query::stats::stats(&index)?;
-    // The watermark as of the last commit of `gleaner serve` (its checkpoints).
-    let watermark = gleaner::index::live::Checkpoints::load(&index).watermark;
+    // The watermark as of the last commit (`gleaner serve`'s last pass, or
+    // else the time of the last commit, whoever made it).
+    let watermark = gleaner::index::live::start_watermark(&index);
     if as_json {
         let mut v = serde_json::to_value(&s)?;
         v["watermark"] = serde_json::to_value(&watermark)?;
@@ -275,10 +449,10 @@ pub fn stats(data: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     println!("languages:  {}", langs.join(", "));
     match watermark.indexed_through {
         Some(t) => println!(
-            "indexed through: {} (everything delivered before it is searchable, as of `serve`'s last pass)",
+            "indexed through: {} (everything delivered before it is searchable)",
             rfc3339(t)
         ),
-        None => println!("indexed through: - (no `gleaner serve` commit yet)"),
+        None => println!("indexed through: - (nothing committed yet)"),
     }
     for src in &watermark.sources {
         if let Some(e) = &src.last_error {

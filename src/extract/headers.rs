@@ -569,6 +569,42 @@ pub(crate) fn thread_subject(subject: &str) -> String {
     collapse_ws(&s)
 }
 
+/// The subject as a conversation's title: `[list-tag]`s and reply/forward
+/// prefixes (repeated, any order) removed, case kept, whitespace collapsed.
+/// A subject that is nothing but those stays as it is.
+pub(crate) fn bare_subject(subject: &str) -> String {
+    let original = collapse_ws(subject);
+    let mut s = original.as_str();
+    loop {
+        let t = s.trim_start();
+        let next = if t.starts_with('[') {
+            match t.find(']') {
+                Some(end) if !t[end + 1..].trim().is_empty() => &t[end + 1..],
+                _ => t,
+            }
+        } else {
+            // Prefixes are matched lowercased; what they consumed is counted
+            // in characters, the same in both cases for every prefix we know.
+            let lower = t.to_lowercase();
+            match strip_prefix_word(&lower) {
+                Some(rest) if !rest.trim().is_empty() => {
+                    let used = lower[..lower.len() - rest.len()].chars().count();
+                    t.char_indices().nth(used).map_or("", |(i, _)| &t[i..])
+                }
+                _ => t,
+            }
+        };
+        if next.len() == s.len() {
+            break;
+        }
+        s = next;
+    }
+    match s.trim() {
+        "" => original,
+        t => t.to_string(),
+    }
+}
+
 /// Does the subject begin (after `[list-tag]`s) with a reply or forward prefix?
 pub(crate) fn is_reply_subject(subject: &str) -> bool {
     let s = collapse_ws(&subject.to_lowercase());
@@ -620,6 +656,21 @@ mod tests {
             .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>')
             .collect();
         (!id.is_empty()).then_some(id)
+    }
+
+    #[test]
+    fn bare_subjects_keep_case_and_drop_tags_and_prefixes() {
+        for (s, want) in [
+            ("[Ops] Re: RE: Disk full on DB01", "Disk full on DB01"),
+            ("Re: [Ops] Fwd: Timeout", "Timeout"),
+            ("AW: Re[2]: Über alles", "Über alles"),
+            ("[Ops]", "[Ops]"),
+            ("Re:", "Re:"),
+            ("Plain subject", "Plain subject"),
+            ("  spaced   out  ", "spaced out"),
+        ] {
+            assert_eq!(bare_subject(s), want, "{s:?}");
+        }
     }
 
     #[test]

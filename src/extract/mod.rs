@@ -37,6 +37,11 @@ pub use lang::detect_lang;
 pub fn is_reply_subject(subject: &str) -> bool {
     headers::is_reply_subject(subject)
 }
+/// A subject as a conversation's title: list tags and reply prefixes removed,
+/// case kept.
+pub fn bare_subject(subject: &str) -> String {
+    headers::bare_subject(subject)
+}
 pub use signals::Signals;
 pub use text::fold;
 

@@ -33,6 +33,7 @@ pub struct Key {
     offset: usize,
     sort: u8,
     lists: Option<Vec<String>>,
+    grouped: bool,
 }
 
 impl Key {
@@ -55,7 +56,14 @@ impl Key {
                 Sort::Oldest => 2,
             },
             lists,
+            grouped: false,
         }
+    }
+
+    /// The same key for the answer grouped by conversation.
+    pub fn grouped(mut self) -> Key {
+        self.grouped = true;
+        self
     }
 }
 

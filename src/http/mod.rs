@@ -197,6 +197,8 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .route("/messages/{id}/raw", get(routes::messages::raw))
         .route("/threads/{id}", get(routes::threads::thread))
         .route("/stats", get(routes::stats::stats))
+        .route("/home", get(routes::home::home))
+        .route("/complete", get(routes::home::complete))
         .route("/review/policies", get(routes::review::policies))
         .route(
             "/review/policies/{name}",

@@ -68,6 +68,26 @@ pub struct Checkpoints {
     pub watermark: Watermark,
 }
 
+/// The watermark as of the index's last commit, before any indexer runs:
+/// the one a serving process starts from, so its status says how current the
+/// index is from the first request on (also when no source is configured, or
+/// start-up reconciliation finds nothing to commit). `messages` is what is
+/// searchable now; `indexed_through` is the last pass's, or else the time of
+/// the last commit (everything indexed then is searchable).
+pub fn start_watermark(index: &MailIndex) -> Watermark {
+    let mut w = Checkpoints::load(index).watermark;
+    w.pending = 0;
+    w.messages = Some(index.reader.searcher().num_docs());
+    if w.indexed_through.is_none() {
+        w.indexed_through = std::fs::metadata(index.dir.join("meta.json"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok());
+    }
+    w
+}
+
 impl Checkpoints {
     /// Reads the checkpoints from an index's last commit (empty when none).
     pub fn load(index: &MailIndex) -> Checkpoints {

@@ -63,6 +63,28 @@ impl std::fmt::Debug for dyn crate::query::Marks {
 }
 
 impl Request {
+    /// `query` for a viewer of every list: the first 20 by relevance, no
+    /// marks, `now` 0 (set it for `older:`/`newer:`).
+    pub fn new(query: impl Into<String>) -> Request {
+        Request {
+            query: query.into(),
+            limit: 20,
+            offset: 0,
+            sort: Sort::Relevance,
+            now: 0,
+            allowed_lists: None,
+            marks: None,
+        }
+    }
+
+    /// The same request, only within the lists in `allowed` (`None`: all).
+    pub fn within(self, allowed: Option<&[String]>) -> Request {
+        Request {
+            allowed_lists: allowed.map(<[String]>::to_vec),
+            ..self
+        }
+    }
+
     /// The planned query, restricted to the lists the caller may see.
     /// The limits in force ([`limits::current`]) bound its length, clauses
     /// and prefix expansions.

@@ -79,10 +79,12 @@ export async function api(path, opts = {}) {
 
 const enc = encodeURIComponent;
 
-export function search({ q, sort = 'relevance', offset = 0, limit = 20 }, signal) {
-  const p = new URLSearchParams({ q, limit: String(limit), offset: String(offset), sort });
+export function search({ q, sort = 'relevance', offset = 0, limit = 20, group = 'message' }, signal) {
+  const p = new URLSearchParams({ q, limit: String(limit), offset: String(offset), sort, group });
   return api('/api/search?' + p.toString(), { signal });
 }
+export const getHome = (signal) => api('/api/home', { signal });
+export const completeFrom = (prefix, signal) => api('/api/complete?' + new URLSearchParams({ field: 'from', prefix }).toString(), { signal });
 export const getMessage = (id, signal) => api('/api/messages/' + enc(id), { signal });
 /** A message with its surroundings: `params` may carry q, sort, at (see docs/API.md) and outline=0. */
 export const getMessageWith = (id, params, signal) => {

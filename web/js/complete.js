@@ -1,8 +1,20 @@
-// Completion of list: and lang: values inside the search box (values from /api/stats).
+// Completion of list:, lang: and from: values inside the search box (lists
+// and languages from /api/stats; people, by messages written, from
+// /api/complete, within the viewer's lists).
 import { h, clear, fmtNum } from './dom.js';
 import { loadStats } from './stats.js';
+import { completeFrom } from './api.js';
 
 const FIELDS = { list: 'lists', lang: 'languages' };
+
+/** People whose name or address has a word starting with `prefix`. */
+let fromCtl = null;
+async function fromOptions(prefix) {
+  if (fromCtl) fromCtl.abort();
+  fromCtl = new AbortController();
+  const r = await completeFrom(prefix, fromCtl.signal);
+  return (Array.isArray(r.values) ? r.values : []).map((x) => ({ value: String(x.addr), label: String(x.name || x.addr), count: x.count }));
+}
 const MAX = 8;
 
 export function installCompletion(input, box) {
@@ -24,7 +36,7 @@ export function installCompletion(input, box) {
     const caret = input.selectionStart ?? input.value.length;
     if (caret !== (input.selectionEnd ?? caret)) return null;
     const before = input.value.slice(0, caret);
-    const m = /(^|[\s(])(-?)(list|lang):("?)([^\s()"]*)$/i.exec(before);
+    const m = /(^|[\s(])(-?)(list|lang|from):("?)([^\s()"]*)$/i.exec(before);
     if (!m) return null;
     const start = caret - (m[2].length + m[3].length + 1 + m[4].length + m[5].length);
     return { field: m[3].toLowerCase(), neg: m[2], prefix: m[5], start, end: caret };
@@ -54,26 +66,34 @@ export function installCompletion(input, box) {
   const update = async () => {
     token = current();
     if (!token) { close(); return; }
-    let stats;
-    try { stats = await loadStats(); } catch { close(); return; }
-    const t = current();
-    if (!t || t.start !== token.start || t.prefix !== token.prefix) return; // typed on meanwhile
-    const all = Array.isArray(stats[FIELDS[token.field]]) ? stats[FIELDS[token.field]] : [];
     const p = token.prefix.toLowerCase();
-    const starts = [];
-    const contains = [];
-    for (const x of all) {
-      const v = String(x.value ?? '');
-      const lv = v.toLowerCase();
-      if (!p || lv.startsWith(p) || lv.split('.').some((part) => part.startsWith(p))) starts.push(x);
-      else if (lv.includes(p)) contains.push(x);
+    if (token.field === 'from') {
+      let found;
+      try { found = await fromOptions(token.prefix); } catch { return; }
+      const t = current();
+      if (!t || t.start !== token.start || t.prefix !== token.prefix) return; // typed on meanwhile
+      options = found.slice(0, MAX);
+    } else {
+      let stats;
+      try { stats = await loadStats(); } catch { close(); return; }
+      const t = current();
+      if (!t || t.start !== token.start || t.prefix !== token.prefix) return; // typed on meanwhile
+      const all = Array.isArray(stats[FIELDS[token.field]]) ? stats[FIELDS[token.field]] : [];
+      const starts = [];
+      const contains = [];
+      for (const x of all) {
+        const v = String(x.value ?? '');
+        const lv = v.toLowerCase();
+        if (!p || lv.startsWith(p) || lv.split('.').some((part) => part.startsWith(p))) starts.push(x);
+        else if (lv.includes(p)) contains.push(x);
+      }
+      options = [...starts, ...contains].slice(0, MAX).map((x) => ({ value: String(x.value), count: x.count }));
     }
-    options = [...starts, ...contains].slice(0, MAX).map((x) => ({ value: String(x.value), count: x.count }));
     if (!options.length || (options.length === 1 && options[0].value.toLowerCase() === p)) { close(); return; }
     clear(box);
     options.forEach((o, i) => {
       const li = h('li', { id: `complete-${i}`, role: 'option', 'aria-selected': 'false' },
-        h('span', { class: 'c-value' }, o.value), h('span', { class: 'fv-count' }, fmtNum(o.count)));
+        h('span', { class: 'c-value', title: o.value }, o.label || o.value), h('span', { class: 'fv-count' }, fmtNum(o.count)));
       li.addEventListener('mousedown', (ev) => { ev.preventDefault(); accept(i); input.focus(); });
       box.appendChild(li);
     });

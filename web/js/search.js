@@ -1,7 +1,8 @@
-// Search view: hits, facets, timeline, pager, and the empty/error/loading states.
+// Search view: conversations (the default) or messages, facets, timeline,
+// pager, "did you mean", and the empty/error/loading states.
 
 import { h, clear, fmtNum, plural, fmtDay, fmtDateTime, splitAddress, appendHighlighted,
-  messageHref, threadHref, searchHref, rovingFocus } from './dom.js';
+  messageHref, threadHref, searchHref as plainSearchHref, rovingFocus } from './dom.js';
 import { search, exportHref, ApiError } from './api.js';
 import { isCurrent } from './router.js';
 import { term, addTerm, hasTerm, removeTerm, setDate, currentDate, filters } from './query.js';
@@ -13,12 +14,22 @@ const SORTS = ['relevance', 'date', 'oldest'];
 const FACET_SHOWN = 8;
 
 let inflight = null;
+// 'conversations' (one row per thread, the default) or 'messages'; links made
+// on this page keep it.
+let view = 'conversations';
+
+/** A search link that keeps the current view (or `v`). */
+function searchHref(q, sort, offset, v = view) {
+  const href = plainSearchHref(q, sort, offset);
+  return v === 'messages' ? `${href}&view=messages` : href;
+}
 
 export function readParams(params) {
   const q = params.get('q') || '';
   const sort = SORTS.includes(params.get('sort')) ? params.get('sort') : 'relevance';
   const offset = Math.max(0, parseInt(params.get('offset') || '0', 10) || 0);
-  return { q, sort, offset };
+  const v = params.get('view') === 'messages' ? 'messages' : 'conversations';
+  return { q, sort, offset, view: v };
 }
 
 function skeleton(main) {
@@ -30,8 +41,10 @@ function skeleton(main) {
       h('div', { class: 'results-head' },
         h('p', { id: 'total', class: 'total', 'aria-live': 'polite' }),
         h('span', { id: 'took', class: 'took' }),
+        h('nav', { id: 'view-switch', class: 'view-switch', 'aria-label': 'Show results as' }),
         h('a', { id: 'export', class: 'btn small', download: '', hidden: true, title: 'Download every matching message as one mbox file' }, 'Download mbox')),
       h('div', { id: 'timeline', class: 'timeline', hidden: true }),
+      h('p', { id: 'did-you-mean', class: 'did-you-mean', hidden: true }),
       h('div', { id: 'error', class: 'error-box', role: 'alert', hidden: true }),
       h('div', { id: 'loading', class: 'loading', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Searching…'),
       h('div', { id: 'empty', class: 'empty-state', hidden: true }),
@@ -42,7 +55,8 @@ function skeleton(main) {
 }
 
 export async function renderSearch(main, _m, params, gen) {
-  const { q, sort, offset } = readParams(params);
+  const { q, sort, offset, view: v } = readParams(params);
+  view = v;
   document.title = q ? `${q} — gleaner` : 'gleaner';
   if (!q.trim()) {
     return renderHome(main, _m, params, gen);
@@ -60,7 +74,7 @@ export async function renderSearch(main, _m, params, gen) {
   inflight = ctl;
   let data;
   try {
-    data = await search({ q, sort, offset, limit: PAGE }, ctl.signal);
+    data = await search({ q, sort, offset, limit: PAGE, group: view === 'messages' ? 'message' : 'thread' }, ctl.signal);
   } catch (e) {
     clearTimeout(spin);
     if (!isCurrent(gen) || (e && e.name === 'AbortError')) return;
@@ -69,7 +83,7 @@ export async function renderSearch(main, _m, params, gen) {
     results.classList.remove('stale');
     showError(err, e, q);
     clear(results);
-    for (const id of ['facets', 'pager', 'empty', 'timeline']) {
+    for (const id of ['facets', 'pager', 'empty', 'timeline', 'did-you-mean']) {
       const el = document.getElementById(id);
       if (id === 'facets') clear(el); else el.hidden = true;
     }
@@ -119,8 +133,15 @@ function showError(box, e, q) {
 function renderResults(data, st) {
   const { q, sort, offset } = st;
   const total = Number(data.total) || 0;
-  const hits = Array.isArray(data.hits) ? data.hits : [];
-  document.getElementById('total').textContent = plural(total, 'message');
+  const grouped = Array.isArray(data.conversations);
+  const hits = grouped ? data.conversations : (Array.isArray(data.hits) ? data.hits : []);
+  // The pager counts rows: conversations or messages.
+  const rows = grouped ? (Number(data.total_conversations) || 0) : total;
+  document.getElementById('total').textContent = grouped
+    ? `${plural(total, 'message')} in ${plural(rows, 'conversation')}`
+    : plural(total, 'message');
+  renderViewSwitch(document.getElementById('view-switch'), q, sort);
+  renderDidYouMean(document.getElementById('did-you-mean'), data.did_you_mean, sort);
   document.getElementById('took').textContent = Number.isFinite(data.took_ms) ? `in ${data.took_ms < 10 ? data.took_ms.toFixed(1) : Math.round(data.took_ms)} ms` : '';
   const exp = document.getElementById('export');
   exp.hidden = total === 0;
@@ -131,7 +152,8 @@ function renderResults(data, st) {
 
   const results = clear(document.getElementById('results'));
   results.setAttribute('start', String(offset + 1));
-  hits.forEach((hit, i) => results.appendChild(renderHit(hit, q, sort, offset + i)));
+  hits.forEach((hit, i) => results.appendChild(
+    grouped ? renderConversation(hit, q, sort) : renderHit(hit, q, sort, offset + i)));
   resetSelection();
 
   const empty = clear(document.getElementById('empty'));
@@ -158,7 +180,68 @@ function renderResults(data, st) {
       empty.appendChild(hints);
     }
   }
-  renderPager(document.getElementById('pager'), total, offset, hits.length, q, sort);
+  renderPager(document.getElementById('pager'), rows, offset, hits.length, q, sort);
+}
+
+/** Conversations | Messages: the same search, one row per thread or per message. */
+function renderViewSwitch(nav, q, sort) {
+  clear(nav);
+  for (const [v, label] of [['conversations', 'Conversations'], ['messages', 'Messages']]) {
+    const current = v === view;
+    nav.appendChild(h('a', { id: `view-${v}`, class: ['view-opt', current && 'active'], href: searchHref(q, sort, 0, v),
+      'aria-current': current ? 'true' : null }, label));
+  }
+}
+
+function renderDidYouMean(p, s, sort) {
+  clear(p);
+  p.hidden = !(s && typeof s.query === 'string');
+  if (p.hidden) return;
+  p.append('Did you mean ', h('a', { id: 'did-you-mean-link', href: searchHref(s.query, sort, 0) }, s.query),
+    ` (${plural(Number(s.total) || 0, 'message')})?`);
+}
+
+/** "Ann Lee, Bo Chan +3": who wrote in a conversation. */
+function people(c) {
+  const names = (Array.isArray(c.participants) ? c.participants : []).map((p) => splitAddress(p).name || p);
+  const more = (Number(c.participants_total) || names.length) - names.length;
+  return names.join(', ') + (more > 0 ? ` +${more}` : '');
+}
+
+function dateSpan(a, b) {
+  const x = fmtDay(a);
+  const y = fmtDay(b);
+  return x === y ? x : `${x} – ${y}`;
+}
+
+function renderConversation(c, q, sort) {
+  const hit = c.hit || {};
+  const subject = c.subject && c.subject.trim() ? c.subject : '(no subject)';
+  const size = Number(c.size) || 1;
+  const matching = Number(c.matching) || 1;
+  const li = h('li', { class: 'hit conv', dataset: { key: hit.key || hit.message_id || '', thread: c.thread_id || '' } });
+  const meta = h('div', { class: 'hit-meta' },
+    h('span', { class: 'conv-dates', title: `${fmtDateTime(c.first_date)} – ${fmtDateTime(c.last_date)}` }, dateSpan(c.first_date, c.last_date)),
+    hit.list ? h('a', { class: 'hit-list', href: searchHref(addTerm(q, term('list', hit.list)), sort, 0), title: `Only ${hit.list}` }, hit.list) : null,
+    h('span', { class: 'conv-people', title: (c.participants || []).join('\n') }, people(c)));
+  const count = h('span', { class: 'conv-count', title: `${plural(matching, 'message')} of this conversation match${matching === 1 ? 'es' : ''}` },
+    size > 1 ? `${matching} of ${size}` : '1 message');
+  const link = c.thread_id ? threadHref(c.thread_id, hit.message_id || hit.key) : messageHref(hit);
+  const subj = h('h3', { class: 'hit-subject' }, h('a', { class: 'hit-link', href: link }, subject), ' ', count);
+  const snip = h('p', { class: 'snippet' });
+  if (hit.snippet && typeof hit.snippet.text === 'string') appendHighlighted(snip, hit.snippet.text, hit.snippet.highlights);
+  const from = splitAddress(hit.from);
+  const actions = h('div', { class: 'hit-actions' },
+    h('a', { class: 'conv-best', href: messageHref(hit), title: 'The best-matching message' },
+      `best match: ${from.name || '(unknown sender)'}, ${fmtDay(hit.date)}`),
+    c.thread_id && matching > 1
+      ? h('a', { class: 'conv-messages', href: searchHref(addTerm(q, term('thread', c.thread_id)), sort, 0, 'messages') },
+        `its ${matching} matching messages`)
+      : null);
+  li.append(meta, subj);
+  if (snip.firstChild) li.appendChild(snip);
+  li.appendChild(actions);
+  return li;
 }
 
 function tokensCount(q) { return q.trim().split(/\s+/).length; }

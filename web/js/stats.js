@@ -31,9 +31,11 @@ export async function renderStatus() {
   const lost = Number(s.authors && s.authors.not_recovered) || 0;
   if (lost) parts.push(h('span', { id: 'status-authors', title: 'Messages whose From a list rewrote (“X via List”) without naming the author elsewhere: the list stays their sender' }, `${plural(lost, 'author')} not recovered`));
   const w = s.watermark || {};
-  if (w.indexed_through) parts.push(h('span', { id: 'status-watermark', title: 'Everything received up to this time is searchable' }, `indexed through ${fmtDateTime(w.indexed_through)}${w.messages != null ? `, ${Number(w.messages).toLocaleString('en')} messages` : ''}`));
-  else if ('indexed_through' in w) parts.push(h('span', { id: 'status-watermark' }, 'indexing has not finished a pass yet'));
-  if (Number(w.pending) > 0) parts.push(h('span', { class: 'pending' }, `${fmtNum(w.pending)} pending`));
+  const searchable = w.messages != null ? `, ${plural(Number(w.messages), 'message')}` : '';
+  if (w.indexed_through) parts.push(h('span', { id: 'status-watermark', title: 'Everything received up to this time is searchable' }, `indexed through ${fmtDateTime(w.indexed_through)}${searchable}`));
+  else if ('indexed_through' in w) parts.push(h('span', { id: 'status-watermark' }, `nothing indexed yet${searchable}`));
+  if (w.catching_up) parts.push(h('span', { id: 'status-progress', class: 'pending' }, `catching up: ${fmtNum(Number(w.pending) || 0)} new read, not yet searchable`));
+  else if (Number(w.pending) > 0) parts.push(h('span', { class: 'pending' }, `${fmtNum(w.pending)} pending`));
   const failing = (Array.isArray(w.sources) ? w.sources : []).filter((x) => x && x.last_error);
   if (failing.length) {
     parts.push(h('span', { class: 'source-errors', title: failing.map((x) => `${x.path}: ${x.last_error}`).join('\n') },

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod docs;
 pub mod export;
+pub mod home;
 pub mod message_context;
 pub mod messages;
 pub mod ops;

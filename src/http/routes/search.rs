@@ -1,4 +1,7 @@
-//! `GET /api/search`: hits with snippets, exact totals, facets and a timeline.
+//! `GET /api/search`: hits with snippets, exact totals, facets and a timeline;
+//! with `group=thread`, conversations instead of messages (each with its best
+//! hit, matching count, size, participants and dates); a "did you mean" when a
+//! query finds almost nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,9 +14,11 @@ use serde::Serialize;
 
 use crate::http::cache::{Key, Watched};
 use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
-use crate::query::facets::{FacetCount, MonthCount};
+use crate::query::conversations::{self, Conversation};
+use crate::query::facets::{self, FacetCount, MonthCount};
 use crate::query::marks::Marks;
 use crate::query::search::{Hit, Snippet};
+use crate::query::suggest::{self, Suggestion};
 use crate::query::{self, Request, Sort};
 
 /// Hits per page at most.
@@ -46,10 +51,41 @@ struct FacetsJson {
     from: Vec<FacetCount>,
 }
 
+/// A conversation as the API gives it.
+#[derive(Serialize)]
+pub struct ConversationJson {
+    thread_id: String,
+    subject: String,
+    matching: usize,
+    size: usize,
+    participants: Vec<String>,
+    participants_total: usize,
+    first_date: String,
+    last_date: String,
+    hit: HitJson,
+}
+
+/// `c` as the API gives it.
+pub fn conversation_json(c: Conversation) -> ConversationJson {
+    ConversationJson {
+        thread_id: c.thread_id,
+        subject: c.subject,
+        matching: c.matching,
+        size: c.size,
+        participants: c.participants,
+        participants_total: c.participants_total,
+        first_date: rfc3339(c.first_date),
+        last_date: rfc3339(c.last_date),
+        hit: hit_json(c.best),
+    }
+}
+
 /// One computed answer, as the cache keeps it.
 pub struct Answer {
     total: usize,
-    hits: Vec<HitJson>,
+    hits: Option<Vec<HitJson>>,
+    conversations: Option<(usize, Vec<ConversationJson>)>,
+    did_you_mean: Option<Suggestion>,
     facets: FacetsJson,
     timeline: Vec<MonthCount>,
 }
@@ -57,11 +93,29 @@ pub struct Answer {
 #[derive(Serialize)]
 struct SearchJson<'a> {
     total: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_conversations: Option<usize>,
     took_ms: f64,
     cached: bool,
-    hits: &'a [HitJson],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hits: Option<&'a [HitJson]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversations: Option<&'a [ConversationJson]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    did_you_mean: Option<&'a Suggestion>,
     facets: &'a FacetsJson,
     timeline: &'a [MonthCount],
+}
+
+/// Reads `group`: `message` (the default) or `thread`.
+fn grouped(params: &HashMap<String, String>) -> Result<bool, AppError> {
+    match params.get("group").map(String::as_str).unwrap_or("") {
+        "" | "message" | "messages" => Ok(false),
+        "thread" | "threads" | "conversation" | "conversations" => Ok(true),
+        other => Err(AppError::BadRequest(format!(
+            "group must be message or thread, not {other:?}"
+        ))),
+    }
 }
 
 /// The library's byte ranges as character ranges (the API's offsets).
@@ -147,7 +201,7 @@ pub fn request(
     })
 }
 
-/// `GET /api/search?q=&limit=&offset=&sort=`
+/// `GET /api/search?q=&limit=&offset=&sort=&group=`
 pub async fn search(
     State(state): State<Shared>,
     viewer: Viewer,
@@ -155,8 +209,10 @@ pub async fn search(
 ) -> Result<Response, AppError> {
     let started = Instant::now();
     let mut req = request(&state, &params, &viewer)?;
+    let by_thread = grouped(&params)?;
     let generation = state.index.reader.searcher().generation().generation_id();
     let key = Key::new(&req, generation);
+    let key = if by_thread { key.grouped() } else { key };
     let (answer, cached) = match state.search_cache.get(&key) {
         Some(answer) => (answer, true),
         None => {
@@ -164,10 +220,23 @@ pub async fn search(
             req.marks = watched.clone().map(|w| w as Arc<dyn Marks>);
             let state = state.clone();
             let answer = blocking(move || {
-                let (results, facets) = query::search::search_with_facets(&state.index, &req)?;
+                let (total, hits, conversations, facets) = if by_thread {
+                    let c = conversations::conversations(&state.index, &req)?;
+                    let rows = c.page.into_iter().map(conversation_json).collect();
+                    let facets = facets::facets(&state.index, &req)?;
+                    (c.total_messages, None, Some((c.total, rows)), facets)
+                } else {
+                    // Hits and facets from one pass (issue 22).
+                    let (results, facets) = query::search::search_with_facets(&state.index, &req)?;
+                    let hits = results.hits.into_iter().map(hit_json).collect();
+                    (results.total, Some(hits), None, facets)
+                };
+                let did_you_mean = suggest::did_you_mean(&state.index, &req, total)?;
                 let answer = Arc::new(Answer {
-                    total: results.total,
-                    hits: results.hits.into_iter().map(hit_json).collect(),
+                    total,
+                    hits,
+                    conversations,
+                    did_you_mean,
                     facets: FacetsJson {
                         list: facets.list,
                         year: facets.year,
@@ -187,9 +256,12 @@ pub async fn search(
     let took = started.elapsed();
     let body = SearchJson {
         total: answer.total,
+        total_conversations: answer.conversations.as_ref().map(|(n, _)| *n),
         took_ms: (took.as_secs_f64() * 100_000.0).round() / 100.0,
         cached,
-        hits: &answer.hits,
+        hits: answer.hits.as_deref(),
+        conversations: answer.conversations.as_ref().map(|(_, c)| c.as_slice()),
+        did_you_mean: answer.did_you_mean.as_ref(),
         facets: &answer.facets,
         timeline: &answer.timeline,
     };

@@ -31,6 +31,7 @@ pub async fn stats(State(state): State<Shared>, viewer: Viewer) -> Result<Json<V
     let st = state.clone();
     let s = blocking(move || Ok(stats_for(&st.index, allowed.as_deref())?)).await?;
     let w = watermark::snapshot(&state.watermark);
+    let catching_up = state.metrics.indexer.phase() == crate::metrics::indexer::Phase::CatchingUp;
     // Source paths name the server's files: admins only.
     let is_admin = viewer_is_admin;
     let sources: Vec<Value> = w
@@ -61,6 +62,7 @@ pub async fn stats(State(state): State<Shared>, viewer: Viewer) -> Result<Json<V
             "indexed_through": date_or_null(w.indexed_through),
             "messages": w.messages,
             "pending": w.pending,
+            "catching_up": catching_up,
             "sources": sources,
         },
     })))

@@ -102,6 +102,11 @@ pub fn search(mcp: &Mcp, caller: &Caller, args: &Value) -> Result<Value, McpErro
             .map(|c| {
                 let mut v = hit_json(&c.best.message, &c.best.snippet.text);
                 v["matching_messages"] = json!(c.matching);
+                v["conversation_size"] = json!(c.size);
+                v["conversation_subject"] = json!(c.subject);
+                v["participants"] = json!(c.participants);
+                v["first_date"] = json!(crate::query::search::rfc3339(c.first_date));
+                v["last_date"] = json!(crate::query::search::rfc3339(c.last_date));
                 v["thread_uri"] = json!(thread_uri(&c.thread_id));
                 v
             })
