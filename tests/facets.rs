@@ -3,7 +3,7 @@
 //! made another way — tantivy's own terms aggregation for lists and senders,
 //! every matching message's date for years and months — over an index of
 //! several segments, for every viewer; and the hits and total equal a search
-//! without facets.
+//! without facets; grouped by conversation, the same.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -111,6 +111,11 @@ fn check(index: &MailIndex, one_list: &Option<Vec<String>>) {
                     r.hits.iter().map(|h| h.message.key.clone()).collect()
                 };
                 assert_eq!(keys(&results), keys(&plain), "{q}");
+                // Grouped by conversation, the same pass gives the same facets.
+                let (grouped, grouped_facets) =
+                    gleaner::query::conversations::conversations_with_facets(index, &req).unwrap();
+                assert_eq!(grouped.total_messages, results.total, "{q}");
+                assert_eq!(grouped_facets, facets, "grouped facets of {q}");
 
                 let (list, from) = aggregated(index, &req);
                 let mut want_lists: Vec<(String, u64)> = list

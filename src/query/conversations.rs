@@ -27,6 +27,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::TermSetQuery;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 
+use super::facets::{FacetCollector, FacetCounts, Facets};
 use super::limits::{self, Budget};
 use super::search::{Hit, Snippets};
 use super::{visible, QueryError, Request, Sort};
@@ -82,7 +83,21 @@ pub fn conversations(index: &MailIndex, req: &Request) -> Result<Conversations, 
     limits::check_page(req.offset, req.limit, &limits)?;
     let budget = std::sync::Arc::new(Budget::new(limits));
     let query = budget.wrap(req.plan_within(index, &budget)?);
-    page_of(index, &query, &budget, req)
+    Ok(page_of(index, &query, &budget, req, None)?.0)
+}
+
+/// [`conversations`] and the [`Facets`] of every matching message from the
+/// same plan and collector pass, as `/api/search?group=thread` answers.
+pub fn conversations_with_facets(
+    index: &MailIndex,
+    req: &Request,
+) -> Result<(Conversations, Facets), QueryError> {
+    let limits = limits::current();
+    limits::check_page(req.offset, req.limit, &limits)?;
+    let budget = std::sync::Arc::new(Budget::new(limits));
+    let query = budget.wrap(req.plan_within(index, &budget)?);
+    let (page, counts) = page_of(index, &query, &budget, req, Some(FacetCollector))?;
+    Ok((page, counts.unwrap_or_default().into_facets(req)))
 }
 
 /// The `limit` conversations with the newest messages among the lists in
@@ -100,7 +115,7 @@ pub fn recent(
         sort: Sort::Date,
         ..Request::new("").within(allowed)
     };
-    page_of(index, &query, &budget, &req)
+    Ok(page_of(index, &query, &budget, &req, None)?.0)
 }
 
 /// The page `req` asks for of `query`'s matches grouped by conversation.
@@ -109,10 +124,11 @@ fn page_of(
     query: &limits::Deadline,
     budget: &Budget,
     req: &Request,
-) -> Result<Conversations, QueryError> {
+    facets: Option<FacetCollector>,
+) -> Result<(Conversations, Option<FacetCounts>), QueryError> {
     let started = Instant::now();
     let searcher = index.reader.searcher();
-    let groups = searcher.search(query, &Grouper { sort: req.sort })?;
+    let (groups, counts) = searcher.search(query, &(Grouper { sort: req.sort }, facets))?;
     query.check()?;
     let total_messages = groups.iter().map(|(_, g)| g.count as usize).sum();
     let total = groups.len();
@@ -162,12 +178,13 @@ fn page_of(
             conversation(best, matching, about)
         })
         .collect();
-    Ok(Conversations {
+    let page = Conversations {
         total_messages,
         total,
         page: out,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
-    })
+    };
+    Ok((page, counts))
 }
 
 /// A row from its best hit and what its thread lookup found (`None`: a

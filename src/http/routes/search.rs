@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::http::cache::{Key, Watched};
 use crate::http::{blocking, rfc3339, AppError, Shared, Viewer};
 use crate::query::conversations::{self, Conversation};
-use crate::query::facets::{self, FacetCount, MonthCount};
+use crate::query::facets::{FacetCount, MonthCount};
 use crate::query::marks::Marks;
 use crate::query::search::{Hit, Snippet};
 use crate::query::suggest::{self, Suggestion};
@@ -220,13 +220,12 @@ pub async fn search(
             req.marks = watched.clone().map(|w| w as Arc<dyn Marks>);
             let state = state.clone();
             let answer = blocking(move || {
+                // Hits (or conversations) and facets from one pass (issue 22).
                 let (total, hits, conversations, facets) = if by_thread {
-                    let c = conversations::conversations(&state.index, &req)?;
+                    let (c, facets) = conversations::conversations_with_facets(&state.index, &req)?;
                     let rows = c.page.into_iter().map(conversation_json).collect();
-                    let facets = facets::facets(&state.index, &req)?;
                     (c.total_messages, None, Some((c.total, rows)), facets)
                 } else {
-                    // Hits and facets from one pass (issue 22).
                     let (results, facets) = query::search::search_with_facets(&state.index, &req)?;
                     let hits = results.hits.into_iter().map(hit_json).collect();
                     (results.total, Some(hits), None, facets)
