@@ -405,6 +405,32 @@ fn few_tab_stops_before_the_first_result_and_named_thread_links() {
         "{next}"
     );
     assert_eq!(s.js(&in_chart), json!(1), "still one tab stop: {next}");
+    // Conversation rows (the default view): each row's links are named
+    // after its conversation, never the same name for two targets.
+    let conv_names = s.js("return Array.from(document.querySelectorAll('#results .hit.conv a.conv-best, #results .hit.conv a.conv-messages')).map((a) => [a.getAttribute('aria-label') || a.textContent, a.getAttribute('href')]);");
+    let mut by_name: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for pair in conv_names.as_array().expect("conversation links") {
+        by_name
+            .entry(pair[0].as_str().unwrap_or("").to_string())
+            .or_default()
+            .insert(pair[1].as_str().unwrap_or("").to_string());
+    }
+    assert!(by_name.len() >= 3, "{by_name:?}");
+    for (name, targets) in &by_name {
+        assert!(
+            targets.len() == 1 && name.contains('“'),
+            "a link not named after its conversation: {name} -> {targets:?}"
+        );
+    }
+    // Message rows: the "thread" links are named after their subjects.
+    let messages_view = Page {
+        name: "search-messages",
+        path: format!("{}&view=messages", f.page("search").path),
+        ready: "document.querySelector('#results a.hit-thread')",
+        key_controls: &[],
+    };
+    open(&s, base, &messages_view);
     let names = s.js("return Array.from(document.querySelectorAll('#results a.hit-thread')).map((a) => a.textContent);");
     let names: Vec<&str> = names
         .as_array()

@@ -232,10 +232,12 @@ function renderConversation(c, q, sort) {
   if (hit.snippet && typeof hit.snippet.text === 'string') appendHighlighted(snip, hit.snippet.text, hit.snippet.highlights);
   const from = splitAddress(hit.from);
   const actions = h('div', { class: 'hit-actions' },
-    h('a', { class: 'conv-best', href: messageHref(hit), title: 'The best-matching message' },
+    h('a', { class: 'conv-best', href: messageHref(hit), title: 'The best-matching message',
+      'aria-label': `best match in “${subject}”: ${from.name || '(unknown sender)'}, ${fmtDay(hit.date)}` },
       `best match: ${from.name || '(unknown sender)'}, ${fmtDay(hit.date)}`),
     c.thread_id && matching > 1
-      ? h('a', { class: 'conv-messages', href: searchHref(addTerm(q, term('thread', c.thread_id)), sort, 0, 'messages') },
+      ? h('a', { class: 'conv-messages', href: searchHref(addTerm(q, term('thread', c.thread_id)), sort, 0, 'messages'),
+        'aria-label': `the ${matching} matching messages of “${subject}”` },
         `its ${matching} matching messages`)
       : null);
   li.append(meta, subj);
