@@ -65,8 +65,10 @@ fn message_page_shows_outline_prev_next_parent_and_highlights() {
     viewport(&s, 1400, 900);
     login(&s, &base);
 
-    // From the results: the first hit opens with the search it came from.
-    s.go(&format!("{base}/search?q=restarting&sort=date"));
+    // From the message results: the first hit opens with the search it came from.
+    s.go(&format!(
+        "{base}/search?q=restarting&sort=date&view=messages"
+    ));
     s.wait("document.querySelectorAll('#results .hit').length >= 3");
     let second =
         s.text("document.querySelectorAll('#results .hit a.hit-link')[1].getAttribute('href')");

@@ -233,11 +233,11 @@ function renderConversation(c, q, sort) {
   const from = splitAddress(hit.from);
   const actions = h('div', { class: 'hit-actions' },
     h('a', { class: 'conv-best', href: messageHref(hit), title: 'The best-matching message',
-      'aria-label': `best match in “${subject}”: ${from.name || '(unknown sender)'}, ${fmtDay(hit.date)}` },
+      'aria-label': `best match: ${from.name || '(unknown sender)'}, ${fmtDay(hit.date)}, in “${subject}”` },
       `best match: ${from.name || '(unknown sender)'}, ${fmtDay(hit.date)}`),
     c.thread_id && matching > 1
       ? h('a', { class: 'conv-messages', href: searchHref(addTerm(q, term('thread', c.thread_id)), sort, 0, 'messages'),
-        'aria-label': `the ${matching} matching messages of “${subject}”` },
+        'aria-label': `its ${matching} matching messages, of “${subject}”` },
         `its ${matching} matching messages`)
       : null);
   li.append(meta, subj);

@@ -73,7 +73,7 @@ export async function renderThread(main, match, params, gen) {
   const build = (nodes, depth, parentFrom) => {
     const ol = h('ol', { class: ['tree', depth >= FLAT_DEPTH && 'flat'] });
     if (depth === FLAT_DEPTH) {
-      ol.appendChild(h('li', { class: 'continued', role: 'presentation' },
+      ol.appendChild(h('li', { class: 'continued' },
         `↳ The conversation continues deeper than ${FLAT_DEPTH} levels; these replies are not indented further.`));
     }
     for (const n of nodes) {
