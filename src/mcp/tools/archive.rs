@@ -79,8 +79,17 @@ pub fn search(mcp: &Mcp, caller: &Caller, args: &Value) -> Result<Value, McpErro
             )))
         }
     };
+    // Facets, when asked for, come from the same pass as the results.
+    let want_facets = flag(args, "facets");
+    let mut facets = None;
     let mut out = if by_message {
-        let r = query::search(&mcp.index, &req)?;
+        let r = if want_facets {
+            let (r, f) = query::search::search_with_facets(&mcp.index, &req)?;
+            facets = Some(f);
+            r
+        } else {
+            query::search(&mcp.index, &req)?
+        };
         let items: Vec<Value> = r
             .hits
             .iter()
@@ -95,7 +104,13 @@ pub fn search(mcp: &Mcp, caller: &Caller, args: &Value) -> Result<Value, McpErro
             "truncated": output::truncated(left, shown, "ask again with that offset or a larger max_chars"),
         })
     } else {
-        let r = query::conversations::conversations(&mcp.index, &req)?;
+        let r = if want_facets {
+            let (r, f) = query::conversations::conversations_with_facets(&mcp.index, &req)?;
+            facets = Some(f);
+            r
+        } else {
+            query::conversations::conversations(&mcp.index, &req)?
+        };
         let items: Vec<Value> = r
             .page
             .iter()
@@ -122,8 +137,7 @@ pub fn search(mcp: &Mcp, caller: &Caller, args: &Value) -> Result<Value, McpErro
             "truncated": output::truncated(left, shown, "ask again with that offset or a larger max_chars"),
         })
     };
-    if flag(args, "facets") {
-        let f = facets::facets(&mcp.index, &req)?;
+    if let Some(f) = facets {
         out["facets"] = json!({"list": f.list, "year": f.year, "from": f.from});
     }
     Ok(out)
