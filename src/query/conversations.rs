@@ -79,10 +79,7 @@ pub struct Conversations {
 
 /// Runs `req`, grouping its matches by conversation.
 pub fn conversations(index: &MailIndex, req: &Request) -> Result<Conversations, QueryError> {
-    let limits = limits::current();
-    limits::check_page(req.offset, req.limit, &limits)?;
-    let budget = std::sync::Arc::new(Budget::new(limits));
-    let query = budget.wrap(req.plan_within(index, &budget)?);
+    let (budget, query) = req.plan_page(index)?;
     Ok(page_of(index, &query, &budget, req, None)?.0)
 }
 
@@ -92,10 +89,7 @@ pub fn conversations_with_facets(
     index: &MailIndex,
     req: &Request,
 ) -> Result<(Conversations, Facets), QueryError> {
-    let limits = limits::current();
-    limits::check_page(req.offset, req.limit, &limits)?;
-    let budget = std::sync::Arc::new(Budget::new(limits));
-    let query = budget.wrap(req.plan_within(index, &budget)?);
+    let (budget, query) = req.plan_page(index)?;
     let (page, counts) = page_of(index, &query, &budget, req, Some(FacetCollector))?;
     Ok((page, counts.unwrap_or_default().into_facets(req)))
 }

@@ -92,6 +92,20 @@ impl Request {
         self.plan_within(index, &std::sync::Arc::new(Budget::new(limits::current())))
     }
 
+    /// The planned query of one page of results, with the budget it runs
+    /// within: a page beyond the limits in force is refused, and the query
+    /// stops at their deadline.
+    pub(crate) fn plan_page(
+        &self,
+        index: &MailIndex,
+    ) -> Result<(std::sync::Arc<Budget>, limits::Deadline), QueryError> {
+        let limits = limits::current();
+        limits::check_page(self.offset, self.limit, &limits)?;
+        let budget = std::sync::Arc::new(Budget::new(limits));
+        let query = budget.wrap(self.plan_within(index, &budget)?);
+        Ok((budget, query))
+    }
+
     /// Like [`Request::plan`], charging `budget`.
     pub fn plan_within(
         &self,
@@ -288,10 +302,7 @@ fn ranked_with(
     req: &Request,
     facets: Option<FacetCollector>,
 ) -> Result<RankedWith, QueryError> {
-    let limits = limits::current();
-    limits::check_page(req.offset, req.limit, &limits)?;
-    let budget = std::sync::Arc::new(Budget::new(limits));
-    let query = budget.wrap(req.plan_within(index, &budget)?);
+    let (_, query) = req.plan_page(index)?;
     let (total, hits, counts) = top(searcher, &query, req, facets)?;
     query.check()?;
     Ok((query, total, hits, counts))
