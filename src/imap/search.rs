@@ -299,6 +299,48 @@ pub(super) fn eval(
     })
 }
 
+/// Is `charset` one the search keys may be written in (RFC 3501: the server
+/// names those it supports)?
+pub(super) fn supported_charset(charset: &str) -> bool {
+    charset.eq_ignore_ascii_case("UTF-8") || charset.eq_ignore_ascii_case("US-ASCII")
+}
+
+/// The tagged answer refusing a charset [`supported_charset`] does not take.
+pub(super) fn bad_charset(tag: &str) -> String {
+    format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset")
+}
+
+/// What SEARCH, SORT and THREAD evaluate: the keys, and the selected
+/// mailbox's scope and UIDs (copied for the blocking pool).
+pub(super) struct Criteria {
+    pub(super) imap: Imap,
+    pub(super) key: Key,
+    pub(super) scope: Scope,
+    pub(super) uids: Vec<u32>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    /// The search keys of `tokens` in the selected mailbox, or the tagged
+    /// answer refusing command `cmd` (bad keys, no mailbox selected).
+    pub(super) fn criteria(
+        &self,
+        tag: &str,
+        cmd: &str,
+        tokens: &[Token],
+    ) -> Result<Criteria, String> {
+        let key = keys_of(tokens).map_err(|e| format!("{tag} BAD {cmd}: {e}"))?;
+        let Some(sel) = &self.selected else {
+            return Err(format!("{tag} BAD no mailbox selected"));
+        };
+        Ok(Criteria {
+            imap: self.imap.clone(),
+            key,
+            scope: sel.scope.clone(),
+            uids: sel.uids.clone(),
+        })
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     pub(super) async fn search(
         &mut self,
@@ -338,26 +380,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             args = &args[2..];
         }
         if args.first().and_then(Token::keyword).as_deref() == Some("CHARSET") {
-            let charset = args
-                .get(1)
-                .and_then(Token::as_astring)
-                .unwrap_or_default()
-                .to_ascii_uppercase();
-            if charset != "UTF-8" && charset != "US-ASCII" {
-                return Ok(format!(
-                    "{tag} NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"
-                ));
+            let charset = args.get(1).and_then(Token::as_astring).unwrap_or_default();
+            if !supported_charset(&charset) {
+                return Ok(bad_charset(tag));
             }
             args = args.get(2..).unwrap_or(&[]);
         }
-        let key = match keys_of(args) {
-            Ok(k) => k,
-            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        let Criteria {
+            imap,
+            key,
+            scope,
+            uids,
+        } = match self.criteria(tag, cmd, args) {
+            Ok(c) => c,
+            Err(refusal) => return Ok(refusal),
         };
-        let Some(sel) = &self.selected else {
-            return Ok(format!("{tag} BAD no mailbox selected"));
-        };
-        let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
         let (found, uids) = blocking(move || {
             let found = eval(&imap, &scope, &uids, &key)?;
             Ok((found, uids))

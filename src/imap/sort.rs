@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::parser::Token;
-use super::search::{eval, keys_of};
+use super::search::{bad_charset, eval, supported_charset, Criteria};
 use super::session::Session;
 use super::{blocking, ImapError};
 use crate::query::mailbox;
@@ -110,19 +110,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return Ok(format!("{tag} BAD {cmd} needs sort criteria"));
         };
         let charset = args.get(1).and_then(Token::as_astring).unwrap_or_default();
-        if !charset.eq_ignore_ascii_case("UTF-8") && !charset.eq_ignore_ascii_case("US-ASCII") {
-            return Ok(format!(
-                "{tag} NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"
-            ));
+        if !supported_charset(&charset) {
+            return Ok(bad_charset(tag));
         }
-        let key = match keys_of(args.get(2..).unwrap_or(&[])) {
-            Ok(k) => k,
-            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        let Criteria {
+            imap,
+            key,
+            scope,
+            uids,
+        } = match self.criteria(tag, cmd, args.get(2..).unwrap_or(&[])) {
+            Ok(c) => c,
+            Err(refusal) => return Ok(refusal),
         };
-        let Some(sel) = &self.selected else {
-            return Ok(format!("{tag} BAD no mailbox selected"));
-        };
-        let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
         let numbers = blocking(move || {
             let found = eval(&imap, &scope, &uids, &key)?;
             let mut rows: Vec<(Vec<Value>, u32)> = Vec::with_capacity(found.len());
@@ -304,14 +303,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         if args.first().and_then(Token::keyword).as_deref() != Some("REFERENCES") {
             return Ok(format!("{tag} BAD {cmd} supports REFERENCES"));
         }
-        let key = match keys_of(args.get(2..).unwrap_or(&[])) {
-            Ok(k) => k,
-            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        let Criteria {
+            imap,
+            key,
+            scope,
+            uids,
+        } = match self.criteria(tag, cmd, args.get(2..).unwrap_or(&[])) {
+            Ok(c) => c,
+            Err(refusal) => return Ok(refusal),
         };
-        let Some(sel) = &self.selected else {
-            return Ok(format!("{tag} BAD no mailbox selected"));
-        };
-        let (imap, scope, uids) = (self.imap.clone(), sel.scope.clone(), sel.uids.clone());
         let answer = blocking(move || {
             let found = eval(&imap, &scope, &uids, &key)?;
             let mut groups: std::collections::HashMap<String, Vec<Node>> = Default::default();
