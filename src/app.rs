@@ -221,6 +221,26 @@ pub async fn serve(
         state.metrics.indexer.clone(),
     );
     let metrics = state.metrics.clone();
+    // Review rounds on schedule and the weekly digest (`[[round]]`, `[mail]`).
+    let reminders = match &state.curation {
+        Some(c) => {
+            let users = match &state.users {
+                Some(u) => Some(u.clone()),
+                None => Users::open(&config.data).ok(),
+            };
+            let (index, c) = (state.index.clone(), c.clone());
+            let indexer = state.metrics.indexer.clone();
+            Some(crate::reminders::spawn(
+                config,
+                index,
+                c,
+                users,
+                indexer,
+                stop_rx.clone(),
+            ))
+        }
+        None => None,
+    };
 
     // The Solr-compatible endpoint for Dovecot, when configured.
     let solr_task = match &config.solr {
@@ -313,6 +333,9 @@ pub async fn serve(
         let _ = task.await;
     }
     if let Some(task) = imap_task {
+        let _ = task.await;
+    }
+    if let Some(task) = reminders {
         let _ = task.await;
     }
     served.map_err(|source| RunError::Io {

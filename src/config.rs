@@ -59,6 +59,10 @@ pub struct Config {
     pub mcp: McpSection,
     /// `[imap]`: the read-only IMAP server (docs/IMAP.md; off when absent).
     pub imap: Option<ImapSection>,
+    /// Review rounds on a schedule (`[[round]]` tables, see docs/OPERATIONS.md).
+    pub round: Vec<crate::curate::round_schedule::RoundSchedule>,
+    /// `[mail]`: the SMTP relay for the weekly review digest (off when absent).
+    pub mail: Option<crate::smtp::MailSection>,
 }
 
 /// `[imap]`: the read-only IMAP server over the archive.
@@ -138,6 +142,8 @@ impl Default for Config {
             limits: crate::query::limits::Limits::default(),
             mcp: McpSection::default(),
             imap: None,
+            round: Vec::new(),
+            mail: None,
         }
     }
 }
@@ -265,6 +271,12 @@ impl Config {
             p.validate().map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),
                 message: format!("[[review]] {:?}: {e}", p.name),
+            })?;
+        }
+        for r in &config.round {
+            r.validate().map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("[[round]] {:?}: {e}", r.policy),
             })?;
         }
         Ok(config)

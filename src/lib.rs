@@ -53,5 +53,11 @@ pub mod mcp;
 /// The read-only IMAP server over the archive (`[imap]`).
 pub mod imap;
 
+/// Sending mail: `[mail]`, RFC 5322 messages, a minimal SMTP client.
+pub mod smtp;
+
+/// Review rounds on schedule and the weekly digest mail (`[[round]]`, `[mail]`).
+pub mod reminders;
+
 /// Wires the parts together: index, users, live indexer, HTTP server.
 pub mod app;

@@ -33,6 +33,7 @@ mod reading;
 mod reading_ui;
 mod retention;
 mod review_ui;
+mod rounds;
 mod security;
 mod security_reader;
 mod semantics;

@@ -6,6 +6,7 @@ mod layout;
 mod mcp_cmd;
 mod retention_cmd;
 mod review_cmd;
+mod round_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod show_cmd;
@@ -409,6 +410,26 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set (or with --clear remove) a user's email address (for the review digest).
+    SetEmail {
+        /// Login name.
+        name: String,
+        /// The address.
+        #[arg(required_unless_present = "clear")]
+        email: Option<String>,
+        /// Remove the address.
+        #[arg(long, conflicts_with = "email")]
+        clear: bool,
+    },
+    /// Make a user's calendar token (replacing theirs) and print their feed's URL;
+    /// the token opens that feed and nothing else.
+    CalendarToken {
+        /// Login name.
+        name: String,
+        /// Revoke their token instead.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// List a user's live sessions, or end them.
     Sessions {
         /// Login name.
@@ -561,6 +582,56 @@ pub enum ReviewCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Review rounds: open one by hand, list them with progress per reviewer.
+    Round {
+        #[command(subcommand)]
+        command: RoundCommand,
+    },
+    /// The weekly digest mail of each reviewer's rounds: print it (--dry-run) or send it (--send).
+    Digest {
+        /// Send this week's digests not sent yet, through `[mail] smtp`.
+        #[arg(long, conflicts_with = "dry_run")]
+        send: bool,
+        /// Print the digests; send nothing (the default).
+        #[arg(long)]
+        dry_run: bool,
+        /// With --send: send again those already sent this week.
+        #[arg(long)]
+        force: bool,
+        /// Who sends (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RoundCommand {
+    /// Opens a round of POLICY now: snapshots its undecided threads and shares
+    /// them out among the reviewers of its `[[round]]` (or --reviewer).
+    Open {
+        /// The policy's name.
+        policy: String,
+        /// Reviewers (default: the policy's `[[round]] reviewers`).
+        #[arg(long = "reviewer")]
+        reviewers: Vec<String>,
+        /// Due this long after opening (default: the `[[round]] due`, else 30d).
+        #[arg(long)]
+        due: Option<String>,
+        /// Who opens it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Rounds (open, and closed in the last year) with progress per reviewer.
+    List {
+        /// Only this policy's.
+        #[arg(long)]
+        policy: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Opens the rounds whose scheduled period has come (what `serve` does every few minutes).
+    Due,
 }
 
 #[derive(Subcommand, Debug)]
@@ -719,6 +790,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             serve_cmd::serve(&config)
         }
+        Command::User {
+            command: command @ (UserCommand::SetEmail { .. } | UserCommand::CalendarToken { .. }),
+        } => round_cmd::user(&config, data, command),
         Command::User { command } => user_cmd::user(data, command),
         Command::Mcp { user, token } => mcp_cmd::mcp(&config, data, user, token),
         Command::Token { command } => mcp_cmd::token(data, command),

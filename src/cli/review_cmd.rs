@@ -67,11 +67,20 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                     }
                     Err(e) => return Err(e.into()),
                 };
+                // Its rounds still open (an overdue one is flagged).
+                let rounds = c.rounds(
+                    &gleaner::curate::rounds::RoundFilter {
+                        policy: Some(&p.name),
+                        open_only: true,
+                        ..Default::default()
+                    },
+                    asked.now,
+                )?;
                 if json {
                     writeln!(
                         std::io::stdout(),
                         "{}",
-                        json!({"policy": p, "progress": progress})
+                        json!({"policy": p, "progress": progress, "rounds": rounds})
                     )?;
                 } else {
                     let lists = if p.lists.is_empty() {
@@ -93,6 +102,9 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                         progress.done,
                         progress.total
                     )?;
+                    for r in &rounds {
+                        writeln!(std::io::stdout(), "    {}", super::round_cmd::round_line(r))?;
+                    }
                 }
             }
             Ok(if failed {
@@ -151,6 +163,10 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
             );
             Ok(ExitCode::SUCCESS)
         }
+        ReviewCommand::Round { command } => super::round_cmd::round(config, data, &c, command),
+        ReviewCommand::Digest {
+            send, force, by, ..
+        } => super::round_cmd::digest(config, data, &c, send, force, by.as_deref()),
         ReviewCommand::Undo { policy, by } => {
             let threads = c.undo(&policy, &actor(by.as_deref()))?;
             eprintln!(

@@ -66,6 +66,9 @@ pub fn user(data: &Path, command: UserCommand) -> anyhow::Result<ExitCode> {
     let users = Users::open(data).context("opening the user database")?;
     let mut out = std::io::stdout().lock();
     match command {
+        UserCommand::SetEmail { .. } | UserCommand::CalendarToken { .. } => {
+            anyhow::bail!("handled by the review rounds' commands")
+        }
         UserCommand::Add {
             name,
             role,

@@ -345,6 +345,7 @@ fn decide_in(
                 "before": before.as_ref().map(|b| &b.0)}),
         )?;
     }
+    super::rounds::close_finished(tx, policy, actor)?;
     Ok(batch)
 }
 

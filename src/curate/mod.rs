@@ -10,14 +10,18 @@
 //!
 //! Blocking SQLite and index work: async callers use `spawn_blocking`.
 
+pub mod calendar;
 pub mod decisions;
 pub mod diff;
+pub mod digest;
 pub mod documents;
 pub mod export;
 pub mod placed;
 pub mod policy;
 pub mod queue;
 pub mod redact;
+pub mod round_schedule;
+pub mod rounds;
 pub mod score;
 mod tar;
 pub mod verbatim;
@@ -186,6 +190,7 @@ impl Curation {
         crate::db::configure(&conn)?;
         crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
         crate::audit::migrate(&mut conn)?;
+        crate::db::migrate(&mut conn, rounds::COMPONENT, rounds::MIGRATIONS)?;
         Ok(Curation {
             conn: Arc::new(Mutex::new(conn)),
             cache: Arc::new(Mutex::new(HashMap::new())),

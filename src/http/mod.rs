@@ -210,6 +210,8 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
             post(routes::review::decide),
         )
         .route("/review/queues/{name}/undo", post(routes::review::undo))
+        .route("/review/rounds", get(routes::rounds::rounds))
+        .route("/review/calendar.ics", get(routes::rounds::calendar))
         .route("/audit", get(routes::review::audit))
         .route("/docs", get(routes::docs::list).post(routes::docs::create))
         .route("/docs/published.tar", get(routes::docs::export_published))
