@@ -713,3 +713,70 @@ fn serve_opens_the_scheduled_round_and_mails_each_reviewer_a_digest_once_a_week(
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stdout).contains("FAILED"));
 }
+
+#[test]
+fn the_review_page_flags_an_overdue_round_and_hands_out_the_calendar_link() {
+    use crate::review_ui::ReviewUi;
+    let Some(bin) = crate::wd::browser() else {
+        return;
+    };
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    let users = setup(&data);
+    let curation = gleaner::curate::Curation::open(&data, "http://gleaner.test").expect("db");
+    let policy: gleaner::curate::ReviewPolicy = serde_json::from_value(
+        serde_json::json!({"name": "ops-old", "lists": [OPS], "older_than": "6y"}),
+    )
+    .expect("policy");
+    curation.put_policy(&policy, "test").expect("policy");
+    let index = gleaner::index::MailIndex::open(&data.join("index"), false).expect("index");
+    let reviewers =
+        gleaner::reminders::reviewers(Some(&users), &["alice".into(), "bob".into()]).expect("r");
+    let round = curation
+        .open_round(
+            &index,
+            &Opening {
+                policy: "ops-old",
+                period: None,
+                reviewers: &reviewers,
+                due: Period::Days(30),
+                actor: "test",
+                now: gleaner::db::now() - 90 * 86_400,
+            },
+            &gleaner::query::limits::Budget::job(),
+        )
+        .expect("open");
+    assert!(round.overdue);
+    let server = TestServer::start(&data, true);
+    let base = format!("http://{}", server.addr);
+    let s = crate::wd::Session::new(&bin, "review-rounds", std::time::Duration::from_secs(20));
+    s.login(&base, "alice", PASSWORD);
+    s.go(&format!("{base}/review"));
+    s.wait("document.querySelector('.policy-card[data-policy=\"ops-old\"] .policy-round[data-overdue=\"1\"] .round-overdue')");
+    assert_eq!(
+        s.text("document.querySelector('.policy-round .round-overdue').textContent"),
+        "Overdue"
+    );
+    let head = s.text("document.querySelector('.policy-round .round-head').textContent");
+    assert!(
+        head.contains(&format!("0 of {} decided", round.total)),
+        "{head}"
+    );
+    let bars = s.js("return document.querySelectorAll('.policy-round .round-reviewer').length;");
+    assert_eq!(bars, serde_json::json!(2), "one bar per reviewer");
+    s.shot("review-rounds");
+
+    s.click("#calendar-link");
+    s.wait("!document.querySelector('#calendar-url').hidden");
+    let url = s.text("document.querySelector('#calendar-url').value");
+    let path = url
+        .strip_prefix("http://gleaner.test")
+        .unwrap_or_else(|| panic!("the public URL: {url}"));
+    assert!(
+        path.starts_with("/api/review/calendar.ics?token=glc_"),
+        "{url}"
+    );
+    let feed = get(server.addr, path, &[]);
+    assert_eq!(feed.status, 200);
+    assert!(feed.text().contains("OVERDUE since"), "{}", feed.text());
+}

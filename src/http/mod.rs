@@ -212,6 +212,10 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .route("/review/queues/{name}/undo", post(routes::review::undo))
         .route("/review/rounds", get(routes::rounds::rounds))
         .route("/review/calendar.ics", get(routes::rounds::calendar))
+        .route(
+            "/review/calendar-token",
+            post(routes::rounds::calendar_token),
+        )
         .route("/audit", get(routes::review::audit))
         .route("/docs", get(routes::docs::list).post(routes::docs::create))
         .route("/docs/published.tar", get(routes::docs::export_published))

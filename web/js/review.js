@@ -26,6 +26,8 @@ const getQueue = (name, params) => api('/api/review/queues/' + enc(name) + '?' +
 const postDecision = (name, body) => api('/api/review/queues/' + enc(name) + '/decisions', { method: 'POST', json: body });
 const postUndo = (name) => api('/api/review/queues/' + enc(name) + '/undo', { method: 'POST', json: {} });
 
+const getRounds = () => api('/api/review/rounds');
+const postCalendarToken = () => api('/api/review/calendar-token', { method: 'POST', json: {} });
 const queueHref = (name, extra) => '/review/' + enc(name) + (extra ? '?' + new URLSearchParams(extra).toString() : '');
 
 function loading(text) {
@@ -95,7 +97,16 @@ export async function renderReviewHome(main, _m, _params, gen) {
     return [p, progress];
   });
   if (form) page.appendChild(form.el);
+  page.insertBefore(calendarBox(), list.nextSibling);
   main.replaceChildren(page);
+  // Open rounds under their policy's card, overdue ones flagged.
+  getRounds().then((r) => {
+    if (!isCurrent(gen)) return;
+    for (const round of (r.rounds || []).filter((x) => !x.closed_at)) {
+      const card = list.querySelector(`.policy-card[data-policy="${CSS.escape(round.policy)}"]`);
+      if (card) card.insertBefore(roundBox(round), card.querySelector('.policy-progress'));
+    }
+  }).catch(() => {});
   // Progress of each policy, two at a time (a cold queue is harvested on first ask).
   let next = 0;
   const worker = async () => {
@@ -112,6 +123,44 @@ export async function renderReviewHome(main, _m, _params, gen) {
     }
   };
   await Promise.all([worker(), worker()]);
+}
+
+/** An open round: due date (flagged when overdue) and progress per reviewer. */
+function roundBox(r) {
+  const title = String(r.period || '').startsWith('manual:') ? `Round ${r.id}` : `Round ${r.period}`;
+  return h('div', { class: ['policy-round', r.overdue ? 'overdue' : null], dataset: { round: r.id, overdue: r.overdue ? '1' : '0' } },
+    h('p', { class: 'round-head' },
+      h('strong', {}, title), ' · ',
+      r.overdue ? h('span', { class: 'badge round-overdue', role: 'status' }, 'Overdue') : null,
+      r.overdue ? ' ' : null,
+      `due ${secsDay(r.due_at)} · ${fmtNum(r.decided)} of ${fmtNum(r.total)} decided`),
+    ...(r.reviewers || []).map((p) => bar(p.reviewer || 'nobody may read', p.decided, p.assigned, { cls: 'round-reviewer' })));
+}
+
+/** "Calendar": the viewer's own iCalendar feed URL (a new token each time). */
+function calendarBox() {
+  const out = h('input', { id: 'calendar-url', type: 'text', readonly: true, hidden: true, 'aria-label': 'Your review calendar URL', size: '60' });
+  const err = h('p', { class: 'form-error', role: 'alert', hidden: true });
+  const btn = h('button', { type: 'button', class: 'btn small', id: 'calendar-link' }, 'Get my calendar link');
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    err.hidden = true;
+    try {
+      const r = await postCalendarToken();
+      out.value = r.url;
+      out.hidden = false;
+      out.select();
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  return h('section', { class: 'calendar-box', 'aria-labelledby': 'calendar-h' },
+    h('h2', { id: 'calendar-h' }, 'Review rounds in your calendar'),
+    h('p', { class: 'muted small' }, 'Subscribe to this URL in a calendar app to see your rounds and their due dates. It opens only your calendar; a new link replaces the old one.'),
+    btn, ' ', out, err);
 }
 
 function deleteButton(name, gen) {

@@ -91,3 +91,22 @@ pub async fn calendar(State(state): State<Shared>, req: Request) -> Result<Respo
     );
     Ok(res)
 }
+
+/// `POST /api/review/calendar-token`: a new calendar token for the viewer
+/// (replacing theirs), as the feed's URL.
+pub async fn calendar_token(
+    State(state): State<Shared>,
+    viewer: Viewer,
+) -> Result<Json<Value>, AppError> {
+    require(&viewer, Role::Reviewer, "review rounds are for reviewers")?;
+    let (Some(users), Some(name)) = (state.users.clone(), viewer.user.clone()) else {
+        return Err(AppError::NotFound(
+            "calendar tokens need logins: this server runs without them",
+        ));
+    };
+    let base = state.curation()?.public_url.clone();
+    let secret = blocking(move || Ok(users.create_calendar_token(&name, &name)?)).await?;
+    Ok(Json(json!({
+        "url": format!("{base}/api/review/calendar.ics?token={secret}"),
+    })))
+}
