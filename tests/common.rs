@@ -444,3 +444,33 @@ pub fn only_on(index: &MailIndex, list: &str) -> gleaner::index::doc::StoredMess
         .find(|m| m.lists == [list] && !m.message_id.is_empty() && !m.subject.is_empty())
         .expect("a message of one list")
 }
+
+/// The test venv's interpreter (`$GLEANER_VENV_PYTHON`, else
+/// `~/.cache/gleaner-venv/bin/python`, which .ci/run makes) if it can
+/// `import {modules}`; else `None` with a loud notice — or a panic under
+/// `CI=true`, where a missing peer must fail the test. `package` is what to
+/// `pip install`.
+pub fn venv_python(modules: &str, package: &str) -> Option<PathBuf> {
+    let python = std::env::var_os("GLEANER_VENV_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/gleaner-venv/bin/python"))
+        })?;
+    let works = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if works {
+        return Some(python);
+    }
+    let why = format!(
+        "{} cannot import {modules}: create the venv with `python3 -m venv ~/.cache/gleaner-venv && ~/.cache/gleaner-venv/bin/pip install {package}` (or set GLEANER_VENV_PYTHON)",
+        python.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}");
+    }
+    eprintln!("NOTICE: SKIPPING a test that needs {package}: {why}");
+    None
+}

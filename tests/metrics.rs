@@ -25,28 +25,7 @@ use crate::common::{enc, get, index_paths, sample, tempdir, TestServer};
 /// The venv interpreter with `prometheus_client`, or `None` (a loud skip) on
 /// a machine without it; under `CI=true` its absence fails the test.
 fn prometheus_python() -> Option<PathBuf> {
-    let python = std::env::var_os("GLEANER_VENV_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/gleaner-venv/bin/python"))
-        })?;
-    let works = Command::new(&python)
-        .args(["-c", "import prometheus_client.parser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(python);
-    }
-    let why = format!(
-        "{} cannot import prometheus_client: create the venv with `python3 -m venv ~/.cache/gleaner-venv && ~/.cache/gleaner-venv/bin/pip install prometheus-client` (or set GLEANER_VENV_PYTHON)",
-        python.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}");
-    }
-    eprintln!("NOTICE: SKIPPING the /metrics parser test: {why}");
-    None
+    crate::common::venv_python("prometheus_client.parser", "prometheus-client")
 }
 
 const PARSE: &str = r#"

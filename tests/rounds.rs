@@ -16,37 +16,10 @@ use gleaner::curate::round_schedule::Period;
 use gleaner::curate::rounds::Opening;
 use serde_json::Value;
 
-use crate::common::{get, gleaner, index_paths, sample, tempdir, TestServer};
+use crate::common::{self, get, index_paths, sample, tempdir, TestServer};
 
 const OPS: &str = "ops.lists.example.org";
 const PASSWORD: &str = "correct horse battery";
-
-/// The venv interpreter that imports `modules`, or `None` (a loud skip) on a
-/// machine without it; under `CI=true` its absence fails the test.
-fn venv_python(modules: &str, package: &str) -> Option<PathBuf> {
-    let python = std::env::var_os("GLEANER_VENV_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/gleaner-venv/bin/python"))
-        })?;
-    let works = Command::new(&python)
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(python);
-    }
-    let why = format!(
-        "{} cannot import {modules}: `~/.cache/gleaner-venv/bin/pip install {package}` (or set GLEANER_VENV_PYTHON; .ci/run does it)",
-        python.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}");
-    }
-    eprintln!("NOTICE: SKIPPING a review rounds test: {why}");
-    None
-}
 
 /// A config with policy `ops-old` (OPS, older than 6y) and its yearly round
 /// reviewed by alice and bob; `extra` is appended.
@@ -77,13 +50,19 @@ fn setup(data: &Path) -> Users {
     users
 }
 
-fn run(config: &Path, args: &[&str]) -> String {
-    let mut all = vec!["--config", config.to_str().expect("path")];
-    all.extend_from_slice(args);
-    let out = Command::new(env!("CARGO_BIN_EXE_gleaner"))
-        .args(&all)
+/// `gleaner --config CONFIG ARGS...`, whatever its exit status.
+fn run_any(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gleaner"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
         .output()
-        .expect("run gleaner");
+        .expect("run gleaner")
+}
+
+/// Stdout of `gleaner --config CONFIG ARGS...`, which must succeed.
+fn run(config: &Path, args: &[&str]) -> String {
+    let out = run_any(config, args);
     assert!(
         out.status.success(),
         "gleaner {args:?}: {}",
@@ -109,6 +88,33 @@ fn audit_actions(config: &Path) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Opens, by hand, a round of `ops-old` for `reviewers` that opened 90 days
+/// ago and was due after 30: overdue.
+fn open_overdue(
+    curation: &gleaner::curate::Curation,
+    data: &Path,
+    reviewers: &[&str],
+) -> gleaner::curate::rounds::Round {
+    let users = Users::open(data).expect("users");
+    let index = gleaner::index::MailIndex::open(&data.join("index"), false).expect("index");
+    let names: Vec<String> = reviewers.iter().map(|r| r.to_string()).collect();
+    let reviewers = gleaner::reminders::reviewers(Some(&users), &names).expect("reviewers");
+    curation
+        .open_round(
+            &index,
+            &Opening {
+                policy: "ops-old",
+                period: None,
+                reviewers: &reviewers,
+                due: Period::Days(30),
+                actor: "test",
+                now: gleaner::db::now() - 90 * 86_400,
+            },
+            &gleaner::query::limits::Budget::job(),
+        )
+        .expect("open")
 }
 
 /// An old thread on OPS that arrives after a round opened.
@@ -161,17 +167,7 @@ fn a_round_snapshots_its_queue_shares_it_out_flags_overdue_and_closes_with_the_l
     assert_eq!(a + b, queue.len() as u64);
     assert!(a.abs_diff(b) <= 1, "shared evenly: alice {a}, bob {b}");
     // A second round of the same policy is refused while this one is open.
-    let again = gleaner(
-        &data,
-        &[
-            "--config",
-            cfg.to_str().expect("p"),
-            "review",
-            "round",
-            "open",
-            "ops-old",
-        ],
-    );
+    let again = run_any(&cfg, &["review", "round", "open", "ops-old"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("still open"));
 
@@ -225,25 +221,8 @@ fn a_round_snapshots_its_queue_shares_it_out_flags_overdue_and_closes_with_the_l
     // A round opened 90 days ago, due after 30: overdue in `review list`.
     let curation =
         gleaner::curate::Curation::open(&data, "https://gleaner.example.org").expect("db");
-    let users = Users::open(&data).expect("users");
-    let index = gleaner::index::MailIndex::open(&data.join("index"), false).expect("index");
-    let reviewers = gleaner::reminders::reviewers(Some(&users), &["alice".into(), "carol".into()])
-        .expect("reviewers");
     let now = gleaner::db::now();
-    let late_round = curation
-        .open_round(
-            &index,
-            &Opening {
-                policy: "ops-old",
-                period: None,
-                reviewers: &reviewers,
-                due: Period::Days(30),
-                actor: "test",
-                now: now - 90 * 86_400,
-            },
-            &gleaner::query::limits::Budget::job(),
-        )
-        .expect("open");
+    let late_round = open_overdue(&curation, &data, &["alice", "carol"]);
     assert!(late_round.overdue && late_round.closed_at.is_none());
     let listed = run(&cfg, &["review", "list"]);
     assert!(listed.contains("OVERDUE"), "{listed}");
@@ -257,6 +236,9 @@ fn a_round_snapshots_its_queue_shares_it_out_flags_overdue_and_closes_with_the_l
         curation.note_overdue(now).expect("note").is_empty(),
         "noted once"
     );
+    // This year's scheduled round waits while the policy's overdue round is open.
+    let due = run(&cfg, &["review", "round", "due"]);
+    assert!(due.contains("no round is due to open"), "{due}");
 
     // Over the API too, for the review page.
     let server = TestServer::start(&data, true);
@@ -327,7 +309,7 @@ fn parse_ics(python: &Path, text: &[u8]) -> Value {
 
 #[test]
 fn the_calendar_feed_is_rfc_5545_for_a_real_parser_and_its_token_opens_nothing_else() {
-    let Some(python) = venv_python("icalendar", "icalendar") else {
+    let Some(python) = common::venv_python("icalendar", "icalendar") else {
         return;
     };
     let dir = tempdir();
@@ -584,7 +566,7 @@ fn serve(cfg: &Path) -> Child {
 
 #[test]
 fn serve_opens_the_scheduled_round_and_mails_each_reviewer_a_digest_once_a_week() {
-    let Some(python) = venv_python("aiosmtpd, email", "aiosmtpd") else {
+    let Some(python) = common::venv_python("aiosmtpd, email", "aiosmtpd") else {
         return;
     };
     let dir = tempdir();
@@ -699,17 +681,7 @@ fn serve_opens_the_scheduled_round_and_mails_each_reviewer_a_digest_once_a_week(
 
     // A relay that refuses is reported, not recorded.
     drop(smtp);
-    let failed = gleaner(
-        &data,
-        &[
-            "--config",
-            cfg.to_str().expect("p"),
-            "review",
-            "digest",
-            "--send",
-            "--force",
-        ],
-    );
+    let failed = run_any(&cfg, &["review", "digest", "--send", "--force"]);
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stdout).contains("FAILED"));
 }
@@ -722,30 +694,14 @@ fn the_review_page_flags_an_overdue_round_and_hands_out_the_calendar_link() {
     };
     let dir = tempdir();
     let data = dir.path().join("data");
-    let users = setup(&data);
+    setup(&data);
     let curation = gleaner::curate::Curation::open(&data, "http://gleaner.test").expect("db");
     let policy: gleaner::curate::ReviewPolicy = serde_json::from_value(
         serde_json::json!({"name": "ops-old", "lists": [OPS], "older_than": "6y"}),
     )
     .expect("policy");
     curation.put_policy(&policy, "test").expect("policy");
-    let index = gleaner::index::MailIndex::open(&data.join("index"), false).expect("index");
-    let reviewers =
-        gleaner::reminders::reviewers(Some(&users), &["alice".into(), "bob".into()]).expect("r");
-    let round = curation
-        .open_round(
-            &index,
-            &Opening {
-                policy: "ops-old",
-                period: None,
-                reviewers: &reviewers,
-                due: Period::Days(30),
-                actor: "test",
-                now: gleaner::db::now() - 90 * 86_400,
-            },
-            &gleaner::query::limits::Budget::job(),
-        )
-        .expect("open");
+    let round = open_overdue(&curation, &data, &["alice", "bob"]);
     assert!(round.overdue);
     let server = TestServer::start(&data, true);
     let base = format!("http://{}", server.addr);
