@@ -20,7 +20,7 @@ use crate::common::{self, TestServer};
 use crate::wd::{self, Session};
 
 /// axe-core's `axe.min.js`, or a loud skip (a failure under `CI=true`).
-fn axe_js() -> Option<String> {
+pub(crate) fn axe_js() -> Option<String> {
     let path = std::env::var_os("GLEANER_AXE_JS")
         .map(PathBuf::from)
         .or_else(|| {
@@ -232,7 +232,7 @@ fn open(s: &Session, base: &str, page: &Page) {
 }
 
 /// axe-core's serious and critical violations on the current page, one line each.
-fn axe_violations(s: &Session, axe: &str) -> Vec<String> {
+pub(crate) fn axe_violations(s: &Session, axe: &str) -> Vec<String> {
     // The page's CSP forbids injected <script> elements; WebDriver runs
     // the source itself.
     s.js(&format!("{axe}\n;return typeof axe;"));

@@ -721,6 +721,11 @@ fn the_review_page_flags_an_overdue_round_and_hands_out_the_calendar_link() {
     let bars = s.js("return document.querySelectorAll('.policy-round .round-reviewer').length;");
     assert_eq!(bars, serde_json::json!(2), "one bar per reviewer");
     s.shot("review-rounds");
+    // The round's badge and bars pass axe-core (contrast, names), when it is here.
+    if let Some(axe) = crate::a11y::axe_js() {
+        let bad = crate::a11y::axe_violations(&s, &axe);
+        assert!(bad.is_empty(), "axe-core on /review with a round: {bad:#?}");
+    }
 
     s.click("#calendar-link");
     s.wait("!document.querySelector('#calendar-url').hidden");
