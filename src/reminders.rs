@@ -133,6 +133,7 @@ pub fn open_due(
             Err(e) => return Err(e),
         }
     }
+    curation.follow_merges(index, "system")?;
     curation.note_overdue(now)?;
     Ok(opened)
 }

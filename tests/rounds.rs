@@ -741,3 +741,76 @@ fn the_review_page_flags_an_overdue_round_and_hands_out_the_calendar_link() {
     assert_eq!(feed.status, 200);
     assert!(feed.text().contains("OVERDUE since"), "{}", feed.text());
 }
+
+/// An old thread on OPS, `id` with `extra` headers.
+fn old_mail(id: &str, subject: &str, extra: &str) -> String {
+    format!(
+        "From: Poster <poster@example.org>\r\nTo: ops@lists.example.org\r\n\
+         List-Id: Ops <ops.lists.example.org>\r\nSubject: {subject}\r\n\
+         Message-ID: <{id}>\r\n{extra}Date: Mon, 01 Mar 2010 10:00:00 +0000\r\n\r\n\
+         Something about {subject}.\r\n"
+    )
+}
+
+#[test]
+fn a_round_follows_two_of_its_conversations_merged_after_it_opened() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    setup(&data);
+    let cfg = config(dir.path(), &data, "");
+    let halves = dir.path().join("halves");
+    std::fs::create_dir_all(&halves).expect("dir");
+    std::fs::write(
+        halves.join("a.eml"),
+        old_mail("half-a@example.org", "raid controller firmware", ""),
+    )
+    .expect("a");
+    std::fs::write(
+        halves.join("b.eml"),
+        old_mail("half-b@example.org", "tape library robot", ""),
+    )
+    .expect("b");
+    index_paths(&data, &[halves]);
+    run(&cfg, &["review", "round", "open", "ops-old"]);
+    let total = json_lines(&run(&cfg, &["review", "round", "list", "--json"]))[0]["total"]
+        .as_u64()
+        .expect("total");
+    // A message naming both joins them into one conversation.
+    let bridge = dir.path().join("bridge");
+    std::fs::create_dir_all(&bridge).expect("dir");
+    std::fs::write(
+        bridge.join("c.eml"),
+        old_mail(
+            "bridge@example.org",
+            "Re: both",
+            "In-Reply-To: <half-a@example.org>\r\nReferences: <half-a@example.org> <half-b@example.org>\r\n",
+        ),
+    )
+    .expect("c");
+    index_paths(&data, &[bridge]);
+    // Every conversation of the queue decided under today's ids closes the round.
+    let queue = json_lines(&run(
+        &cfg,
+        &["review", "queue", "ops-old", "--limit", "0", "--json"],
+    ));
+    assert_eq!(
+        queue.len() as u64,
+        total - 1,
+        "two conversations are one now"
+    );
+    let mut args = vec!["review", "decide", "ops-old", "keep"];
+    args.extend(queue.iter().map(|q| q["thread_id"].as_str().expect("id")));
+    run(&cfg, &args);
+    let round = &json_lines(&run(&cfg, &["review", "round", "list", "--json"]))[0];
+    assert_eq!(round["total"].as_u64(), Some(total - 1), "{round}");
+    assert_eq!(round["decided"], round["total"]);
+    assert!(round["closed_at"].is_i64(), "{round}");
+    let actions = audit_actions(&cfg);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|(a, _)| a == "review.round.merge")
+            .count(),
+        1
+    );
+}

@@ -107,6 +107,10 @@ pub fn round(
             Ok(ExitCode::SUCCESS)
         }
         RoundCommand::List { policy, json } => {
+            // Items whose conversation merged into another count under today's id.
+            if let Ok(index) = open(data) {
+                c.follow_merges(&index, &actor(None))?;
+            }
             let rounds = c.rounds(
                 &RoundFilter {
                     policy: policy.as_deref(),

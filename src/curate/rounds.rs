@@ -321,6 +321,67 @@ impl Curation {
             .collect()
     }
 
+    /// Follows the conversations of open rounds' undecided items that were
+    /// merged into another since the round opened (a message bridging them
+    /// arrived): the item takes today's id, which decisions are made under
+    /// (one item when both halves were in the round). Closes rounds that are
+    /// then all decided. Returns the items re-keyed.
+    pub fn follow_merges(&self, index: &MailIndex, actor: &str) -> Result<usize, CurateError> {
+        let undecided: Vec<(i64, String, String)> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT i.round_id, r.policy, i.thread_id FROM round_items i
+                 JOIN review_rounds r ON r.id = i.round_id
+                 LEFT JOIN decisions d ON d.policy = r.policy AND d.thread_id = i.thread_id
+                 WHERE r.closed_at IS NULL AND d.thread_id IS NULL",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        let mut moved = Vec::new();
+        for (round, policy, id) in undecided {
+            let now_id = crate::query::thread::resolve(index, &id)?;
+            if now_id != id {
+                moved.push((round, policy, id, now_id));
+            }
+        }
+        if moved.is_empty() {
+            return Ok(0);
+        }
+        let n = moved.len();
+        self.write(|tx| {
+            let mut policies = Vec::new();
+            for (round, policy, old, new) in &moved {
+                tx.execute(
+                    "UPDATE OR IGNORE round_items SET thread_id = ?3 WHERE round_id = ?1 AND thread_id = ?2",
+                    params![round, old, new],
+                )?;
+                // Both halves were in the round: the merged one stays, once.
+                tx.execute(
+                    "DELETE FROM round_items WHERE round_id = ?1 AND thread_id = ?2",
+                    params![round, old],
+                )?;
+                crate::audit::append(
+                    tx,
+                    actor,
+                    "review.round.merge",
+                    &format!("round:{round}"),
+                    &serde_json::json!({"from": old, "to": new}),
+                )?;
+                if !policies.contains(policy) {
+                    policies.push(policy.clone());
+                }
+            }
+            for p in &policies {
+                close_finished(tx, p, actor)?;
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
     /// Notes in the audit log, once each, the open rounds past their due
     /// date; returns them.
     pub fn note_overdue(&self, now: i64) -> Result<Vec<i64>, CurateError> {
