@@ -25,6 +25,7 @@ mod list_names;
 mod live;
 mod login_next;
 mod mcp;
+mod media;
 mod metrics;
 mod pipermail;
 mod promote;

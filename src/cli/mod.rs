@@ -4,6 +4,7 @@ mod doc_cmd;
 mod index_cmd;
 mod layout;
 mod mcp_cmd;
+mod media_cmd;
 mod retention_cmd;
 mod review_cmd;
 mod search_cmd;
@@ -273,6 +274,36 @@ pub enum Command {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+    },
+    /// Writes the archive onto media sets (DVD, BD, LTO) readable without gleaner.
+    ///
+    /// Each set-NNNN/ in DEST is at most --size bytes: sealed volumes
+    /// (zstd mboxrd) and their manifests, the published documents (Markdown
+    /// and HTML), a README.txt on every format and a SHA256SUMS; it is
+    /// re-read and verified after writing. Only what no earlier set holds is
+    /// written, and only when a set is due (--every 1y or --after 20G).
+    /// `export-media --where MSGID` says which set holds a message.
+    ExportMedia {
+        /// Where the sets go (a mounted medium or a staging directory).
+        dest: Option<PathBuf>,
+        /// The medium's size: 4.7G (DVD), 25G (BD), 2.5T (LTO-6)...
+        #[arg(long)]
+        size: Option<String>,
+        /// A new set is due when the last one is this old (1y, 6m).
+        #[arg(long, conflicts_with = "after")]
+        every: Option<String>,
+        /// A new set is due when this much waits for one (20G).
+        #[arg(long)]
+        after: Option<String>,
+        /// Which sets hold this message (Message-ID or key); writes nothing.
+        #[arg(long = "where", conflicts_with_all = ["size", "every", "after"])]
+        where_: Option<String>,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Who runs it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Web users and their grants: `user add`, `user grant`, `user list`.
     User {
@@ -739,5 +770,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             retention_cmd::restore_cmd(data, &src, snapshot.as_deref())
         }
         Command::Verify { json } => retention_cmd::verify_cmd(&config, data, json),
+        Command::ExportMedia {
+            dest,
+            size,
+            every,
+            after,
+            where_,
+            json,
+            by,
+        } => media_cmd::export_media(
+            &config,
+            data,
+            media_cmd::Asked {
+                dest,
+                size,
+                every,
+                after,
+                where_,
+                json,
+                by,
+            },
+        ),
     }
 }

@@ -11,6 +11,7 @@ pub mod archive;
 pub mod backup;
 pub mod copies;
 pub mod mbox_rewrite;
+pub mod media;
 mod removal;
 
 use std::path::{Path, PathBuf};
