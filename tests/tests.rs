@@ -14,6 +14,7 @@ mod corpora;
 mod curation;
 mod curation_access;
 mod dedup;
+mod departure;
 mod documents_ui;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;

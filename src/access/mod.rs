@@ -6,6 +6,7 @@
 //! turns cookies into [`Users::session`] calls. Every call is blocking SQLite
 //! work, so async callers run it under `spawn_blocking`.
 
+pub mod departure;
 pub mod rate;
 mod sessions;
 pub mod throttle;
@@ -177,6 +178,7 @@ impl Users {
         crate::db::configure(&conn)?;
         crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
         crate::audit::migrate(&mut conn)?;
+        departure::migrate(&mut conn)?;
         Ok(Users {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -3,6 +3,7 @@
 mod doc_cmd;
 mod index_cmd;
 mod layout;
+mod mailbox_cmd;
 mod mcp_cmd;
 mod media_cmd;
 mod retention_cmd;
@@ -305,6 +306,17 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Departing staff's mailboxes (sources with `owner = "NAME"`): depart, purge (two admins), show.
+    ///
+    /// `mailbox depart alice --on 2026-12-31` applies alice's `[[departure]]`
+    /// policy: her mailbox's list becomes readable only by the policy's
+    /// readers from that day, a legal hold keeps it for the policy's period,
+    /// and it is archived into sealed volumes. After the hold, `mailbox purge
+    /// alice --approve --by ADMIN` by two different admins removes it.
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
     /// Web users and their grants: `user add`, `user grant`, `user list`.
     User {
         #[command(subcommand)]
@@ -500,6 +512,43 @@ pub enum ArchiveCommand {
     Attach {
         /// A directory of sealed volumes.
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailboxCommand {
+    /// Applies OWNER's departure policy: restrict, hold, archive (stop `serve` first).
+    Depart {
+        /// The mailbox owner (`owner` of a `[[source]]`).
+        owner: String,
+        /// The departure day, YYYY-MM-DD.
+        #[arg(long)]
+        on: String,
+        /// Who records it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approves purging OWNER's mailbox; the second admin's approval purges it.
+    Purge {
+        /// The mailbox owner.
+        owner: String,
+        /// Approve (required: each admin approves once).
+        #[arg(long)]
+        approve: bool,
+        /// The approving admin (a gleaner user with the admin role).
+        #[arg(long)]
+        by: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// OWNER's departure: policy, day, purge approvals (JSON).
+    Show {
+        /// The mailbox owner.
+        owner: String,
     },
 }
 
@@ -770,6 +819,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             retention_cmd::restore_cmd(data, &src, snapshot.as_deref())
         }
         Command::Verify { json } => retention_cmd::verify_cmd(&config, data, json),
+        Command::Mailbox { command } => mailbox_cmd::mailbox(&config, data, command),
         Command::ExportMedia {
             dest,
             size,
