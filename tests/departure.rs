@@ -397,6 +397,24 @@ hold = "1y"
         assert_eq!(inbox, 0);
     }
 
+    // A personal mailbox never goes onto media sets (no purge could reach them).
+    let media = site.root.join("media");
+    let sets: Value = serde_json::from_str(&site.ok(&[
+        "export-media",
+        "--size",
+        "4.7G",
+        "--every",
+        "1y",
+        "--json",
+        media.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(sets["pending_items"], 0, "{sets}");
+    assert!(
+        sets["sets"].as_array().is_none_or(|s| s.is_empty()),
+        "{sets}"
+    );
+
     // The purge: never while held, only admins, two different ones.
     let err = site.refused(&["mailbox", "purge", "alice", "--approve", "--by", "admin1"]);
     assert!(err.contains("no purge before the hold ends"), "{err}");

@@ -544,3 +544,50 @@ fn files_under(path: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(name: &str, owners: &[&str]) -> DeparturePolicy {
+        DeparturePolicy {
+            name: name.into(),
+            owners: owners.iter().map(|o| o.to_string()).collect(),
+            readers: vec!["role:admin".into()],
+            hold: "7y".into(),
+        }
+    }
+
+    #[test]
+    fn the_policy_naming_an_owner_wins_over_the_catch_all() {
+        let all = [policy("legal", &["alice"]), policy("default", &[])];
+        assert!(matches!(DeparturePolicy::for_owner(&all, "alice"), Ok(p) if p.name == "legal"));
+        assert!(matches!(DeparturePolicy::for_owner(&all, "carol"), Ok(p) if p.name == "default"));
+        let named_only = [policy("legal", &["alice"])];
+        assert!(DeparturePolicy::for_owner(&named_only, "carol").is_err());
+        let twice = [policy("a", &["alice"]), policy("b", &["alice"])];
+        assert!(DeparturePolicy::for_owner(&twice, "alice").is_err());
+    }
+
+    #[test]
+    fn a_policy_needs_readers_known_roles_and_a_hold_period() {
+        assert!(policy("p", &[]).validate().is_ok());
+        let mut p = policy("p", &[]);
+        p.readers = vec!["role:legal".into()];
+        assert!(p.validate().is_err());
+        p.readers.clear();
+        assert!(p.validate().is_err());
+        let mut p = policy("p", &[]);
+        p.hold = "forever".into();
+        assert!(p.validate().is_err());
+    }
+
+    #[test]
+    fn archive_volumes_are_named_after_the_owner() {
+        assert_eq!(archive_policy_name("alice"), "departed-alice");
+        assert_eq!(
+            archive_policy_name("A.Smith@example.org"),
+            "departed-a-smith-example-org"
+        );
+    }
+}

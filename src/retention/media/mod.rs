@@ -14,6 +14,10 @@
 //! manifest lists its messages; [`Media::locate`] answers "which set holds
 //! message X").
 //!
+//! Volumes holding only personal mailboxes (sources with an `owner`) are
+//! left out: a departed person's mailbox is purged after its hold, which a
+//! disc on a shelf could not follow.
+//!
 //! This module must not know the index or HTTP: volumes are read through
 //! `store::volume`, documents through `curate`.
 
@@ -194,7 +198,7 @@ impl Media {
             Vec::new()
         };
         for m in volumes {
-            if self.on_media("volume", &m.name, &m.volume_sha256)? {
+            if self.on_media("volume", &m.name, &m.volume_sha256)? || is_personal(&m) {
                 continue;
             }
             let mut files = Vec::new();
@@ -373,6 +377,15 @@ impl Media {
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A volume of personal mailboxes only (`extract::mailbox_list`): it never
+/// goes onto media, which nobody could purge after a departure's hold.
+fn is_personal(m: &Manifest) -> bool {
+    !m.messages.is_empty()
+        && m.messages
+            .iter()
+            .all(|e| crate::extract::is_mailbox_list(&e.list))
 }
 
 fn is_due(
