@@ -28,29 +28,12 @@ impl Site {
         self.root.join("gleaner.toml")
     }
 
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_gleaner"))
-            .arg("--config")
-            .arg(self.config())
-            .args(args)
-            .env_remove("GLEANER_DATA")
-            .output()
-            .unwrap()
-    }
-
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args);
-        assert!(
-            out.status.success(),
-            "gleaner {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::gleaner_config_ok(&self.config(), args)
     }
 
     fn refused(&self, args: &[&str]) -> String {
-        let out = self.cmd(args);
+        let out = common::gleaner_config(&self.config(), args);
         assert!(!out.status.success(), "gleaner {args:?} must be refused");
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
@@ -119,17 +102,7 @@ impl Drop for Served {
 
 impl Served {
     fn login(&self, user: &str) -> String {
-        let body = serde_json::json!({"username": user, "password": PW}).to_string();
-        let res = common::http(
-            self.addr,
-            "POST",
-            "/api/login",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        );
-        assert_eq!(res.status, 200, "login {user}: {}", res.text());
-        let set = res.header("set-cookie").unwrap();
-        set.split(';').next().unwrap().to_string()
+        common::login_cookie(self.addr, user, PW)
     }
 
     fn get(&self, cookie: &str, path: &str) -> common::HttpResponse {
@@ -223,12 +196,7 @@ fn a_departed_mailbox_is_read_only_by_its_readers_held_then_purged_by_two_admins
     }
     let dir = common::tempdir();
     let root = dir.path().to_path_buf();
-    let mut corpus: Vec<PathBuf> = std::fs::read_dir(corpora.join("notmuch-corpora/maildir/cur"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    corpus.sort();
+    let corpus = common::shared_maildir_files(&corpora, "notmuch-corpora");
     fill(&root.join("alice"), &corpus[100..140]);
     fill(&root.join("carol"), &corpus[140..160]);
     std::fs::write(

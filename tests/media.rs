@@ -54,24 +54,11 @@ struct Site {
 
 impl Site {
     fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_gleaner"))
-            .arg("--config")
-            .arg(self.root.join("gleaner.toml"))
-            .args(args)
-            .env_remove("GLEANER_DATA")
-            .output()
-            .unwrap()
+        common::gleaner_config(&self.root.join("gleaner.toml"), args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args);
-        assert!(
-            out.status.success(),
-            "gleaner {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::gleaner_config_ok(&self.root.join("gleaner.toml"), args)
     }
 
     /// Copies shared corpus messages `range` into the Maildir.
@@ -230,12 +217,7 @@ fn export_media_writes_verified_self_describing_sets_and_only_new_material_after
         std::fs::create_dir_all(root.join("mail").join(sub)).unwrap();
     }
     std::fs::write(root.join("gleaner.toml"), CONFIG).unwrap();
-    let mut corpus: Vec<PathBuf> = std::fs::read_dir(corpora.join("notmuch-corpora/maildir/cur"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    corpus.sort();
+    let corpus = common::shared_maildir_files(&corpora, "notmuch-corpora");
     assert!(corpus.len() >= 200);
     let site = Site {
         _dir: dir,

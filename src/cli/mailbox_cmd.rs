@@ -8,6 +8,7 @@ use anyhow::Context;
 use gleaner::access::Users;
 use gleaner::config::Config;
 use gleaner::index::writer::Writer;
+use gleaner::index::MailIndex;
 use gleaner::retention::departure::{self, DeparturePolicy, MailboxContext};
 use gleaner::retention::Retention;
 
@@ -23,6 +24,33 @@ fn owned_sources(config: &Config, owner: &str) -> Vec<PathBuf> {
         .filter(|s| s.owner.as_deref() == Some(owner))
         .map(|s| std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone()))
         .collect()
+}
+
+/// What `depart` and `purge` work with, for `owner`'s mailbox.
+fn context<'a>(
+    config: &Config,
+    data: &Path,
+    owner: &str,
+    (index, retention, users): (&'a MailIndex, &'a Retention, &'a Users),
+    actor: &'a str,
+) -> anyhow::Result<MailboxContext<'a>> {
+    let dir = config.archive.dir_for(data);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(MailboxContext {
+        index,
+        retention,
+        users,
+        sources: owned_sources(config, owner),
+        archive_dir: std::fs::canonicalize(&dir)?,
+        volume_size: gleaner::retention::parse_size(&config.archive.volume_size)?,
+        actor,
+        now: gleaner::db::now(),
+    })
+}
+
+fn writer(index: &MailIndex) -> anyhow::Result<Writer> {
+    Writer::new(index, 1)
+        .context("cannot change the index while it is being written (stop `gleaner serve` first)")
 }
 
 /// `gleaner mailbox ...`
@@ -47,21 +75,8 @@ pub fn mailbox(config: &Config, data: &Path, command: MailboxCommand) -> anyhow:
             let index = open(data)?;
             let users = Users::open(data)?;
             let who = actor(by.as_deref());
-            let dir = config.archive.dir_for(data);
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let ctx = MailboxContext {
-                index: &index,
-                retention: &retention,
-                users: &users,
-                sources: owned_sources(config, &owner),
-                archive_dir: std::fs::canonicalize(&dir)?,
-                volume_size: gleaner::retention::parse_size(&config.archive.volume_size)?,
-                actor: &who,
-                now: gleaner::db::now(),
-            };
-            let mut writer = Writer::new(&index, 1).context(
-                "cannot archive while the index is being written (stop `gleaner serve` first)",
-            )?;
+            let ctx = context(config, data, &owner, (&index, &retention, &users), &who)?;
+            let mut writer = writer(&index)?;
             let report = departure::depart(&ctx, &owner, &on, policy, &mut writer)?;
             writer.finish()?;
             if json {
@@ -115,20 +130,8 @@ pub fn mailbox(config: &Config, data: &Path, command: MailboxCommand) -> anyhow:
                 return Ok(ExitCode::SUCCESS);
             }
             let index = open(data)?;
-            let dir = config.archive.dir_for(data);
-            let ctx = MailboxContext {
-                index: &index,
-                retention: &retention,
-                users: &users,
-                sources: owned_sources(config, &owner),
-                archive_dir: std::fs::canonicalize(&dir).unwrap_or(dir),
-                volume_size: gleaner::retention::parse_size(&config.archive.volume_size)?,
-                actor: &by,
-                now: gleaner::db::now(),
-            };
-            let mut writer = Writer::new(&index, 1).context(
-                "cannot purge while the index is being written (stop `gleaner serve` first)",
-            )?;
+            let ctx = context(config, data, &owner, (&index, &retention, &users), &by)?;
+            let mut writer = writer(&index)?;
             let report = departure::purge(&ctx, &owner, &mut writer)?;
             writer.finish()?;
             if json {
