@@ -2,8 +2,9 @@
 //! binary, real Maildirs made from shared corpus messages and a real `serve`
 //! on loopback: before the departure the mailbox's list follows its grants;
 //! after `mailbox depart` only the policy's readers (a user, a role) see it
-//! — through the JSON API's search, message, thread and mbox export, and
-//! through IMAP (Python's imaplib) — `is:departed` finds it for them, a hold
+//! — through the JSON API's search, message, thread and mbox export, MCP over
+//! HTTP with API tokens, and IMAP (Python's imaplib) — `is:departed` finds it
+//! for them, personal volumes stay off media sets, a hold
 //! keeps it, and a purge needs two different admins once the hold is over.
 
 use std::io::{BufRead, BufReader, Write};
@@ -295,8 +296,45 @@ hold = "1y"
         alice_mail.len()
     );
 
+    let token = |user: &str| {
+        site.ok(&["token", "create", &format!("{user}-mcp"), "--user", user])
+            .trim()
+            .to_string()
+    };
+    let (bob_token, eve_token) = (token("bob"), token("eve"));
     {
         let served = site.serve();
+        // MCP over HTTP: the assistant answers as its token's user.
+        let mcp_search = |token: &str| {
+            let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "search", "arguments":
+                    {"query": format!("list:{ALICE}"), "results": "messages"}}});
+            let auth = format!("Bearer {token}");
+            let res = common::http(
+                served.addr,
+                "POST",
+                "/mcp",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Authorization", &auth),
+                ],
+                call.to_string().as_bytes(),
+            );
+            assert_eq!(res.status, 200, "{}", res.text());
+            res.text()
+        };
+        let bob_answer = mcp_search(&bob_token);
+        assert!(
+            bob_answer.contains(&alice_mail[0]),
+            "bob over MCP: {bob_answer}"
+        );
+        let eve_answer = mcp_search(&eve_token);
+        assert!(
+            alice_mail
+                .iter()
+                .all(|id| !eve_answer.contains(id.as_str())),
+            "eve over MCP: {eve_answer}"
+        );
         for reader in ["bob", "ed", "admin1"] {
             let c = served.login(reader);
             let mut found = served.found(&c, &format!("list:{ALICE}"));
