@@ -403,6 +403,22 @@ hold = "1y"
         assert_eq!(inbox, 0);
     }
 
+    // Departing again (new mail, new readers) archives nothing twice and keeps one hold.
+    let again: Value = serde_json::from_str(&site.ok(&[
+        "mailbox",
+        "depart",
+        "alice",
+        "--on",
+        &day_before_today(),
+        "--by",
+        "admin1",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(again["archive"]["archived"], 0, "{again}");
+    let holds = site.ok(&["hold", "list"]);
+    assert_eq!(holds.matches("departure-alice").count(), 1, "{holds}");
+
     // A personal mailbox never goes onto media sets (no purge could reach them).
     let media = site.root.join("media");
     let sets: Value = serde_json::from_str(&site.ok(&[

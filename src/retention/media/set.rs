@@ -158,14 +158,22 @@ pub(super) fn write(
         sync_dir(&dir.join(sub))?;
     }
     verify(&dir, &written, items)?;
-    fs::rename(&dir, &done).map_err(|e| store_err(&done, e))?;
-    sync_dir(opts.dest)?;
-    let bytes = walk(&done)
+    let bytes: u64 = walk(&dir)
         .iter()
         .filter(|p| p.is_file())
         .filter_map(|p| fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
+    if bytes > opts.set_size {
+        // Packing computed every byte in advance; this is a bug, not a medium to burn.
+        return Err(RetentionError::Invalid(format!(
+            "{} holds {bytes} bytes, more than the set size {} (left as written, not recorded)",
+            dir.display(),
+            opts.set_size
+        )));
+    }
+    fs::rename(&dir, &done).map_err(|e| store_err(&done, e))?;
+    sync_dir(opts.dest)?;
     Ok(SetReport {
         name,
         path: done,
