@@ -57,15 +57,6 @@ pub(super) fn effective_lists(
     id: i64,
     granted: Vec<String>,
 ) -> Result<Vec<String>, AccessError> {
-    let user: Option<(String, String)> = conn
-        .query_row("SELECT name, role FROM users WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    let Some((name, role)) = user else {
-        return Ok(granted);
-    };
-    let role: Role = role.parse()?;
     let mut stmt =
         conn.prepare_cached("SELECT list, readers FROM departed_mailboxes WHERE effective <= ?1")?;
     let departed = stmt
@@ -76,6 +67,15 @@ pub(super) fn effective_lists(
     if departed.is_empty() {
         return Ok(granted);
     }
+    let user: Option<(String, String)> = conn
+        .query_row("SELECT name, role FROM users WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let Some((name, role)) = user else {
+        return Ok(granted);
+    };
+    let role: Role = role.parse()?;
     let mut lists: Vec<String> = granted
         .into_iter()
         .filter(|l| !departed.iter().any(|(d, _)| d.eq_ignore_ascii_case(l)))
