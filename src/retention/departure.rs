@@ -474,6 +474,7 @@ pub fn purge(
         live.extend(files_under(source));
     }
     for path in &live {
+        // Only files of the mailbox's own sources: a copy elsewhere is not hers.
         if path.is_file() && ctx.sources.iter().any(|s| path.starts_with(s)) {
             std::fs::remove_file(path).map_err(|e| super::archive::store_err(path, e))?;
             report.files += 1;
@@ -532,6 +533,9 @@ pub fn purge(
     Ok(report)
 }
 
+/// The mail files of a mailbox source: the source itself when it is a file
+/// (an mbox), else every file in a Maildir's `cur`, `new` or `tmp` below it —
+/// never anything else a misconfigured path might hold.
 fn files_under(path: &Path) -> Vec<PathBuf> {
     if path.is_file() {
         return vec![path.to_path_buf()];
@@ -539,7 +543,16 @@ fn files_under(path: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(path) {
         for e in rd.flatten() {
-            out.extend(files_under(&e.path()));
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else if p
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == "cur" || d == "new" || d == "tmp")
+            {
+                out.push(p);
+            }
         }
     }
     out

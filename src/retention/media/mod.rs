@@ -95,6 +95,8 @@ pub struct SetReport {
     pub documents: Vec<String>,
     /// Messages in its volumes.
     pub messages: u64,
+    /// SHA-256 of its `SHA256SUMS` (recorded: it vouches for every file).
+    pub sums_sha256: String,
 }
 
 /// What a run did.
@@ -316,7 +318,7 @@ impl Media {
                     written.bytes as i64,
                     written.files as i64,
                     written.messages as i64,
-                    set::sums_sha256(&written.path)?
+                    written.sums_sha256
                 ],
             )?;
             for item in items {
@@ -341,7 +343,8 @@ impl Media {
                 "media.set",
                 &format!("media:{}", written.name),
                 &serde_json::json!({"dest": dest, "bytes": written.bytes, "files": written.files,
-                    "messages": written.messages, "volumes": written.volumes,
+                    "messages": written.messages, "sha256sums": written.sums_sha256,
+                    "volumes": written.volumes,
                     "documents": written.documents}),
             )?;
             Ok(())

@@ -93,14 +93,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// SHA-256 of the set's `SHA256SUMS` (recorded with the set).
-pub(super) fn sums_sha256(set: &Path) -> Result<String, rusqlite::Error> {
-    let path = set.join(SUMS);
-    hash_from_disk(&path)
-        .map(|(h, _)| h)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-}
-
 /// Writes, verifies and renames set `no` into place.
 pub(super) fn write(
     opts: &MediaOptions<'_>,
@@ -153,7 +145,7 @@ pub(super) fn write(
         write_file(&dir.join(README), readme.as_bytes())?,
     ));
     let sums = sums_text(&written);
-    write_file(&dir.join(SUMS), sums.as_bytes())?;
+    let sums_sha256 = write_file(&dir.join(SUMS), sums.as_bytes())?;
     for sub in ["volumes", "documents", ""] {
         sync_dir(&dir.join(sub))?;
     }
@@ -177,6 +169,7 @@ pub(super) fn write(
     Ok(SetReport {
         name,
         path: done,
+        sums_sha256,
         bytes,
         files: written.len() as u64 + 1,
         volumes: items
