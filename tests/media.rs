@@ -304,7 +304,12 @@ fn export_media_writes_verified_self_describing_sets_and_only_new_material_after
     let waiting = site.export(&dest, &["--every", "1y"]);
     assert_eq!(waiting["due"], false, "{waiting}");
     assert!(waiting["pending_items"].as_u64().unwrap() >= 1);
+    // A set a crash left half-written is removed; its material is written again.
+    let leftover = dest.join("set-0099.partial/volumes");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("vol-000001-x.mbox.zst"), b"torn").unwrap();
     let next = site.export(&dest, &["--after", "10KB"]);
+    assert!(!dest.join("set-0099.partial").exists());
     let new_sets = next["sets"].as_array().unwrap();
     assert!(!new_sets.is_empty(), "{next}");
     let first_new = new_sets[0]["name"].as_str().unwrap().to_string();
@@ -341,6 +346,9 @@ fn export_media_writes_verified_self_describing_sets_and_only_new_material_after
             .collect();
         assert!(sets.contains(&set), "{id}: {found}");
     }
+    let nowhere = site.cmd(&["export-media", "--where", "<never-archived@example.org>"]);
+    assert!(!nowhere.status.success());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no sealed volume holds"));
     let log = site.ok(&["audit", "log", "--limit", "200", "--json"]);
     let volumes_logged = log
         .lines()
