@@ -262,19 +262,16 @@ hold = "1y"
         all
     };
     let one = enc(&alice_mail[0]);
+    let depart_alice = || -> Value {
+        let day = day_before_today();
+        let args = [
+            "mailbox", "depart", "alice", "--on", &day, "--by", "admin1", "--json",
+        ];
+        serde_json::from_str(&site.ok(&args)).unwrap()
+    };
 
     // Departure: restrict, hold, archive — every step in the audit log.
-    let report: Value = serde_json::from_str(&site.ok(&[
-        "mailbox",
-        "depart",
-        "alice",
-        "--on",
-        &day_before_today(),
-        "--by",
-        "admin1",
-        "--json",
-    ]))
-    .unwrap();
+    let report = depart_alice();
     assert_eq!(
         report["archive"]["archived"].as_u64().unwrap() as usize,
         alice_mail.len()
@@ -404,17 +401,7 @@ hold = "1y"
     }
 
     // Departing again (new mail, new readers) archives nothing twice and keeps one hold.
-    let again: Value = serde_json::from_str(&site.ok(&[
-        "mailbox",
-        "depart",
-        "alice",
-        "--on",
-        &day_before_today(),
-        "--by",
-        "admin1",
-        "--json",
-    ]))
-    .unwrap();
+    let again = depart_alice();
     assert_eq!(again["archive"]["archived"], 0, "{again}");
     let holds = site.ok(&["hold", "list"]);
     assert_eq!(holds.matches("departure-alice").count(), 1, "{holds}");
