@@ -63,6 +63,9 @@ pub struct Config {
     pub round: Vec<crate::curate::round_schedule::RoundSchedule>,
     /// `[mail]`: the SMTP relay for the weekly review digest (off when absent).
     pub mail: Option<crate::smtp::MailSection>,
+    /// What happens to a person's mailbox when they leave (`[[departure]]` tables).
+    #[serde(rename = "departure")]
+    pub departures: Vec<crate::retention::departure::DeparturePolicy>,
 }
 
 /// `[imap]`: the read-only IMAP server over the archive.
@@ -144,6 +147,7 @@ impl Default for Config {
             imap: None,
             round: Vec::new(),
             mail: None,
+            departures: Vec::new(),
         }
     }
 }
@@ -214,6 +218,12 @@ pub struct SourceConfig {
     /// List name for messages without a List-Id header.
     #[serde(default)]
     pub list: Option<String>,
+    /// The user whose personal mailbox this is (`owner = "alice"`): its mail
+    /// is filed under the list `alice.mailbox.invalid` (grant it to whoever
+    /// may read it) and `gleaner mailbox depart` applies a `[[departure]]`
+    /// policy to it.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// Glob patterns of files to include (default: all).
     #[serde(default)]
     pub include: Vec<String>,
@@ -267,6 +277,12 @@ impl Config {
                 message: format!("[archive] volume_size: {e}"),
             }
         })?;
+        for p in &config.departures {
+            p.validate().map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("[[departure]] {:?}: {e}", p.name),
+            })?;
+        }
         for p in &config.review {
             p.validate().map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),

@@ -58,6 +58,41 @@ pub fn shared_list(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// The message files of a shared corpus's Maildir (`<name>/maildir/cur`), sorted.
+pub fn shared_maildir_files(corpora: &Path, name: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpora.join(name).join("maildir/cur"))
+        .expect("shared Maildir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Runs the gleaner binary with `--config config` and `args` (the
+/// environment's `GLEANER_DATA` left out).
+pub fn gleaner_config(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gleaner"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("GLEANER_DATA")
+        .output()
+        .expect("run gleaner")
+}
+
+/// Stdout of a successful [`gleaner_config`] (panics with its output otherwise).
+pub fn gleaner_config_ok(config: &Path, args: &[&str]) -> String {
+    let out = gleaner_config(config, args);
+    assert!(
+        out.status.success(),
+        "gleaner {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
 /// Runs the gleaner binary with `--data data` and `args`.
 pub fn gleaner(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gleaner"))
@@ -379,22 +414,27 @@ impl TestServer {
 
     /// Logs `user` in; returns (cookie header value, csrf token).
     pub fn login(&self, user: &str, password: &str) -> (String, String) {
-        let body = serde_json::json!({"username": user, "password": password}).to_string();
-        let res = http(
-            self.addr,
-            "POST",
-            "/api/login",
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        );
-        assert_eq!(res.status, 200, "login {user}: {}", res.text());
-        let set = res.header("set-cookie").expect("set-cookie");
-        let cookie = set.split(';').next().expect("cookie").to_string();
+        let cookie = login_cookie(self.addr, user, password);
         let me = get(self.addr, "/api/me", &[("Cookie", &cookie)]);
         assert_eq!(me.status, 200);
         let csrf = me.json()["csrf_token"].as_str().expect("csrf").to_string();
         (cookie, csrf)
     }
+}
+
+/// Logs `user` in at the server on `addr`; the session cookie (`name=value`).
+pub fn login_cookie(addr: std::net::SocketAddr, user: &str, password: &str) -> String {
+    let body = serde_json::json!({"username": user, "password": password}).to_string();
+    let res = http(
+        addr,
+        "POST",
+        "/api/login",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(res.status, 200, "login {user}: {}", res.text());
+    let set = res.header("set-cookie").expect("set-cookie");
+    set.split(';').next().expect("cookie").to_string()
 }
 
 impl Drop for TestServer {

@@ -14,6 +14,7 @@ mod corpora;
 mod curation;
 mod curation_access;
 mod dedup;
+mod departure;
 mod documents_ui;
 #[path = "dovecot/e2e.rs"]
 mod dovecot;
@@ -25,6 +26,7 @@ mod list_names;
 mod live;
 mod login_next;
 mod mcp;
+mod media;
 mod metrics;
 mod pipermail;
 mod promote;

@@ -7,6 +7,7 @@
 //! work, so async callers run it under `spawn_blocking`.
 
 pub mod calendar;
+pub mod departure;
 pub mod rate;
 mod sessions;
 pub mod throttle;
@@ -179,6 +180,7 @@ impl Users {
         crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
         crate::audit::migrate(&mut conn)?;
         crate::db::migrate(&mut conn, calendar::COMPONENT, calendar::MIGRATIONS)?;
+        departure::migrate(&mut conn)?;
         Ok(Users {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -56,3 +56,39 @@ fn bad_names_and_roles_are_user_errors() {
     let e = "superuser".parse::<Role>().expect_err("role");
     assert!(e.is_user_error());
 }
+
+#[test]
+fn a_departure_takes_the_mailbox_from_grants_and_gives_it_to_its_readers() {
+    let u = users();
+    for (name, role) in [
+        ("eve", Role::Reader),
+        ("bob", Role::Reader),
+        ("ed", Role::Editor),
+        ("rita", Role::Reviewer),
+    ] {
+        u.add_user(name, role, "pw").expect("add");
+    }
+    let mailbox = "alice.mailbox.invalid".to_string();
+    u.grant("eve", &[mailbox.clone(), "dev.lists.example.org".into()])
+        .expect("grant");
+    let lists = |n: &str| u.user(n).expect("user").expect("exists").lists;
+    assert!(lists("eve").contains(&mailbox));
+    // A departure in the future changes nothing yet.
+    let readers = ["role:editor".to_string(), "bob".to_string()];
+    let future = crate::db::now() + 86_400;
+    u.record_departure(&mailbox, "alice", future, &readers, "admin")
+        .expect("record");
+    assert!(lists("eve").contains(&mailbox));
+    assert!(!lists("bob").contains(&mailbox));
+    // From the day on: only the readers, by name or by role and above.
+    u.record_departure(&mailbox, "alice", crate::db::now() - 60, &readers, "admin")
+        .expect("record");
+    assert_eq!(lists("eve"), vec!["dev.lists.example.org".to_string()]);
+    assert_eq!(lists("bob"), vec![mailbox.clone()]);
+    assert_eq!(lists("ed"), vec![mailbox.clone()]);
+    assert!(lists("rita").is_empty(), "a reviewer is below role:editor");
+    assert!(matches!(
+        u.record_departure(&mailbox, "alice", 0, &["role:legal".into()], "admin"),
+        Err(AccessError::BadRole(_))
+    ));
+}

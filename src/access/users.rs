@@ -271,11 +271,12 @@ impl Users {
     }
 }
 
-/// The lists granted to user `id`, sorted.
+/// The lists user `id` may read, sorted: their grants, as departures of
+/// mailbox owners change them ([`super::departure::effective_lists`]).
 pub(super) fn grants(conn: &rusqlite::Connection, id: i64) -> Result<Vec<String>, AccessError> {
     let mut stmt = conn.prepare("SELECT list FROM grants WHERE user_id = ?1 ORDER BY list")?;
     let lists = stmt
         .query_map([id], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(lists)
+    super::departure::effective_lists(conn, id, lists)
 }

@@ -3,7 +3,9 @@
 mod doc_cmd;
 mod index_cmd;
 mod layout;
+mod mailbox_cmd;
 mod mcp_cmd;
+mod media_cmd;
 mod retention_cmd;
 mod review_cmd;
 mod round_cmd;
@@ -275,6 +277,47 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes the archive onto media sets (DVD, BD, LTO) readable without gleaner.
+    ///
+    /// Each set-NNNN/ in DEST is at most --size bytes: sealed volumes
+    /// (zstd mboxrd) and their manifests, the published documents (Markdown
+    /// and HTML), a README.txt on every format and a SHA256SUMS; it is
+    /// re-read and verified after writing. Only what no earlier set holds is
+    /// written, and only when a set is due (--every 1y or --after 20G).
+    /// `export-media --where MSGID` says which set holds a message.
+    ExportMedia {
+        /// Where the sets go (a mounted medium or a staging directory).
+        dest: Option<PathBuf>,
+        /// The medium's size: 4.7G (DVD), 25G (BD), 2.5T (LTO-6)...
+        #[arg(long)]
+        size: Option<String>,
+        /// A new set is due when the last one is this old (1y, 6m).
+        #[arg(long, conflicts_with = "after")]
+        every: Option<String>,
+        /// A new set is due when this much waits for one (20G).
+        #[arg(long)]
+        after: Option<String>,
+        /// Which sets hold this message (Message-ID or key); writes nothing.
+        #[arg(long = "where", conflicts_with_all = ["size", "every", "after"])]
+        where_: Option<String>,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Who runs it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Departing staff's mailboxes (sources with `owner = "NAME"`): depart, purge (two admins), show.
+    ///
+    /// `mailbox depart alice --on 2026-12-31` applies alice's `[[departure]]`
+    /// policy: her mailbox's list becomes readable only by the policy's
+    /// readers from that day, a legal hold keeps it for the policy's period,
+    /// and it is archived into sealed volumes. After the hold, `mailbox purge
+    /// alice --approve --by ADMIN` by two different admins removes it.
+    Mailbox {
+        #[command(subcommand)]
+        command: MailboxCommand,
+    },
     /// Web users and their grants: `user add`, `user grant`, `user list`.
     User {
         #[command(subcommand)]
@@ -490,6 +533,43 @@ pub enum ArchiveCommand {
     Attach {
         /// A directory of sealed volumes.
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailboxCommand {
+    /// Applies OWNER's departure policy: restrict, hold, archive (stop `serve` first).
+    Depart {
+        /// The mailbox owner (`owner` of a `[[source]]`).
+        owner: String,
+        /// The departure day, YYYY-MM-DD.
+        #[arg(long)]
+        on: String,
+        /// Who records it (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approves purging OWNER's mailbox; the second admin's approval purges it.
+    Purge {
+        /// The mailbox owner.
+        owner: String,
+        /// Approve (required: each admin approves once).
+        #[arg(long)]
+        approve: bool,
+        /// The approving admin (a gleaner user with the admin role).
+        #[arg(long)]
+        by: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// OWNER's departure: policy, day, purge approvals (JSON).
+    Show {
+        /// The mailbox owner.
+        owner: String,
     },
 }
 
@@ -813,5 +893,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             retention_cmd::restore_cmd(data, &src, snapshot.as_deref())
         }
         Command::Verify { json } => retention_cmd::verify_cmd(&config, data, json),
+        Command::Mailbox { command } => mailbox_cmd::mailbox(&config, data, command),
+        Command::ExportMedia {
+            dest,
+            size,
+            every,
+            after,
+            where_,
+            json,
+            by,
+        } => media_cmd::export_media(
+            &config,
+            data,
+            media_cmd::Asked {
+                dest,
+                size,
+                every,
+                after,
+                where_,
+                json,
+                by,
+            },
+        ),
     }
 }

@@ -35,6 +35,7 @@ pub fn add_sources(
                 kind: s.kind,
                 path: s.path,
                 list: s.list,
+                owner: None,
                 include: Vec::new(),
                 exclude: Vec::new(),
             });

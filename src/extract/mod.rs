@@ -164,6 +164,24 @@ impl MailDoc {
     }
 }
 
+/// The list a person's mailbox is filed under (`owner = "alice"` on a
+/// source): `alice.mailbox.invalid`. `.invalid` is reserved (RFC 2606), so no
+/// real List-Id ends that way, and such a list wins over any List-Id the
+/// message carries: access to a personal mailbox follows the mailbox, not
+/// the lists its messages came through.
+pub fn mailbox_list(owner: &str) -> String {
+    format!("{}{MAILBOX_LIST_SUFFIX}", owner.trim().to_lowercase())
+}
+
+/// The ending of every [`mailbox_list`].
+pub const MAILBOX_LIST_SUFFIX: &str = ".mailbox.invalid";
+
+/// Is `list` a person's mailbox ([`mailbox_list`])?
+pub fn is_mailbox_list(list: &str) -> bool {
+    list.len() > MAILBOX_LIST_SUFFIX.len()
+        && list.to_ascii_lowercase().ends_with(MAILBOX_LIST_SUFFIX)
+}
+
 /// What the caller knows about a message beyond its bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExtractContext<'a> {
@@ -309,7 +327,8 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
         .filter(|l| !l.is_empty());
     // One archive is one list: a pipermail message naming another list in its
     // headers (a cross-post) is still filed under the archive's.
-    let list = if ctx.pipermail {
+    // So is a person's mailbox: its messages are filed under the mailbox.
+    let list = if ctx.pipermail || context_list.as_deref().is_some_and(is_mailbox_list) {
         context_list.or(h.list)
     } else {
         h.list.or(context_list)

@@ -480,3 +480,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(pushed_words(&s), push_words_by_split_whitespace(&s));
     }
 }
+
+#[test]
+fn a_persons_mailbox_files_its_mail_under_the_mailbox_whatever_list_id_it_carries() {
+    let raw = b"Message-ID: <m1@example.org>\r\nFrom: a@example.org\r\nList-Id: Dev <dev.lists.example.org>\r\nSubject: hi\r\n\r\nbody\r\n";
+    let mailbox = mailbox_list("Alice");
+    assert_eq!(mailbox, "alice.mailbox.invalid");
+    assert!(is_mailbox_list(&mailbox) && !is_mailbox_list(MAILBOX_LIST_SUFFIX));
+    let owned = ExtractContext {
+        list: Some(&mailbox),
+        ..ExtractContext::default()
+    };
+    assert_eq!(
+        extract(raw, &owned).unwrap().list.as_deref(),
+        Some("alice.mailbox.invalid")
+    );
+    // A source's ordinary `list` is only a fallback.
+    let fallback = ExtractContext {
+        list: Some("other.example.org"),
+        ..ExtractContext::default()
+    };
+    assert_eq!(
+        extract(raw, &fallback).unwrap().list.as_deref(),
+        Some("dev.lists.example.org")
+    );
+}

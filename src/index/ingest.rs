@@ -39,7 +39,13 @@ impl From<&crate::config::SourceConfig> for Source {
         Source {
             path: std::fs::canonicalize(&c.path).unwrap_or_else(|_| c.path.clone()),
             kind: c.kind,
-            list: c.list.clone(),
+            // A person's mailbox is filed under its own list whatever
+            // List-Id its messages carry (`extract::mailbox_list`).
+            list: c
+                .owner
+                .as_deref()
+                .map(crate::extract::mailbox_list)
+                .or_else(|| c.list.clone()),
             include: c.include.clone(),
             exclude: c.exclude.clone(),
         }

@@ -10,7 +10,9 @@
 pub mod archive;
 pub mod backup;
 pub mod copies;
+pub mod departure;
 pub mod mbox_rewrite;
+pub mod media;
 mod removal;
 
 use std::path::{Path, PathBuf};
@@ -306,9 +308,11 @@ impl Retention {
         let mut conn = crate::db::open(data)?;
         crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
         crate::audit::migrate(&mut conn)?;
-        Ok(Retention {
+        let retention = Retention {
             conn: Arc::new(Mutex::new(conn)),
-        })
+        };
+        retention.migrate_mailboxes()?;
+        Ok(retention)
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -501,6 +505,15 @@ impl crate::query::Marks for Retention {
             }
             "held" => Ok(Some(Mark::Queries(
                 self.active_hold_queries().map_err(|e| e.to_string())?,
+            ))),
+            // The mailboxes of people who left; the viewer's lists decide
+            // which of them a search may show.
+            "departed" => Ok(Some(Mark::Queries(
+                self.departed_lists(crate::db::now())
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .map(|l| format!("list:\"{l}\""))
+                    .collect(),
             ))),
             _ => Ok(None),
         }
