@@ -444,3 +444,16 @@ pub fn only_on(index: &MailIndex, list: &str) -> gleaner::index::doc::StoredMess
         .find(|m| m.lists == [list] && !m.message_id.is_empty() && !m.subject.is_empty())
         .expect("a message of one list")
 }
+
+/// A request for a review queue by a viewer of `allowed` (`None`: every
+/// list), now, within a long job's budget.
+pub fn asked(allowed: Option<&[String]>) -> gleaner::curate::Asked<'_> {
+    use gleaner::query::limits::{Budget, Limits};
+    static BUDGET: std::sync::LazyLock<std::sync::Arc<Budget>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(Budget::for_job(Limits::default())));
+    gleaner::curate::Asked {
+        allowed,
+        now: gleaner::db::now(),
+        budget: &BUDGET,
+    }
+}

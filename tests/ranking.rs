@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use gleaner::curate::queue::{Queue, QueueOptions};
 use gleaner::curate::{Curation, ReviewPolicy};
 use gleaner::index::MailIndex;
-use gleaner::query::limits::{Budget, Limits};
 use serde_json::json;
 
-use crate::common::{self, shared_corpora, tempdir};
+use crate::common::{self, asked, shared_corpora, tempdir};
 
 /// The ranking before issue 18's signals (commit 5211ba7, measured with
 /// the same judged set): precision of the top 20 judged threads, ROC AUC.
@@ -70,16 +69,6 @@ fn fetchmail_users() -> Option<PathBuf> {
             eprintln!("NOTICE: pipermail/fetchmail-users is absent; ranking tests skipped");
             None
         }
-    }
-}
-
-fn asked(allowed: Option<&[String]>) -> gleaner::curate::Asked<'_> {
-    static BUDGET: std::sync::LazyLock<std::sync::Arc<Budget>> =
-        std::sync::LazyLock::new(|| std::sync::Arc::new(Budget::for_job(Limits::default())));
-    gleaner::curate::Asked {
-        allowed,
-        now: gleaner::db::now(),
-        budget: &BUDGET,
     }
 }
 
