@@ -260,38 +260,15 @@ fn queue_items_explain_with_evidence_and_units_and_announcements_sink() {
 const DEV: &str = "dev.lists.example.org";
 const OPS: &str = "ops.lists.example.org";
 
-/// A question and its answer on DEV; the asker's "that worked" went to OPS only.
-fn write_cross_list_thread(maildir: &Path) {
+/// One message of a thread: (id, list, from, parent id, body, day of March 2015).
+type Mail<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, u32);
+
+/// Writes a thread under `maildir` (subject "disk quota files?").
+fn write_thread(maildir: &Path, mail: &[Mail<'_>]) {
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    let mail = [
-        (
-            "q",
-            DEV,
-            "Ann <ann@example.org>",
-            "",
-            "How do I rotate the disk quota files?",
-            1,
-        ),
-        (
-            "a",
-            DEV,
-            "Bob <bob@example.org>",
-            "q",
-            "Run these:\n$ quotaoff -a\n$ quotacheck -avug\n$ quotaon -a",
-            2,
-        ),
-        (
-            "ok",
-            OPS,
-            "Ann <ann@example.org>",
-            "a",
-            "Thanks Bob, that worked on all three hosts.",
-            3,
-        ),
-    ];
-    for (id, list, from, parent, body, day) in mail {
+    for &(id, list, from, parent, body, day) in mail {
         let irt = if parent.is_empty() {
             String::new()
         } else {
@@ -309,7 +286,36 @@ fn write_cross_list_thread(maildir: &Path) {
 fn evidence_comes_only_from_mail_the_reviewer_may_read() {
     let dir = tempdir();
     let maildir = dir.path().join("mail");
-    write_cross_list_thread(&maildir);
+    // A question and its answer on DEV; the asker's "that worked" went to OPS only.
+    write_thread(
+        &maildir,
+        &[
+            (
+                "q",
+                DEV,
+                "Ann <ann@example.org>",
+                "",
+                "How do I rotate the disk quota files?",
+                1,
+            ),
+            (
+                "a",
+                DEV,
+                "Bob <bob@example.org>",
+                "q",
+                "Run these:\n$ quotaoff -a\n$ quotacheck -avug\n$ quotaon -a",
+                2,
+            ),
+            (
+                "ok",
+                OPS,
+                "Ann <ann@example.org>",
+                "a",
+                "Thanks Bob, that worked on all three hosts.",
+                3,
+            ),
+        ],
+    );
     let (index, c) = indexed(dir.path(), &maildir);
     let opts = QueueOptions {
         answers: true,
@@ -340,4 +346,66 @@ fn evidence_comes_only_from_mail_the_reviewer_may_read() {
         "{text}"
     );
     assert!(item.facts.course.answered);
+}
+
+/// A confirmation in German proposes the reply it follows, not the longer
+/// one by a third person, and is quoted as written.
+#[test]
+fn a_confirmation_in_another_language_proposes_the_answer_it_follows() {
+    let dir = tempdir();
+    let maildir = dir.path().join("mail");
+    write_thread(
+        &maildir,
+        &[
+            (
+                "q",
+                DEV,
+                "Anna <anna@example.de>",
+                "",
+                "Wie rotiere ich die Quota-Dateien?",
+                1,
+            ),
+            (
+                "a",
+                DEV,
+                "Bernd <bernd@example.de>",
+                "q",
+                "So:\n$ quotacheck -avug",
+                2,
+            ),
+            (
+                "c",
+                DEV,
+                "Carl <carl@example.de>",
+                "q",
+                "Oder so:\n$ quotaoff -a\n$ quotacheck -avug\n$ quotaon -a\n$ repquota -a",
+                3,
+            ),
+            (
+                "ok",
+                DEV,
+                "Anna <anna@example.de>",
+                "a",
+                "Danke Bernd, jetzt funktioniert es wieder. Schönes Wochenende!",
+                4,
+            ),
+        ],
+    );
+    let (index, c) = indexed(dir.path(), &maildir);
+    let opts = QueueOptions {
+        answers: true,
+        ..QueueOptions::default()
+    };
+    let q = queue(&c, &index, &opts, None);
+    let item = &q.items[0];
+    assert!(item.facts.course.confirmed, "{:?}", item.facts.course);
+    let answer = item.answer.as_ref().expect("answer");
+    assert_eq!(answer.message_id, "a@example.org");
+    assert!(
+        answer
+            .why
+            .ends_with("on 2015-03-04: “Danke Bernd, jetzt funktioniert es wieder.”"),
+        "{}",
+        answer.why
+    );
 }
