@@ -314,10 +314,13 @@ pub fn message_kind(subject: &str, from: &str, auto_submitted: Option<&str>, tex
     let subject = format!(" {} ", subject.to_lowercase());
     let opening: String = text.chars().take(600).collect::<String>().to_lowercase();
     let is_reply = subject.trim_start().starts_with("re:") || subject.contains(" re: ");
+    // Announcing words in the opening, or in a subject of a message that
+    // asks nothing ("6.3.9 snapshot crashes, why?" is a question).
+    let asks_nothing = || !text.lines().take(40).any(asks);
     if !is_reply
         && !subject.contains('?')
-        && (ANNOUNCE_SUBJECT.iter().any(|w| subject.contains(w))
-            || ANNOUNCE_BODY.iter().any(|w| opening.contains(w)))
+        && (ANNOUNCE_BODY.iter().any(|w| opening.contains(w))
+            || (ANNOUNCE_SUBJECT.iter().any(|w| subject.contains(w)) && asks_nothing()))
     {
         kind |= KIND_ANNOUNCE;
     }
@@ -631,6 +634,11 @@ mod tests {
                 None,
                 "It crashes."
             ),
+            0
+        );
+        let question = "It crashes on start. Any idea why?";
+        assert_eq!(
+            message_kind("6.3.9 snapshot", "a@example.org", None, question),
             0
         );
         assert_eq!(

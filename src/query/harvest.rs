@@ -554,7 +554,7 @@ type ThreadOrds = (
     Vec<(Option<u64>, Msg)>,
 );
 
-/// The per-message signal columns, in [`SIGNAL_COLUMNS`] order.
+/// The per-message signal columns the scan reads, in the order `collect` uses them.
 const SIGNAL_COLUMNS: [&str; 9] = [
     "sig_confirm",
     "sig_steps",
