@@ -92,6 +92,15 @@ fn queue(
     c.queue(index, "old", opts, &asked(allowed)).unwrap()
 }
 
+/// The whole queue with each item's proposed answer and evidence.
+fn with_answers(c: &Curation, index: &MailIndex, allowed: Option<&[String]>) -> Queue {
+    let opts = QueueOptions {
+        answers: true,
+        ..QueueOptions::default()
+    };
+    queue(c, index, &opts, allowed)
+}
+
 /// (precision of the first `k`, ROC AUC) of `judged` ranked by `score`.
 fn quality(judged: &[&Judged], score: &HashMap<String, f64>, k: usize) -> (f64, f64) {
     let mut ranked: Vec<(f64, bool)> = judged
@@ -317,12 +326,8 @@ fn evidence_comes_only_from_mail_the_reviewer_may_read() {
         ],
     );
     let (index, c) = indexed(dir.path(), &maildir);
-    let opts = QueueOptions {
-        answers: true,
-        ..QueueOptions::default()
-    };
     // Whoever reads both lists sees the confirmation, quoted.
-    let admin = queue(&c, &index, &opts, None);
+    let admin = with_answers(&c, &index, None);
     let item = &admin.items[0];
     assert!(item.facts.course.confirmed, "{:?}", item.facts.course);
     let why: Vec<&str> = item.explain.iter().map(|p| p.why.as_str()).collect();
@@ -337,7 +342,7 @@ fn evidence_comes_only_from_mail_the_reviewer_may_read() {
     );
     // A reviewer of DEV alone: no confirmation, no quote, no trace of it.
     let dev = [DEV.to_string()];
-    let limited = queue(&c, &index, &opts, Some(&dev));
+    let limited = with_answers(&c, &index, Some(&dev));
     let item = &limited.items[0];
     assert!(!item.facts.course.confirmed, "{:?}", item.facts.course);
     let text = serde_json::to_string(item).unwrap();
@@ -392,11 +397,7 @@ fn a_confirmation_in_another_language_proposes_the_answer_it_follows() {
         ],
     );
     let (index, c) = indexed(dir.path(), &maildir);
-    let opts = QueueOptions {
-        answers: true,
-        ..QueueOptions::default()
-    };
-    let q = queue(&c, &index, &opts, None);
+    let q = with_answers(&c, &index, None);
     let item = &q.items[0];
     assert!(item.facts.course.confirmed, "{:?}", item.facts.course);
     let answer = item.answer.as_ref().expect("answer");
