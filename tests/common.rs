@@ -514,3 +514,16 @@ pub fn venv_python(modules: &str, package: &str) -> Option<PathBuf> {
     eprintln!("NOTICE: SKIPPING a test that needs {package}: {why}");
     None
 }
+
+/// A request for a review queue by a viewer of `allowed` (`None`: every
+/// list), now, within a long job's budget.
+pub fn asked(allowed: Option<&[String]>) -> gleaner::curate::Asked<'_> {
+    use gleaner::query::limits::{Budget, Limits};
+    static BUDGET: std::sync::LazyLock<std::sync::Arc<Budget>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(Budget::for_job(Limits::default())));
+    gleaner::curate::Asked {
+        allowed,
+        now: gleaner::db::now(),
+        budget: &BUDGET,
+    }
+}

@@ -506,13 +506,24 @@ fn queue_explanations_match_the_threads_signals() {
         let parts = item["explain"].as_array().unwrap();
         let sum: f64 = parts.iter().map(|p| p["points"].as_f64().unwrap()).sum();
         assert!((sum - item["score"].as_f64().unwrap()).abs() < 1e-9);
+        let num = |k: &str| item[k].as_f64().unwrap();
+        let yes = |b: bool| if b { 1.0 } else { 0.0 };
+        let flag = |k: &str| yes(item[k].as_bool().unwrap());
         for p in parts {
             let signal = p["signal"].as_str().unwrap();
-            assert_eq!(
-                p["value"].as_f64().unwrap(),
-                item[signal].as_f64().unwrap(),
-                "{signal}"
-            );
+            assert!(!p["unit"].as_str().unwrap().is_empty(), "{signal}");
+            let expected = match signal {
+                "code" => num("reply_code"),
+                "machine_output" => num("machine"),
+                "links" => num("links") - num("doc_links"),
+                "long" => num("messages"),
+                "confirmed" | "answered" | "bot" => flag(signal),
+                "announcement" => flag("announce"),
+                "unanswered" => yes(flag("question") == 1.0 && flag("answered") == 0.0),
+                "frequent_answerer" => yes(num("expert_replies") > 0.0),
+                other => num(other),
+            };
+            assert_eq!(p["value"].as_f64().unwrap(), expected, "{signal}");
         }
     }
     // Recompute the signals of the best 15 threads from the raw mail.

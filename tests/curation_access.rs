@@ -6,10 +6,10 @@
 
 use gleaner::curate::{Curation, Decision, ReviewPolicy};
 use gleaner::index::MailIndex;
-use gleaner::query::limits::{Budget, Limits};
+use gleaner::query::limits::Budget;
 use serde_json::{json, Value};
 
-use crate::common::{self, tempdir};
+use crate::common::{self, asked, tempdir};
 
 const DEV: &str = "dev.lists.example.org";
 const OPS: &str = "ops.lists.example.org";
@@ -29,17 +29,6 @@ fn sample(dir: &std::path::Path) -> (MailIndex, Curation) {
 fn queue(c: &Curation, index: &MailIndex, allowed: Option<&[String]>) -> gleaner::curate::Queue {
     c.queue(index, "old", &Default::default(), &asked(allowed))
         .expect("queue")
-}
-
-/// A request for a queue by a viewer of `allowed`, now, within a long job's budget.
-fn asked(allowed: Option<&[String]>) -> gleaner::curate::Asked<'_> {
-    static BUDGET: std::sync::LazyLock<std::sync::Arc<Budget>> =
-        std::sync::LazyLock::new(|| std::sync::Arc::new(Budget::for_job(Limits::default())));
-    gleaner::curate::Asked {
-        allowed,
-        now: gleaner::db::now(),
-        budget: &BUDGET,
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -118,9 +118,16 @@ fn promotion_cites_the_confirmed_answer_verbatim_and_undo_takes_it_back() {
     let item = ops_queue_item(&rita, "Database replication lag");
     assert_eq!(item["first_message_id"], QUESTION, "{item}");
     assert_eq!(item["answer_message_id"], ANSWER, "{item}");
-    assert_eq!(
-        item["answer"]["why"],
-        "confirmed by the asker on 2019-06-03"
+    // The reason names the asker, the day and the confirming sentence verbatim.
+    let why = item["answer"]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("confirmed by the asker (") && why.contains(") on 2019-06-03: “"),
+        "{why}"
+    );
+    assert_eq!(item["answer"]["basis"]["kind"], "confirmed", "{item}");
+    assert!(
+        item["answer"]["basis"]["quote"].as_str().is_some(),
+        "{item}"
     );
     assert!(
         item["answer"]["from"]
@@ -292,10 +299,21 @@ fn the_review_ui_shows_the_answer_and_cites_the_reviewers_choice() {
     s.wait("(document.querySelector('#qd-subject') || {}).textContent?.includes('Database replication lag')");
     let why = s.text("document.querySelector('#qd-answer-why').textContent");
     assert!(
-        why.contains("confirmed by the asker on 2019-06-03"),
+        why.contains("confirmed by the asker (") && why.contains(") on 2019-06-03: “"),
         "{why}"
     );
     assert_eq!(s.text("document.querySelector('#qd-cite').value"), ANSWER);
+    // The explanation quotes the confirmation; the score's scale is explained.
+    let explain = s.text("document.querySelector('#qd-explain').textContent");
+    assert!(
+        explain.contains("the asker confirmed a fix after someone else's answer: “"),
+        "{explain}"
+    );
+    let scale = s.text("document.querySelector('#qd-scale').textContent");
+    assert!(
+        scale.contains("sum of the points") && scale.contains("Below 0: sinks"),
+        "{scale}"
+    );
     s.shot("promote-answer");
 
     // The reviewer cites the question instead.

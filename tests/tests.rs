@@ -31,6 +31,7 @@ mod metrics;
 mod pipermail;
 mod promote;
 mod queue_robust;
+mod ranking;
 mod reading;
 mod reading_ui;
 mod retention;

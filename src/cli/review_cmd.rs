@@ -129,7 +129,7 @@ pub fn review(config: &Config, data: &Path, command: ReviewCommand) -> anyhow::R
                 include_decided: all,
                 list,
                 year,
-                answers: json && limit > 0,
+                answers: limit > 0,
             };
             let q = c.queue(&index, &policy, &opts, &asked)?;
             if json {
@@ -253,6 +253,9 @@ fn print_queue(q: &gleaner::curate::queue::Queue) -> std::io::Result<()> {
     if q.items.is_empty() {
         return out.flush();
     }
+    for line in wrap(&format!("Scale: {}", q.scale), "", width) {
+        writeln!(out, "{line}")?;
+    }
     writeln!(out)?;
     writeln!(out, " score  newest      decision  messages  list")?;
     for item in &q.items {
@@ -287,10 +290,16 @@ fn print_queue(q: &gleaner::curate::queue::Queue) -> std::io::Result<()> {
         let why: Vec<String> = item
             .explain
             .iter()
-            .map(|c| format!("{} +{:.2}", c.why, c.points))
+            .map(|c| format!("{} {:+.2}", c.why, c.points))
             .collect();
         for line in wrap(&format!("why: {}", why.join("; ")), indent, width) {
             writeln!(out, "{line}")?;
+        }
+        if let Some(a) = &item.answer {
+            let cites = format!("cites: <{}> by {} — {}", a.message_id, a.from, a.why);
+            for line in wrap(&cites, indent, width) {
+                writeln!(out, "{line}")?;
+            }
         }
     }
     out.flush()

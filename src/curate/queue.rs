@@ -15,6 +15,7 @@ use super::decisions::{Decision, Recorded};
 use super::score::{score, Contribution};
 use super::{CurateError, Curation, ReviewPolicy};
 use crate::index::MailIndex;
+use crate::query::answer::Basis;
 use crate::query::facets::year_month;
 use crate::query::harvest::{describe, harvest, HarvestRequest, ThreadFacts};
 use crate::query::limits::Budget;
@@ -57,6 +58,9 @@ pub struct ProposedAnswer {
     pub date: i64,
     /// Why this one ("confirmed by the asker on 2019-06-03", "best-scored reply", …).
     pub why: String,
+    /// The same reason as data: for a confirmation, the confirming message,
+    /// its author, date and the confirming sentence verbatim.
+    pub basis: Basis,
 }
 
 impl ProposedAnswer {
@@ -69,6 +73,7 @@ impl ProposedAnswer {
         let found = crate::query::answer::answer(index, thread_id, allowed)?;
         Ok(found.map(|a| ProposedAnswer {
             why: a.basis.why(),
+            basis: a.basis,
             message_id: a.message.message_id,
             subject: a.message.subject,
             from: a.message.from.into_iter().next().unwrap_or_default(),
@@ -142,6 +147,8 @@ pub struct Queue {
     pub took_ms: u64,
     /// Whether harvesting was answered from the cache.
     pub cached: bool,
+    /// What the score means ([`super::score::SCALE`]).
+    pub scale: &'static str,
 }
 
 /// Who asks for a queue, when, and what it may cost.
@@ -314,6 +321,9 @@ impl Curation {
             if opts.answers {
                 item.answer = ProposedAnswer::of(index, &item.facts.thread_id, asked.allowed)?;
                 item.answer_message_id = item.answer.as_ref().map(|a| a.message_id.clone());
+                if let Some(a) = &item.answer {
+                    add_evidence(&mut item.explain, a);
+                }
             }
         }
         Ok(Queue {
@@ -324,6 +334,7 @@ impl Curation {
             progress,
             took_ms: started.elapsed().as_millis() as u64,
             cached,
+            scale: super::score::SCALE,
         })
     }
 
@@ -427,6 +438,50 @@ impl Curation {
         };
         let q = self.queue(index, policy, &QueueOptions::default(), &asked)?;
         Ok(q.items.into_iter().map(|i| i.facts.thread_id).collect())
+    }
+}
+
+/// The day of `secs`, `YYYY-MM-DD`.
+fn day(secs: i64) -> String {
+    let d = crate::query::search::rfc3339(secs);
+    d.get(..10).unwrap_or(&d).to_string()
+}
+
+/// Names the evidence behind the `confirmed` and `answered` lines: the
+/// confirming sentence verbatim with its author and date, and the answering
+/// message. Both come from the proposed answer, which reads only messages
+/// the viewer may see.
+fn add_evidence(explain: &mut [Contribution], a: &ProposedAnswer) {
+    for c in explain.iter_mut() {
+        match (c.signal, &a.basis) {
+            (
+                "confirmed",
+                Basis::Confirmed {
+                    by_message,
+                    at,
+                    by,
+                    quote,
+                },
+            ) => {
+                let said = quote
+                    .as_deref()
+                    .map(|q| format!(": “{q}”"))
+                    .unwrap_or_default();
+                c.why = format!(
+                    "the asker confirmed a fix after someone else's answer{said} — {by}, {} (message <{by_message}>)",
+                    day(*at)
+                );
+            }
+            ("answered", Basis::Confirmed { .. } | Basis::BestScored) => {
+                c.why = format!(
+                    "someone other than the asker replied; the answer: {} on {} (message <{}>)",
+                    if a.from.is_empty() { "?" } else { &a.from },
+                    day(a.date),
+                    a.message_id
+                );
+            }
+            _ => {}
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod history;
 mod html_quote;
 mod labels;
 mod lang;
+pub mod lines;
 mod pipermail;
 mod quoting;
 pub mod signals;
@@ -293,7 +294,19 @@ pub fn extract(raw: &[u8], ctx: &ExtractContext) -> Result<MailDoc, ExtractError
     let (date, date_source) = (dates.date, dates.source);
     let arrived = dates.arrived.or(date);
     let b = body::read(&message, &mut defects);
-    let signals = signals::signals(b.own_words());
+    let mut signals = signals::signals(b.own_words());
+    signals.kind = signals::message_kind(
+        &h.subject,
+        h.from
+            .first()
+            .and_then(|a| a.addr.as_deref())
+            .unwrap_or_default(),
+        message.header_raw("Auto-Submitted"),
+        b.own_words(),
+    );
+    if signals::subject_asks(&h.subject) {
+        signals.question += 1;
+    }
 
     let message_id = h.message_id;
     if message_id.is_none() {

@@ -289,6 +289,11 @@ pub fn to_document(
     d.add_u64(f.sig_steps, u64::from(sig.steps));
     d.add_u64(f.sig_code, u64::from(sig.code));
     d.add_u64(f.sig_links, u64::from(sig.links));
+    d.add_u64(f.sig_question, u64::from(sig.question));
+    d.add_u64(f.sig_machine, u64::from(sig.machine));
+    d.add_u64(f.sig_patch, u64::from(sig.patch));
+    d.add_u64(f.sig_doclinks, u64::from(sig.doc_links));
+    d.add_u64(f.sig_kind, u64::from(sig.kind));
     for id in &sig.cites {
         d.add_text(f.cites, id);
     }

@@ -27,7 +27,7 @@ pub use schema::Fields;
 
 /// Bumped whenever the schema or the analysers change; an index built with
 /// another version must be rebuilt.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// What went wrong with the index.
 #[derive(Debug, thiserror::Error)]

@@ -111,6 +111,16 @@ pub struct Fields {
     pub sig_code: Field,
     /// Harvest signal: links.
     pub sig_links: Field,
+    /// Harvest signal: lines asking a question.
+    pub sig_question: Field,
+    /// Harvest signal: lines of pasted machine output (logs, dumps, traces).
+    pub sig_machine: Field,
+    /// Harvest signal: lines of unified diffs.
+    pub sig_patch: Field,
+    /// Harvest signal: links to documentation.
+    pub sig_doclinks: Field,
+    /// Harvest signal: announcement (1) and bot (2) bits.
+    pub sig_kind: Field,
     /// Message-IDs cited in the text, lowercased (exact).
     pub cites: Field,
 }
@@ -213,6 +223,11 @@ pub fn build() -> (Schema, Fields) {
         sig_steps: b.add_u64_field("sig_steps", FAST),
         sig_code: b.add_u64_field("sig_code", FAST),
         sig_links: b.add_u64_field("sig_links", FAST),
+        sig_question: b.add_u64_field("sig_question", FAST),
+        sig_machine: b.add_u64_field("sig_machine", FAST),
+        sig_patch: b.add_u64_field("sig_patch", FAST),
+        sig_doclinks: b.add_u64_field("sig_doclinks", FAST),
+        sig_kind: b.add_u64_field("sig_kind", FAST),
         cites: b.add_text_field("cites", exact(RAW)),
     };
     (b.build(), fields)

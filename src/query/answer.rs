@@ -31,6 +31,10 @@ pub enum Basis {
         by_message: String,
         /// Its date (unix seconds).
         at: i64,
+        /// Its author (`Name <addr>`).
+        by: String,
+        /// The confirming sentence, verbatim from the author's own words.
+        quote: Option<String>,
     },
     /// No confirmation: the reply by someone else with the most steps and code.
     BestScored,
@@ -42,12 +46,13 @@ impl Basis {
     /// The reason in words a reviewer can check.
     pub fn why(&self) -> String {
         match self {
-            Basis::Confirmed { at, .. } => {
+            Basis::Confirmed { at, by, quote, .. } => {
                 let date = super::search::rfc3339(*at);
-                format!(
-                    "confirmed by the asker on {}",
-                    date.get(..10).unwrap_or(&date)
-                )
+                let day = date.get(..10).unwrap_or(&date);
+                match quote {
+                    Some(q) => format!("confirmed by the asker ({by}) on {day}: “{q}”"),
+                    None => format!("confirmed by the asker ({by}) on {day}"),
+                }
             }
             Basis::BestScored => "best-scored reply (most steps and code lines by someone other than the asker; no confirmation by the asker)".into(),
             Basis::First => "the first message (nobody else replied)".into(),
@@ -81,6 +86,10 @@ pub struct Weighed {
     pub steps: u64,
     /// Lines of commands, code or configuration.
     pub code: u64,
+    /// The author as shown (`Name <addr>`).
+    pub from: String,
+    /// The confirming sentence of a message with a confirm phrase.
+    pub quote: Option<String>,
 }
 
 /// The address of `Name <addr>` (or the whole of it), lowercase.
@@ -111,6 +120,8 @@ pub fn propose(messages: &[Weighed]) -> Option<(usize, Basis)> {
             let basis = Basis::Confirmed {
                 by_message: m.message_id.clone(),
                 at: m.date,
+                by: m.from.clone(),
+                quote: m.quote.clone(),
             };
             return Some((a, basis));
         }
@@ -155,12 +166,17 @@ fn weigh(
     let read = |name: &str| -> Result<u64, QueryError> {
         Ok(ff.u64(name)?.first(addr.doc_id).unwrap_or(0))
     };
+    let confirm = read("sig_confirm")?;
     Ok(Weighed {
+        from: m.from.first().cloned().unwrap_or_default(),
+        quote: (confirm > 0)
+            .then(|| crate::extract::signals::confirming_sentence(&m.text))
+            .flatten(),
         message_id: m.message_id.clone(),
         in_reply_to: m.in_reply_to.clone(),
         author: address(m.from.first().map_or("", String::as_str)),
         date: m.date,
-        confirm: read("sig_confirm")?,
+        confirm,
         steps: read("sig_steps")?,
         code: read("sig_code")?,
     })
@@ -179,6 +195,8 @@ mod tests {
             confirm,
             steps,
             code: 0,
+            from: author.into(),
+            quote: None,
         }
     }
 

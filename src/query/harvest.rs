@@ -4,8 +4,11 @@
 //! later mail citing it, likeness to threads already promoted).
 //!
 //! One scan of fast fields over the lists' messages groups them by thread;
-//! citations come from the `cites` postings; likeness from tantivy's
-//! MoreLikeThis. Scoring the facts is the curation layer's business. Every
+//! the same scan counts every author's replies per list, so answers by
+//! people who answer often are known without configuration (see
+//! [`super::resolution`], which also decides whether a question was answered
+//! and confirmed); citations come from the `cites` postings; likeness from
+//! tantivy's MoreLikeThis. Scoring the facts is the curation layer's business. Every
 //! search and scan runs within the request's [`Budget`]: a queue someone
 //! waits for gets the request deadline, the CLI's and retention's the job's.
 
@@ -22,6 +25,7 @@ use tantivy::{
 };
 
 use super::limits::Budget;
+use super::resolution::{self, Course, Msg};
 use super::{plan, visible, QueryError};
 use crate::index::MailIndex;
 
@@ -100,6 +104,10 @@ pub struct ThreadFacts {
     pub similarity: f32,
     /// That promoted thread.
     pub similar_to: Option<String>,
+    /// How the conversation went: question, answer, confirmation, who
+    /// answered, commands, pasted output, patches, documentation links.
+    #[serde(flatten)]
+    pub course: Course,
 }
 
 #[derive(Default, Clone)]
@@ -114,6 +122,7 @@ struct Agg {
     steps: u32,
     code: u32,
     links: u32,
+    msgs: Vec<Msg>,
 }
 
 impl Agg {
@@ -132,6 +141,7 @@ impl Agg {
         self.steps += o.steps;
         self.code += o.code;
         self.links += o.links;
+        self.msgs.extend(o.msgs);
     }
 }
 
@@ -174,6 +184,14 @@ pub fn harvest(
     };
     let budget = req.budget;
     let mut threads = budget.search(searcher, lists_query.as_ref(), &collector)?;
+    // Replies per author and list over every thread scanned (due or not):
+    // who answers often on a list is a fact of its archive.
+    let mut answerers = resolution::Answerers::new();
+    for a in threads.values_mut() {
+        let list = main_list(a);
+        resolution::count_replies(&list, &mut a.msgs, &mut answerers);
+    }
+    let totals = resolution::totals(&answerers);
     threads.retain(|_, a| a.last_date > 0 && a.last_date < req.cutoff);
     if let Some(filter) = req.filter.filter(|q| !q.trim().is_empty()) {
         let ast = plan::parse_limited(filter, budget.limits())?;
@@ -208,12 +226,8 @@ pub fn harvest(
     };
     let mut out = Vec::with_capacity(threads.len());
     for (thread_id, a) in threads {
-        let list = a
-            .lists
-            .iter()
-            .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
-            .map(|(l, _)| l.clone())
-            .unwrap_or_default();
+        let list = main_list(&a);
+        let course = resolution::course(&list, &a.msgs, &answerers, &totals);
         let (similarity, similar_to) = likeness
             .get(&thread_id)
             .map(|(s, t)| (*s, Some(t.clone())))
@@ -235,9 +249,19 @@ pub fn harvest(
             similarity,
             similar_to,
             thread_id,
+            course,
         });
     }
     Ok(out)
+}
+
+/// The list most of a thread's messages are on.
+fn main_list(a: &Agg) -> String {
+    a.lists
+        .iter()
+        .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
+        .map(|(l, _)| l.clone())
+        .unwrap_or_default()
 }
 
 /// The lists a thread may be shown under: the requested ones (all when
@@ -521,8 +545,27 @@ fn io(e: std::io::Error) -> QueryError {
     QueryError::from(tantivy::TantivyError::from(e))
 }
 
-/// A thread's aggregate in one segment, with sender and list ordinals.
-type ThreadOrds = (Agg, HashSet<u64>, HashMap<u64, u32>);
+/// A thread's aggregate in one segment, with sender and list ordinals, and
+/// each message's signals with its sender's ordinal.
+type ThreadOrds = (
+    Agg,
+    HashSet<u64>,
+    HashMap<u64, u32>,
+    Vec<(Option<u64>, Msg)>,
+);
+
+/// The per-message signal columns the scan reads, in the order `collect` uses them.
+const SIGNAL_COLUMNS: [&str; 9] = [
+    "sig_confirm",
+    "sig_steps",
+    "sig_code",
+    "sig_links",
+    "sig_question",
+    "sig_machine",
+    "sig_patch",
+    "sig_doclinks",
+    "sig_kind",
+];
 
 /// Groups the scanned messages by thread.
 struct ThreadCollector {
@@ -538,7 +581,7 @@ struct ThreadSegment {
     lists: Option<StrColumn>,
     date: Column<i64>,
     age: Column<i64>,
-    sig: [Column<u64>; 4],
+    sig: Vec<Column<u64>>,
     shown: Option<HashSet<String>>,
     by_ord: HashMap<u64, ThreadOrds>,
 }
@@ -564,12 +607,10 @@ impl Collector for ThreadCollector {
             lists: ff.str("list")?,
             date: ff.i64("date")?,
             age: ff.i64(age_field)?,
-            sig: [
-                ff.u64("sig_confirm")?,
-                ff.u64("sig_steps")?,
-                ff.u64("sig_code")?,
-                ff.u64("sig_links")?,
-            ],
+            sig: SIGNAL_COLUMNS
+                .iter()
+                .map(|c| ff.u64(c))
+                .collect::<tantivy::Result<_>>()?,
             shown: self.lists.clone(),
             by_ord: HashMap::new(),
         })
@@ -625,8 +666,25 @@ impl SegmentCollector for ThreadSegment {
         };
         let date = self.date.first(doc).unwrap_or(0);
         let age = self.age.first(doc).filter(|a| *a > 0).unwrap_or(date);
-        let sig = |i: usize| self.sig[i].first(doc).unwrap_or(0) as u32;
+        let sig = |i: usize| {
+            self.sig
+                .get(i)
+                .and_then(|c| c.first(doc))
+                .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX))
+        };
         let (confirm, steps, code, links) = (sig(0), sig(1), sig(2), sig(3));
+        let msg = Msg {
+            date,
+            sender: String::new(),
+            confirm,
+            steps,
+            code,
+            question: sig(4),
+            machine: sig(5),
+            patch: sig(6),
+            doc_links: sig(7),
+            kind: sig(8),
+        };
         let sender = first_ord(&self.senders, doc);
         // Every list of the message: which of them may be shown is decided
         // once the ordinals are names.
@@ -635,7 +693,8 @@ impl SegmentCollector for ThreadSegment {
             .as_ref()
             .map(|c| c.term_ords(doc).collect())
             .unwrap_or_default();
-        let (a, senders, lists) = self.by_ord.entry(t).or_default();
+        let (a, senders, lists, msgs) = self.by_ord.entry(t).or_default();
+        msgs.push((sender, msg));
         if a.messages == 0 || date < a.first_date {
             a.first_date = date;
             a.first_doc = Some(DocAddress::new(self.ord, doc));
@@ -660,21 +719,30 @@ impl SegmentCollector for ThreadSegment {
             &self.senders,
             self.by_ord
                 .values()
-                .flat_map(|(_, s, _)| s.iter().copied())
+                .flat_map(|(_, s, _, _)| s.iter().copied())
                 .collect(),
         );
         let lists = resolve(
             &self.lists,
             self.by_ord
                 .values()
-                .flat_map(|(_, _, l)| l.keys().copied())
+                .flat_map(|(_, _, l, _)| l.keys().copied())
                 .collect(),
         );
         let mut out = HashMap::with_capacity(self.by_ord.len());
-        for (t, (mut a, s, l)) in self.by_ord {
+        for (t, (mut a, s, l, msgs)) in self.by_ord {
             let Some(thread) = threads.get(&t) else {
                 continue;
             };
+            a.msgs = msgs
+                .into_iter()
+                .map(|(o, mut m)| {
+                    if let Some(name) = o.and_then(|o| senders.get(&o)) {
+                        m.sender = name.clone();
+                    }
+                    m
+                })
+                .collect();
             a.senders = s
                 .into_iter()
                 .filter_map(|o| senders.get(&o).cloned())

@@ -26,6 +26,7 @@ pub mod mailbox;
 pub mod marks;
 pub mod overview;
 pub mod plan;
+pub mod resolution;
 pub mod retention;
 pub mod search;
 pub mod stats;

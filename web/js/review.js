@@ -392,6 +392,7 @@ class QueueView {
   absorb(data, offset) {
     const have = new Set(this.items.map((i) => i.thread_id));
     const got = Array.isArray(data.items) ? data.items : [];
+    if (typeof data.scale === 'string') this.scale = data.scale;
     let added = 0;
     for (const it of got) {
       if (it && it.thread_id && !have.has(it.thread_id)) { this.items.push(it); have.add(it.thread_id); added++; }
@@ -514,6 +515,7 @@ class QueueView {
         h('tbody', {}, explain.map((x) => h('tr', { dataset: { signal: x.signal || '' } },
           h('td', {}, String(x.why || x.signal || '')),
           h('td', { class: 'num' }, `${Number(x.points) >= 0 ? '+' : ''}${(Number(x.points) || 0).toFixed(2)}`))))),
+      this.scale ? h('p', { class: 'small muted', id: 'qd-scale' }, this.scale) : null,
       item.similar_to ? h('p', { class: 'small' }, h('a', { href: threadHref(item.similar_to), id: 'qd-similar' }, 'Open the promoted thread it resembles')) : null,
       ...(Array.isArray(item.reviews) ? item.reviews : []).map((r) => h('p', { class: 'qd-review small' },
         h('strong', {}, `${LABEL[r.decision] || r.decision} in “${r.policy}” by ${r.by}`), r.note ? `: ${r.note}` : ' (no note)')),
@@ -562,7 +564,7 @@ class QueueView {
     select.addEventListener('focus', load);
     select.addEventListener('pointerdown', load);
     return h('div', { class: 'qd-answer small', id: 'qd-answer' },
-      a ? h('p', {}, h('strong', {}, 'Cites: '), label(a), h('span', { class: 'muted', id: 'qd-answer-why' }, ` — because ${a.why}`))
+      a ? h('p', {}, h('strong', {}, 'Cites: '), h('a', { href: messageHref({ message_id: a.message_id }), id: 'qd-answer-link' }, label(a)), h('span', { class: 'muted', id: 'qd-answer-why' }, ` — because ${a.why}`))
         : h('p', { class: 'muted' }, 'Cites the thread’s proposed answer.'),
       h('label', { for: 'qd-cite' }, 'Cite instead: '), select);
   }
