@@ -59,6 +59,10 @@ pub struct Config {
     pub mcp: McpSection,
     /// `[imap]`: the read-only IMAP server (docs/IMAP.md; off when absent).
     pub imap: Option<ImapSection>,
+    /// `[replica]`: standbys may pull from this server (off when absent).
+    pub replica: Option<crate::replica::ReplicaSection>,
+    /// `[standby]`: follow a primary instead of indexing (also `serve --standby`).
+    pub standby: Option<crate::replica::StandbySection>,
 }
 
 /// `[imap]`: the read-only IMAP server over the archive.
@@ -138,6 +142,8 @@ impl Default for Config {
             limits: crate::query::limits::Limits::default(),
             mcp: McpSection::default(),
             imap: None,
+            replica: None,
+            standby: None,
         }
     }
 }
@@ -238,6 +244,11 @@ impl Config {
                     if s.is_relative() {
                         *s = base.join(&*s);
                     }
+                }
+            }
+            if let Some(s) = &mut config.standby {
+                if s.token_file.is_relative() {
+                    s.token_file = base.join(&s.token_file);
                 }
             }
             for d in [&mut config.archive.dir, &mut config.backup.dest]

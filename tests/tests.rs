@@ -36,6 +36,7 @@ mod review_ui;
 mod security;
 mod security_reader;
 mod semantics;
+mod standby;
 mod threads;
 mod wd;
 mod webdriver;

@@ -7,6 +7,7 @@
 //! work, so async callers run it under `spawn_blocking`.
 
 pub mod rate;
+mod replication;
 mod sessions;
 pub mod throttle;
 mod tokens;
@@ -156,6 +157,8 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT NOT NULL,
         last_used INTEGER
      );",
+    // Replication tokens (a standby pulling from this primary): see `replication.rs`.
+    "ALTER TABLE api_tokens ADD COLUMN replication INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The name under which this module's schema version is recorded.

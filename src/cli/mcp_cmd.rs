@@ -74,13 +74,22 @@ pub fn token(data: &Path, command: TokenCommand) -> anyhow::Result<ExitCode> {
             name,
             user,
             read_only,
+            replication,
             by,
         } => {
-            let t = users.create_token(&actor(by.as_deref()), &name, &user, read_only)?;
+            let t = if replication {
+                users.create_replication_token(&actor(by.as_deref()), &name, &user)?
+            } else {
+                users.create_token(&actor(by.as_deref()), &name, &user, read_only)?
+            };
             eprintln!(
                 "gleaner: token {:?} for {user}{} created; it is shown this once, keep it secret:",
                 t.name,
-                if read_only { " (read-only)" } else { "" }
+                match (replication, read_only) {
+                    (true, _) => " (replication only)",
+                    (false, true) => " (read-only)",
+                    (false, false) => "",
+                }
             );
             println!("{}", t.secret);
         }
