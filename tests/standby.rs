@@ -240,96 +240,153 @@ fn decided_notes(config: &str, data: &Path) -> BTreeSet<String> {
     .collect()
 }
 
+/// A primary's data directory made from the sample, and where the standby goes.
+struct Site {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    config: String,
+    pdata: PathBuf,
+    sdata: PathBuf,
+    token_file: PathBuf,
+    /// Replication tokens: allowed by `[replica] tokens`, and not.
+    token: String,
+    other: String,
+    /// An ordinary API token of the same admin.
+    api: String,
+}
+
+impl Site {
+    /// The sample indexed, old ops mail sealed into volumes, users, tokens.
+    fn new() -> Site {
+        let dir = common::tempdir();
+        let root = dir.path().to_path_buf();
+        copy_dir(&common::sample(), &root.join("mail"));
+        std::fs::write(root.join("primary.toml"), PRIMARY).unwrap();
+        let config = root.join("primary.toml").to_str().unwrap().to_string();
+        let c = config.as_str();
+        let pdata = root.join("primary");
+        ok(&["--config", c, "index", root.join("mail").to_str().unwrap()]);
+        ok(&["--config", c, "archive", "run", "--by", "test"]);
+        let users = gleaner::access::Users::open(&pdata).unwrap();
+        use gleaner::access::Role;
+        for (name, role) in [
+            ("ada", Role::Admin),
+            ("rita", Role::Reviewer),
+            ("ed", Role::Editor),
+        ] {
+            users.add_user(name, role, PASSWORD).unwrap();
+        }
+        for u in ["rita", "ed"] {
+            users
+                .grant(u, &["ops.lists.example.org".to_string()])
+                .unwrap();
+        }
+        drop(users);
+        // Only an admin's replication-scoped token may pull; it is not an API token.
+        let create = |name: &str, user: &str, replication: bool| {
+            let mut args = vec!["--config", c, "token", "create", name, "--user", user];
+            if replication {
+                args.push("--replication");
+            }
+            gleaner(&args)
+        };
+        assert!(
+            !create("standby-1", "rita", true).status.success(),
+            "a reviewer's replication token"
+        );
+        let made = |o: std::process::Output| {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
+        let token = made(create("standby-1", "ada", true));
+        let other = made(create("standby-2", "ada", true));
+        let api = made(create("laptop", "ada", false));
+        let token_file = root.join("token");
+        std::fs::write(&token_file, &token).unwrap();
+        Site {
+            _dir: dir,
+            config,
+            sdata: root.join("standby"),
+            pdata,
+            root,
+            token_file,
+            token,
+            other,
+            api,
+        }
+    }
+
+    /// `serve` of the primary, following the mail directory.
+    fn primary(&self) -> Served {
+        Served::start(&[
+            "--config",
+            &self.config,
+            "serve",
+            self.root.join("mail").to_str().unwrap(),
+        ])
+    }
+
+    /// `serve --standby` of the primary at `primary` (the same gleaner.toml on both machines).
+    fn standby(&self, primary: SocketAddr) -> Served {
+        Served::start(&[
+            "--config",
+            &self.config,
+            "--data",
+            self.sdata.to_str().unwrap(),
+            "serve",
+            "--standby",
+            "--primary",
+            &format!("http://{primary}"),
+            "--token-file",
+            self.token_file.to_str().unwrap(),
+            "--interval",
+            INTERVAL,
+        ])
+    }
+}
+
+/// Waits until the standby at `sa` has applied a database, an index commit and the volumes.
+fn wait_synced(sa: SocketAddr) {
+    wait_for(
+        120,
+        "the database, index and volumes on the standby",
+        || {
+            let st = get(sa, "/api/replica/status", &[]).json();
+            ["db_synced_ms", "index_synced_ms", "archive_synced_ms"]
+                .iter()
+                .all(|k| st["progress"][k].as_i64().is_some())
+        },
+    );
+}
+
 #[test]
 fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
-    let dir = common::tempdir();
-    let root = dir.path();
-    copy_dir(&common::sample(), &root.join("mail"));
-    std::fs::write(root.join("primary.toml"), PRIMARY).unwrap();
-    let config = root.join("primary.toml");
-    let config = config.to_str().unwrap();
-    let pdata: PathBuf = root.join("primary");
-    let sdata: PathBuf = root.join("standby");
+    let site = Site::new();
+    let config = site.config.as_str();
+    let (pdata, sdata) = (&site.pdata, &site.sdata);
     let s = sdata.to_str().unwrap();
-
-    // The primary: the sample indexed, old ops mail sealed into volumes, users, a token.
-    ok(&[
-        "--config",
-        config,
-        "index",
-        root.join("mail").to_str().unwrap(),
-    ]);
-    ok(&["--config", config, "archive", "run", "--by", "test"]);
+    let (token, other, api) = (&site.token, &site.other, &site.api);
     let volumes = files_of(&pdata.join("archive"));
     assert!(
         volumes.keys().any(|n| n.ends_with(".mbox.zst")),
         "volumes: {:?}",
         volumes.keys()
     );
-    let users = gleaner::access::Users::open(&pdata).unwrap();
-    users
-        .add_user("ada", gleaner::access::Role::Admin, PASSWORD)
-        .unwrap();
-    users
-        .add_user("rita", gleaner::access::Role::Reviewer, PASSWORD)
-        .unwrap();
-    users
-        .add_user("ed", gleaner::access::Role::Editor, PASSWORD)
-        .unwrap();
-    for u in ["rita", "ed"] {
-        users
-            .grant(u, &["ops.lists.example.org".to_string()])
-            .unwrap();
-    }
-    drop(users);
-    // Only an admin's replication-scoped token may pull; it is not an API token.
-    let refused = gleaner(&[
-        "--config",
-        config,
-        "token",
-        "create",
-        "standby-1",
-        "--user",
-        "rita",
-        "--replication",
-    ]);
-    assert!(!refused.status.success(), "a reviewer's replication token");
-    let token = ok(&[
-        "--config",
-        config,
-        "token",
-        "create",
-        "standby-1",
-        "--user",
-        "ada",
-        "--replication",
-    ]);
-    let other = ok(&[
-        "--config",
-        config,
-        "token",
-        "create",
-        "standby-2",
-        "--user",
-        "ada",
-        "--replication",
-    ]);
-    let api = ok(&[
-        "--config", config, "token", "create", "laptop", "--user", "ada",
-    ]);
-    let token_file = root.join("token");
-    std::fs::write(&token_file, token.trim()).unwrap();
 
-    let mut primary = Served::start(&["--config", config, "serve"]);
+    let mut primary = site.primary();
     let pa = primary.addr;
     // Replication routes: a replication token allowed by [replica] tokens only.
     let bearer = |t: &str| format!("Bearer {}", t.trim());
     assert_eq!(get(pa, "/api/replica/index", &[]).status, 401);
     assert_eq!(
+        get(pa, "/api/replica/index", &[("Authorization", &bearer(api))]).status,
+        403
+    );
+    assert_eq!(
         get(
             pa,
             "/api/replica/index",
-            &[("Authorization", &bearer(&api))]
+            &[("Authorization", &bearer(other))]
         )
         .status,
         403
@@ -338,16 +395,7 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
         get(
             pa,
             "/api/replica/index",
-            &[("Authorization", &bearer(&other))]
-        )
-        .status,
-        403
-    );
-    assert_eq!(
-        get(
-            pa,
-            "/api/replica/index",
-            &[("Authorization", &bearer(&token))]
+            &[("Authorization", &bearer(token))]
         )
         .status,
         200
@@ -356,37 +404,17 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
         get(
             pa,
             "/api/replica/index/..%2Fgleaner.db",
-            &[("Authorization", &bearer(&token))]
+            &[("Authorization", &bearer(token))]
         )
         .status,
         404
     );
 
     // The standby starts from an empty data directory.
-    let primary_url = format!("http://{pa}");
-    // The same gleaner.toml on both machines (its policies, archive settings), plus --standby.
-    let mut standby = Served::start(&[
-        "--config",
-        config,
-        "--data",
-        s,
-        "serve",
-        "--standby",
-        "--primary",
-        &primary_url,
-        "--token-file",
-        token_file.to_str().unwrap(),
-        "--interval",
-        INTERVAL,
-    ]);
+    let mut standby = site.standby(pa);
     let sa = standby.addr;
     let status = || get(sa, "/api/replica/status", &[]).json();
-    wait_for(120, "the first database and index on the standby", || {
-        let st = status();
-        st["progress"]["db_applied"].as_u64().unwrap_or(0) >= 1
-            && st["progress"]["index_opstamp"].as_u64().is_some()
-            && st["progress"]["archive_synced_ms"].as_i64().is_some()
-    });
+    wait_synced(sa);
     assert_eq!(status()["role"], "standby");
     // Sealed volumes arrive byte for byte.
     assert_eq!(files_of(&sdata.join("archive")), volumes);
@@ -399,6 +427,7 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
         "from:alice",
         "subject:outage OR upgrade",
         "list:ops",
+        "zebrafailover",
     ];
     let primary_answers: Vec<Vec<String>> = queries.iter().map(|q| rita.search(q)).collect();
     assert!(
@@ -446,6 +475,30 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
         "{}",
         String::from_utf8_lossy(&cli.stderr)
     );
+    // The web UI's status line says it is a read-only standby and how far behind.
+    if let Some(bin) = crate::wd::browser() {
+        let ui = crate::wd::Session::new(&bin, "standby", Duration::from_secs(15));
+        ui.submit_login(&format!("http://{sa}/login"), "rita", PASSWORD);
+        let line = ui.wait("document.querySelector('#status-standby') && document.querySelector('#status-standby').textContent");
+        let line = line.as_str().unwrap_or_default();
+        assert!(
+            line.contains("read-only standby") && line.contains("behind its primary"),
+            "{line}"
+        );
+        ui.shot("standby-status");
+    }
+    // A standby's data directory is not served as a primary by mistake.
+    let plain = gleaner(&[
+        "--config",
+        config,
+        "--data",
+        s,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!plain.status.success());
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("read-only standby"));
     // Promotion is refused while the primary answers.
     let early = gleaner(&["--config", config, "--data", s, "promote"]);
     assert!(!early.status.success());
@@ -487,9 +540,29 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
             assert_eq!(res.status, 200, "{}", res.text());
             edits.push((body, now_ms()));
         }
+        if i == 20 {
+            // New mail reaches the primary: its next index commit is shipped too.
+            let msg = format!(
+                "From: Nia <nia@example.org>\r\nTo: ops@lists.example.org\r\nList-Id: <ops.lists.example.org>\r\n\
+                 Subject: zebrafailover test\r\nMessage-ID: <drill-{}@example.org>\r\n\
+                 Date: Mon, 07 Dec 2026 05:00:00 +0000\r\n\r\nThe zebrafailover body.\r\n",
+                now_ms()
+            );
+            let new = site.root.join("mail/ops/new/9999999999.1.drill");
+            std::fs::write(site.root.join("drill.eml"), msg).unwrap();
+            std::fs::rename(site.root.join("drill.eml"), new).unwrap();
+        }
         i += 1;
         std::thread::sleep(Duration::from_millis(50));
     }
+    // What the primary answers just before the kill (with the new message).
+    let primary_answers: Vec<Vec<String>> = queries.iter().map(|q| rita.search(q)).collect();
+    assert_eq!(
+        primary_answers[5].len(),
+        2,
+        "the new message on the primary: {:?}",
+        primary_answers[5]
+    );
     let lag_before_kill = status()["lag_seconds"].as_f64().unwrap_or(f64::NAN);
     primary.kill9();
     let killed = now_ms();
@@ -510,7 +583,7 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
     });
 
     // What was lost: acknowledged decisions missing on the standby, and their age at the kill.
-    let present = decided_notes(config, &sdata);
+    let present = decided_notes(config, sdata);
     let lost: Vec<&(String, i64)> = acked.iter().filter(|(n, _)| !present.contains(n)).collect();
     let worst = lost.iter().map(|(_, at)| killed - at).max().unwrap_or(0);
     // Nothing newer than a lost decision is there (the standby holds a prefix).
@@ -584,4 +657,67 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
     );
     assert_eq!(res.status, 200, "{}", res.text());
     standby.kill9();
+}
+
+/// `kill -9` of the standby at random moments while the primary changes:
+/// after each, its database passes SQLite's integrity check and the audit
+/// chain verifies, its index opens; restarted, it catches up with everything.
+#[test]
+fn a_standby_killed_at_any_moment_keeps_a_consistent_older_state() {
+    let site = Site::new();
+    let config = site.config.as_str();
+    let s = site.sdata.to_str().unwrap();
+    let primary = site.primary();
+    let rita = Client::login(primary.addr, "rita");
+    let queue = rita
+        .get("/api/review/queues/ops-review?limit=1000&all=1")
+        .json();
+    let threads: Vec<String> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["thread_id"].as_str().unwrap().to_string())
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop2, addr) = (stop.clone(), primary.addr);
+    let writer = std::thread::spawn(move || {
+        let rita = Client::login(addr, "rita");
+        let mut n = 0usize;
+        while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+            let body = json!({"threads": [threads[n % threads.len()]], "decision": if n.is_multiple_of(2) { "keep" } else { "dismiss" }, "note": format!("k-{n}")});
+            assert_eq!(
+                rita.send("POST", "/api/review/queues/ops-review/decisions", &body)
+                    .status,
+                200
+            );
+            n += 1;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        n
+    });
+    let mut rng = common::Rng(0x5eed_57a1d);
+    for round in 0..6 {
+        let mut standby = site.standby(primary.addr);
+        std::thread::sleep(Duration::from_millis(300 + rng.below(2500)));
+        standby.kill9();
+        let conn = rusqlite::Connection::open(site.sdata.join("gleaner.db")).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "round {round}");
+        drop(conn);
+        ok(&["--config", config, "--data", s, "audit", "verify"]);
+        ok(&["--config", config, "--data", s, "stats"]);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let decided = writer.join().unwrap();
+    assert!(decided > 10);
+    // Restarted, the standby catches up with everything the primary has.
+    let standby = site.standby(primary.addr);
+    wait_synced(standby.addr);
+    let want = decided_notes(config, &site.pdata);
+    wait_for(30, "every decision on the standby", || {
+        decided_notes(config, &site.sdata) == want
+    });
+    ok(&["--config", config, "--data", s, "audit", "verify"]);
 }

@@ -333,15 +333,15 @@ impl Follower {
             if let Some(sources) = &m.sources {
                 super::write_atomic(&self.data, "sources.json", sources.as_bytes())?;
             }
-            let opstamp = serde_json::from_str::<serde_json::Value>(&m.meta)
-                .ok()
-                .and_then(|v| v.get("opstamp").and_then(|o| o.as_u64()));
-            self.status.update(|p| {
-                p.index_opstamp = opstamp;
-                p.index_files_fetched += fetched;
-            });
+            self.status.update(|p| p.index_files_fetched += fetched);
         }
-        self.status.update(|p| p.index_synced_ms = Some(started));
+        let opstamp = serde_json::from_str::<serde_json::Value>(&m.meta)
+            .ok()
+            .and_then(|v| v.get("opstamp").and_then(|o| o.as_u64()));
+        self.status.update(|p| {
+            p.index_opstamp = opstamp;
+            p.index_synced_ms = Some(started);
+        });
         Ok(())
     }
 
