@@ -48,10 +48,13 @@ fn apply_file(data: &Path, tmp: &Path) -> Result<(), ReplicaError> {
             "database snapshot fails its check: {check}"
         )));
     }
-    if live.exists() {
+    let existed = live.exists();
+    let mut dst = crate::db::open(data).map_err(|e| ReplicaError::Protocol(e.to_string()))?;
+    // Right before the copy takes the write lock: a login in between (microseconds) is
+    // the only one that can be lost, and its user logs in again.
+    if existed {
         keep_sessions(&src, &live)?;
     }
-    let mut dst = crate::db::open(data).map_err(|e| ReplicaError::Protocol(e.to_string()))?;
     let backup = Backup::new(&src, &mut dst)?;
     for _ in 0..200 {
         match backup.step(-1)? {

@@ -298,3 +298,66 @@ pub(crate) fn meta_segments(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The cost of one shipment by database size (docs/BENCHMARKS.md, "Standby"):
+    /// `cargo test --lib replica::source::tests::shipping_cost -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn shipping_cost() {
+        for mb in [1usize, 10, 100] {
+            let dir = tempfile::tempdir().unwrap();
+            let (primary, standby) = (dir.path().join("p"), dir.path().join("s"));
+            let mut conn = crate::db::open(&primary).unwrap();
+            crate::audit::migrate(&mut conn).unwrap();
+            conn.execute_batch("CREATE TABLE filler (id INTEGER PRIMARY KEY, text TEXT)")
+                .unwrap();
+            let tx = conn.transaction().unwrap();
+            // Text like documents and notes: words drawn at random from 4096 made-up ones.
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            for _ in 0..mb * 256 {
+                let mut text = String::with_capacity(4100);
+                while text.len() < 4000 {
+                    let w = next() % 4096;
+                    for k in 0..(3 + w % 7) {
+                        text.push(char::from(b'a' + ((w * 31 + k * 7) % 26) as u8));
+                    }
+                    text.push(' ');
+                }
+                tx.execute("INSERT INTO filler (text) VALUES (?1)", [text])
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+            let started = Instant::now();
+            let bytes = snapshot_bytes(&primary.join(crate::db::DB_FILE)).unwrap();
+            let etag = hex::encode(Sha256::digest(&bytes));
+            let snap = started.elapsed();
+            std::fs::create_dir_all(&standby).unwrap();
+            crate::db::open(&standby).unwrap();
+            let started = Instant::now();
+            super::super::apply::apply_db(&standby, &bytes, &etag).unwrap();
+            let apply = started.elapsed();
+            let started = Instant::now();
+            let packed = zstd::encode_all(&bytes[..], 1).unwrap();
+            let zstd = started.elapsed();
+            eprintln!(
+                "{mb:>4} MB database ({} bytes): snapshot + SHA-256 {:.0} ms, apply on the standby {:.0} ms, zstd -1 {:.0} ms to {} bytes",
+                bytes.len(),
+                snap.as_secs_f64() * 1000.0,
+                apply.as_secs_f64() * 1000.0,
+                zstd.as_secs_f64() * 1000.0,
+                packed.len()
+            );
+        }
+    }
+}
