@@ -273,6 +273,12 @@ impl Site {
         let token = made(create("standby-1", "ada", true));
         let other = made(create("standby-2", "ada", true));
         let api = made(create("laptop", "ada", false));
+        let list = ok(&["--config", c, "token", "list"]);
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with("standby-1\tada\treplication")),
+            "{list}"
+        );
         let token_file = root.join("token");
         std::fs::write(&token_file, &token).unwrap();
         Site {

@@ -49,6 +49,8 @@ pub struct TokenSummary {
     pub created_by: String,
     /// Unix seconds of its last use (to the minute), if any.
     pub last_used: Option<i64>,
+    /// A standby's replication token (answers the replication routes only).
+    pub replication: bool,
 }
 
 /// A token row joined with its user: token id, name, read-only, user id,
@@ -182,7 +184,7 @@ impl Users {
     pub fn tokens(&self) -> Result<Vec<TokenSummary>, AccessError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT t.name, u.name, t.read_only, t.created, t.created_by, t.last_used
+            "SELECT t.name, u.name, t.read_only, t.created, t.created_by, t.last_used, t.replication
              FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.name",
         )?;
         let rows = stmt
@@ -194,6 +196,7 @@ impl Users {
                     created: r.get(3)?,
                     created_by: r.get(4)?,
                     last_used: r.get(5)?,
+                    replication: r.get(6)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

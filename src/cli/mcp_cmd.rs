@@ -105,10 +105,10 @@ pub fn token(data: &Path, command: TokenCommand) -> anyhow::Result<ExitCode> {
                         "{}\t{}\t{}\tcreated {} by {}\tlast used {last}",
                         t.name,
                         t.user,
-                        if t.read_only {
-                            "read-only"
-                        } else {
-                            "read-write"
+                        match (t.replication, t.read_only) {
+                            (true, _) => "replication",
+                            (false, true) => "read-only",
+                            (false, false) => "read-write",
                         },
                         gleaner::query::search::rfc3339(t.created),
                         t.created_by

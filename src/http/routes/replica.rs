@@ -59,7 +59,8 @@ pub async fn db(State(state): State<Shared>, headers: HeaderMap) -> Result<Respo
     if known == Some(quoted.as_str()) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, quoted)]).into_response());
     }
-    let bytes = snap.bytes.as_ref().clone();
+    // The kept snapshot itself, not a copy of it per answer.
+    let bytes = Body::from(axum::body::Bytes::from_owner(Snapshot(snap.bytes)));
     Ok((
         [
             (header::ETAG, quoted),
@@ -72,6 +73,15 @@ pub async fn db(State(state): State<Shared>, headers: HeaderMap) -> Result<Respo
         bytes,
     )
         .into_response())
+}
+
+/// A shared snapshot as a response body.
+struct Snapshot(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Snapshot {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// `GET /api/replica/index`: the current commit's `meta.json` and files.
