@@ -241,6 +241,10 @@ pub async fn serve(
     let cfg = config.clone();
     let wm = watermark.clone();
     let (state, no_users, mcp) = tokio::task::spawn_blocking(move || {
+        // A primary whose standby was promoted while it was away must not take writes.
+        if let (Some(replica), None) = (&cfg.replica, &cfg.standby) {
+            crate::replica::check_not_demoted(&cfg.data, &replica.standbys)?;
+        }
         let state = state(&cfg, wm)?;
         let no_users = match &state.users {
             Some(users) => users.list()?.is_empty(),

@@ -604,6 +604,41 @@ fn failover_drill_loses_at_most_a_few_seconds_of_decisions() {
         "an edit {newer_lost} ms old at the kill was lost"
     );
 
+    // The old primary comes back: told where its standby is, it refuses to take writes.
+    let demoted = site.root.join("demoted.toml");
+    let listed = format!("tokens = [\"standby-1\"]\nstandbys = [\"http://{sa}\"]");
+    std::fs::write(
+        &demoted,
+        PRIMARY.replace("tokens = [\"standby-1\"]", &listed),
+    )
+    .unwrap();
+    let mut back = Command::new(env!("CARGO_BIN_EXE_gleaner"))
+        .args([
+            "--config",
+            demoted.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(st) = back.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > until {
+            let _ = back.kill();
+            panic!("the demoted primary started serving");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut back.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!exit.success() && err.contains("demoted"), "{err}");
+
     // The audit chain verifies on the promoted standby, with the real command, and records the promotion.
     ok(&["--config", config, "--data", s, "audit", "verify"]);
     let newest = ok(&[

@@ -107,6 +107,7 @@ impl StandbyStatus {
         let lag = |t: Option<i64>| t.map(|t| ((now - t).max(0) as f64) / 1000.0);
         serde_json::json!({
             "role": if self.is_standby() { "standby" } else { "promoted" },
+            "promoted_at": super::promoted_at(&self.data),
             "primary": self.primary,
             "interval_seconds": self.interval.as_secs_f64(),
             "lag_seconds": lag(p.db_synced_ms),

@@ -27,7 +27,7 @@ pub mod source;
 use std::path::{Path, PathBuf};
 
 pub use follow::{Follower, StandbyStatus};
-pub use promote::{promote, PromoteReport};
+pub use promote::{check_not_demoted, promote, promoted_at, PromoteReport};
 pub use settings::{ReplicaSection, StandbySection};
 pub use source::Source;
 
@@ -50,6 +50,14 @@ pub enum ReplicaError {
     /// This data directory is not a standby (for `promote`).
     #[error("{0} is not a standby (no {STANDBY_FILE}): nothing to promote")]
     NotStandby(PathBuf),
+    /// Another machine was promoted after this one: it must not take writes.
+    #[error("{url} was promoted to primary at {at} (Unix time), after this data directory was last one: this one is demoted and must not take writes; make it a standby of the new primary (docs/OPERATIONS.md, \"When the old primary comes back\")")]
+    Demoted {
+        /// The promoted standby.
+        url: String,
+        /// When it was promoted.
+        at: i64,
+    },
     /// The old primary still answers (for `promote` without `--force`).
     #[error("the primary at {0} still answers: stop it first (it must not go on taking writes), or promote with --force if it is cut off for good")]
     PrimaryAnswers(String),

@@ -81,3 +81,42 @@ fn answers(url: &str) -> bool {
         Ok(_) | Err(ReplicaError::Status { .. })
     )
 }
+
+/// When `data` was last promoted (from its [`PROMOTED_FILE`]), if ever.
+pub fn promoted_at(data: &Path) -> Option<i64> {
+    let text = std::fs::read(data.join(PROMOTED_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    v.get("at")?.as_i64()
+}
+
+/// Refuses to let `data` serve as a primary when one of `standbys` (their
+/// `/api/replica/status`) was promoted after it: it was replaced while it
+/// was away. A standby that does not answer is skipped (with a warning).
+pub fn check_not_demoted(data: &Path, standbys: &[String]) -> Result<(), ReplicaError> {
+    let ours = promoted_at(data).unwrap_or(i64::MIN);
+    for s in standbys {
+        let url = PrimaryUrl::parse(s)?;
+        let mut body = Vec::new();
+        let got = client::get(
+            &url,
+            "/api/replica/status",
+            &[],
+            Duration::from_secs(3),
+            &mut body,
+        );
+        if let Err(e) = got {
+            tracing::warn!("cannot ask {s} whether it was promoted: {e}");
+            continue;
+        }
+        let at = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("promoted_at").and_then(serde_json::Value::as_i64));
+        if let Some(at) = at.filter(|at| *at > ours) {
+            return Err(ReplicaError::Demoted {
+                url: url.display(),
+                at,
+            });
+        }
+    }
+    Ok(())
+}

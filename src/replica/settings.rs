@@ -11,6 +11,9 @@ pub struct ReplicaSection {
     /// Names of the replication tokens allowed to pull (default: any
     /// replication token, `gleaner token create NAME --user ADMIN --replication`).
     pub tokens: Vec<String>,
+    /// The standbys' URLs: at start, `serve` refuses to run as a primary when
+    /// one of them was promoted after this data directory was (it was replaced).
+    pub standbys: Vec<String>,
 }
 
 /// `[standby]` on the standby: whom to follow and how often.

@@ -198,6 +198,11 @@ impl Source {
         Ok(ArchiveManifest { files })
     }
 
+    /// When this data directory was last promoted from a standby, if ever.
+    pub fn promoted_at(&self) -> Option<i64> {
+        super::promoted_at(&self.data)
+    }
+
     /// The path of an index file a standby may fetch (segment files only).
     pub fn index_file(&self, name: &str) -> Option<PathBuf> {
         segment_file(name)

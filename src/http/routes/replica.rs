@@ -169,7 +169,11 @@ fn file_chunks(f: tokio::fs::File) -> impl futures_util::Stream<Item = std::io::
 pub async fn status(State(state): State<Shared>) -> Json<serde_json::Value> {
     Json(match &state.standby {
         Some(s) => s.json(),
-        None => serde_json::json!({"role": "primary", "replica": state.replica.is_some()}),
+        None => serde_json::json!({
+            "role": "primary",
+            "replica": state.replica.is_some(),
+            "promoted_at": state.replica.as_ref().and_then(|r| r.promoted_at()),
+        }),
     })
 }
 
