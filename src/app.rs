@@ -43,6 +43,9 @@ pub enum RunError {
     /// The curation database failed.
     #[error(transparent)]
     Curate(#[from] crate::curate::CurateError),
+    /// Replication failed to start.
+    #[error(transparent)]
+    Replica(#[from] crate::replica::ReplicaError),
     /// The Solr endpoint could not be set up.
     #[error("solr endpoint: {0}")]
     Solr(String),
@@ -60,6 +63,7 @@ impl RunError {
     /// Is this the user's mistake (bad configuration)?
     pub fn is_user_error(&self) -> bool {
         matches!(self, RunError::InsecureListen(_))
+            || matches!(self, RunError::Replica(e) if e.is_user_error())
     }
 }
 
@@ -86,15 +90,79 @@ pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, Ru
         None
     };
     let curation = Curation::open(&config.data, &config.http.public_url())?;
-    curation.sync_config_policies(&config.review)?;
+    // A standby's policies are the primary's, shipped with its database.
+    if config.standby.is_none() {
+        curation.sync_config_policies(&config.review)?;
+    }
     let retention = crate::retention::Retention::open(&config.data)?;
     let disk = DiskPaths::new(&config.data, config.archive.dir_for(&config.data));
-    Ok(AppState::new(index, users, watermark, config.http.auth)?
+    let replica = replica_source(config, users.as_ref())?;
+    let standby = config.standby.as_ref().map(|s| {
+        Arc::new(crate::replica::StandbyStatus::new(
+            &config.data,
+            &s.primary,
+            std::time::Duration::from_secs_f64(s.interval_secs.max(0.1)),
+        ))
+    });
+    let mut state = AppState::new(index, users, watermark, config.http.auth)?;
+    if let Some(r) = replica {
+        state = state.with_replica(r);
+    }
+    if let Some(s) = standby {
+        state = state.with_standby(s);
+    }
+    Ok(state
         .with_metrics(Arc::new(Metrics::default().with_disk(disk)))
         .with_search_cache(config.http.search_cache)
         .with_http(&config.http)
         .with_curation(curation)
         .with_retention(retention))
+}
+
+/// `[replica]`: what standbys may pull (needs the user database for tokens).
+fn replica_source(
+    config: &Config,
+    users: Option<&Users>,
+) -> Result<Option<Arc<crate::replica::Source>>, RunError> {
+    let Some(section) = &config.replica else {
+        return Ok(None);
+    };
+    let users = match users {
+        Some(u) => u.clone(),
+        None => Users::open(&config.data)?,
+    };
+    let archive = config.archive.dir_for(&config.data);
+    let source =
+        crate::replica::Source::open(&config.data, &archive, users, section.tokens.clone())?;
+    Ok(Some(Arc::new(source)))
+}
+
+/// With `[standby]`, starts following the primary (two threads, see
+/// [`crate::replica::follow`]) instead of indexing.
+fn start_standby(
+    config: &Config,
+    state: &AppState,
+    stop: Arc<AtomicBool>,
+) -> Result<Vec<std::thread::JoinHandle<()>>, RunError> {
+    let (Some(section), Some(status)) = (&config.standby, &state.standby) else {
+        return Ok(Vec::new());
+    };
+    let token = std::fs::read_to_string(&section.token_file).map_err(|e| {
+        crate::replica::ReplicaError::Invalid(format!(
+            "cannot read the replication token file {}: {e}",
+            section.token_file.display()
+        ))
+    })?;
+    let follower = crate::replica::Follower::new(
+        &config.data,
+        &config.archive.dir_for(&config.data),
+        state.index.clone(),
+        &section.primary,
+        &token,
+        status.clone(),
+    )?;
+    tracing::info!(primary = %section.primary, "standby: following the primary; writes are refused");
+    Ok(follower.start(stop))
 }
 
 /// Lists named in review and retention policies and in user grants that no
@@ -173,6 +241,10 @@ pub async fn serve(
     let cfg = config.clone();
     let wm = watermark.clone();
     let (state, no_users, mcp) = tokio::task::spawn_blocking(move || {
+        // A primary whose standby was promoted while it was away must not take writes.
+        if let (Some(replica), None) = (&cfg.replica, &cfg.standby) {
+            crate::replica::check_not_demoted(&cfg.data, &replica.standbys)?;
+        }
         let state = state(&cfg, wm)?;
         let no_users = match &state.users {
             Some(users) => users.list()?.is_empty(),
@@ -212,18 +284,28 @@ pub async fn serve(
     // The live indexer: its own thread (tantivy work is blocking), sharing the
     // HTTP server's index so its commits are visible at once.
     let live_stop = Arc::new(AtomicBool::new(false));
-    let backups = start_backups(config, state.index.clone(), live_stop.clone())?;
-    let live = start_live(
-        config,
-        state.index.clone(),
-        watermark,
-        live_stop.clone(),
-        state.metrics.indexer.clone(),
-    );
+    // A standby follows its primary instead: no indexing, backups or Solr writes of its own.
+    let standby = config.standby.is_some();
+    let followers = start_standby(config, &state, live_stop.clone())?;
+    let backups = match standby {
+        true => None,
+        false => start_backups(config, state.index.clone(), live_stop.clone())?,
+    };
+    let live = match standby {
+        true => None,
+        false => start_live(
+            config,
+            state.index.clone(),
+            watermark,
+            live_stop.clone(),
+            state.metrics.indexer.clone(),
+        ),
+    };
     let metrics = state.metrics.clone();
-    // Review rounds on schedule and the weekly digest (`[[round]]`, `[mail]`).
+    // Review rounds on schedule and the weekly digest (`[[round]]`, `[mail]`);
+    // a standby leaves both to its primary (its database is the primary's).
     let reminders = match &state.curation {
-        Some(c) => {
+        Some(c) if !standby => {
             let users = match &state.users {
                 Some(u) => Some(u.clone()),
                 None => Users::open(&config.data).ok(),
@@ -239,12 +321,12 @@ pub async fn serve(
                 stop_rx.clone(),
             ))
         }
-        None => None,
+        _ => None,
     };
 
     // The Solr-compatible endpoint for Dovecot, when configured.
     let solr_task = match &config.solr {
-        Some(section) => {
+        Some(section) if !standby => {
             let cfg = SolrConfig {
                 listen: section.listen,
                 user: section.user.clone(),
@@ -272,7 +354,7 @@ pub async fn serve(
                 }
             }))
         }
-        None => None,
+        _ => None,
     };
 
     // The IMAP server, when configured: same index, users and databases.
@@ -327,6 +409,9 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
     if let Some(handle) = backups {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
+    for handle in followers {
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
     if let Some(task) = solr_task {

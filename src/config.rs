@@ -66,6 +66,10 @@ pub struct Config {
     /// What happens to a person's mailbox when they leave (`[[departure]]` tables).
     #[serde(rename = "departure")]
     pub departures: Vec<crate::retention::departure::DeparturePolicy>,
+    /// `[replica]`: standbys may pull from this server (off when absent).
+    pub replica: Option<crate::replica::ReplicaSection>,
+    /// `[standby]`: follow a primary instead of indexing (also `serve --standby`).
+    pub standby: Option<crate::replica::StandbySection>,
 }
 
 /// `[imap]`: the read-only IMAP server over the archive.
@@ -148,6 +152,8 @@ impl Default for Config {
             round: Vec::new(),
             mail: None,
             departures: Vec::new(),
+            replica: None,
+            standby: None,
         }
     }
 }
@@ -254,6 +260,11 @@ impl Config {
                     if s.is_relative() {
                         *s = base.join(&*s);
                     }
+                }
+            }
+            if let Some(s) = &mut config.standby {
+                if s.token_file.is_relative() {
+                    s.token_file = base.join(&s.token_file);
                 }
             }
             for d in [&mut config.archive.dir, &mut config.backup.dest]

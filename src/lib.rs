@@ -38,6 +38,9 @@ pub mod retention;
 /// Users, roles, grants, sessions, API tokens (SQLite).
 pub mod access;
 
+/// A standby following a primary over HTTP, and its promotion.
+pub mod replica;
+
 /// The marks kept outside the index as each role may search by them.
 pub mod marks;
 

@@ -527,3 +527,66 @@ pub fn asked(allowed: Option<&[String]>) -> gleaner::curate::Asked<'_> {
         budget: &BUDGET,
     }
 }
+
+/// Copies the directory tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// `gleaner ARGS --listen 127.0.0.1:0` (a `serve`) as a process, at the
+/// address it prints; killed (SIGKILL) when dropped.
+pub struct Served {
+    /// The process.
+    pub child: std::process::Child,
+    /// Where it serves HTTP.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Served {
+    /// Starts it and reads the address from its first line.
+    pub fn start(args: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gleaner"))
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("GLEANER_DATA")
+            .env_remove("GLEANER_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let addr = line
+            .trim()
+            .trim_start_matches("gleaner: serving http://")
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|e| panic!("address in {line:?}: {e}"));
+        Served { child, addr }
+    }
+
+    /// `kill -9`, and waits for it.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -10,10 +10,8 @@
 //! `~/.cache/gleaner-venv/bin/python` (.ci/run makes it). Without it the
 //! tests say so and pass on a laptop, and fail in CI (`CI=true`).
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -251,44 +249,6 @@ fn check_cli(dir: &Path, doc: i64, message_id: &str) {
     common::gleaner_ok(dir, &["audit", "verify"]);
 }
 
-/// `gleaner serve` on a free loopback port; killed when dropped.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Served {
-    fn start(dir: &Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gleaner"))
-            .arg("--data")
-            .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let addr = line
-            .trim()
-            .trim_start_matches("gleaner: serving http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap_or_else(|e| panic!("address in {line:?}: {e}"));
-        Served { child, addr }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_python_sdk_over_stdio_drafts_and_cites_as_an_editor_and_is_refused_as_a_reader() {
     let Some(py) = python() else { return };
@@ -332,7 +292,7 @@ fn the_python_sdk_over_streamable_http_drafts_and_cites_and_the_web_api_shows_it
     let Some(py) = python() else { return };
     let dir = tempdir();
     let tokens = archive(dir.path());
-    let served = Served::start(dir.path());
+    let served = common::Served::start(&["--data", dir.path().to_str().unwrap(), "serve"]);
     let url = format!("http://{}/mcp", served.addr);
     let editor = client(&py, &["http", &url], &tokens.editor, &[]);
     let (thread, message, doc) = check_editor(&editor);

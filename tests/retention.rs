@@ -44,7 +44,7 @@ impl Site {
     fn new() -> Site {
         let dir = common::tempdir();
         let root = dir.path().to_path_buf();
-        copy_dir(&common::sample(), &root.join("mail"));
+        common::copy_dir(&common::sample(), &root.join("mail"));
         std::fs::write(root.join("gleaner.toml"), CONFIG).unwrap();
         Site { _dir: dir, root }
     }
@@ -85,18 +85,6 @@ impl Site {
                     .to_string()
             })
             .collect()
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
     }
 }
 
@@ -575,8 +563,8 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
     let before_docs = indexed_docs(&site);
     // Keep pristine copies to start each round from the same state.
     let pristine = common::tempdir();
-    copy_dir(&mail, &pristine.path().join("mail"));
-    copy_dir(&site.data(), &pristine.path().join("data"));
+    common::copy_dir(&mail, &pristine.path().join("mail"));
+    common::copy_dir(&site.data(), &pristine.path().join("data"));
     // How long does an undisturbed run take?
     let t = Instant::now();
     site.ok(&["archive", "run"]);
@@ -586,8 +574,8 @@ fn kill_9_during_archive_runs_loses_nothing_and_duplicates_nothing() {
         std::fs::remove_dir_all(&mail).unwrap();
         make_writable(&site.data());
         std::fs::remove_dir_all(site.data()).unwrap();
-        copy_dir(&pristine.path().join("mail"), &mail);
-        copy_dir(&pristine.path().join("data"), &site.data());
+        common::copy_dir(&pristine.path().join("mail"), &mail);
+        common::copy_dir(&pristine.path().join("data"), &site.data());
         let mut child = site
             .cmd(&["archive", "run"])
             .stdout(Stdio::null())
@@ -856,7 +844,7 @@ fn volumes_attached_from_another_disk_are_searchable_and_readable() {
     site.ok(&["index", site.root.join("mail").to_str().unwrap()]);
     site.ok(&["archive", "run"]);
     let offsite = site.root.join("offsite");
-    copy_dir(&site.data().join("archive"), &offsite);
+    common::copy_dir(&site.data().join("archive"), &offsite);
     let archived = archived_keys(&offsite);
     let other = site.root.join("other-data");
     let out = common::gleaner(&other, &["archive", "attach", offsite.to_str().unwrap()]);

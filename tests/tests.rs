@@ -40,6 +40,7 @@ mod rounds;
 mod security;
 mod security_reader;
 mod semantics;
+mod standby;
 mod threads;
 mod wd;
 mod webdriver;

@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod departure;
 pub mod rate;
+mod replication;
 mod sessions;
 pub mod throttle;
 mod tokens;
@@ -158,6 +159,8 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT NOT NULL,
         last_used INTEGER
      );",
+    // Replication tokens (a standby pulling from this primary): see `replication.rs`.
+    "ALTER TABLE api_tokens ADD COLUMN replication INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The name under which this module's schema version is recorded.

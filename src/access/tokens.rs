@@ -49,6 +49,8 @@ pub struct TokenSummary {
     pub created_by: String,
     /// Unix seconds of its last use (to the minute), if any.
     pub last_used: Option<i64>,
+    /// A standby's replication token (answers the replication routes only).
+    pub replication: bool,
 }
 
 /// A token row joined with its user: token id, name, read-only, user id,
@@ -79,6 +81,19 @@ impl Users {
         user: &str,
         read_only: bool,
     ) -> Result<NewToken, AccessError> {
+        self.insert_token(actor, name, user, read_only, false)
+    }
+
+    /// Makes a token with or without the replication scope (a replication
+    /// token answers only the replication routes, see `replication.rs`).
+    pub(super) fn insert_token(
+        &self,
+        actor: &str,
+        name: &str,
+        user: &str,
+        read_only: bool,
+        replication: bool,
+    ) -> Result<NewToken, AccessError> {
         check_token_name(name)?;
         let secret = format!("{TOKEN_PREFIX}{}", random_hex(32)?);
         crate::db::write(&mut self.conn(), |tx| {
@@ -98,17 +113,15 @@ impl Users {
                 )));
             }
             tx.execute(
-                "INSERT INTO api_tokens (name, user_id, token_hash, read_only, created, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![name, user_id, token_hash(&secret), read_only, now(), actor],
+                "INSERT INTO api_tokens (name, user_id, token_hash, read_only, created, created_by, replication)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![name, user_id, token_hash(&secret), read_only, now(), actor, replication],
             )?;
-            crate::audit::append(
-                tx,
-                actor,
-                "token.create",
-                &format!("token:{name}"),
-                &serde_json::json!({"user": user, "read_only": read_only}),
-            )?;
+            let mut detail = serde_json::json!({"user": user, "read_only": read_only});
+            if replication {
+                detail["replication"] = true.into();
+            }
+            crate::audit::append(tx, actor, "token.create", &format!("token:{name}"), &detail)?;
             Ok(())
         })?;
         Ok(NewToken {
@@ -128,7 +141,8 @@ impl Users {
         let row: Option<TokenRow> = conn
             .query_row(
                 "SELECT t.id, t.name, t.read_only, u.id, u.name, u.role, t.last_used
-                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = ?1 AND t.replication = 0",
                 [&hash],
                 |r| {
                     Ok((
@@ -170,7 +184,7 @@ impl Users {
     pub fn tokens(&self) -> Result<Vec<TokenSummary>, AccessError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT t.name, u.name, t.read_only, t.created, t.created_by, t.last_used
+            "SELECT t.name, u.name, t.read_only, t.created, t.created_by, t.last_used, t.replication
              FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.name",
         )?;
         let rows = stmt
@@ -182,6 +196,7 @@ impl Users {
                     created: r.get(3)?,
                     created_by: r.get(4)?,
                     last_used: r.get(5)?,
+                    replication: r.get(6)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

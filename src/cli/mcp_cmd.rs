@@ -74,13 +74,22 @@ pub fn token(data: &Path, command: TokenCommand) -> anyhow::Result<ExitCode> {
             name,
             user,
             read_only,
+            replication,
             by,
         } => {
-            let t = users.create_token(&actor(by.as_deref()), &name, &user, read_only)?;
+            let t = if replication {
+                users.create_replication_token(&actor(by.as_deref()), &name, &user)?
+            } else {
+                users.create_token(&actor(by.as_deref()), &name, &user, read_only)?
+            };
             eprintln!(
                 "gleaner: token {:?} for {user}{} created; it is shown this once, keep it secret:",
                 t.name,
-                if read_only { " (read-only)" } else { "" }
+                match (replication, read_only) {
+                    (true, _) => " (replication only)",
+                    (false, true) => " (read-only)",
+                    (false, false) => "",
+                }
             );
             println!("{}", t.secret);
         }
@@ -96,10 +105,10 @@ pub fn token(data: &Path, command: TokenCommand) -> anyhow::Result<ExitCode> {
                         "{}\t{}\t{}\tcreated {} by {}\tlast used {last}",
                         t.name,
                         t.user,
-                        if t.read_only {
-                            "read-only"
-                        } else {
-                            "read-write"
+                        match (t.replication, t.read_only) {
+                            (true, _) => "replication",
+                            (false, true) => "read-only",
+                            (false, false) => "read-write",
                         },
                         gleaner::query::search::rfc3339(t.created),
                         t.created_by

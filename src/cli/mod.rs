@@ -6,6 +6,7 @@ mod layout;
 mod mailbox_cmd;
 mod mcp_cmd;
 mod media_cmd;
+mod replica_cmd;
 mod retention_cmd;
 mod review_cmd;
 mod round_cmd;
@@ -213,6 +214,33 @@ pub enum Command {
         list: Option<String>,
         /// Mail stores to follow, in addition to the config file's `[[source]]`s.
         paths: Vec<PathBuf>,
+        /// Be a read-only standby of --primary (or `[standby]`): pull its
+        /// database, index commits and sealed volumes continuously; refuse writes.
+        #[arg(long)]
+        standby: bool,
+        /// The primary's URL (http://host:port; run it over a VPN or TLS tunnel).
+        #[arg(long, requires = "standby")]
+        primary: Option<String>,
+        /// A file holding the replication token (`gleaner token create --replication`).
+        #[arg(long, requires = "standby")]
+        token_file: Option<PathBuf>,
+        /// Seconds between pulls (default: `[standby] interval_secs`, else 5).
+        #[arg(long, requires = "standby")]
+        interval: Option<f64>,
+    },
+    /// Make this standby the primary (refused while the old primary answers, unless --force).
+    ///
+    /// A running `serve --standby` on this data directory takes writes from
+    /// the next request on; restart it without --standby to index mail.
+    /// See docs/OPERATIONS.md ("Failover") for what to do with the old primary.
+    Promote {
+        /// Promote even though the old primary still answers (it must be
+        /// cut off for good: two primaries diverge).
+        #[arg(long)]
+        force: bool,
+        /// Who promotes, for the audit log (default: cli:$USER).
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Review queues of old threads: list policies, show a queue, record decisions.
     ///
@@ -373,6 +401,11 @@ pub enum TokenCommand {
         /// It may only read: search, read, list (no decisions, drafts or citations).
         #[arg(long)]
         read_only: bool,
+        /// A standby's token: it may pull the whole data directory from this
+        /// server's replication routes (`[replica]`) and nothing else; its user
+        /// must be an admin.
+        #[arg(long, conflicts_with = "read_only")]
+        replication: bool,
         /// Who makes it, for the audit log (default: cli:$USER).
         #[arg(long)]
         by: Option<String>,
@@ -789,6 +822,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     gleaner::query::limits::set(config.limits.clone());
     let data_dir = config.data.clone();
     let data: &Path = &data_dir;
+    replica_cmd::refuse_writes_on_standby(data, &args.command)?;
     match args.command {
         Command::Index {
             list,
@@ -856,8 +890,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             search_cache,
             list,
             paths,
+            standby,
+            primary,
+            token_file,
+            interval,
         } => {
             serve_cmd::init_logging(args.log_format == LogFormat::Json);
+            if standby {
+                replica_cmd::standby_config(&mut config, primary, token_file, interval)?;
+            }
             serve_cmd::add_sources(&mut config, &paths, list.as_deref())?;
             if let Some(listen) = listen {
                 config.http.listen = listen;
@@ -915,5 +956,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 by,
             },
         ),
+        Command::Promote { force, by } => replica_cmd::promote(data, force, by.as_deref()),
     }
 }

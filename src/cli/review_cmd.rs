@@ -25,7 +25,10 @@ pub fn actor(by: Option<&str>) -> String {
 /// Opens the curation database and applies the config's policies.
 pub fn curation(config: &Config, data: &Path) -> anyhow::Result<Curation> {
     let c = Curation::open(data, &config.http.public_url())?;
-    c.sync_config_policies(&config.review)?;
+    // A standby's policies are the primary's, shipped with its database.
+    if !gleaner::replica::is_standby(data) {
+        c.sync_config_policies(&config.review)?;
+    }
     Ok(c)
 }
 

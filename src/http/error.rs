@@ -56,6 +56,8 @@ pub enum AppError {
     },
     /// The `Host` header is not this server's (DNS rebinding): 421.
     WrongHost,
+    /// A write sent to a standby: 503 saying where writes go.
+    Standby(String),
     /// Our failure: logged, 500 with a generic message.
     Internal,
 }
@@ -77,6 +79,7 @@ impl AppError {
             AppError::Limited(_) => "limit",
             AppError::Busy { .. } => "busy",
             AppError::WrongHost => "wrong_host",
+            AppError::Standby(_) => "standby",
             AppError::Internal => "internal",
         }
     }
@@ -193,6 +196,10 @@ impl AppError {
             AppError::WrongHost => (
                 StatusCode::MISDIRECTED_REQUEST,
                 json!({"error": "this server does not answer for that Host; open it by its listen address"}),
+            ),
+            AppError::Standby(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": m, "standby": true}),
             ),
             AppError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

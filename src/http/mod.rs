@@ -64,6 +64,10 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Who may read `/metrics` (`[http] metrics`).
     pub metrics_access: crate::metrics::MetricsAccess,
+    /// What standbys may pull (`[replica]`; `None`: the replication routes answer 404).
+    pub replica: Option<Arc<crate::replica::Source>>,
+    /// This server is a standby: writes are refused until it is promoted.
+    pub standby: Option<Arc<crate::replica::StandbyStatus>>,
 }
 
 /// Why the server could not be set up.
@@ -107,6 +111,8 @@ impl AppState {
             listen: None,
             metrics: Arc::default(),
             metrics_access: crate::metrics::MetricsAccess::default(),
+            replica: None,
+            standby: None,
         })
     }
 
@@ -153,6 +159,18 @@ impl AppState {
     /// Adds the archive and hold tables.
     pub fn with_retention(mut self, retention: crate::retention::Retention) -> AppState {
         self.retention = Some(retention);
+        self
+    }
+
+    /// Lets standbys pull from this server (`[replica]`).
+    pub fn with_replica(mut self, source: Arc<crate::replica::Source>) -> AppState {
+        self.replica = Some(source);
+        self
+    }
+
+    /// Makes this server a standby (writes refused until promoted).
+    pub fn with_standby(mut self, status: Arc<crate::replica::StandbyStatus>) -> AppState {
+        self.standby = Some(status);
         self
     }
 
@@ -226,6 +244,15 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .route("/docs/{id}/citations", post(routes::docs::cite))
         .route("/docs/{id}/preview", post(routes::docs::preview))
         .route("/docs/{id}/{format}", get(routes::docs::export))
+        .route("/replica/status", get(routes::replica::status))
+        .route("/replica/db", get(routes::replica::db))
+        .route("/replica/index", get(routes::replica::index))
+        .route("/replica/index/{name}", get(routes::replica::index_file))
+        .route("/replica/archive", get(routes::replica::archive))
+        .route(
+            "/replica/archive/{name}",
+            get(routes::replica::archive_file),
+        )
         .fallback(|| async { AppError::NotFound("no such API endpoint") });
     Router::new()
         .nest("/api", api)
@@ -236,6 +263,10 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .with_state(state.clone())
         .merge(extra)
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::replica::refuse_writes_on_standby,
+        ))
         .layer(middleware::from_fn_with_state(state, check_host))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(requests, track))

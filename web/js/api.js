@@ -99,6 +99,7 @@ export const getThread = (id, signal) => api('/api/threads/' + enc(id), { signal
 export const getThreadFor = (id, q, signal) => api('/api/threads/' + enc(id) + (q ? '?q=' + encodeURIComponent(q) : ''), { signal });
 export const exportHref = (q) => '/api/export.mbox?' + new URLSearchParams({ q }).toString();
 export const getStats = () => api('/api/stats');
+export const getReplicaStatus = () => api('/api/replica/status');
 export const getMe = (opts = {}) => api('/api/me', opts);
 export const logout = () => api('/api/logout', { method: 'POST', json: {} });
 export const login = (username, password) => api('/api/login', { method: 'POST', json: { username, password }, noRedirect: true });

@@ -1,5 +1,5 @@
 // /api/stats, fetched once per page load and shared (status line, home page, completion).
-import { getStats } from './api.js';
+import { getStats, getReplicaStatus } from './api.js';
 import { h, clear, fmtNum, plural, fmtDay, fmtDateTime, fmtBytes } from './dom.js';
 
 let promise = null;
@@ -41,8 +41,23 @@ export async function renderStatus() {
     parts.push(h('span', { class: 'source-errors', title: failing.map((x) => `${x.path}: ${x.last_error}`).join('\n') },
       `⚠ ${plural(failing.length, 'source')} failing`));
   }
+  const standby = await standbyPart();
+  if (standby) parts.unshift(standby);
   parts.forEach((p, i) => {
     if (i) el.appendChild(h('span', { class: 'sep', 'aria-hidden': 'true' }, ' · '));
     el.appendChild(p);
   });
+}
+
+/** On a standby: "read-only standby, N s behind its primary" (null on a primary). */
+async function standbyPart() {
+  let r;
+  try { r = await getReplicaStatus(); } catch { return null; }
+  if (!r || r.role !== 'standby') return null;
+  const lag = Number(r.lag_seconds);
+  const behind = Number.isFinite(lag) ? `${Math.round(lag)} s behind its primary` : 'not yet in step with its primary';
+  const err = r.progress && r.progress.last_error;
+  return h('span', { id: 'status-standby', class: err || !(lag < 60) ? 'pending' : '',
+    title: `Changes are made on the primary (${r.primary}); this server answers searches only.${err ? '\nLast failure: ' + err : ''}` },
+    `read-only standby, ${behind}`);
 }

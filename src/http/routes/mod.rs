@@ -7,6 +7,7 @@ pub mod home;
 pub mod message_context;
 pub mod messages;
 pub mod ops;
+pub mod replica;
 pub mod review;
 pub mod rounds;
 pub mod search;
