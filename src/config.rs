@@ -70,6 +70,33 @@ pub struct ImapSection {
     /// Saved searches shown as mailboxes (`[[imap.folder]] name, query`).
     #[serde(default)]
     pub folder: Vec<crate::imap::Folder>,
+    /// Implicit TLS (the imaps port, e.g. "0.0.0.0:993"); needs `cert` and `key`.
+    #[serde(default)]
+    pub listen_tls: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first): STARTTLS on `listen`, and `listen_tls`.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Who may log in without TLS: "loopback" (default) or "never".
+    #[serde(default)]
+    pub plain_login: crate::imap::PlainLogin,
+}
+
+impl ImapSection {
+    /// The certificate and key, when both are given; an error when only one
+    /// is, or `listen_tls` has neither.
+    pub fn tls_files(&self) -> Result<Option<(&Path, &Path)>, String> {
+        match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => Ok(Some((c, k))),
+            (None, None) if self.listen_tls.is_some() => {
+                Err("[imap] listen_tls needs cert and key".into())
+            }
+            (None, None) => Ok(None),
+            _ => Err("[imap] cert and key go together".into()),
+        }
+    }
 }
 
 /// `[mcp]`: the MCP server (`/mcp` on `serve`, and `gleaner mcp` on stdio).
@@ -240,8 +267,15 @@ impl Config {
                     }
                 }
             }
+            let imap_files = config
+                .imap
+                .as_mut()
+                .map(|i| [&mut i.cert, &mut i.key])
+                .into_iter()
+                .flatten();
             for d in [&mut config.archive.dir, &mut config.backup.dest]
                 .into_iter()
+                .chain(imap_files)
                 .flatten()
             {
                 if d.is_relative() {
@@ -265,6 +299,12 @@ impl Config {
             p.validate().map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),
                 message: format!("[[review]] {:?}: {e}", p.name),
+            })?;
+        }
+        if let Some(imap) = &config.imap {
+            imap.tls_files().map_err(|message| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
             })?;
         }
         Ok(config)

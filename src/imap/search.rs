@@ -379,6 +379,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             });
             args = &args[2..];
         }
+        if esearch.is_none() && self.rev2 {
+            // RFC 9051: after ENABLE IMAP4rev2 every SEARCH answers ESEARCH.
+            esearch = Some(vec!["ALL".into()]);
+        }
         if args.first().and_then(Token::keyword).as_deref() == Some("CHARSET") {
             let charset = args.get(1).and_then(Token::as_astring).unwrap_or_default();
             if !supported_charset(&charset) {
