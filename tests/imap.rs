@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::common;
 
 mod rev2;
+mod saved;
 mod tls;
 
 const PW: &str = "pw";
@@ -97,11 +98,15 @@ impl Site {
             .expect("serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut http_port = 0;
         let port = loop {
             let line = lines
                 .next()
                 .expect("serve printed its addresses")
                 .expect("line");
+            if let Some((_, rest)) = line.split_once("gleaner: serving http://") {
+                http_port = port_of(rest);
+            }
             if let Some((_, rest)) = line.split_once("gleaner: serving imap://") {
                 break port_of(rest);
             }
@@ -116,6 +121,7 @@ impl Site {
             child,
             port,
             tls_port,
+            http_port,
         }
     }
 }
@@ -153,6 +159,8 @@ struct Server {
     port: u16,
     /// The implicit-TLS port, when configured.
     tls_port: Option<u16>,
+    /// The web UI and API.
+    http_port: u16,
 }
 
 impl Drop for Server {

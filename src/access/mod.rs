@@ -7,6 +7,7 @@
 //! work, so async callers run it under `spawn_blocking`.
 
 pub mod rate;
+pub mod saved;
 mod sessions;
 pub mod throttle;
 mod tokens;
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use rate::RateLimit;
+pub use saved::SavedSearch;
 pub use sessions::{NewSession, SessionInfo, SessionSummary, SESSION_LIFETIME_SECS};
 pub use throttle::{Throttle, ThrottleConfig};
 pub use tokens::{NewToken, TokenInfo, TokenSummary, TOKEN_PREFIX};
@@ -176,6 +178,7 @@ impl Users {
     pub fn with_connection(mut conn: Connection) -> Result<Users, AccessError> {
         crate::db::configure(&conn)?;
         crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
+        crate::db::migrate(&mut conn, saved::COMPONENT, saved::MIGRATIONS)?;
         crate::audit::migrate(&mut conn)?;
         Ok(Users {
             conn: Arc::new(Mutex::new(conn)),

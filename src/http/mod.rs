@@ -220,6 +220,14 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
         .route("/docs/{id}/citations", post(routes::docs::cite))
         .route("/docs/{id}/preview", post(routes::docs::preview))
         .route("/docs/{id}/{format}", get(routes::docs::export))
+        .route(
+            "/saved-searches",
+            get(routes::saved::list).post(routes::saved::save),
+        )
+        .route(
+            "/saved-searches/{id}",
+            axum::routing::delete(routes::saved::delete),
+        )
         .fallback(|| async { AppError::NotFound("no such API endpoint") });
     Router::new()
         .nest("/api", api)

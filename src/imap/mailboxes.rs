@@ -4,7 +4,9 @@
 //! gone, EXISTS for new ones).
 //!
 //! Mailboxes: `INBOX` (every list the user may read), one per readable list
-//! named by its List-Id, and the configured saved searches. Grants hold in
+//! named by its List-Id, the configured saved searches, the user's own
+//! saved searches from the web UI (`Saved/<name>`, theirs only), and each
+//! published document's citations. Grants hold in
 //! every one: the scope of each carries the user's allowed lists, applied by
 //! the query layer to every count, search and fetch.
 
@@ -16,6 +18,9 @@ use super::session::{Selected, Session};
 use super::{blocking, Imap, ImapError};
 use crate::access::UserInfo;
 use crate::query::mailbox::{Filter, Scope};
+
+/// The level under which a user's own saved searches (web UI) are listed.
+pub const SAVED: &str = "Saved";
 
 /// A mailbox a user may open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +58,17 @@ pub fn mailboxes(imap: &Imap, user: &UserInfo) -> Result<Vec<Mailbox>, ImapError
                 name: f.name.clone(),
                 list: None,
                 query: Some(f.query.clone()),
+            });
+        }
+    }
+    // The user's own saved searches from the web UI (theirs only).
+    for saved in imap.users.saved_searches(&user.name)? {
+        let name = format!("{SAVED}/{}", saved.name);
+        if !out.iter().any(|m| m.name.eq_ignore_ascii_case(&name)) {
+            out.push(Mailbox {
+                name,
+                list: None,
+                query: Some(saved.query),
             });
         }
     }

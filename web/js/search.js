@@ -4,6 +4,7 @@
 import { h, clear, fmtNum, plural, fmtDay, fmtDateTime, splitAddress, appendHighlighted,
   messageHref, threadHref, searchHref as plainSearchHref, rovingFocus } from './dom.js';
 import { search, exportHref, ApiError } from './api.js';
+import { renderSaveControl } from './saved.js';
 import { isCurrent } from './router.js';
 import { term, addTerm, hasTerm, removeTerm, setDate, currentDate, filters } from './query.js';
 import { resetSelection } from './keys.js';
@@ -42,7 +43,8 @@ function skeleton(main) {
         h('p', { id: 'total', class: 'total', 'aria-live': 'polite' }),
         h('span', { id: 'took', class: 'took' }),
         h('nav', { id: 'view-switch', class: 'view-switch', 'aria-label': 'Show results as' }),
-        h('a', { id: 'export', class: 'btn small', download: '', hidden: true, title: 'Download every matching message as one mbox file' }, 'Download mbox')),
+        h('a', { id: 'export', class: 'btn small', download: '', hidden: true, title: 'Download every matching message as one mbox file' }, 'Download mbox'),
+        h('div', { id: 'save-box', class: 'save-box' })),
       h('div', { id: 'timeline', class: 'timeline', hidden: true }),
       h('p', { id: 'did-you-mean', class: 'did-you-mean', hidden: true }),
       h('div', { id: 'error', class: 'error-box', role: 'alert', hidden: true }),
@@ -146,6 +148,8 @@ function renderResults(data, st) {
   const exp = document.getElementById('export');
   exp.hidden = total === 0;
   exp.setAttribute('href', exportHref(q));
+  const saveBox = document.getElementById('save-box');
+  if (saveBox.dataset.q !== q) { saveBox.dataset.q = q; renderSaveControl(saveBox, q); }
 
   renderFacets(document.getElementById('facets'), data.facets || {}, q, sort);
   renderTimeline(document.getElementById('timeline'), Array.isArray(data.timeline) ? data.timeline : [], q, sort);

@@ -8,6 +8,7 @@ pub mod message_context;
 pub mod messages;
 pub mod ops;
 pub mod review;
+pub mod saved;
 pub mod search;
 pub mod stats;
 pub mod threads;
