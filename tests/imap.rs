@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::common;
 
+mod header;
 mod rev2;
 mod saved;
 mod tls;

@@ -66,6 +66,10 @@ pub enum ImapError {
     /// A blocking task died.
     #[error("task failed: {0}")]
     Task(String),
+    /// The command asks for more than the server does (answered `NO`,
+    /// with the response code in the text).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<rusqlite::Error> for ImapError {

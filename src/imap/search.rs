@@ -13,7 +13,8 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::fetch::positions;
+use super::fetch::{load, positions};
+use super::mime::fields;
 use super::parser::{sequence_set, Range, Token};
 use super::response::{compact, parse_date, quote};
 use super::session::Session;
@@ -55,7 +56,17 @@ pub(super) enum Key {
     Or(Box<Key>, Box<Key>),
     Not(Box<Key>),
     Filter(Filter),
+    /// `HEADER name text` for a field the index does not keep: read from
+    /// each candidate message's header (folded substring; "" = has the field).
+    Header {
+        name: String,
+        needle: String,
+    },
 }
+
+/// Most messages a `HEADER` search of a field the index does not keep reads
+/// (narrow it with other keys, e.g. `SINCE` or `FROM`, beyond that).
+pub(super) const MAX_HEADER_SCAN: usize = 20_000;
 
 const DAY: i64 = 86_400;
 
@@ -160,7 +171,17 @@ pub(super) fn one(it: &mut std::slice::Iter<'_, Token>, depth: usize) -> Result<
                 "subject" => HeaderField::Subject,
                 "message-id" => HeaderField::MessageId,
                 "list-id" => HeaderField::ListId,
-                other => return Err(format!("HEADER {other} is not searchable here (From, To, Cc, Subject, Message-ID, List-Id are)")),
+                _ if name.is_empty()
+                    || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') =>
+                {
+                    return Err(format!("HEADER {name:?} is not a header field name"))
+                }
+                _ => {
+                    return Ok(Key::Header {
+                        name,
+                        needle: crate::index::imap::fold(&value),
+                    })
+                }
             };
             contains(field, value)
         }
@@ -275,14 +296,24 @@ pub(super) fn eval(
             .collect(),
         Key::And(keys) => {
             let mut acc = mailbox.to_vec();
-            for k in keys {
+            // Header reads last, over what the indexed keys left.
+            let (read, indexed): (Vec<&Key>, Vec<&Key>) =
+                keys.iter().partition(|k| matches!(k, Key::Header { .. }));
+            for k in indexed {
                 if acc.is_empty() {
                     break;
                 }
                 acc = intersect(&acc, &eval(imap, scope, mailbox, k)?);
             }
+            for k in read {
+                if acc.is_empty() {
+                    break;
+                }
+                acc = eval(imap, scope, &acc, k)?;
+            }
             acc
         }
+        Key::Header { name, needle } => headers_matching(imap, scope, mailbox, name, needle)?,
         Key::Or(a, b) => union(
             &eval(imap, scope, mailbox, a)?,
             &eval(imap, scope, mailbox, b)?,
@@ -299,6 +330,44 @@ pub(super) fn eval(
     })
 }
 
+/// The UIDs among `candidates` whose header has field `name` with the
+/// folded `needle` in its (unfolded, folded) value: each message is read
+/// through the store, at most [`MAX_HEADER_SCAN`] of them.
+fn headers_matching(
+    imap: &Imap,
+    scope: &Scope,
+    candidates: &[u32],
+    name: &str,
+    needle: &str,
+) -> Result<Vec<u32>, ImapError> {
+    if candidates.len() > MAX_HEADER_SCAN {
+        return Err(ImapError::Refused(format!(
+            "[LIMIT] HEADER {name} reads each message: {} is more than {MAX_HEADER_SCAN}; narrow the search with other keys",
+            candidates.len()
+        )));
+    }
+    let mut reader = crate::store::LocationReader::default();
+    let allowed = scope.allowed.as_deref();
+    let mut out = Vec::new();
+    for &uid in candidates {
+        let Some((_, Some(bytes))) = load(imap, uid, allowed, None, &mut reader, true)? else {
+            continue;
+        };
+        let end = memchr::memmem::find(&bytes, b"\r\n\r\n").map_or(bytes.len(), |p| p + 2);
+        let found = fields(&bytes[..end]).iter().any(|(n, _, raw)| {
+            n.eq_ignore_ascii_case(name) && {
+                let value = raw.splitn(2, |b| *b == b':').nth(1).unwrap_or_default();
+                let text = String::from_utf8_lossy(value).replace(['\r', '\n'], "");
+                crate::index::imap::fold(text.trim()).contains(needle)
+            }
+        });
+        if found {
+            out.push(uid);
+        }
+    }
+    Ok(out)
+}
+
 /// Is `charset` one the search keys may be written in (RFC 3501: the server
 /// names those it supports)?
 pub(super) fn supported_charset(charset: &str) -> bool {
@@ -308,6 +377,13 @@ pub(super) fn supported_charset(charset: &str) -> bool {
 /// The tagged answer refusing a charset [`supported_charset`] does not take.
 pub(super) fn bad_charset(tag: &str) -> String {
     format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset")
+}
+
+/// SORT's and THREAD's charset argument checked: the refusal when it is not
+/// one [`supported_charset`] takes.
+pub(super) fn charset_refusal(tag: &str, charset: Option<&Token>) -> Option<String> {
+    let charset = charset.and_then(Token::as_astring).unwrap_or_default();
+    (!supported_charset(&charset)).then(|| bad_charset(tag))
 }
 
 /// What SEARCH, SORT and THREAD evaluate: the keys, and the selected

@@ -319,6 +319,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 Ok(Flow::Continue)
             }
             Err(e @ ImapError::Io(_)) => Err(e),
+            Err(ImapError::Refused(why)) => {
+                self.line(&format!("{tag} NO {why}"));
+                Ok(Flow::Continue)
+            }
             Err(ImapError::Query(q)) if q.is_user_error() => {
                 self.line(&format!("{tag} BAD {q}"));
                 Ok(Flow::Continue)
