@@ -23,6 +23,7 @@ use crate::common;
 mod header;
 mod rev2;
 mod saved;
+mod shared_uids;
 mod tls;
 
 const PW: &str = "pw";

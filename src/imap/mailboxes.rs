@@ -10,6 +10,8 @@
 //! every one: the scope of each carries the user's allowed lists, applied by
 //! the query layer to every count, search and fetch.
 
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::parser::Token;
@@ -17,7 +19,7 @@ use super::response::quote;
 use super::session::{Selected, Session};
 use super::{blocking, Imap, ImapError};
 use crate::access::UserInfo;
-use crate::query::mailbox::{Filter, Scope};
+use crate::query::mailbox::Scope;
 
 /// The level under which a user's own saved searches (web UI) are listed.
 pub const SAVED: &str = "Saved";
@@ -101,10 +103,11 @@ pub fn scope(imap: &Imap, user: &UserInfo, mailbox: &Mailbox) -> Scope {
     }
 }
 
-/// The UIDs of `scope`'s messages, ascending (UIDs brought up to date first).
-pub fn uids(imap: &Imap, scope: &Scope) -> Result<Vec<u32>, ImapError> {
+/// The UIDs of `scope`'s messages, ascending (UIDs brought up to date
+/// first), shared between connections ([`super::Uids::mailbox`]).
+pub fn uids(imap: &Imap, scope: &Scope) -> Result<Arc<Vec<u32>>, ImapError> {
     imap.uids.sync(&imap.index)?;
-    imap.uids.select(&imap.index, scope, &Filter::All)
+    imap.uids.mailbox(&imap.index, scope)
 }
 
 /// One LIST line: a mailbox, or a level of the hierarchy above some
@@ -432,7 +435,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(sel) = &mut self.selected else {
             return Ok(());
         };
-        if fresh == sel.uids {
+        if Arc::ptr_eq(&fresh, &sel.uids) || fresh == sel.uids {
+            sel.uids = fresh;
             return Ok(());
         }
         let mut gone: Vec<usize> = Vec::new();

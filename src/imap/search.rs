@@ -392,7 +392,7 @@ pub(super) struct Criteria {
     pub(super) imap: Imap,
     pub(super) key: Key,
     pub(super) scope: Scope,
-    pub(super) uids: Vec<u32>,
+    pub(super) uids: std::sync::Arc<Vec<u32>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {

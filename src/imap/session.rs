@@ -20,8 +20,9 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Authenticated ones after this long (RFC 3501: at least 30 minutes).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// The selected mailbox: its scope and its messages' UIDs, ascending (the
-/// only per-connection state that grows with the mailbox: 4 bytes a message).
+/// The selected mailbox: its scope and its messages' UIDs, ascending (4
+/// bytes a message, shared by the connections that have the same mailbox
+/// open: see `Uids::mailbox`).
 pub struct Selected {
     /// Its name.
     pub name: String,
@@ -30,7 +31,7 @@ pub struct Selected {
     /// The list it is named after, when it is one list's mailbox.
     pub list: Option<String>,
     /// UIDs; message sequence number n is `uids[n - 1]`.
-    pub uids: Vec<u32>,
+    pub uids: std::sync::Arc<Vec<u32>>,
 }
 
 /// What to do after a command.

@@ -262,6 +262,19 @@ fn header_matches(m: &StoredMessage, field: HeaderField, needle: &str) -> bool {
     }
 }
 
+/// A number that changes whenever the searchable documents may have: a
+/// hash of the current searcher's segments and their deletions (for caches
+/// of per-mailbox answers).
+pub fn generation(index: &MailIndex) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in index.reader.searcher().segment_readers() {
+        r.segment_id().uuid_string().hash(&mut h);
+        r.num_deleted_docs().hash(&mut h);
+    }
+    h.finish()
+}
+
 /// The sum of the stored sizes of the messages in `scope` (STATUS SIZE).
 pub fn total_size(index: &MailIndex, scope: &Scope) -> Result<u64, QueryError> {
     let searcher = index.reader.searcher();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{program, python, sample_files, Site, DEV};
+use super::{python, sample_files, sample_served, DEV};
 
 /// How many of the dev list's files have header `name` containing `needle`
 /// (case-insensitive; "" = has the field at all).
@@ -36,9 +36,9 @@ fn count(line: &serde_json::Value) -> usize {
 
 #[test]
 fn search_header_reads_any_field_and_thread_checks_its_charset() {
-    let Some(py) = program("python3") else { return };
-    let site = Site::new("");
-    let server = site.serve();
+    let Some((py, _site, server)) = sample_served() else {
+        return;
+    };
     let out = python(
         &py,
         server.port,

@@ -4,13 +4,13 @@
 //! STATUS SIZE, LIST-EXTENDED options, `\NonExistent` levels, BINARY; and
 //! the same commands before ENABLE still answered as RFC 3501 says.
 
-use super::{program, python, Site, DEV};
+use super::{python, sample_served, DEV};
 
 #[test]
 fn imap4rev2_enabled_changes_the_answers() {
-    let Some(py) = program("python3") else { return };
-    let site = Site::new("");
-    let server = site.serve();
+    let Some((py, _site, server)) = sample_served() else {
+        return;
+    };
     let out = python(
         &py,
         server.port,
