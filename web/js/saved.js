@@ -1,4 +1,4 @@
-// The viewer's saved searches: "Save search" beside a result list (a name and
+// The viewer's saved searches: "Save search" below a result list (a name and
 // the current query), and the list of them on the start page with delete
 // buttons. Each one is also a mailbox in the viewer's mail client
 // (Saved/<name> over IMAP, docs/IMAP.md). Without users (auth off) the API

@@ -43,15 +43,16 @@ function skeleton(main) {
         h('p', { id: 'total', class: 'total', 'aria-live': 'polite' }),
         h('span', { id: 'took', class: 'took' }),
         h('nav', { id: 'view-switch', class: 'view-switch', 'aria-label': 'Show results as' }),
-        h('a', { id: 'export', class: 'btn small', download: '', hidden: true, title: 'Download every matching message as one mbox file' }, 'Download mbox'),
-        h('div', { id: 'save-box', class: 'save-box' })),
+        h('a', { id: 'export', class: 'btn small', download: '', hidden: true, title: 'Download every matching message as one mbox file' }, 'Download mbox')),
       h('div', { id: 'timeline', class: 'timeline', hidden: true }),
       h('p', { id: 'did-you-mean', class: 'did-you-mean', hidden: true }),
       h('div', { id: 'error', class: 'error-box', role: 'alert', hidden: true }),
       h('div', { id: 'loading', class: 'loading', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Searching…'),
       h('div', { id: 'empty', class: 'empty-state', hidden: true }),
       h('ol', { id: 'results', class: 'results' }),
-      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true })),
+      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true }),
+      // After the results: no extra tab stop on the way to the first one.
+      h('div', { id: 'save-box', class: 'save-box' })),
     h('aside', { id: 'facets', class: 'facets', 'aria-label': 'Refine results' }));
   main.replaceChildren(layout);
 }
