@@ -27,6 +27,17 @@ mod tests {
     use super::{partial_range, pick};
 
     #[test]
+    fn merged_sets() {
+        use super::{intersect, merge_filter, union};
+        let (a, b) = ([1, 3, 5, 7, 9], [2, 3, 4, 9, 10]);
+        assert_eq!(intersect(&a, &b), vec![3, 9]);
+        assert_eq!(merge_filter(&a, &b, false), vec![1, 5, 7]);
+        assert_eq!(union(&a, &b), vec![1, 2, 3, 4, 5, 7, 9, 10]);
+        assert_eq!(intersect(&a, &[]), Vec::<u32>::new());
+        assert_eq!(union(&[], &b), b.to_vec());
+    }
+
+    #[test]
     fn partial_ranges() {
         let r = [10, 20, 30, 40, 50];
         assert_eq!(pick(&r, partial_range("1:2").expect("range")), vec![10, 20]);
@@ -262,18 +273,51 @@ pub(super) fn keys_of(tokens: &[Token]) -> Result<Key, String> {
     Ok(Key::And(keys))
 }
 
+/// Both of two ascending, duplicate-free UID lists, merged in one pass.
 fn union(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut out: Vec<u32> = a.iter().chain(b).copied().collect();
-    out.sort_unstable();
-    out.dedup();
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// What two ascending UID lists share (`keep`) or what of `a` is not in `b`
+/// (`!keep`), in one pass: linear, where a binary search per UID of a
+/// million-message mailbox cost tens of milliseconds.
+fn merge_filter(a: &[u32], b: &[u32], keep: bool) -> Vec<u32> {
+    let mut out = Vec::with_capacity(if keep { a.len().min(b.len()) } else { a.len() });
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if (j < b.len() && b[j] == x) == keep {
+            out.push(x);
+        }
+    }
     out
 }
 
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    a.iter()
-        .copied()
-        .filter(|x| b.binary_search(x).is_ok())
-        .collect()
+    merge_filter(a, b, true)
 }
 
 /// The UIDs of `mailbox` (ascending) that `key` matches.
@@ -318,14 +362,7 @@ pub(super) fn eval(
             &eval(imap, scope, mailbox, a)?,
             &eval(imap, scope, mailbox, b)?,
         ),
-        Key::Not(k) => {
-            let minus = eval(imap, scope, mailbox, k)?;
-            mailbox
-                .iter()
-                .copied()
-                .filter(|u| minus.binary_search(u).is_err())
-                .collect()
-        }
+        Key::Not(k) => merge_filter(mailbox, &eval(imap, scope, mailbox, k)?, false),
         Key::Filter(f) => intersect(&imap.uids.select(&imap.index, scope, f)?, mailbox),
     })
 }
