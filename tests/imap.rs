@@ -287,6 +287,13 @@ fn numbers(line: &Value) -> BTreeSet<u32> {
         .collect()
 }
 
+/// `script` under python3 against `serve` over the indexed sample: its
+/// `out` (`None`: python3 missing).
+fn on_sample(script: &str) -> Option<Value> {
+    let (py, _site, server) = sample_served()?;
+    Some(python(&py, server.port, script))
+}
+
 /// python3, and `serve` over the indexed sample (`None`: python3 missing).
 fn sample_served() -> Option<(PathBuf, Site, Server)> {
     let py = program("python3")?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{python, sample_files, sample_served, DEV};
+use super::{on_sample, sample_files, DEV};
 
 /// How many of the dev list's files have header `name` containing `needle`
 /// (case-insensitive; "" = has the field at all).
@@ -36,14 +36,8 @@ fn count(line: &serde_json::Value) -> usize {
 
 #[test]
 fn search_header_reads_any_field_and_thread_checks_its_charset() {
-    let Some((py, _site, server)) = sample_served() else {
-        return;
-    };
-    let out = python(
-        &py,
-        server.port,
-        &format!(
-            r#"
+    let Some(out) = on_sample(&format!(
+        r#"
 M = conn()
 M.select('{DEV}', readonly=True)
 def usearch(*a): return s(M.uid('search', None, *a)[1][0])
@@ -62,8 +56,9 @@ typ, dat = M.thread('REFERENCES', 'KOI8-R', 'ALL')
 out['thread_charset'] = typ + ' ' + str(s(dat))
 out['thread_ok'] = M.thread('REFERENCES', 'US-ASCII', 'HEADER', 'X-Mailer', 'sylpheed')[0]
 "#
-        ),
-    );
+    )) else {
+        return;
+    };
     let sylpheed = files_with("X-Mailer", "sylpheed");
     assert!(sylpheed > 0);
     assert_eq!(count(&out["sylpheed"]), sylpheed, "{}", out["sylpheed"]);

@@ -4,18 +4,12 @@
 //! STATUS SIZE, LIST-EXTENDED options, `\NonExistent` levels, BINARY; and
 //! the same commands before ENABLE still answered as RFC 3501 says.
 
-use super::{python, sample_served, DEV};
+use super::{on_sample, DEV};
 
 #[test]
 fn imap4rev2_enabled_changes_the_answers() {
-    let Some((py, _site, server)) = sample_served() else {
-        return;
-    };
-    let out = python(
-        &py,
-        server.port,
-        &format!(
-            r#"
+    let Some(out) = on_sample(&format!(
+        r#"
 M = conn()
 n = [0]
 def raw(text):
@@ -46,8 +40,9 @@ out['list_bad'] = raw('LIST (NOSUCHOPTION) "" "*"')
 out['binary'] = raw('FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1]<0.20>)')
 out['noop'] = raw('NOOP')
 "#
-        ),
-    );
+    )) else {
+        return;
+    };
     let lines = |k: &str| -> Vec<String> {
         out[k]
             .as_array()
