@@ -379,4 +379,30 @@ mod tests {
         let err = Config::from_toml("[http]\nlisen = \"x\"", Path::new("g.toml"));
         assert!(matches!(err, Err(ConfigError::Parse { .. })));
     }
+
+    #[test]
+    fn imap_tls_needs_cert_and_key_together() {
+        let imap = |extra: &str| {
+            Config::from_toml(
+                &format!("[imap]\nlisten = \"127.0.0.1:0\"\n{extra}"),
+                Path::new("/etc/gleaner/g.toml"),
+            )
+        };
+        let ok = imap("listen_tls = \"127.0.0.1:0\"\ncert = \"c.pem\"\nkey = \"k.pem\"\nplain_login = \"never\"")
+            .expect("config");
+        let section = ok.imap.expect("imap");
+        assert_eq!(
+            section.cert.as_deref(),
+            Some(Path::new("/etc/gleaner/c.pem"))
+        );
+        assert_eq!(section.plain_login, crate::imap::PlainLogin::Never);
+        for bad in [
+            "listen_tls = \"127.0.0.1:0\"",
+            "cert = \"c.pem\"",
+            "key = \"k.pem\"",
+            "plain_login = \"always\"",
+        ] {
+            assert!(imap(bad).is_err(), "{bad}");
+        }
+    }
 }
