@@ -11,7 +11,10 @@ library in the way), each operation `--runs` times (median and best):
   search_from   UID SEARCH RETURN (COUNT) FROM <substring>
   fetch_flags   UID FETCH 1:* (UID FLAGS): messages/s streamed
   fetch_body    UID FETCH of the first 2,000 messages' BODY.PEEK[]: messages/s
-and the server's resident memory before the first SELECT and after all runs.
+                (left out with --skip-body, e.g. when the mail files are gone)
+and the server's resident memory before the first SELECT and after all runs,
+and (with --connections N, gleaner only) the growth of its resident memory per
+connection when N more connections, logged in, each EXAMINE the mailbox.
 
 With --dovecot HOST:PORT:USER:PASS:MAILBOX the same commands run against
 that server too, in the same run (set it up with the same messages, e.g. the
@@ -21,6 +24,7 @@ such).
 
 usage: bench/imap_server.py --gleaner target/release/gleaner --data DATA
          --user admin --password pw [--mailbox INBOX] [--runs 5]
+         [--skip-body] [--connections 20]
          [--common error] [--rare mirror] [--from priya] [--json OUT]
 Python 3.9+ standard library only.
 """
@@ -133,12 +137,31 @@ def measure(name, host, port, user, password, mailbox, args, pid=None):
         "median_s": statistics.median(times),
         "msgs_per_s": lines / statistics.median(times) if lines else 0,
     }
-    n = min(2000, exists or 0)
+    n = 0 if args.skip_body else min(2000, exists or 0)
     if n:
         times, out = timed(lambda: c.run(f"FETCH 1:{n} (BODY.PEEK[])"), 1)
         res["fetch_body"] = {"messages": n, "s": times[0], "msgs_per_s": n / times[0], "bytes": out[2]}
     if pid:
         res["rss_kb_after"] = rss_kb(pid)
+    if pid and args.connections:
+        # Logged in first (argon2 churns ~19 MiB per login, which the
+        # allocator may keep), then the growth from opening the mailbox.
+        extra = []
+        for _ in range(args.connections):
+            e = Conn(host, port)
+            e.run(f'LOGIN "{user}" "{password}"')
+            extra.append(e)
+        time.sleep(0.5)
+        logged_in = rss_kb(pid)
+        for e in extra:
+            e.run(f'EXAMINE "{mailbox}"')
+        time.sleep(0.5)
+        grown = rss_kb(pid) - logged_in
+        res["connections"] = {"n": args.connections, "rss_kb_all_logged_in": logged_in,
+                              "rss_growth_kb_examine": grown,
+                              "kb_per_connection_examine": grown / args.connections}
+        for e in extra:
+            e.run("LOGOUT")
     return res
 
 
@@ -155,6 +178,8 @@ def main():
     p.add_argument("--from", dest="from_", default="priya")
     p.add_argument("--dovecot", help="HOST:PORT:USER:PASS:MAILBOX")
     p.add_argument("--json")
+    p.add_argument("--skip-body", action="store_true")
+    p.add_argument("--connections", type=int, default=0)
     args = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="imap-bench-")

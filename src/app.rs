@@ -225,6 +225,8 @@ pub struct Bound {
     pub http: SocketAddr,
     /// The IMAP server, when `[imap]` is configured.
     pub imap: Option<SocketAddr>,
+    /// Its implicit-TLS port, when `[imap] listen_tls` is configured.
+    pub imaps: Option<SocketAddr>,
 }
 
 /// Serves the API and web UI (and IMAP, with `[imap]`) as `config` says
@@ -358,7 +360,7 @@ pub async fn serve(
     };
 
     // The IMAP server, when configured: same index, users and databases.
-    let (imap_task, imap_bound) = match &config.imap {
+    let (imap_task, imap_bound, imaps_bound) = match &config.imap {
         Some(section) => {
             let addr = section.listen;
             let io = |source| RunError::Io { addr, source };
@@ -367,25 +369,58 @@ pub async fn serve(
                 state.index.clone(),
                 section.folder.clone(),
             );
+            let tls = match section
+                .tls_files()
+                .map_err(|e| io(std::io::Error::other(e)))?
+            {
+                Some((cert, key)) => Some(
+                    crate::imap::tls::acceptor(cert, key)
+                        .map_err(|e| io(std::io::Error::other(e)))?,
+                ),
+                None => None,
+            };
+            let plain_login = section.plain_login;
             let (curation, retention) = (state.curation.clone(), state.retention.clone());
             let imap = tokio::task::spawn_blocking(move || {
-                crate::imap::Imap::open(&data, index, folders)
-                    .map(|i| i.with_curation(curation).with_retention(retention))
+                crate::imap::Imap::open(&data, index, folders).map(|i| {
+                    i.with_curation(curation)
+                        .with_retention(retention)
+                        .with_tls(tls, plain_login)
+                })
             })
             .await
             .map_err(|e| io(std::io::Error::other(e)))?
             .map_err(|e| io(std::io::Error::other(e)))?;
             let listener = crate::imap::bind(addr).await.map_err(io)?;
             let bound = listener.local_addr().map_err(io)?;
+            let mut tasks = Vec::new();
+            let imaps_bound = match section.listen_tls {
+                Some(addr_tls) => {
+                    let io = |source| RunError::Io {
+                        addr: addr_tls,
+                        source,
+                    };
+                    let listener = crate::imap::bind(addr_tls).await.map_err(io)?;
+                    let bound = listener.local_addr().map_err(io)?;
+                    let (imap, rx) = (imap.clone(), stop_rx.clone());
+                    tasks.push(tokio::spawn(async move {
+                        if let Err(e) = crate::imap::serve_tls(listener, imap, stopped(rx)).await {
+                            tracing::error!("imaps server: {e}");
+                        }
+                    }));
+                    Some(bound)
+                }
+                None => None,
+            };
             let rx = stop_rx.clone();
-            let task = tokio::spawn(async move {
+            tasks.push(tokio::spawn(async move {
                 if let Err(e) = crate::imap::serve(listener, imap, stopped(rx)).await {
                     tracing::error!("imap server: {e}");
                 }
-            });
-            (Some(task), Some(bound))
+            }));
+            (tasks, Some(bound), imaps_bound)
         }
-        None => (None, None),
+        None => (Vec::new(), None, None),
     };
 
     let addr = config.http.listen;
@@ -398,6 +433,7 @@ pub async fn serve(
     on_listening(Bound {
         http: bound,
         imap: imap_bound,
+        imaps: imaps_bound,
     });
     let extra = match mcp {
         Some(mcp) => crate::mcp::http::router(mcp),
@@ -417,7 +453,7 @@ pub async fn serve(
     if let Some(task) = solr_task {
         let _ = task.await;
     }
-    if let Some(task) = imap_task {
+    for task in imap_task {
         let _ = task.await;
     }
     if let Some(task) = reminders {

@@ -81,6 +81,33 @@ pub struct ImapSection {
     /// Saved searches shown as mailboxes (`[[imap.folder]] name, query`).
     #[serde(default)]
     pub folder: Vec<crate::imap::Folder>,
+    /// Implicit TLS (the imaps port, e.g. "0.0.0.0:993"); needs `cert` and `key`.
+    #[serde(default)]
+    pub listen_tls: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first): STARTTLS on `listen`, and `listen_tls`.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Who may log in without TLS: "loopback" (default) or "never".
+    #[serde(default)]
+    pub plain_login: crate::imap::PlainLogin,
+}
+
+impl ImapSection {
+    /// The certificate and key, when both are given; an error when only one
+    /// is, or `listen_tls` has neither.
+    pub fn tls_files(&self) -> Result<Option<(&Path, &Path)>, String> {
+        match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => Ok(Some((c, k))),
+            (None, None) if self.listen_tls.is_some() => {
+                Err("[imap] listen_tls needs cert and key".into())
+            }
+            (None, None) => Ok(None),
+            _ => Err("[imap] cert and key go together".into()),
+        }
+    }
 }
 
 /// `[mcp]`: the MCP server (`/mcp` on `serve`, and `gleaner mcp` on stdio).
@@ -267,8 +294,15 @@ impl Config {
                     s.token_file = base.join(&s.token_file);
                 }
             }
+            let imap_files = config
+                .imap
+                .as_mut()
+                .map(|i| [&mut i.cert, &mut i.key])
+                .into_iter()
+                .flatten();
             for d in [&mut config.archive.dir, &mut config.backup.dest]
                 .into_iter()
+                .chain(imap_files)
                 .flatten()
             {
                 if d.is_relative() {
@@ -304,6 +338,12 @@ impl Config {
             r.validate().map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),
                 message: format!("[[round]] {:?}: {e}", r.policy),
+            })?;
+        }
+        if let Some(imap) = &config.imap {
+            imap.tls_files().map_err(|message| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
             })?;
         }
         Ok(config)
@@ -377,5 +417,31 @@ mod tests {
     fn unknown_keys_are_errors() {
         let err = Config::from_toml("[http]\nlisen = \"x\"", Path::new("g.toml"));
         assert!(matches!(err, Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn imap_tls_needs_cert_and_key_together() {
+        let imap = |extra: &str| {
+            Config::from_toml(
+                &format!("[imap]\nlisten = \"127.0.0.1:0\"\n{extra}"),
+                Path::new("/etc/gleaner/g.toml"),
+            )
+        };
+        let ok = imap("listen_tls = \"127.0.0.1:0\"\ncert = \"c.pem\"\nkey = \"k.pem\"\nplain_login = \"never\"")
+            .expect("config");
+        let section = ok.imap.expect("imap");
+        assert_eq!(
+            section.cert.as_deref(),
+            Some(Path::new("/etc/gleaner/c.pem"))
+        );
+        assert_eq!(section.plain_login, crate::imap::PlainLogin::Never);
+        for bad in [
+            "listen_tls = \"127.0.0.1:0\"",
+            "cert = \"c.pem\"",
+            "key = \"k.pem\"",
+            "plain_login = \"always\"",
+        ] {
+            assert!(imap(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -20,6 +20,12 @@ use serde_json::Value;
 
 use crate::common;
 
+mod header;
+mod rev2;
+mod saved;
+mod shared_uids;
+mod tls;
+
 const PW: &str = "pw";
 const DEV: &str = "dev.lists.example.org";
 const OPS: &str = "ops.lists.example.org";
@@ -44,6 +50,8 @@ fn program(name: &str) -> Option<PathBuf> {
 /// reader granted the dev list only).
 struct Site {
     dir: tempfile::TempDir,
+    /// `[imap] listen_tls` is configured: `serve` prints an imaps address.
+    tls: bool,
 }
 
 impl Site {
@@ -54,6 +62,11 @@ impl Site {
     /// `index_sample`: index the sample first (else `serve` indexes the
     /// configured sources itself).
     fn with(index_sample: bool, extra_config: &str) -> Site {
+        Site::build(index_sample, "listen = \"127.0.0.1:0\"\n", extra_config)
+    }
+
+    /// `imap`: the `[imap]` section's keys (its `listen` among them).
+    fn build(index_sample: bool, imap: &str, extra_config: &str) -> Site {
         let dir = common::tempdir();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
@@ -64,10 +77,11 @@ impl Site {
         add_user(&data, "rd", "reader");
         common::gleaner_ok(&data, &["user", "grant", "rd", DEV]);
         let config = format!(
-            "data = {data:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[imap]\nlisten = \"127.0.0.1:0\"\n[[imap.folder]]\nname = \"Saved/Deprecations\"\nquery = \"subject:deprecating\"\n{extra_config}"
+            "data = {data:?}\n[http]\nlisten = \"127.0.0.1:0\"\n[imap]\n{imap}[[imap.folder]]\nname = \"Saved/Deprecations\"\nquery = \"subject:deprecating\"\n{extra_config}"
         );
         std::fs::write(dir.path().join("gleaner.toml"), config).expect("config");
-        Site { dir }
+        let tls = imap.contains("listen_tls");
+        Site { dir, tls }
     }
 
     fn data(&self) -> PathBuf {
@@ -86,21 +100,31 @@ impl Site {
             .expect("serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut http_port = 0;
         let port = loop {
             let line = lines
                 .next()
                 .expect("serve printed its addresses")
                 .expect("line");
-            if let Some(rest) = line.strip_prefix("gleaner: serving imap://127.0.0.1:") {
-                break rest
-                    .split('/')
-                    .next()
-                    .and_then(|p| p.parse::<u16>().ok())
-                    .expect("port");
+            if let Some((_, rest)) = line.split_once("gleaner: serving http://") {
+                http_port = port_of(rest);
+            }
+            if let Some((_, rest)) = line.split_once("gleaner: serving imap://") {
+                break port_of(rest);
             }
         };
+        let tls_port = self.tls.then(|| {
+            let line = lines.next().expect("imaps address").expect("line");
+            let rest = line.split_once("serving imaps://").expect("imaps line").1;
+            port_of(rest)
+        });
         std::thread::spawn(move || for _ in lines {});
-        Server { child, port }
+        Server {
+            child,
+            port,
+            tls_port,
+            http_port,
+        }
     }
 }
 
@@ -122,10 +146,23 @@ fn add_user(data: &Path, name: &str, role: &str) {
     assert!(child.wait().expect("wait").success());
 }
 
+/// The port of `HOST:PORT/...`.
+fn port_of(addr: &str) -> u16 {
+    addr.split('/')
+        .next()
+        .and_then(|a| a.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .expect("port")
+}
+
 /// `gleaner serve`, killed when dropped.
 struct Server {
     child: Child,
     port: u16,
+    /// The implicit-TLS port, when configured.
+    tls_port: Option<u16>,
+    /// The web UI and API.
+    http_port: u16,
 }
 
 impl Drop for Server {
@@ -248,6 +285,13 @@ fn numbers(line: &Value) -> BTreeSet<u32> {
         .split_whitespace()
         .filter_map(|n| n.parse().ok())
         .collect()
+}
+
+/// `script` under python3 against `serve` over the indexed sample: its
+/// `out` (`None`: python3 missing).
+fn on_sample(script: &str) -> Option<Value> {
+    let (py, _site, server) = sample_served()?;
+    Some(python(&py, server.port, script))
 }
 
 /// python3, and `serve` over the indexed sample (`None`: python3 missing).
@@ -761,20 +805,27 @@ fn mbsync_pulls_a_list_into_a_maildir_byte_for_byte() {
     };
     let site = Site::new("");
     let server = site.serve();
-    let local = site.dir.path().join("mail");
+    let account = format!("Host 127.0.0.1\nPort {}\nSSLType None\n", server.port);
+    mbsync_pulls_dev(&mbsync, &site, &account, "plain");
+}
+
+/// Syncs the dev list with mbsync through an `IMAPAccount` with `account`
+/// lines (host, port, TLS) into `<site>/<name>`, and checks the Maildir holds the
+/// list's files byte for byte.
+fn mbsync_pulls_dev(mbsync: &Path, site: &Site, account: &str, name: &str) {
+    let local = site.dir.path().join(name);
     std::fs::create_dir_all(&local).expect("dir");
-    let rc = site.dir.path().join("mbsyncrc");
+    let rc = site.dir.path().join(format!("mbsyncrc-{name}"));
     std::fs::write(
         &rc,
         format!(
-            "IMAPAccount gl\nHost 127.0.0.1\nPort {}\nUser admin\nPass {PW}\nSSLType None\nAuthMechs LOGIN\n\nIMAPStore gl-far\nAccount gl\n\nMaildirStore gl-near\nPath {}/\nInbox {}/INBOX\n\nChannel gl\nFar :gl-far:{DEV}\nNear :gl-near:dev\nSync Pull\nCreate Near\nSyncState *\n",
-            server.port,
+            "IMAPAccount gl\n{account}User admin\nPass {PW}\nAuthMechs LOGIN\n\nIMAPStore gl-far\nAccount gl\n\nMaildirStore gl-near\nPath {}/\nInbox {}/INBOX\n\nChannel gl\nFar :gl-far:{DEV}\nNear :gl-near:dev\nSync Pull\nCreate Near\nSyncState *\n",
             local.display(),
             local.display()
         ),
     )
     .expect("rc");
-    let res = Command::new(&mbsync)
+    let res = Command::new(mbsync)
         .arg("-c")
         .arg(&rc)
         .arg("gl")
@@ -782,7 +833,7 @@ fn mbsync_pulls_a_list_into_a_maildir_byte_for_byte() {
         .expect("mbsync");
     assert!(
         res.status.success(),
-        "mbsync: {}",
+        "mbsync ({name}): {}",
         String::from_utf8_lossy(&res.stderr)
     );
     let mut got = BTreeSet::new();
@@ -806,10 +857,10 @@ fn mbsync_pulls_a_list_into_a_maildir_byte_for_byte() {
             want.insert(std::fs::read(e.expect("entry").path()).expect("read"));
         }
     }
-    assert_eq!(got.len(), want.len());
+    assert_eq!(got.len(), want.len(), "{name}");
     assert!(
         got == want,
-        "the synced Maildir holds the list's files byte for byte"
+        "the synced Maildir ({name}) holds the list's files byte for byte"
     );
 }
 

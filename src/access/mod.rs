@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod departure;
 pub mod rate;
 mod replication;
+pub mod saved;
 mod sessions;
 pub mod throttle;
 mod tokens;
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use rate::RateLimit;
+pub use saved::SavedSearch;
 pub use sessions::{NewSession, SessionInfo, SessionSummary, SESSION_LIFETIME_SECS};
 pub use throttle::{Throttle, ThrottleConfig};
 pub use tokens::{NewToken, TokenInfo, TokenSummary, TOKEN_PREFIX};
@@ -181,6 +183,7 @@ impl Users {
     pub fn with_connection(mut conn: Connection) -> Result<Users, AccessError> {
         crate::db::configure(&conn)?;
         crate::db::migrate(&mut conn, COMPONENT, MIGRATIONS)?;
+        crate::db::migrate(&mut conn, saved::COMPONENT, saved::MIGRATIONS)?;
         crate::audit::migrate(&mut conn)?;
         crate::db::migrate(&mut conn, calendar::COMPONENT, calendar::MIGRATIONS)?;
         departure::migrate(&mut conn)?;

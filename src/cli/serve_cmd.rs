@@ -65,6 +65,9 @@ pub fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         if let Some(imap) = bound.imap {
             println!("gleaner: serving imap://{imap}/ (read-only)");
         }
+        if let Some(imaps) = bound.imaps {
+            println!("gleaner: serving imaps://{imaps}/ (read-only)");
+        }
         if !auth {
             println!("gleaner: authentication is off (loopback only)");
         }

@@ -57,6 +57,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/query.js", JS),
     asset!("js/review.js", JS),
     asset!("js/router.js", JS),
+    asset!("js/saved.js", JS),
     asset!("js/search.js", JS),
     asset!("js/stats.js", JS),
     asset!("js/thread.js", JS),

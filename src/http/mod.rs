@@ -253,6 +253,14 @@ pub fn router_with(state: AppState, extra: Router) -> Router {
             "/replica/archive/{name}",
             get(routes::replica::archive_file),
         )
+        .route(
+            "/saved-searches",
+            get(routes::saved::list).post(routes::saved::save),
+        )
+        .route(
+            "/saved-searches/{id}",
+            axum::routing::delete(routes::saved::delete),
+        )
         .fallback(|| async { AppError::NotFound("no such API endpoint") });
     Router::new()
         .nest("/api", api)

@@ -1,7 +1,8 @@
 //! LOGIN and AUTHENTICATE PLAIN with gleaner's users (argon2 through
 //! `access`), counted by the same failed-login back-off as the web login
-//! (`access::throttle`). Without TLS only loopback clients may log in
-//! (`LOGINDISABLED` is advertised to the others).
+//! (`access::throttle`). Without TLS only the clients `[imap] plain_login`
+//! allows may log in (loopback by default); the others are told
+//! `LOGINDISABLED` and refused before any credentials are read.
 
 use base64::Engine;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -29,6 +30,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         tag: &str,
         args: &[Token],
     ) -> Result<String, ImapError> {
+        if !self.login_allowed() {
+            return Ok(self.privacy_required(tag));
+        }
         let mechanism = args.first().and_then(Token::as_astring).unwrap_or_default();
         if !mechanism.eq_ignore_ascii_case("PLAIN") {
             return Ok(format!(
@@ -84,9 +88,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         pass: String,
     ) -> Result<String, ImapError> {
         if !self.login_allowed() {
-            return Ok(format!(
-                "{tag} NO [PRIVACYREQUIRED] logins are allowed on loopback only until TLS is configured"
-            ));
+            return Ok(self.privacy_required(tag));
         }
         let account = crate::access::throttle::account_key(&user);
         let attempt = match self.imap.throttle.begin(&account, self.peer.ip()) {
@@ -115,5 +117,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ))
             }
         }
+    }
+
+    fn privacy_required(&self, tag: &str) -> String {
+        let how = if self.imap.tls.is_some() {
+            "STARTTLS first, or use the TLS port"
+        } else {
+            "the server has no TLS configured; connect from loopback"
+        };
+        format!("{tag} NO [PRIVACYREQUIRED] no login without TLS: {how}")
     }
 }

@@ -447,7 +447,7 @@ type Loaded = (i64, Option<Vec<u8>>);
 
 /// Reads message `uid` as the user sees it: (arrival, CRLF bytes). `None`
 /// when it is no longer there or not readable.
-fn load(
+pub(super) fn load(
     imap: &Imap,
     uid: u32,
     allowed: Option<&[String]>,

@@ -4,9 +4,13 @@
 //! gone, EXISTS for new ones).
 //!
 //! Mailboxes: `INBOX` (every list the user may read), one per readable list
-//! named by its List-Id, and the configured saved searches. Grants hold in
+//! named by its List-Id, the configured saved searches, the user's own
+//! saved searches from the web UI (`Saved/<name>`, theirs only), and each
+//! published document's citations. Grants hold in
 //! every one: the scope of each carries the user's allowed lists, applied by
 //! the query layer to every count, search and fetch.
+
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -15,7 +19,10 @@ use super::response::quote;
 use super::session::{Selected, Session};
 use super::{blocking, Imap, ImapError};
 use crate::access::UserInfo;
-use crate::query::mailbox::{Filter, Scope};
+use crate::query::mailbox::Scope;
+
+/// The level under which a user's own saved searches (web UI) are listed.
+pub const SAVED: &str = "Saved";
 
 /// A mailbox a user may open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +63,17 @@ pub fn mailboxes(imap: &Imap, user: &UserInfo) -> Result<Vec<Mailbox>, ImapError
             });
         }
     }
+    // The user's own saved searches from the web UI (theirs only).
+    for saved in imap.users.saved_searches(&user.name)? {
+        let name = format!("{SAVED}/{}", saved.name);
+        if !out.iter().any(|m| m.name.eq_ignore_ascii_case(&name)) {
+            out.push(Mailbox {
+                name,
+                list: None,
+                query: Some(saved.query),
+            });
+        }
+    }
     // Each published document's cited messages (those the user may read).
     if let Some(curation) = &imap.curation {
         let docs = curation
@@ -85,10 +103,11 @@ pub fn scope(imap: &Imap, user: &UserInfo, mailbox: &Mailbox) -> Scope {
     }
 }
 
-/// The UIDs of `scope`'s messages, ascending (UIDs brought up to date first).
-pub fn uids(imap: &Imap, scope: &Scope) -> Result<Vec<u32>, ImapError> {
+/// The UIDs of `scope`'s messages, ascending (UIDs brought up to date
+/// first), shared between connections ([`super::Uids::mailbox`]).
+pub fn uids(imap: &Imap, scope: &Scope) -> Result<Arc<Vec<u32>>, ImapError> {
     imap.uids.sync(&imap.index)?;
-    imap.uids.select(&imap.index, scope, &Filter::All)
+    imap.uids.mailbox(&imap.index, scope)
 }
 
 /// One LIST line: a mailbox, or a level of the hierarchy above some
@@ -161,16 +180,25 @@ fn matches(pat: &[u8], name: &[u8]) -> bool {
     }
 }
 
-/// STATUS items asked for, answered.
-fn status_items(items: &[String], messages: usize, imap: &Imap) -> String {
+/// What a STATUS answer is made of.
+struct Counts {
+    messages: usize,
+    /// Sum of the stored sizes (only when SIZE is asked for).
+    size: u64,
+}
+
+/// STATUS items asked for, answered (`rev2`: RFC 9051's items, no RECENT).
+fn status_items(items: &[String], counts: &Counts, imap: &Imap, rev2: bool) -> String {
     let parts: Vec<String> = items
         .iter()
         .filter_map(|i| {
             let v = match i.as_str() {
-                "MESSAGES" => messages as u64,
+                "MESSAGES" => counts.messages as u64,
                 // Nothing is ever \Seen or \Recent in a read-only archive.
-                "UNSEEN" => messages as u64,
-                "RECENT" | "DELETED" | "SIZE" => 0,
+                "UNSEEN" => counts.messages as u64,
+                "RECENT" if rev2 => return None,
+                "RECENT" | "DELETED" => 0,
+                "SIZE" => counts.size,
                 "UIDNEXT" => u64::from(imap.uids.next()),
                 "UIDVALIDITY" => u64::from(imap.uids.uidvalidity),
                 _ => return None,
@@ -179,6 +207,47 @@ fn status_items(items: &[String], messages: usize, imap: &Imap) -> String {
         })
         .collect();
     parts.join(" ")
+}
+
+/// LIST's selection options (before the reference), and its return
+/// options (after `RETURN`): what the answer adds.
+#[derive(Default)]
+struct ListOptions {
+    /// `\Subscribed` on every mailbox (SUBSCRIBED asked for either way; all are).
+    subscribed: bool,
+    /// `RETURN (STATUS (...))`.
+    status: Option<Vec<String>>,
+}
+
+/// Reads LIST-EXTENDED options; `Err`: the option that is not known.
+fn list_options(selection: Option<&Token>, ret: Option<&Token>) -> Result<ListOptions, String> {
+    let mut o = ListOptions::default();
+    if let Some(Token::List(sel)) = selection {
+        for t in sel {
+            match t.keyword().as_deref() {
+                Some("SUBSCRIBED") => o.subscribed = true,
+                Some("REMOTE" | "RECURSIVEMATCH" | "SPECIAL-USE") => {}
+                other => return Err(format!("unknown selection option {other:?}")),
+            }
+        }
+    }
+    if let Some(Token::List(opts)) = ret {
+        let mut it = opts.iter();
+        while let Some(t) = it.next() {
+            match t.keyword().as_deref() {
+                Some("SUBSCRIBED") => o.subscribed = true,
+                Some("CHILDREN" | "SPECIAL-USE") => {}
+                Some("STATUS") => match it.next() {
+                    Some(Token::List(items)) => {
+                        o.status = Some(items.iter().filter_map(Token::keyword).collect())
+                    }
+                    _ => return Err("STATUS needs a list of items".into()),
+                },
+                other => return Err(format!("unknown return option {other:?}")),
+            }
+        }
+    }
+    Ok(o)
 }
 
 fn mailbox_arg(t: Option<&Token>) -> Option<String> {
@@ -205,7 +274,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     ) -> Result<String, ImapError> {
         // LIST [(selection options)] reference pattern(s) [RETURN (options)]
         let mut args = args;
-        if let Some(Token::List(_)) = args.first() {
+        let mut selection = None;
+        if let Some(t @ Token::List(_)) = args.first() {
+            selection = Some(t);
             args = &args[1..];
         }
         let (Some(reference), Some(patterns)) = (mailbox_arg(args.first()), args.get(1)) else {
@@ -215,19 +286,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Token::List(items) => items.iter().filter_map(Token::as_astring).collect(),
             t => t.as_astring().into_iter().collect(),
         };
-        let mut status: Option<Vec<String>> = None;
-        if args.get(2).and_then(Token::keyword).as_deref() == Some("RETURN") {
-            if let Some(Token::List(opts)) = args.get(3) {
-                let mut it = opts.iter();
-                while let Some(o) = it.next() {
-                    if o.keyword().as_deref() == Some("STATUS") {
-                        if let Some(Token::List(items)) = it.next() {
-                            status = Some(items.iter().filter_map(Token::keyword).collect());
-                        }
-                    }
-                }
-            }
-        }
+        let ret = match args.get(2).and_then(Token::keyword).as_deref() {
+            Some("RETURN") => args.get(3),
+            _ => None,
+        };
+        let options = match list_options(selection, ret) {
+            Ok(o) => o,
+            Err(e) => return Ok(format!("{tag} BAD {cmd}: {e}")),
+        };
         let resp = if cmd == "LSUB" { "LSUB" } else { "LIST" };
         if patterns.len() == 1 && patterns[0].is_empty() {
             self.line(&format!("* {resp} (\\Noselect) \"/\" \"\""));
@@ -247,15 +313,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             } else {
                 "\\HasNoChildren"
             }];
-            if entry.mailbox.is_none() {
-                attrs.insert(0, "\\Noselect");
+            match (&entry.mailbox, self.rev2) {
+                // A level above some mailboxes is not one itself.
+                (None, true) => attrs.insert(0, "\\NonExistent"),
+                (None, false) => attrs.insert(0, "\\Noselect"),
+                (Some(_), _) if options.subscribed => attrs.push("\\Subscribed"),
+                (Some(_), _) => {}
             }
             self.line(&format!(
                 "* {resp} ({}) \"/\" {}",
                 attrs.join(" "),
                 quote(&entry.name)
             ));
-            if let (Some(items), Some(m)) = (&status, &entry.mailbox) {
+            if let (Some(items), Some(m)) = (&options.status, &entry.mailbox) {
                 let line = self.status_line(m, items).await?;
                 self.line(&line);
             }
@@ -265,11 +335,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     async fn status_line(&self, m: &Mailbox, items: &[String]) -> Result<String, ImapError> {
         let (imap, user, m2) = (self.imap.clone(), self.me()?, m.clone());
-        let n = blocking(move || Ok(uids(&imap, &scope(&imap, &user, &m2))?.len())).await?;
+        let want_size = items.iter().any(|i| i == "SIZE");
+        let counts = blocking(move || {
+            let sc = scope(&imap, &user, &m2);
+            let messages = uids(&imap, &sc)?.len();
+            let size = if want_size {
+                crate::query::mailbox::total_size(&imap.index, &sc)?
+            } else {
+                0
+            };
+            Ok(Counts { messages, size })
+        })
+        .await?;
         Ok(format!(
             "* STATUS {} ({})",
             quote(&m.name),
-            status_items(items, n, &self.imap)
+            status_items(items, &counts, &self.imap, self.rev2)
         ))
     }
 
@@ -296,7 +377,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         cmd: &str,
         args: &[Token],
     ) -> Result<String, ImapError> {
-        self.selected = None;
+        if self.selected.take().is_some() && self.rev2 {
+            self.line("* OK [CLOSED] the previous mailbox is closed");
+        }
         let Some(name) = mailbox_arg(args.first()) else {
             return Ok(format!("{tag} BAD {cmd} needs a mailbox"));
         };
@@ -310,7 +393,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
         self.line("* OK [PERMANENTFLAGS ()] the archive is read-only");
         self.line(&format!("* {} EXISTS", list.len()));
-        self.line("* 0 RECENT");
+        if self.rev2 {
+            let children = all
+                .iter()
+                .any(|a| a.name.starts_with(&format!("{}/", m.name)));
+            let attr = if children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            };
+            self.line(&format!("* LIST ({attr}) \"/\" {}", quote(&m.name)));
+        } else {
+            self.line("* 0 RECENT");
+        }
         self.line(&format!(
             "* OK [UIDVALIDITY {}] UIDs valid",
             self.imap.uids.uidvalidity
@@ -340,7 +435,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(sel) = &mut self.selected else {
             return Ok(());
         };
-        if fresh == sel.uids {
+        if Arc::ptr_eq(&fresh, &sel.uids) || fresh == sel.uids {
+            sel.uids = fresh;
             return Ok(());
         }
         let mut gone: Vec<usize> = Vec::new();

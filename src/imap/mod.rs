@@ -21,6 +21,7 @@ pub mod response;
 mod search;
 pub mod session;
 mod sort;
+pub mod tls;
 pub mod uids;
 
 use std::future::Future;
@@ -65,6 +66,10 @@ pub enum ImapError {
     /// A blocking task died.
     #[error("task failed: {0}")]
     Task(String),
+    /// The command asks for more than the server does (answered `NO`,
+    /// with the response code in the text).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<rusqlite::Error> for ImapError {
@@ -90,6 +95,24 @@ pub struct Imap {
     pub curation: Option<Curation>,
     /// For `is:archived` and `is:held`.
     pub retention: Option<Retention>,
+    /// The TLS configuration (`cert`/`key`): STARTTLS and `listen_tls`.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Who may log in over a connection without TLS.
+    pub plain_login: PlainLogin,
+}
+
+/// Who may send a password over a connection without TLS
+/// (`[imap] plain_login`). Anyone else is told `LOGINDISABLED` and must
+/// STARTTLS (or use `listen_tls`) first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlainLogin {
+    /// Clients on a loopback address (the default): the password never
+    /// leaves the machine.
+    #[default]
+    Loopback,
+    /// Nobody: every login needs TLS.
+    Never,
 }
 
 impl Imap {
@@ -103,12 +126,22 @@ impl Imap {
             folders: Arc::new(folders),
             curation: None,
             retention: None,
+            tls: None,
+            plain_login: PlainLogin::default(),
         })
     }
 
     /// Adds the curation database (marks in queries).
     pub fn with_curation(mut self, c: Option<Curation>) -> Imap {
         self.curation = c;
+        self
+    }
+
+    /// Adds TLS (STARTTLS on the plain port, and [`serve_tls`]) and the
+    /// plain-login rule.
+    pub fn with_tls(mut self, tls: Option<tokio_rustls::TlsAcceptor>, plain: PlainLogin) -> Imap {
+        self.tls = tls;
+        self.plain_login = plain;
         self
     }
 
@@ -129,10 +162,32 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// Accepts connections on `listener` until `shutdown` completes; each runs
-/// its own [`session::Session`].
+/// its own [`session::Session`] (upgraded in place on STARTTLS).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     imap: Imap,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    accept_loop(listener, imap, false, shutdown).await
+}
+
+/// Like [`serve`] with implicit TLS (`listen_tls`, the imaps port): the
+/// handshake comes first, then the greeting. Needs `imap.tls`.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    imap: Imap,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if imap.tls.is_none() {
+        return Err(std::io::Error::other("imap: listen_tls needs cert and key"));
+    }
+    accept_loop(listener, imap, true, shutdown).await
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    imap: Imap,
+    implicit_tls: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
@@ -150,14 +205,46 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let imap = imap.clone();
                 tokio::spawn(async move {
-                    let session = session::Session::new(stream, imap, peer);
-                    if let Err(e) = session.run().await {
+                    if let Err(e) = connection(stream, imap, peer, implicit_tls).await {
                         tracing::debug!(%peer, "imap session ended: {e}");
                     }
                 });
             }
         }
     }
+}
+
+/// One connection from accept to close: the TLS handshake first when
+/// `implicit_tls`, else a plain session that STARTTLS may hand back for the
+/// handshake, after which the session goes on encrypted (without a second
+/// greeting).
+async fn connection(
+    stream: tokio::net::TcpStream,
+    imap: Imap,
+    peer: SocketAddr,
+    implicit_tls: bool,
+) -> Result<(), ImapError> {
+    let acceptor = imap.tls.clone();
+    if implicit_tls {
+        let Some(acceptor) = acceptor else {
+            return Ok(());
+        };
+        let tls = tls::accept(&acceptor, stream).await?;
+        session::Session::new(tls, imap, peer)
+            .encrypted(true)
+            .run()
+            .await?;
+        return Ok(());
+    }
+    let plain = session::Session::new(stream, imap.clone(), peer);
+    if let (Some(stream), Some(acceptor)) = (plain.run().await?, acceptor) {
+        let tls = tls::accept(&acceptor, stream).await?;
+        session::Session::new(tls, imap, peer)
+            .encrypted(false)
+            .run()
+            .await?;
+    }
+    Ok(())
 }
 
 /// Binds `addr` (port 0: any free port).

@@ -20,8 +20,9 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Authenticated ones after this long (RFC 3501: at least 30 minutes).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// The selected mailbox: its scope and its messages' UIDs, ascending (the
-/// only per-connection state that grows with the mailbox: 4 bytes a message).
+/// The selected mailbox: its scope and its messages' UIDs, ascending (4
+/// bytes a message, shared by the connections that have the same mailbox
+/// open: see `Uids::mailbox`).
 pub struct Selected {
     /// Its name.
     pub name: String,
@@ -30,7 +31,7 @@ pub struct Selected {
     /// The list it is named after, when it is one list's mailbox.
     pub list: Option<String>,
     /// UIDs; message sequence number n is `uids[n - 1]`.
-    pub uids: Vec<u32>,
+    pub uids: std::sync::Arc<Vec<u32>>,
 }
 
 /// What to do after a command.
@@ -39,6 +40,8 @@ pub enum Flow {
     Continue,
     /// Close the connection.
     Close,
+    /// Hand the stream back for the TLS handshake (STARTTLS).
+    StartTls,
 }
 
 /// One connection.
@@ -50,6 +53,12 @@ pub struct Session<S> {
     pub(super) selected: Option<Selected>,
     pub(super) buf: Vec<u8>,
     pub(super) out: Vec<u8>,
+    /// The connection is encrypted (implicit TLS or after STARTTLS).
+    pub(super) tls: bool,
+    /// Send the greeting (not after STARTTLS).
+    greet: bool,
+    /// The client enabled IMAP4rev2 (RFC 9051 answers).
+    pub(super) rev2: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
@@ -63,18 +72,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             selected: None,
             buf: Vec::new(),
             out: Vec::new(),
+            tls: false,
+            greet: true,
+            rev2: false,
         }
     }
 
-    /// May this connection log in? Only loopback clients while there is no
-    /// TLS: passwords never cross a network in clear.
+    /// Marks the stream as encrypted; `greet`: false after STARTTLS (the
+    /// client had its greeting on the plain connection).
+    pub fn encrypted(mut self, greet: bool) -> Session<S> {
+        self.tls = true;
+        self.greet = greet;
+        self
+    }
+
+    /// May this connection log in? Over TLS always; without it as
+    /// `[imap] plain_login` says (loopback clients only, by default):
+    /// passwords never cross a network in clear.
     pub(super) fn login_allowed(&self) -> bool {
-        self.peer.ip().is_loopback()
+        self.tls
+            || match self.imap.plain_login {
+                super::PlainLogin::Loopback => self.peer.ip().is_loopback(),
+                super::PlainLogin::Never => false,
+            }
+    }
+
+    /// Is STARTTLS on offer (TLS configured, not yet encrypted, not logged in)?
+    fn starttls_offered(&self) -> bool {
+        self.imap.tls.is_some() && !self.tls && self.user.is_none()
     }
 
     /// The capability list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1");
+        let mut caps = String::from("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1");
+        if self.starttls_offered() {
+            caps.push_str(" STARTTLS");
+        }
         if self.user.is_none() {
             if self.login_allowed() {
                 caps.push_str(" AUTH=PLAIN");
@@ -142,14 +175,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
     }
 
-    /// Serves the connection until it ends.
-    pub async fn run(mut self) -> Result<(), ImapError> {
-        let greeting = format!(
-            "* OK [CAPABILITY {}] gleaner IMAP ready (read-only)",
-            self.capabilities()
-        );
-        self.line(&greeting);
-        self.flush().await?;
+    /// Serves the connection until it ends: `Some(stream)` when the client
+    /// asked for STARTTLS (the caller does the handshake and goes on with an
+    /// encrypted session), `None` when it is over.
+    pub async fn run(mut self) -> Result<Option<S>, ImapError> {
+        if self.greet {
+            let greeting = format!(
+                "* OK [CAPABILITY {}] gleaner IMAP ready (read-only)",
+                self.capabilities()
+            );
+            self.line(&greeting);
+            self.flush().await?;
+        }
         let mut answered: Vec<usize> = Vec::new();
         loop {
             match parser::parse(&self.buf) {
@@ -158,8 +195,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     answered.clear();
                     let flow = self.dispatch(command).await?;
                     self.flush().await?;
-                    if let Flow::Close = flow {
-                        return Ok(());
+                    match flow {
+                        Flow::Continue => {}
+                        Flow::Close => return Ok(None),
+                        // Bytes sent after STARTTLS in clear are dropped, not
+                        // run as if they came encrypted (CVE-2011-0411).
+                        Flow::StartTls => return Ok(Some(self.stream)),
                     }
                 }
                 Parsed::NeedMore { literal_at } => {
@@ -171,7 +212,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                         }
                     }
                     if !self.fill().await? {
-                        return Ok(());
+                        return Ok(None);
                     }
                 }
                 Parsed::Bad { tag, message, used } => {
@@ -184,7 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 Parsed::TooBig => {
                     self.line("* BYE command too long");
                     self.flush().await?;
-                    return Ok(());
+                    return Ok(None);
                 }
             }
         }
@@ -219,10 +260,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             "LOGIN" | "AUTHENTICATE" if authed => Ok(format!("{tag} BAD already logged in")),
             "LOGIN" => self.login(&tag, &c.args).await,
             "AUTHENTICATE" => self.authenticate(&tag, &c.args).await,
+            "STARTTLS" if self.starttls_offered() => {
+                self.line(&format!("{tag} OK begin TLS negotiation now"));
+                return Ok(Flow::StartTls);
+            }
+            "STARTTLS" if self.tls => Ok(format!("{tag} BAD the connection is already encrypted")),
+            "STARTTLS" if authed => Ok(format!("{tag} BAD STARTTLS only before logging in")),
             "STARTTLS" => Ok(format!("{tag} NO [CANNOT] TLS is not configured")),
             _ if !authed => Ok(format!("{tag} BAD log in first (LOGIN or AUTHENTICATE)")),
             "ENABLE" => {
-                self.line("* ENABLED");
+                // Only IMAP4rev2 changes anything here (RFC 9051 answers);
+                // the rest is answered as not enabled (RFC 5161).
+                let mut line = String::from("* ENABLED");
+                if c.args
+                    .iter()
+                    .any(|a| a.keyword().as_deref() == Some("IMAP4REV2"))
+                {
+                    if !self.rev2 {
+                        line.push_str(" IMAP4rev2");
+                    }
+                    self.rev2 = true;
+                }
+                self.line(&line);
                 Ok(format!("{tag} OK ENABLE completed"))
             }
             "NAMESPACE" => {
@@ -261,6 +320,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 Ok(Flow::Continue)
             }
             Err(e @ ImapError::Io(_)) => Err(e),
+            Err(ImapError::Refused(why)) => {
+                self.line(&format!("{tag} NO {why}"));
+                Ok(Flow::Continue)
+            }
             Err(ImapError::Query(q)) if q.is_user_error() => {
                 self.line(&format!("{tag} BAD {q}"));
                 Ok(Flow::Continue)

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::parser::Token;
-use super::search::{bad_charset, eval, supported_charset, Criteria};
+use super::search::{charset_refusal, eval, Criteria};
 use super::session::Session;
 use super::{blocking, ImapError};
 use crate::query::mailbox;
@@ -109,9 +109,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(criteria) = parse_criteria(args.first()) else {
             return Ok(format!("{tag} BAD {cmd} needs sort criteria"));
         };
-        let charset = args.get(1).and_then(Token::as_astring).unwrap_or_default();
-        if !supported_charset(&charset) {
-            return Ok(bad_charset(tag));
+        if let Some(refusal) = charset_refusal(tag, args.get(1)) {
+            return Ok(refusal);
         }
         let Criteria {
             imap,
@@ -302,6 +301,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let cmd = if by_uid { "UID THREAD" } else { "THREAD" };
         if args.first().and_then(Token::keyword).as_deref() != Some("REFERENCES") {
             return Ok(format!("{tag} BAD {cmd} supports REFERENCES"));
+        }
+        if let Some(refusal) = charset_refusal(tag, args.get(1)) {
+            return Ok(refusal);
         }
         let Criteria {
             imap,

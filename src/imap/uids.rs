@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use rusqlite::Connection;
 
@@ -37,6 +37,10 @@ struct Map {
     by_uid: HashMap<u32, Arc<str>>,
 }
 
+/// A mailbox's UID array while someone holds it, and the index generation
+/// it was made at.
+type SharedArray = (u64, Weak<Vec<u32>>);
+
 /// The UID table and its in-memory copy; cheap to clone.
 #[derive(Clone)]
 pub struct Uids {
@@ -44,6 +48,9 @@ pub struct Uids {
     map: Arc<RwLock<Map>>,
     /// Each index segment's documents' UIDs, for mailboxes and searches.
     numbering: Arc<Numbering>,
+    /// Mailboxes' UID arrays while some connection holds them, by scope,
+    /// with the index generation they were made at (see [`Uids::mailbox`]).
+    shared: Arc<Mutex<HashMap<String, SharedArray>>>,
     /// The archive's UIDVALIDITY.
     pub uidvalidity: u32,
 }
@@ -83,6 +90,7 @@ impl Uids {
             conn: Arc::new(Mutex::new(conn)),
             map: Arc::new(RwLock::new(map)),
             numbering: Arc::new(Numbering::default()),
+            shared: Arc::default(),
             uidvalidity,
         })
     }
@@ -138,6 +146,38 @@ impl Uids {
         filter: &Filter,
     ) -> Result<Vec<u32>, ImapError> {
         Ok(self.numbering.numbers(index, scope, filter)?)
+    }
+
+    /// The UIDs of `scope`'s messages, ascending, shared: connections that
+    /// select the same mailbox (same lists, same grants) while the index has
+    /// not changed get one array, so a connection costs the same for a
+    /// mailbox of a million messages as of ten, and NOOP/IDLE re-check it
+    /// for free until the index changes. A saved search's scope (a query,
+    /// which may depend on the time or on curation marks) is not shared.
+    pub fn mailbox(&self, index: &MailIndex, scope: &Scope) -> Result<Arc<Vec<u32>>, ImapError> {
+        if scope.query.is_some() {
+            return Ok(Arc::new(self.select(index, scope, &Filter::All)?));
+        }
+        let key = format!("{:?}|{:?}", scope.lists, scope.allowed);
+        // The generation first: a reload in between makes a newer array under
+        // an older generation, which the next call simply replaces.
+        let generation = crate::query::mailbox::generation(index);
+        let lock = || match self.shared.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((g, weak)) = lock().get(&key) {
+            if *g == generation {
+                if let Some(arr) = weak.upgrade() {
+                    return Ok(arr);
+                }
+            }
+        }
+        let arr = Arc::new(self.select(index, scope, &Filter::All)?);
+        let mut map = lock();
+        map.retain(|_, (_, w)| w.strong_count() > 0);
+        map.insert(key, (generation, Arc::downgrade(&arr)));
+        Ok(arr)
     }
 
     /// The key of `uid`.

@@ -262,6 +262,37 @@ fn header_matches(m: &StoredMessage, field: HeaderField, needle: &str) -> bool {
     }
 }
 
+/// A number that changes whenever the searchable documents may have: a
+/// hash of the current searcher's segments and their deletions (for caches
+/// of per-mailbox answers).
+pub fn generation(index: &MailIndex) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in index.reader.searcher().segment_readers() {
+        r.segment_id().uuid_string().hash(&mut h);
+        r.num_deleted_docs().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The sum of the stored sizes of the messages in `scope` (STATUS SIZE).
+pub fn total_size(index: &MailIndex, scope: &Scope) -> Result<u64, QueryError> {
+    let searcher = index.reader.searcher();
+    let query = planned(index, scope, &Filter::All)?;
+    let found = searcher.search(query.as_ref(), &AddrSetCollector)?;
+    let mut columns = Vec::new();
+    for r in searcher.segment_readers() {
+        columns.push(r.fast_fields().u64("size")?);
+    }
+    let mut total = 0u64;
+    for addr in found.iter() {
+        if let Some(c) = columns.get(addr.segment_ord as usize) {
+            total = total.saturating_add(c.first(addr.doc_id).unwrap_or(0));
+        }
+    }
+    Ok(total)
+}
+
 /// A message as a mailbox shows it.
 #[derive(Debug, Clone)]
 pub struct MailboxMessage {
@@ -422,9 +453,42 @@ impl Numbering {
             found.iter().map(|a| number(&a)).collect()
         };
         out.retain(|n| *n != 0);
-        out.sort_unstable();
+        sort_numbers(&mut out);
         out.dedup();
         Ok(out)
+    }
+}
+
+/// Sorts numbers ascending: nothing to do when they already are (documents
+/// indexed in arrival order), a two-pass radix sort (16 bits a pass) for
+/// large arrays — a million numbers in a few milliseconds where a comparison
+/// sort took tens — else the standard sort.
+fn sort_numbers(v: &mut Vec<u32>) {
+    if v.windows(2).all(|w| w[0] <= w[1]) {
+        return;
+    }
+    if v.len() < 1 << 16 {
+        v.sort_unstable();
+        return;
+    }
+    let mut tmp = vec![0u32; v.len()];
+    for shift in [0u32, 16] {
+        let mut counts = vec![0usize; 1 << 16];
+        for &x in v.iter() {
+            counts[((x >> shift) & 0xffff) as usize] += 1;
+        }
+        let mut at = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for &x in v.iter() {
+            let slot = &mut counts[((x >> shift) & 0xffff) as usize];
+            tmp[*slot] = x;
+            *slot += 1;
+        }
+        std::mem::swap(v, &mut tmp);
     }
 }
 
@@ -454,4 +518,27 @@ fn segment_keys(reader: &tantivy::SegmentReader) -> Result<Vec<Option<String>>, 
                 .and_then(|i| terms.get(i).cloned())
         })
         .collect())
+}
+
+#[cfg(test)]
+mod sort_tests {
+    #[test]
+    fn radix_sort_equals_the_standard_sort() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut v: Vec<u32> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 20) as u32
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_unstable();
+        super::sort_numbers(&mut v);
+        assert_eq!(v, want);
+        let mut small = vec![5, 1, 4];
+        super::sort_numbers(&mut small);
+        assert_eq!(small, vec![1, 4, 5]);
+    }
 }

@@ -6,6 +6,7 @@ import { getHome } from './api.js';
 import { loadStats } from './stats.js';
 import { isCurrent } from './router.js';
 import { term } from './query.js';
+import { renderSavedList } from './saved.js';
 
 function dateSpan(a, b) {
   const x = fmtDay(a);
@@ -34,9 +35,11 @@ export async function renderHome(main, _m, _p, gen) {
   const lists = h('ul', { class: 'home-lists' });
   const recent = h('ol', { class: 'home-recent', id: 'home-recent' });
   const examples = h('ul', { class: 'home-examples-list', id: 'home-examples' });
+  const saved = h('section', { class: 'home-saved-sec', id: 'home-saved', hidden: true });
   main.replaceChildren(h('div', { class: 'home' },
     h('h1', {}, 'Search the archive'),
     stats,
+    saved,
     h('section', { class: 'home-recent-sec' }, h('h2', {}, 'Recent conversations'), recent),
     h('section', { class: 'home-examples' }, h('h2', {}, 'Try'), examples),
     h('section', { class: 'home-lists-sec' }, h('h2', {}, 'Lists'), lists)));
@@ -49,6 +52,7 @@ export async function renderHome(main, _m, _p, gen) {
     return;
   }
   if (!isCurrent(gen)) return;
+  renderSavedList(saved).catch(() => { /* the rest of the page stands without it */ });
   const n = Number(s.messages) || 0;
   const ls = Array.isArray(home.lists) ? home.lists : [];
   stats.append(

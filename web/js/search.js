@@ -4,6 +4,7 @@
 import { h, clear, fmtNum, plural, fmtDay, fmtDateTime, splitAddress, appendHighlighted,
   messageHref, threadHref, searchHref as plainSearchHref, rovingFocus } from './dom.js';
 import { search, exportHref, ApiError } from './api.js';
+import { renderSaveControl } from './saved.js';
 import { isCurrent } from './router.js';
 import { term, addTerm, hasTerm, removeTerm, setDate, currentDate, filters } from './query.js';
 import { resetSelection } from './keys.js';
@@ -49,7 +50,9 @@ function skeleton(main) {
       h('div', { id: 'loading', class: 'loading', hidden: true }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Searching…'),
       h('div', { id: 'empty', class: 'empty-state', hidden: true }),
       h('ol', { id: 'results', class: 'results' }),
-      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true })),
+      h('nav', { id: 'pager', class: 'pager', 'aria-label': 'Pages', hidden: true }),
+      // After the results: no extra tab stop on the way to the first one.
+      h('div', { id: 'save-box', class: 'save-box' })),
     h('aside', { id: 'facets', class: 'facets', 'aria-label': 'Refine results' }));
   main.replaceChildren(layout);
 }
@@ -146,6 +149,8 @@ function renderResults(data, st) {
   const exp = document.getElementById('export');
   exp.hidden = total === 0;
   exp.setAttribute('href', exportHref(q));
+  const saveBox = document.getElementById('save-box');
+  if (saveBox.dataset.q !== q) { saveBox.dataset.q = q; renderSaveControl(saveBox, q); }
 
   renderFacets(document.getElementById('facets'), data.facets || {}, q, sort);
   renderTimeline(document.getElementById('timeline'), Array.isArray(data.timeline) ? data.timeline : [], q, sort);

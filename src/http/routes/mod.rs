@@ -10,6 +10,7 @@ pub mod ops;
 pub mod replica;
 pub mod review;
 pub mod rounds;
+pub mod saved;
 pub mod search;
 pub mod stats;
 pub mod threads;
