@@ -359,9 +359,11 @@ pub async fn serve(
         _ => None,
     };
 
-    // The IMAP server, when configured: same index, users and databases.
+    // The IMAP server, when configured: same index, users and databases. Not
+    // on a standby: it records UIDs in gleaner.db, which the primary's
+    // snapshots replace (UIDs must never change under a client).
     let (imap_task, imap_bound, imaps_bound) = match &config.imap {
-        Some(section) => {
+        Some(section) if !standby => {
             let addr = section.listen;
             let io = |source| RunError::Io { addr, source };
             let (data, index, folders) = (
@@ -420,7 +422,7 @@ pub async fn serve(
             }));
             (tasks, Some(bound), imaps_bound)
         }
-        None => (Vec::new(), None, None),
+        _ => (Vec::new(), None, None),
     };
 
     let addr = config.http.listen;
