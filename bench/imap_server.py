@@ -22,6 +22,13 @@ harness in ../shared/dovecot-harness with the Maildir copied into the user's
 mail directory; its first SELECT builds Dovecot's index and is reported as
 such).
 
+With --dovecot-corpus MAILDIR (a Maildir, or a directory of Maildirs, holding
+the messages gleaner's --data indexed) the run sets up two throwaway Dovecots
+itself with bench/imap.py's harness, one INBOX of every message each: Dovecot
+with its own index and no FTS plugin ("dovecot"), and Dovecot with fts_solr
+pointed at a second `gleaner serve` with [solr] ("dovecot+gleaner-fts",
+indexed by `doveadm index` first) — all three servers measured in one run.
+
 usage: bench/imap_server.py --gleaner target/release/gleaner --data DATA
          --user admin --password pw [--mailbox INBOX] [--runs 5]
          [--skip-body] [--connections 20]
@@ -32,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -165,6 +173,44 @@ def measure(name, host, port, user, password, mailbox, args, pid=None):
     return res
 
 
+def dovecots(args):
+    """Dovecot alone and Dovecot + fts_solr -> gleaner on --dovecot-corpus,
+    set up with bench/imap.py's harness and measured like gleaner's server."""
+    from pathlib import Path
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import imap as harness  # bench/imap.py
+
+    corpus = harness.Corpus(Path(args.dovecot_corpus))
+    work = Path(tempfile.mkdtemp(prefix="imap-server-dovecots-"))
+    os.chmod(work, 0o755)  # the Dovecot account must reach its instance dirs
+    fts = harness.Gleaner(Path(args.gleaner).resolve(), work)
+    insts, out = {}, []
+    try:
+        fts.start()
+        insts["nofts"] = harness.Instance("nofts", work)
+        insts["gleaner"] = harness.Instance("gleaner", work, fts.port)
+        n = harness.link_messages(corpus.files, insts["nofts"].maildir / "cur")
+        insts["nofts"].start()
+        insts["nofts"].doveadm("force-resync", "-u", harness.USER, "INBOX")
+        harness.clone_mailbox(insts["nofts"].maildir, insts["gleaner"].maildir)
+        insts["gleaner"].start()
+        insts["gleaner"].doveadm("force-resync", "-u", harness.USER, "INBOX")
+        indexed = harness.index_phase(insts["gleaner"], fts, n, 7200)
+        print(f"doveadm index with fts_solr -> gleaner: {n} messages in "
+              f"{indexed['wall_s']:.1f} s", file=sys.stderr)
+        harness.settle(fts.data / "imap")
+        for name, inst in (("dovecot", insts["nofts"]), ("dovecot+gleaner-fts", insts["gleaner"])):
+            res = measure(name, "127.0.0.1", inst.port, harness.USER, harness.PASS, "INBOX", args)
+            res["fts_index"] = indexed if name != "dovecot" else None
+            out.append(res)
+    finally:
+        for inst in insts.values():
+            inst.stop()
+        fts.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--gleaner", required=True)
@@ -177,6 +223,7 @@ def main():
     p.add_argument("--rare", default="mirror")
     p.add_argument("--from", dest="from_", default="priya")
     p.add_argument("--dovecot", help="HOST:PORT:USER:PASS:MAILBOX")
+    p.add_argument("--dovecot-corpus", help="MAILDIR: set up Dovecot and Dovecot+fts_solr here")
     p.add_argument("--json")
     p.add_argument("--skip-body", action="store_true")
     p.add_argument("--connections", type=int, default=0)
@@ -202,15 +249,18 @@ def main():
         if args.dovecot:
             host, dport, duser, dpass, dbox = args.dovecot.split(":", 4)
             results.append(measure("dovecot", host, int(dport), duser, dpass, dbox, args))
+        if args.dovecot_corpus:
+            results.extend(dovecots(args))
     finally:
         proc.terminate()
         proc.wait()
-    if len(results) == 2:
-        g, d = results
-        results.append({"ratios_dovecot_over_gleaner": {
+    g = results[0]
+    for d in results[1:]:
+        results.append({f"ratios_{d['server']}_over_gleaner": {
             "select": d["select_ms"]["median"] / g["select_ms"]["median"],
             "search_common": d["search_common"]["median_ms"] / g["search_common"]["median_ms"],
             "search_rare": d["search_rare"]["median_ms"] / g["search_rare"]["median_ms"],
+            "search_from": d["search_from"]["median_ms"] / g["search_from"]["median_ms"],
             "fetch_flags": g["fetch_flags"]["median_s"] and d["fetch_flags"]["median_s"] / g["fetch_flags"]["median_s"],
         }})
     text = json.dumps(results, indent=2)

@@ -253,7 +253,11 @@ impl Session {
     pub fn wait(&self, script: &str) -> Value {
         let deadline = Instant::now() + self.wait_timeout;
         loop {
-            let v = self.js(&format!("return ({script});"));
+            // A page still loading may lack the elements the script reads:
+            // its error counts as "not yet", like a false answer.
+            let v = self.js(&format!(
+                "try {{ return ({script}); }} catch (e) {{ return null; }}"
+            ));
             if v.as_bool() != Some(false) && !v.is_null() && v != json!(0) && v != json!("") {
                 return v;
             }
