@@ -23,7 +23,9 @@ use crate::common;
 mod header;
 mod rev2;
 mod saved;
+mod searchres;
 mod shared_uids;
+mod status_size;
 mod tls;
 
 const PW: &str = "pw";

@@ -183,7 +183,7 @@ fn matches(pat: &[u8], name: &[u8]) -> bool {
 /// What a STATUS answer is made of.
 struct Counts {
     messages: usize,
-    /// Sum of the stored sizes (only when SIZE is asked for).
+    /// Sum of the messages' RFC822.SIZE (only when SIZE is asked for).
     size: u64,
 }
 
@@ -338,9 +338,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let want_size = items.iter().any(|i| i == "SIZE");
         let counts = blocking(move || {
             let sc = scope(&imap, &user, &m2);
-            let messages = uids(&imap, &sc)?.len();
+            let arr = uids(&imap, &sc)?;
+            let messages = arr.len();
             let size = if want_size {
-                crate::query::mailbox::total_size(&imap.index, &sc)?
+                super::sizes::total(&imap, &arr, sc.allowed.as_deref(), m2.list.as_deref())?
             } else {
                 0
             };
@@ -419,6 +420,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             scope: sc,
             list: m.list.clone(),
             uids: list,
+            saved: Vec::new(),
         });
         Ok(format!("{tag} OK [READ-ONLY] {cmd} completed"))
     }

@@ -32,6 +32,8 @@ pub struct Selected {
     pub list: Option<String>,
     /// UIDs; message sequence number n is `uids[n - 1]`.
     pub uids: std::sync::Arc<Vec<u32>>,
+    /// The search result variable (SEARCHRES, `$`): UIDs, ascending.
+    pub saved: Vec<u32>,
 }
 
 /// What to do after a command.
@@ -104,7 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// The capability list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1");
+        let mut caps = String::from("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1 SEARCHRES");
         if self.starttls_offered() {
             caps.push_str(" STARTTLS");
         }
