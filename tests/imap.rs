@@ -27,6 +27,7 @@ mod searchres;
 mod shared_uids;
 mod status_size;
 mod tls;
+mod utf8;
 
 const PW: &str = "pw";
 const DEV: &str = "dev.lists.example.org";

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::parser::Token;
-use super::response::quote;
 use super::session::{Selected, Session};
 use super::{blocking, Imap, ImapError};
 use crate::access::UserInfo;
@@ -323,7 +322,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.line(&format!(
                 "* {resp} ({}) \"/\" {}",
                 attrs.join(" "),
-                quote(&entry.name)
+                self.quote_name(&entry.name)
             ));
             if let (Some(items), Some(m)) = (&options.status, &entry.mailbox) {
                 let line = self.status_line(m, items).await?;
@@ -350,7 +349,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         .await?;
         Ok(format!(
             "* STATUS {} ({})",
-            quote(&m.name),
+            self.quote_name(&m.name),
             status_items(items, &counts, &self.imap, self.rev2)
         ))
     }
@@ -403,7 +402,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             } else {
                 "\\HasNoChildren"
             };
-            self.line(&format!("* LIST ({attr}) \"/\" {}", quote(&m.name)));
+            self.line(&format!(
+                "* LIST ({attr}) \"/\" {}",
+                self.quote_name(&m.name)
+            ));
         } else {
             self.line("* 0 RECENT");
         }

@@ -6,6 +6,25 @@ pub fn quote(s: &str) -> String {
     astring_bytes(s.as_bytes())
 }
 
+/// `s` as a quoted string, UTF-8 allowed (RFC 6855, after ENABLE
+/// UTF8=ACCEPT); a literal when it holds control characters or is long.
+pub fn quote_utf8(s: &str) -> String {
+    if s.len() < 1024 && !s.chars().any(char::is_control) {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+        out
+    } else {
+        astring_bytes(s.as_bytes())
+    }
+}
+
 fn astring_bytes(b: &[u8]) -> String {
     let quotable = b.len() < 1024 && b.iter().all(|c| (0x20..0x7f).contains(c));
     if quotable {

@@ -61,6 +61,9 @@ pub struct Session<S> {
     greet: bool,
     /// The client enabled IMAP4rev2 (RFC 9051 answers).
     pub(super) rev2: bool,
+    /// The client enabled UTF8=ACCEPT (RFC 6855): mailbox names go out as
+    /// UTF-8 quoted strings.
+    pub(super) utf8: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
@@ -77,6 +80,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             tls: false,
             greet: true,
             rev2: false,
+            utf8: false,
         }
     }
 
@@ -104,9 +108,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.imap.tls.is_some() && !self.tls && self.user.is_none()
     }
 
+    /// A mailbox name as a response value: after UTF8=ACCEPT or IMAP4rev2
+    /// (whose quoted strings are UTF-8) a quoted string even when it is
+    /// UTF-8; else a literal for a non-ASCII name.
+    pub(super) fn quote_name(&self, name: &str) -> String {
+        if self.utf8 || self.rev2 {
+            super::response::quote_utf8(name)
+        } else {
+            super::response::quote(name)
+        }
+    }
+
     /// The capability list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1 SEARCHRES");
+        let mut caps = String::from("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1 SEARCHRES UTF8=ACCEPT");
         if self.starttls_offered() {
             caps.push_str(" STARTTLS");
         }
@@ -271,7 +286,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             "STARTTLS" => Ok(format!("{tag} NO [CANNOT] TLS is not configured")),
             _ if !authed => Ok(format!("{tag} BAD log in first (LOGIN or AUTHENTICATE)")),
             "ENABLE" => {
-                // Only IMAP4rev2 changes anything here (RFC 9051 answers);
+                // IMAP4rev2 (RFC 9051 answers) and UTF8=ACCEPT (RFC 6855);
                 // the rest is answered as not enabled (RFC 5161).
                 let mut line = String::from("* ENABLED");
                 if c.args
@@ -282,6 +297,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                         line.push_str(" IMAP4rev2");
                     }
                     self.rev2 = true;
+                }
+                if c.args
+                    .iter()
+                    .any(|a| a.keyword().as_deref() == Some("UTF8=ACCEPT"))
+                {
+                    if !self.utf8 {
+                        line.push_str(" UTF8=ACCEPT");
+                    }
+                    self.utf8 = true;
                 }
                 self.line(&line);
                 Ok(format!("{tag} OK ENABLE completed"))
