@@ -20,9 +20,11 @@ import os
 import re
 import socket
 import statistics
-import subprocess
-import tempfile
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imap_server import start_server  # noqa: E402
 
 
 def run(s, f, tag, cmd):
@@ -44,19 +46,7 @@ def main():
     p.add_argument("--mailbox", default="INBOX")
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
-    work = tempfile.mkdtemp(prefix="imap-status-")
-    conf = os.path.join(work, "gleaner.toml")
-    with open(conf, "w") as f:
-        f.write(f'data = {json.dumps(os.path.abspath(args.data))}\n[http]\nlisten = "127.0.0.1:0"\n'
-                '[imap]\nlisten = "127.0.0.1:0"\n')
-    proc = subprocess.Popen([args.gleaner, "--config", conf, "serve"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    port = None
-    for line in proc.stdout:
-        m = re.search(r"serving imap://127\.0\.0\.1:(\d+)/", line)
-        if m:
-            port = int(m.group(1))
-            break
+    proc, port = start_server(args.gleaner, args.data)
     try:
         s = socket.create_connection(("127.0.0.1", port))
         f = s.makefile("rb")

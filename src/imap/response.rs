@@ -10,19 +10,25 @@ pub fn quote(s: &str) -> String {
 /// UTF8=ACCEPT); a literal when it holds control characters or is long.
 pub fn quote_utf8(s: &str) -> String {
     if s.len() < 1024 && !s.chars().any(char::is_control) {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push('"');
-        out
+        quoted(s)
     } else {
         astring_bytes(s.as_bytes())
     }
+}
+
+/// `s` between double quotes, `"` and `\\` escaped (the caller checked that
+/// it may be a quoted string).
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 fn astring_bytes(b: &[u8]) -> String {

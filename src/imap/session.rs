@@ -289,23 +289,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 // IMAP4rev2 (RFC 9051 answers) and UTF8=ACCEPT (RFC 6855);
                 // the rest is answered as not enabled (RFC 5161).
                 let mut line = String::from("* ENABLED");
-                if c.args
-                    .iter()
-                    .any(|a| a.keyword().as_deref() == Some("IMAP4REV2"))
-                {
-                    if !self.rev2 {
-                        line.push_str(" IMAP4rev2");
+                for a in &c.args {
+                    let (flag, name) = match a.keyword().as_deref() {
+                        Some("IMAP4REV2") => (&mut self.rev2, " IMAP4rev2"),
+                        Some("UTF8=ACCEPT") => (&mut self.utf8, " UTF8=ACCEPT"),
+                        _ => continue,
+                    };
+                    if !*flag {
+                        line.push_str(name);
                     }
-                    self.rev2 = true;
-                }
-                if c.args
-                    .iter()
-                    .any(|a| a.keyword().as_deref() == Some("UTF8=ACCEPT"))
-                {
-                    if !self.utf8 {
-                        line.push_str(" UTF8=ACCEPT");
-                    }
-                    self.utf8 = true;
+                    *flag = true;
                 }
                 self.line(&line);
                 Ok(format!("{tag} OK ENABLE completed"))

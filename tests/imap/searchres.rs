@@ -10,17 +10,7 @@ fn searchres_saves_a_result_for_dollar() {
     let Some(out) = on_sample(&format!(
         r#"
 M = conn()
-n = [0]
-def raw(text):
-    n[0] += 1
-    tag = 'S%d' % n[0]
-    M.send(('%s %s\r\n' % (tag, text)).encode())
-    lines = []
-    while True:
-        line = M._get_line().decode('latin-1')
-        lines.append(line)
-        if line.startswith(tag + ' '):
-            return lines
+raw = raw_on(M)
 out['caps'] = raw('CAPABILITY')
 out['select'] = raw('SELECT {DEV}')
 out['before'] = raw('FETCH $ (UID)')
@@ -45,14 +35,7 @@ out['after_select'] = raw('SEARCH $')
     )) else {
         return;
     };
-    let lines = |k: &str| -> Vec<String> {
-        out[k]
-            .as_array()
-            .unwrap_or_else(|| panic!("{k}: {out}"))
-            .iter()
-            .map(|l| l.as_str().unwrap_or("").to_string())
-            .collect()
-    };
+    let lines = |k: &str| super::answer(&out, k);
     // The numbers of the `* SEARCH` line of command `k`, its tagged line OK.
     let search = |k: &str| -> Vec<u32> {
         let l = lines(k);

@@ -18,17 +18,7 @@ fn utf8_accept_sends_and_takes_utf8_mailbox_names() {
         server.port,
         r#"
 M = conn()
-n = [0]
-def raw(text):
-    n[0] += 1
-    tag = 'U%d' % n[0]
-    M.send(('%s %s\r\n' % (tag, text)).encode('utf-8'))
-    lines = []
-    while True:
-        line = M._get_line().decode('utf-8')
-        lines.append(line)
-        if line.startswith(tag + ' '):
-            return lines
+raw = raw_on(M, 'utf-8')
 out['caps'] = raw('CAPABILITY')
 out['list_before'] = raw('LIST "" "Saved/*"')
 out['enable'] = raw('ENABLE UTF8=ACCEPT')
@@ -39,15 +29,7 @@ out['plain'] = raw('EXAMINE "Saved/Deprecations"')
 out['select'] = raw('EXAMINE "Saved/Café"')
 "#,
     );
-    let text = |k: &str| -> String {
-        out[k]
-            .as_array()
-            .unwrap_or_else(|| panic!("{k}: {out}"))
-            .iter()
-            .map(|l| l.as_str().unwrap_or(""))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let text = |k: &str| super::answer(&out, k).join("\n");
     assert!(text("caps").contains(" UTF8=ACCEPT"), "{out}");
     assert!(!text("list_before").contains("\"Saved/Café\""), "{out}");
     assert!(text("enable").starts_with("* ENABLED UTF8=ACCEPT"), "{out}");
