@@ -209,6 +209,22 @@ def dovecots(args):
         fts.stop()
         shutil.rmtree(work, ignore_errors=True)
     return out
+def start_server(gleaner, data):
+    """`gleaner serve` on DATA with IMAP on a free port: (process, port)."""
+    work = tempfile.mkdtemp(prefix="imap-bench-")
+    conf = os.path.join(work, "gleaner.toml")
+    with open(conf, "w") as f:
+        f.write(f'data = {json.dumps(os.path.abspath(data))}\n[http]\nlisten = "127.0.0.1:0"\n'
+                '[imap]\nlisten = "127.0.0.1:0"\n')
+    proc = subprocess.Popen([gleaner, "--config", conf, "serve"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    port = None
+    for line in proc.stdout:
+        m = re.search(r"serving imap://127\.0\.0\.1:(\d+)/", line)
+        if m:
+            port = int(m.group(1))
+            break
+    return proc, port
 
 
 def main():
@@ -229,19 +245,7 @@ def main():
     p.add_argument("--connections", type=int, default=0)
     args = p.parse_args()
 
-    work = tempfile.mkdtemp(prefix="imap-bench-")
-    conf = os.path.join(work, "gleaner.toml")
-    with open(conf, "w") as f:
-        f.write(f'data = {json.dumps(os.path.abspath(args.data))}\n[http]\nlisten = "127.0.0.1:0"\n'
-                '[imap]\nlisten = "127.0.0.1:0"\n')
-    proc = subprocess.Popen([args.gleaner, "--config", conf, "serve"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    port = None
-    for line in proc.stdout:
-        m = re.search(r"serving imap://127\.0\.0\.1:(\d+)/", line)
-        if m:
-            port = int(m.group(1))
-            break
+    proc, port = start_server(args.gleaner, args.data)
     results = []
     try:
         results.append(measure("gleaner", "127.0.0.1", port, args.user, args.password,

@@ -23,8 +23,11 @@ use crate::common;
 mod header;
 mod rev2;
 mod saved;
+mod searchres;
 mod shared_uids;
+mod status_size;
 mod tls;
+mod utf8;
 
 const PW: &str = "pw";
 const DEV: &str = "dev.lists.example.org";
@@ -184,6 +187,20 @@ def conn(user='admin', pw='pw'):
     M = imaplib.IMAP4('127.0.0.1', port)
     M.login(user, pw)
     return M
+def raw_on(M, enc='latin-1'):
+    # raw(text): one command sent as is; its untagged lines and the tagged one.
+    n = [0]
+    def raw(text):
+        n[0] += 1
+        tag = 'R%d' % n[0]
+        M.send(('%s %s\r\n' % (tag, text)).encode('utf-8'))
+        lines = []
+        while True:
+            line = M._get_line().decode(enc)
+            lines.append(line)
+            if line.startswith(tag + ' '):
+                return lines
+    return raw
 def bodies(data):
     # FETCH answers as [(b'1 (UID 5 BODY[] {n}', bytes), b')', ...] -> {uid: bytes}
     got, uid = {}, None
@@ -218,6 +235,16 @@ fn python(python: &Path, port: u16, script: &str) -> Value {
             String::from_utf8_lossy(&res.stdout)
         )
     })
+}
+
+/// The lines a script's `raw()` got for command `k` (`out[k]`).
+fn answer(out: &Value, k: &str) -> Vec<String> {
+    out[k]
+        .as_array()
+        .unwrap_or_else(|| panic!("{k}: {out}"))
+        .iter()
+        .map(|l| l.as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 fn latin1(v: &Value) -> Vec<u8> {

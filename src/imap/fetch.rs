@@ -501,8 +501,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let (Some(Token::Atom(set)), Some(items)) = (args.first(), args.get(1)) else {
             return Ok(format!("{tag} BAD {cmd} needs a sequence set and items"));
         };
-        let Some(set) = sequence_set(set) else {
-            return Ok(format!("{tag} BAD bad sequence set"));
+        // `$`: the saved search result (SEARCHRES), resolved below.
+        let dollar = set == "$";
+        let set = match sequence_set(set) {
+            Some(s) => s,
+            None if dollar => Vec::new(),
+            None => return Ok(format!("{tag} BAD bad sequence set")),
         };
         let Some(mut items) = parse_items(items) else {
             return Ok(format!("{tag} BAD unknown or malformed FETCH item"));
@@ -513,10 +517,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(sel) = &self.selected else {
             return Ok(format!("{tag} BAD no mailbox selected"));
         };
-        let mut wanted: Vec<(usize, u32)> = positions(&set, &sel.uids, by_uid)
-            .into_iter()
-            .map(|p| (p + 1, sel.uids[p]))
-            .collect();
+        let at = if dollar {
+            super::searchres::positions(&sel.uids, &sel.saved)
+        } else {
+            positions(&set, &sel.uids, by_uid)
+        };
+        let mut wanted: Vec<(usize, u32)> = at.into_iter().map(|p| (p + 1, sel.uids[p])).collect();
         // The PARTIAL modifier (RFC 9394): only those positions of the set.
         if let Some(Token::List(modifiers)) = args.get(2) {
             match (

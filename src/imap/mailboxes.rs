@@ -15,7 +15,6 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::parser::Token;
-use super::response::quote;
 use super::session::{Selected, Session};
 use super::{blocking, Imap, ImapError};
 use crate::access::UserInfo;
@@ -183,7 +182,7 @@ fn matches(pat: &[u8], name: &[u8]) -> bool {
 /// What a STATUS answer is made of.
 struct Counts {
     messages: usize,
-    /// Sum of the stored sizes (only when SIZE is asked for).
+    /// Sum of the messages' RFC822.SIZE (only when SIZE is asked for).
     size: u64,
 }
 
@@ -323,7 +322,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.line(&format!(
                 "* {resp} ({}) \"/\" {}",
                 attrs.join(" "),
-                quote(&entry.name)
+                self.quote_name(&entry.name)
             ));
             if let (Some(items), Some(m)) = (&options.status, &entry.mailbox) {
                 let line = self.status_line(m, items).await?;
@@ -338,9 +337,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let want_size = items.iter().any(|i| i == "SIZE");
         let counts = blocking(move || {
             let sc = scope(&imap, &user, &m2);
-            let messages = uids(&imap, &sc)?.len();
+            let arr = uids(&imap, &sc)?;
+            let messages = arr.len();
             let size = if want_size {
-                crate::query::mailbox::total_size(&imap.index, &sc)?
+                super::sizes::total(&imap, &arr, sc.allowed.as_deref(), m2.list.as_deref())?
             } else {
                 0
             };
@@ -349,7 +349,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         .await?;
         Ok(format!(
             "* STATUS {} ({})",
-            quote(&m.name),
+            self.quote_name(&m.name),
             status_items(items, &counts, &self.imap, self.rev2)
         ))
     }
@@ -402,7 +402,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             } else {
                 "\\HasNoChildren"
             };
-            self.line(&format!("* LIST ({attr}) \"/\" {}", quote(&m.name)));
+            self.line(&format!(
+                "* LIST ({attr}) \"/\" {}",
+                self.quote_name(&m.name)
+            ));
         } else {
             self.line("* 0 RECENT");
         }
@@ -419,6 +422,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             scope: sc,
             list: m.list.clone(),
             uids: list,
+            saved: Vec::new(),
         });
         Ok(format!("{tag} OK [READ-ONLY] {cmd} completed"))
     }

@@ -67,16 +67,7 @@ pub fn latin1_bytes(s: &str) -> Vec<u8> {
 fn quote(s: &str) -> String {
     let n = s.chars().count();
     if n < 1024 && s.chars().all(|c| (' '..'\u{7f}').contains(&c)) {
-        let mut out = String::with_capacity(n + 2);
-        out.push('"');
-        for c in s.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push('"');
-        out
+        super::response::quoted(s)
     } else {
         format!("{{{n}}}\r\n{s}")
     }

@@ -6,6 +6,31 @@ pub fn quote(s: &str) -> String {
     astring_bytes(s.as_bytes())
 }
 
+/// `s` as a quoted string, UTF-8 allowed (RFC 6855, after ENABLE
+/// UTF8=ACCEPT); a literal when it holds control characters or is long.
+pub fn quote_utf8(s: &str) -> String {
+    if s.len() < 1024 && !s.chars().any(char::is_control) {
+        quoted(s)
+    } else {
+        astring_bytes(s.as_bytes())
+    }
+}
+
+/// `s` between double quotes, `"` and `\\` escaped (the caller checked that
+/// it may be a quoted string).
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 fn astring_bytes(b: &[u8]) -> String {
     let quotable = b.len() < 1024 && b.iter().all(|c| (0x20..0x7f).contains(c));
     if quotable {

@@ -67,6 +67,9 @@ pub(super) enum Key {
     Or(Box<Key>, Box<Key>),
     Not(Box<Key>),
     Filter(Filter),
+    /// `$`: the saved search result (SEARCHRES), replaced by its UIDs
+    /// before evaluation (`searchres::substitute`).
+    Saved,
     /// `HEADER name text` for a field the index does not keep: read from
     /// each candidate message's header (folded substring; "" = has the field).
     Header {
@@ -227,8 +230,13 @@ pub(super) fn one(it: &mut std::slice::Iter<'_, Token>, depth: usize) -> Result<
         }
         "UID" => {
             let s = string_arg(it)?;
-            Key::Uid(sequence_set(&s).ok_or("bad UID set")?)
+            if s == "$" {
+                Key::Saved
+            } else {
+                Key::Uid(sequence_set(&s).ok_or("bad UID set")?)
+            }
         }
+        "$" => Key::Saved,
         _ => match sequence_set(&word) {
             Some(set) => Key::Seq(set),
             None => return Err(format!("unknown search key {word}")),
@@ -329,7 +337,7 @@ pub(super) fn eval(
 ) -> Result<Vec<u32>, ImapError> {
     Ok(match key {
         Key::All => mailbox.to_vec(),
-        Key::Nothing => Vec::new(),
+        Key::Nothing | Key::Saved => Vec::new(),
         Key::Seq(set) => positions(set, mailbox, false)
             .into_iter()
             .map(|p| mailbox[p])
@@ -447,7 +455,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         };
         Ok(Criteria {
             imap: self.imap.clone(),
-            key,
+            key: super::searchres::substitute(key, &sel.saved),
             scope: sel.scope.clone(),
             uids: sel.uids.clone(),
         })
@@ -465,6 +473,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let mut args = args;
         // RETURN (...): ESEARCH.
         let mut esearch: Option<Vec<String>> = None;
+        // RETURN (SAVE ...): keep the result as `$` (RFC 5182).
+        let mut save = false;
         if args.first().and_then(Token::keyword).as_deref() == Some("RETURN") {
             let Some(Token::List(opts)) = args.get(1) else {
                 return Ok(format!("{tag} BAD RETURN needs a list"));
@@ -475,6 +485,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             while let Some(o) = it.next() {
                 match o.keyword().as_deref() {
                     Some(k @ ("MIN" | "MAX" | "COUNT" | "ALL")) => parsed.push(k.to_string()),
+                    Some("SAVE") => save = true,
                     Some("PARTIAL") => match it.next().and_then(Token::keyword) {
                         Some(range) if partial_range(&range).is_some() => {
                             parsed.push(format!("PARTIAL {range}"))
@@ -485,7 +496,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 }
             }
             let opts = parsed;
-            esearch = Some(if opts.is_empty() {
+            esearch = Some(if opts.is_empty() && !save {
                 vec!["ALL".into()]
             } else {
                 opts
@@ -510,13 +521,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             uids,
         } = match self.criteria(tag, cmd, args) {
             Ok(c) => c,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => {
+                // A failed SAVE leaves `$` empty (RFC 5182 §2.1).
+                if let (true, Some(sel)) = (save, self.selected.as_mut()) {
+                    sel.saved.clear();
+                }
+                return Ok(refusal);
+            }
         };
         let (found, uids) = blocking(move || {
             let found = eval(&imap, &scope, &uids, &key)?;
             Ok((found, uids))
         })
         .await?;
+        if save {
+            let kept = super::searchres::to_save(&found, esearch.as_deref().unwrap_or(&[]));
+            if let Some(sel) = self.selected.as_mut() {
+                sel.saved = kept;
+            }
+        }
         let numbers: Vec<u32> = if by_uid {
             found
         } else {
@@ -535,6 +558,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 }
                 self.line(&line);
             }
+            // SAVE alone: no ESEARCH answer at all (RFC 5182 §2.1).
+            Some(opts) if opts.is_empty() => {}
             Some(opts) => {
                 let mut line = format!("* ESEARCH (TAG {})", quote(tag));
                 if by_uid {

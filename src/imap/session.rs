@@ -32,6 +32,8 @@ pub struct Selected {
     pub list: Option<String>,
     /// UIDs; message sequence number n is `uids[n - 1]`.
     pub uids: std::sync::Arc<Vec<u32>>,
+    /// The search result variable (SEARCHRES, `$`): UIDs, ascending.
+    pub saved: Vec<u32>,
 }
 
 /// What to do after a command.
@@ -59,6 +61,9 @@ pub struct Session<S> {
     greet: bool,
     /// The client enabled IMAP4rev2 (RFC 9051 answers).
     pub(super) rev2: bool,
+    /// The client enabled UTF8=ACCEPT (RFC 6855): mailbox names go out as
+    /// UTF-8 quoted strings.
+    pub(super) utf8: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
@@ -75,6 +80,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             tls: false,
             greet: true,
             rev2: false,
+            utf8: false,
         }
     }
 
@@ -102,9 +108,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.imap.tls.is_some() && !self.tls && self.user.is_none()
     }
 
+    /// A mailbox name as a response value: after UTF8=ACCEPT or IMAP4rev2
+    /// (whose quoted strings are UTF-8) a quoted string even when it is
+    /// UTF-8; else a literal for a non-ASCII name.
+    pub(super) fn quote_name(&self, name: &str) -> String {
+        if self.utf8 || self.rev2 {
+            super::response::quote_utf8(name)
+        } else {
+            super::response::quote(name)
+        }
+    }
+
     /// The capability list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = String::from("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1");
+        let mut caps = String::from("IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY ESEARCH PARTIAL SORT THREAD=REFERENCES X-GM-EXT-1 SEARCHRES UTF8=ACCEPT");
         if self.starttls_offered() {
             caps.push_str(" STARTTLS");
         }
@@ -269,17 +286,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             "STARTTLS" => Ok(format!("{tag} NO [CANNOT] TLS is not configured")),
             _ if !authed => Ok(format!("{tag} BAD log in first (LOGIN or AUTHENTICATE)")),
             "ENABLE" => {
-                // Only IMAP4rev2 changes anything here (RFC 9051 answers);
+                // IMAP4rev2 (RFC 9051 answers) and UTF8=ACCEPT (RFC 6855);
                 // the rest is answered as not enabled (RFC 5161).
                 let mut line = String::from("* ENABLED");
-                if c.args
-                    .iter()
-                    .any(|a| a.keyword().as_deref() == Some("IMAP4REV2"))
-                {
-                    if !self.rev2 {
-                        line.push_str(" IMAP4rev2");
+                for a in &c.args {
+                    let (flag, name) = match a.keyword().as_deref() {
+                        Some("IMAP4REV2") => (&mut self.rev2, " IMAP4rev2"),
+                        Some("UTF8=ACCEPT") => (&mut self.utf8, " UTF8=ACCEPT"),
+                        _ => continue,
+                    };
+                    if !*flag {
+                        line.push_str(name);
                     }
-                    self.rev2 = true;
+                    *flag = true;
                 }
                 self.line(&line);
                 Ok(format!("{tag} OK ENABLE completed"))

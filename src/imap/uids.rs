@@ -53,6 +53,8 @@ pub struct Uids {
     shared: Arc<Mutex<HashMap<String, SharedArray>>>,
     /// The archive's UIDVALIDITY.
     pub uidvalidity: u32,
+    /// Messages' CRLF sizes as measured for STATUS SIZE (`sizes.rs`).
+    pub(super) sizes: Arc<super::sizes::Sizes>,
 }
 
 impl Uids {
@@ -92,6 +94,7 @@ impl Uids {
             numbering: Arc::new(Numbering::default()),
             shared: Arc::default(),
             uidvalidity,
+            sizes: Arc::default(),
         })
     }
 

@@ -275,24 +275,6 @@ pub fn generation(index: &MailIndex) -> u64 {
     h.finish()
 }
 
-/// The sum of the stored sizes of the messages in `scope` (STATUS SIZE).
-pub fn total_size(index: &MailIndex, scope: &Scope) -> Result<u64, QueryError> {
-    let searcher = index.reader.searcher();
-    let query = planned(index, scope, &Filter::All)?;
-    let found = searcher.search(query.as_ref(), &AddrSetCollector)?;
-    let mut columns = Vec::new();
-    for r in searcher.segment_readers() {
-        columns.push(r.fast_fields().u64("size")?);
-    }
-    let mut total = 0u64;
-    for addr in found.iter() {
-        if let Some(c) = columns.get(addr.segment_ord as usize) {
-            total = total.saturating_add(c.first(addr.doc_id).unwrap_or(0));
-        }
-    }
-    Ok(total)
-}
-
 /// A message as a mailbox shows it.
 #[derive(Debug, Clone)]
 pub struct MailboxMessage {

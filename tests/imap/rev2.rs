@@ -11,18 +11,7 @@ fn imap4rev2_enabled_changes_the_answers() {
     let Some(out) = on_sample(&format!(
         r#"
 M = conn()
-n = [0]
-def raw(text):
-    # One command; its untagged lines and the tagged one.
-    n[0] += 1
-    tag = 'R%d' % n[0]
-    M.send(('%s %s\r\n' % (tag, text)).encode())
-    lines = []
-    while True:
-        line = M._get_line().decode('latin-1')
-        lines.append(line)
-        if line.startswith(tag + ' '):
-            return lines
+raw = raw_on(M)
 out['caps'] = raw('CAPABILITY')
 out['rev1_select'] = raw('EXAMINE {DEV}')
 out['rev1_search'] = raw('UID SEARCH SUBJECT deprecat')
@@ -43,14 +32,7 @@ out['noop'] = raw('NOOP')
     )) else {
         return;
     };
-    let lines = |k: &str| -> Vec<String> {
-        out[k]
-            .as_array()
-            .unwrap_or_else(|| panic!("{k}: {out}"))
-            .iter()
-            .map(|l| l.as_str().unwrap_or("").to_string())
-            .collect()
-    };
+    let lines = |k: &str| super::answer(&out, k);
     let text = |k: &str| lines(k).join("\n");
     let caps = text("caps");
     for c in [
