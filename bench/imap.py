@@ -300,7 +300,7 @@ class Gleaner:
         self.conf = work / "gleaner.toml"
         self.conf.write_text(
             f'data = "{self.data}"\n\n[http]\nlisten = "127.0.0.1:{self.http_port}"\nauth = false\n\n'
-            f'[solr]\nlisten = "127.0.0.1:{self.port}"\ncore = "{CORE}"\n')
+            f'[solr]\nlisten = "127.0.0.1:{self.port}"\ncore = "{CORE}"\nallow_no_auth = true\n')
         self.log_path = work / "gleaner.log"
         self.proc = None
 
