@@ -98,17 +98,20 @@ impl Site {
             .arg("serve")
             .env_remove("GLEANER_DATA")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join("serve.log")).expect("serve.log"))
             .spawn()
             .expect("serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut http_port = 0;
         let port = loop {
-            let line = lines
-                .next()
-                .expect("serve printed its addresses")
-                .expect("line");
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.wait();
+                panic!(
+                    "serve ended before printing its addresses: {}",
+                    std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+                );
+            };
             if let Some((_, rest)) = line.split_once("gleaner: serving http://") {
                 http_port = port_of(rest);
             }
