@@ -26,11 +26,12 @@ pub fn open(data: &Path) -> Result<Connection, OpenError> {
 
 /// Applies gleaner's connection settings (also to in-memory test databases).
 pub fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    // First: even switching to WAL waits for a lock another process may hold.
+    conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Decisions, documents and the audit log are the truth: every commit reaches the disk.
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(Duration::from_secs(5))?;
     Ok(())
 }
 
@@ -52,12 +53,18 @@ pub enum OpenError {
 }
 
 /// Applies the migrations of `component` that have not run yet, in one transaction.
+///
+/// The transaction takes the write lock at once (`BEGIN IMMEDIATE`): a deferred
+/// one that read the version and then wrote would fail at once with
+/// `SQLITE_BUSY` whenever another connection (a second process starting, the
+/// server's reminder thread) committed in between, which made `serve`'s start
+/// fail now and then under load.
 pub fn migrate(
     conn: &mut Connection,
     component: &str,
     migrations: &[&str],
 ) -> Result<(), rusqlite::Error> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
         "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
         [],
@@ -73,6 +80,9 @@ pub fn migrate(
             rusqlite::Error::QueryReturnedNoRows => Ok(0),
             e => Err(e),
         })?;
+    if done >= migrations.len() {
+        return tx.commit();
+    }
     for sql in migrations.iter().skip(done) {
         tx.execute_batch(sql)?;
     }
@@ -103,4 +113,59 @@ pub fn write<T, E: From<rusqlite::Error>>(
     let out = f(&tx)?;
     tx.commit()?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Connections opening and migrating while another keeps writing (a
+    /// server's reminder thread, a second process starting) wait their turn:
+    /// no `database is locked`.
+    #[test]
+    fn opening_and_migrating_beside_a_writer_waits_instead_of_failing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_path_buf();
+        let mut first = open(&data).expect("open");
+        let steps = ["CREATE TABLE t (n INTEGER)"];
+        migrate(&mut first, "t", &steps).expect("migrate");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let tx = first.transaction().expect("tx");
+                    tx.execute("INSERT INTO t (n) VALUES (?1)", [n])
+                        .expect("insert");
+                    tx.commit().expect("commit");
+                    n += 1;
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                n
+            })
+        };
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let data = data.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        let mut c = open(&data)?;
+                        migrate(&mut c, "t", &steps)?;
+                        migrate(
+                            &mut c,
+                            "other",
+                            &["CREATE TABLE IF NOT EXISTS u (n INTEGER)"],
+                        )?;
+                    }
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+                })
+            })
+            .collect();
+        for o in openers {
+            o.join().expect("opener thread").expect("open and migrate");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(writer.join().expect("writer") > 0, "the writer wrote");
+    }
 }

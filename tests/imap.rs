@@ -106,9 +106,9 @@ impl Site {
         let mut http_port = 0;
         let port = loop {
             let Some(Ok(line)) = lines.next() else {
-                let _ = child.wait();
+                let status = child.wait();
                 panic!(
-                    "serve ended before printing its addresses: {}",
+                    "serve ended ({status:?}) before printing its addresses: {}",
                     std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
                 );
             };

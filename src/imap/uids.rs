@@ -110,7 +110,8 @@ impl Uids {
         self.numbering
             .refresh(index, &number, |fresh: Vec<(i64, String)>| {
                 let mut added = Vec::with_capacity(fresh.len());
-                let tx = conn.transaction()?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 {
                     let mut stmt = tx.prepare("INSERT INTO imap_uids (key) VALUES (?1)")?;
                     for (_, key) in fresh {
