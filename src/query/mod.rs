@@ -26,6 +26,7 @@ pub mod mailbox;
 pub mod marks;
 pub mod overview;
 pub mod plan;
+pub mod present;
 pub mod resolution;
 pub mod retention;
 pub mod search;

@@ -23,6 +23,7 @@ use time::{Date, Month, OffsetDateTime};
 use super::grammar::{self, AgeUnit, DateSpec, Query as Ast, Value};
 use super::limits::{self, Budget};
 use super::marks::Mark;
+use super::present::{has_field, Present};
 use super::{Marks, QueryError};
 use crate::index::analysis::{fold_analyzer, terms};
 use crate::index::doc::{id_terms, key_term};
@@ -322,7 +323,14 @@ impl<'a> Planner<'a> {
     }
 
     /// A word, phrase or prefix in one tokenised field; None if it has no tokens there.
+    /// Segments without the field are skipped ([`Present`]).
     fn text(&self, field: Field, value: &Value) -> Result<Option<Box<dyn Query>>, QueryError> {
+        Ok(self
+            .text_in(field, value)?
+            .map(|q| Box::new(Present::new(field, q)) as Box<dyn Query>))
+    }
+
+    fn text_in(&self, field: Field, value: &Value) -> Result<Option<Box<dyn Query>>, QueryError> {
         let (text, prefix) = match value {
             Value::Word(w) | Value::Phrase(w) => (w.as_str(), false),
             Value::Prefix(p) => (p.as_str(), true),
@@ -369,6 +377,9 @@ impl<'a> Planner<'a> {
     fn expansions(&self, field: Field, prefix: &str) -> Result<(), QueryError> {
         self.budget.check_time()?;
         for segment in self.index.reader.searcher().segment_readers() {
+            if !has_field(segment, field) {
+                continue;
+            }
             let inverted = segment.inverted_index(field)?;
             let mut stream = inverted
                 .terms()
