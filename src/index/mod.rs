@@ -12,6 +12,7 @@ pub mod imap_terms;
 pub mod ingest;
 pub mod live;
 pub mod merges;
+pub mod recent;
 pub mod schema;
 pub mod threading;
 pub mod watermark;

@@ -64,6 +64,9 @@ pub struct Writer {
     /// Documents of a merged conversation that could not be re-read to move
     /// them (their store is gone): they keep their old conversation id.
     unmoved: u64,
+    /// The documents written last: a moved conversation's members are
+    /// written again from here rather than re-read from their store.
+    recent: super::recent::Recent,
     payload: Option<String>,
     dirty: bool,
 }
@@ -137,6 +140,7 @@ impl Writer {
             pending_locs: HashMap::new(),
             threads: threading::Pending::default(),
             unmoved: 0,
+            recent: super::recent::Recent::new(super::recent::DEFAULT_BUDGET),
         })
     }
 
@@ -270,6 +274,7 @@ impl Writer {
                 .insert(p.stable_key.clone(), key.to_string());
         }
         self.threads.record(key, tokens, thread);
+        self.recent.put(&lowercase_key(key), doc);
         self.pending.insert(
             lowercase_key(key),
             Pending {
@@ -305,9 +310,15 @@ impl Writer {
             members.push((m.key, places, m.flags, list));
         }
         for (key, places, flags, list) in members {
-            let Some(doc) = reread(&places, list.as_deref()) else {
-                self.unmoved += 1;
-                continue;
+            let doc = match self.recent.get(&lowercase_key(&key)) {
+                Some(doc) => doc,
+                None => match reread(&places, list.as_deref()) {
+                    Some(doc) => std::sync::Arc::new(doc),
+                    None => {
+                        self.unmoved += 1;
+                        continue;
+                    }
+                },
             };
             self.writer.delete_term(key_term(&f, &key));
             let tokens = threading::tokens(&doc, &key);
