@@ -385,13 +385,7 @@ impl Pending {
         f: &Fields,
         token: &str,
     ) -> tantivy::Result<Option<String>> {
-        let term = Term::from_field_text(f.tref, token);
-        match first_live(searcher, &term)? {
-            Some(addr) => self
-                .names
-                .of(searcher.segment_reader(addr.segment_ord), addr.doc_id),
-            None => Ok(None),
-        }
+        committed_thread_with(&self.names, searcher, f, token)
     }
 
     /// The conversation holding subject key `key` nearest in time to `date`,
@@ -456,20 +450,25 @@ pub fn thread_of(column: Option<&StrColumn>, doc: DocId) -> tantivy::Result<Opti
     Ok(col.ord_to_str(ord, &mut s).map_err(io)?.then_some(s))
 }
 
-fn segment_thread(segment: &SegmentReader, doc: DocId) -> tantivy::Result<Option<String>> {
-    let threads = segment.fast_fields().str("thread")?;
-    thread_of(threads.as_ref(), doc)
+/// The conversation of the committed messages holding id token `token`
+/// (one ask: nothing kept).
+fn committed_thread(
+    searcher: &Searcher,
+    f: &Fields,
+    token: &str,
+) -> tantivy::Result<Option<String>> {
+    committed_thread_with(&ThreadNames::default(), searcher, f, token)
 }
 
-/// The conversation of the committed messages holding id token `token`.
-fn committed_thread(
+fn committed_thread_with(
+    names: &ThreadNames,
     searcher: &Searcher,
     f: &Fields,
     token: &str,
 ) -> tantivy::Result<Option<String>> {
     let term = Term::from_field_text(f.tref, token);
     match first_live(searcher, &term)? {
-        Some(addr) => segment_thread(searcher.segment_reader(addr.segment_ord), addr.doc_id),
+        Some(addr) => names.of(searcher.segment_reader(addr.segment_ord), addr.doc_id),
         None => Ok(None),
     }
 }
