@@ -329,8 +329,10 @@ pub fn verify_cmd(config: &Config, data: &Path, json: bool) -> anyhow::Result<Ex
     let total = gleaner::query::stats::stats(&index)?.messages;
     let progress = bar(total, "{bar:40} {pos}/{len} messages read back ({per_sec})");
     let mut unreadable = 0;
+    // One reader: each mbox is read forward once, not from its start per message.
+    let mut reader = gleaner::store::LocationReader::default();
     gleaner::query::search::for_each_message(&index, |m| {
-        if let Err(e) = gleaner::store::read_first(&m.locations) {
+        if let Err(e) = reader.read_first(&m.locations) {
             unreadable += 1;
             problems.push(format!("message {} cannot be read: {e}", m.key));
         }

@@ -468,6 +468,8 @@ pub struct MboxCursor {
     path: PathBuf,
     file: Option<File>,
     stream: Option<(Box<dyn Read + Send>, u64)>,
+    /// Times decompression started from the file's beginning.
+    starts: u32,
 }
 
 impl MboxCursor {
@@ -479,10 +481,14 @@ impl MboxCursor {
             path: path.to_path_buf(),
             file: None,
             stream: None,
+            starts: 0,
         };
         match compression {
             Compression::None => cursor.file = Some(file),
-            c => cursor.stream = Some((compress::wrap(file, c).map_err(err)?, 0)),
+            c => {
+                cursor.stream = Some((compress::wrap(file, c).map_err(err)?, 0));
+                cursor.starts = 1;
+            }
         }
         Ok(cursor)
     }
@@ -490,6 +496,11 @@ impl MboxCursor {
     /// The file this cursor reads.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many times a compressed file was decompressed from its start.
+    pub fn starts(&self) -> u32 {
+        self.starts
     }
 
     /// The unquoted message at `offset`/`len`.
@@ -509,6 +520,7 @@ impl MboxCursor {
             // Backwards, or after an error: start decompressing again.
             let (file, c) = compress::open_raw(&path).map_err(err)?;
             self.stream = Some((compress::wrap(file, c).map_err(err)?, 0));
+            self.starts += 1;
         }
         let Some((reader, pos)) = self.stream.as_mut() else {
             return Err(StoreError::BadLocation(format!(
@@ -696,6 +708,18 @@ mod tests {
             .is_err());
         let first = reader.read_first(&[all[40].location.to_uri()]).unwrap();
         assert_eq!(first, all[40].bytes, "usable again after an error");
+
+        // Reads alternating between two compressed files, each going forward,
+        // decompress each file once.
+        let mut reader = LocationReader::default();
+        for i in 0..40 {
+            for file in [1, 2] {
+                let item = &all[file * 40 + i];
+                let got = reader.read_first(&[item.location.to_uri()]).unwrap();
+                assert_eq!(got, item.bytes, "file {file} message {i}");
+            }
+        }
+        assert_eq!(reader.starts(), 2, "one decompression per file");
     }
 
     proptest! {
