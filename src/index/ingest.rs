@@ -160,7 +160,7 @@ pub struct Progress {
 }
 
 enum Work {
-    Extracted(Location, String, Box<MailDoc>),
+    Extracted(Location, String, std::sync::Arc<MailDoc>),
     Skipped(String, String),
     Unchanged,
 }
@@ -253,7 +253,9 @@ pub fn ingest_items(
                         pipermail: store::pipermail::is_pipermail_message(&raw),
                     };
                     let work = match extract::extract(&raw.bytes, &ctx) {
-                        Ok(doc) => Work::Extracted(raw.location, raw.flags, Box::new(doc)),
+                        Ok(doc) => {
+                            Work::Extracted(raw.location, raw.flags, std::sync::Arc::new(doc))
+                        }
                         Err(e) => Work::Skipped(raw.location.to_uri(), e.to_string()),
                     };
                     if tx.send((seq, work)).is_err() {
@@ -315,7 +317,7 @@ fn apply(
             for d in &doc.defects {
                 *report.defects.entry(d.clone()).or_default() += 1;
             }
-            match writer.upsert(&doc, &loc, &flags)? {
+            match writer.upsert_shared(&doc, &loc, &flags)? {
                 Outcome::Added => {
                     report.indexed += 1;
                     *since_commit += 1;

@@ -45,13 +45,12 @@ impl Recent {
     }
 
     /// Remembers `doc` as the document written under `key`.
-    pub fn put(&mut self, key: &str, doc: &MailDoc) {
-        let w = weight(doc);
+    pub fn put(&mut self, key: &str, doc: Arc<MailDoc>) {
+        let w = weight(&doc);
         if w > self.budget {
             self.docs.remove(key);
             return;
         }
-        let doc = Arc::new(doc.clone());
         self.docs.insert(key.to_string(), doc.clone());
         self.order.push_back((key.to_string(), doc));
         self.bytes += w;
@@ -81,29 +80,29 @@ impl Recent {
 mod tests {
     use super::*;
 
-    fn doc(body: &str, size: u64) -> MailDoc {
+    fn doc(body: &str, size: u64) -> Arc<MailDoc> {
         let mut d = crate::extract::extract(
             format!("From: a@x\nSubject: s\n\n{body}\n").as_bytes(),
             &Default::default(),
         )
         .expect("doc");
         d.size = size;
-        d
+        Arc::new(d)
     }
 
     #[test]
     fn keeps_the_newest_within_the_budget_and_the_last_version_of_a_key() {
         let mut r = Recent::new(1000);
-        r.put("a", &doc("first a", 400));
-        r.put("b", &doc("b", 400));
-        r.put("a", &doc("second a", 400)); // 1,200 bytes: the first "a" goes
+        r.put("a", doc("first a", 400));
+        r.put("b", doc("b", 400));
+        r.put("a", doc("second a", 400)); // 1,200 bytes: the first "a" goes
         assert_eq!(r.get("a").expect("a kept").body.trim(), "second a");
         assert!(r.get("b").is_some());
-        r.put("c", &doc("c", 400)); // "b" is now the oldest
+        r.put("c", doc("c", 400)); // "b" is now the oldest
         assert!(r.get("b").is_none(), "the oldest is forgotten");
         assert_eq!(r.get("a").expect("a").body.trim(), "second a");
         assert!(r.get("c").is_some());
-        r.put("huge", &doc("x", 5000));
+        r.put("huge", doc("x", 5000));
         assert!(
             r.get("huge").is_none(),
             "a message over the budget is not kept"

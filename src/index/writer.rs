@@ -7,6 +7,7 @@
 //! checkpoints) so both become durable together.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::TermQuery;
@@ -199,6 +200,16 @@ impl Writer {
         location: &Location,
         flags: &str,
     ) -> Result<Outcome, IndexError> {
+        self.upsert_shared(&Arc::new(doc.clone()), location, flags)
+    }
+
+    /// [`Writer::upsert`] of a document the writer may keep without copying it.
+    pub fn upsert_shared(
+        &mut self,
+        doc: &Arc<MailDoc>,
+        location: &Location,
+        flags: &str,
+    ) -> Result<Outcome, IndexError> {
         let place = Place {
             stable_key: location.stable_key(),
             uri: location.to_uri(),
@@ -235,7 +246,7 @@ impl Writer {
 
     fn write(
         &mut self,
-        doc: &MailDoc,
+        doc: &Arc<MailDoc>,
         key: &str,
         places: Vec<Place>,
         flags: &str,
@@ -258,7 +269,7 @@ impl Writer {
 
     fn write_filed(
         &mut self,
-        doc: &MailDoc,
+        doc: &Arc<MailDoc>,
         key: &str,
         places: Vec<Place>,
         flags: &str,
@@ -274,7 +285,7 @@ impl Writer {
                 .insert(p.stable_key.clone(), key.to_string());
         }
         self.threads.record(key, tokens, thread);
-        self.recent.put(&lowercase_key(key), doc);
+        self.recent.put(&lowercase_key(key), doc.clone());
         self.pending.insert(
             lowercase_key(key),
             Pending {
@@ -313,7 +324,7 @@ impl Writer {
             let doc = match self.recent.get(&lowercase_key(&key)) {
                 Some(doc) => doc,
                 None => match reread(&places, list.as_deref()) {
-                    Some(doc) => std::sync::Arc::new(doc),
+                    Some(doc) => Arc::new(doc),
                     None => {
                         self.unmoved += 1;
                         continue;
@@ -388,7 +399,7 @@ impl Writer {
             self.pending_locs.remove(stable_key);
             let list = (!m.list.is_empty()).then_some(m.list.as_str());
             match reread(&remaining, list) {
-                Some(doc) => self.write(&doc, &m.key, remaining, &m.flags)?,
+                Some(doc) => self.write(&Arc::new(doc), &m.key, remaining, &m.flags)?,
                 None => deleted = true,
             }
         }
