@@ -68,6 +68,8 @@ pub struct Writer {
     /// The documents written last: a moved conversation's members are
     /// written again from here rather than re-read from their store.
     recent: super::recent::Recent,
+    /// Reads what `recent` no longer holds, each mbox forward and kept open.
+    store: crate::store::LocationReader,
     payload: Option<String>,
     dirty: bool,
 }
@@ -142,6 +144,7 @@ impl Writer {
             threads: threading::Pending::default(),
             unmoved: 0,
             recent: super::recent::Recent::new(super::recent::DEFAULT_BUDGET),
+            store: crate::store::LocationReader::default(),
         })
     }
 
@@ -320,10 +323,13 @@ impl Writer {
             let list = (!m.list.is_empty()).then(|| m.list.clone());
             members.push((m.key, places, m.flags, list));
         }
+        // In store order: a compressed mbox is then read forward once, not
+        // decompressed from its start for each member.
+        members.sort_by_cached_key(|(_, places, _, _)| store_order(places));
         for (key, places, flags, list) in members {
             let doc = match self.recent.get(&lowercase_key(&key)) {
                 Some(doc) => doc,
-                None => match reread(&places, list.as_deref()) {
+                None => match reread(&mut self.store, &places, list.as_deref()) {
                     Some(doc) => Arc::new(doc),
                     None => {
                         self.unmoved += 1;
@@ -398,7 +404,7 @@ impl Writer {
             self.dirty = true;
             self.pending_locs.remove(stable_key);
             let list = (!m.list.is_empty()).then_some(m.list.as_str());
-            match reread(&remaining, list) {
+            match reread(&mut self.store, &remaining, list) {
                 Some(doc) => self.write(&Arc::new(doc), &m.key, remaining, &m.flags)?,
                 None => deleted = true,
             }
@@ -425,6 +431,8 @@ impl Writer {
         self.pending.clear();
         self.pending_locs.clear();
         self.threads.clear();
+        // Files may be rewritten between commits (retention, an MDA): reopen.
+        self.store = crate::store::LocationReader::default();
         Ok(())
     }
 
@@ -454,11 +462,24 @@ fn places_of(m: &StoredMessage) -> Vec<Place> {
         .collect()
 }
 
+/// Where a message's first place is in its store, for reading in file order.
+fn store_order(places: &[Place]) -> (String, u64) {
+    match places.first().map(|p| Location::from_uri(&p.uri)) {
+        Some(Ok(Location::Mbox { path, offset, .. })) => (path.display().to_string(), offset),
+        Some(Ok(other)) => (other.to_uri(), 0),
+        _ => (String::new(), 0),
+    }
+}
+
 /// The message at the first readable place, extracted again.
-fn reread(places: &[Place], list: Option<&str>) -> Option<MailDoc> {
+fn reread(
+    store: &mut crate::store::LocationReader,
+    places: &[Place],
+    list: Option<&str>,
+) -> Option<MailDoc> {
     places.iter().find_map(|p| {
         let loc = Location::from_uri(&p.uri).ok()?;
-        let bytes = crate::store::read_location(&loc).ok()?;
+        let bytes = store.read(&loc).ok()?;
         let ctx = crate::extract::ExtractContext {
             list: Some(p.list.as_str()).filter(|l| !l.is_empty()).or(list),
             envelope: None,
