@@ -120,7 +120,13 @@ pub fn list_hits(
         Some(e) => return Err(e.into()),
         None => {}
     }
-    match out.flush() {
+    let flushed = out.flush();
+    // The process ends next: its exit unmaps the index's files in one go,
+    // where dropping the reader unmapped each segment file by itself
+    // (~0.2 ms of a whole-result listing).
+    std::mem::forget(found);
+    std::mem::forget(index);
+    match flushed {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(ExitCode::SUCCESS),
     }
