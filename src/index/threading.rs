@@ -223,16 +223,54 @@ pub struct Pending {
 #[derive(Debug, Default)]
 struct ThreadNames {
     names: std::sync::Mutex<HashMap<(tantivy::index::SegmentId, u64), std::sync::Arc<str>>>,
+    /// Each committed segment's `thread` and `date` columns, opened once:
+    /// opening one reads its block table (thousands of blocks in a segment
+    /// of a million messages), which had cost more than the lookup itself.
+    columns: std::sync::Mutex<HashMap<tantivy::index::SegmentId, SegmentColumns>>,
+}
+
+/// A segment's columns the threading reads.
+#[derive(Clone)]
+struct SegmentColumns {
+    thread: Option<StrColumn>,
+    date: tantivy::columnar::Column<i64>,
+}
+
+impl std::fmt::Debug for SegmentColumns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SegmentColumns")
+    }
 }
 
 /// Conversation ids kept at most (then all are forgotten and kept anew).
 const MAX_THREAD_NAMES: usize = 1 << 18;
 
 impl ThreadNames {
+    /// `segment`'s columns, opened on first use.
+    fn columns(&self, segment: &SegmentReader) -> tantivy::Result<SegmentColumns> {
+        let id = segment.segment_id();
+        if let Some(c) = self.columns.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(c);
+        }
+        let fast = segment.fast_fields();
+        let c = SegmentColumns {
+            thread: fast.str("thread")?,
+            date: fast.i64("date")?,
+        };
+        if let Ok(mut columns) = self.columns.lock() {
+            // Segments merged away are never asked again: forget them all now and then.
+            if columns.len() >= 1024 {
+                columns.clear();
+            }
+            columns.insert(id, c.clone());
+        }
+        Ok(c)
+    }
+
     /// The conversation stored for `doc` of `segment`.
     fn of(&self, segment: &SegmentReader, doc: DocId) -> tantivy::Result<Option<String>> {
-        let threads = segment.fast_fields().str("thread")?;
-        self.of_column(segment, threads.as_ref(), doc)
+        let columns = self.columns(segment)?;
+        self.of_column(segment, columns.thread.as_ref(), doc)
     }
 
     /// Same, with the segment's `thread` column already opened.
@@ -418,14 +456,16 @@ impl Pending {
             else {
                 continue;
             };
-            let dates = segment.fast_fields().i64("date")?;
-            let threads = segment.fast_fields().str("thread")?;
+            let columns = self.names.columns(segment)?;
             let mut doc = postings.doc();
             while doc != TERMINATED && looked < MAX_SUBJECT_CANDIDATES {
                 looked += 1;
                 if !segment.is_deleted(doc) {
-                    let d = dates.first(doc).unwrap_or(0);
-                    if let Some(t) = self.names.of_column(segment, threads.as_ref(), doc)? {
+                    let d = columns.date.first(doc).unwrap_or(0);
+                    if let Some(t) = self
+                        .names
+                        .of_column(segment, columns.thread.as_ref(), doc)?
+                    {
                         consider(d, self.current(&t));
                     }
                 }
