@@ -182,7 +182,7 @@ class Bench:
         d = os.path.join(self.a.mail, f"s{seed}")
         self.wait_for(d)
         log(f"indexing shard {n} ({d})")
-        t = timed([self.a.bin, "--data", self.a.data, "index", "--json", d])
+        t = timed([self.a.bin, "--data", self.a.data, "index", "--json"] + self.a.index_args.split() + [d])
         if t.get("rc") != 0:
             raise SystemExit(f"index failed: {t}")
         summary = {}
@@ -198,7 +198,7 @@ class Bench:
         msgs = total_line[0] if total_line else 1_000_000
         if summary.get("seen") is not None:
             msgs = summary["seen"] - summary.get("unchanged", 0)  # messages read anew by this run
-        row = {"n": n, "seed": seed, "finished": now(), "wall_s": t["wall_s"], "user_s": t["user_s"],
+        row = {"n": n, "seed": seed, "finished": now(), "index_args": self.a.index_args, "loadavg_after": open("/proc/loadavg").read().split()[:3], "wall_s": t["wall_s"], "user_s": t["user_s"],
                "sys_s": t["sys_s"], "rss_kb": t["rss_kb"], "rate": msgs / t["wall_s"], "generated": msgs,
                "indexed": summary.get("indexed"), "summary": summary, "mail_bytes": raw,
                "mail_bytes_total": mail_total, "mail_zst_bytes": compressed_bytes(d),
@@ -460,7 +460,94 @@ class Bench:
                 self.index_shard(i, seed)
             if i in cps:
                 self.checkpoint(i)
+            elif self.a.stop_file and os.path.exists(self.a.stop_file):
+                log(f"{self.a.stop_file} exists: last checkpoint at {i}M, then stop")
+                self.checkpoint(i)
+                break
         log("done")
+
+
+def tables(res):
+    """Markdown tables, one column per checkpoint, for docs/BENCHMARKS.md."""
+    cps = sorted(res["checkpoints"], key=int)
+    C = {n: res["checkpoints"][n] for n in cps}
+
+    def g(c, *path, fmt="{}", default="—"):
+        v = c
+        for k in path:
+            if not isinstance(v, dict) or k not in v:
+                return default
+            v = v[k]
+        if v is None:
+            return default
+        try:
+            return fmt.format(v)
+        except (ValueError, TypeError):
+            return str(v)
+
+    head = "| measure | " + " | ".join(f"{n}M" for n in cps) + " |\n|---|" + "---|" * len(cps)
+    rows = [
+        ("messages in the index (max_doc, incl. deleted)", ("size", "docs"), "{:,}"),
+        ("index GB (du of D/index)", ("size", "index_bytes"), None),
+        ("uncompressed mail GB so far", ("size", "mail_bytes"), None),
+        ("index ÷ mail", ("size", "ratio"), "{:.3f}"),
+        ("segments", ("size", "segments"), "{}"),
+        ("queries.tsv, top 20 + snippets: p50 ms", ("queries", "overall", "p50_ms"), "{:.2f}"),
+        ("… p95 ms", ("queries", "overall", "p95_ms"), "{:.2f}"),
+        ("… p99 ms", ("queries", "overall", "p99_ms"), "{:.2f}"),
+        ("queries.tsv with facets + timeline (FACETS=1): p50 ms", ("queries_facets", "overall", "p50_ms"), "{:.2f}"),
+        ("… p95 ms", ("queries_facets", "overall", "p95_ms"), "{:.2f}"),
+        ("… p99 ms", ("queries_facets", "overall", "p99_ms"), "{:.2f}"),
+        ("≥ 30% query: text", ("big_query", "query"), "`{}`"),
+        ("… exact total", ("big_query", "total"), "{:,}"),
+        ("… share of the index", ("big_query", "share"), "{:.1%}"),
+        ("… with facets + timeline: p50 ms", ("big_query", "overall", "p50_ms"), "{:.1f}"),
+        ("… p99 ms", ("big_query", "overall", "p99_ms"), "{:.1f}"),
+        ("… hits only (no facets): p50 ms", ("big_query", "no_facets", "p50_ms"), "{:.1f}"),
+        ("… p99 ms", ("big_query", "no_facets", "p99_ms"), "{:.1f}"),
+        ("freshness: delivered / found", ("freshness", "sent"), "{:,}"),
+        ("… rename → searchable p50 ms", ("freshness", "p50_ms"), "{}"),
+        ("… p95 ms", ("freshness", "p95_ms"), "{}"),
+        ("… p99 ms", ("freshness", "p99_ms"), "{}"),
+        ("… max ms", ("freshness", "max_ms"), "{}"),
+        ("serve start until \"ready\" (examples/freshness), s", ("freshness", "first_start_s"), "{:.2f}"),
+        ("serve restart until \"ready\", s", ("freshness", "restart_s"), "{:.2f}"),
+        ("serve restart until /readyz 200, worst of 3, s", ("restart_http", "readyz_max_s"), "{:.3f}"),
+        ("idle CPU ticks over 20 s", ("freshness", "idle_ticks_20s"), "{}"),
+        ("`backup` first: s", ("backup_first", "wall_s"), "{:.1f}"),
+        ("… GB written", ("backup_first", "bytes"), None),
+        ("new mail indexed before the incremental backup", ("index_new_mail", "indexed"), "{:,}"),
+        ("`backup` incremental: s", ("backup_incremental", "wall_s"), "{:.1f}"),
+        ("… MB added", ("backup_incremental", "added_bytes"), "MB"),
+        ("`restore` into an empty directory: s", ("restore_verify", "restore", "wall_s"), "{:.1f}"),
+        ("… GB", ("restore_verify", "restore", "bytes"), None),
+    ]
+    out = [head]
+    for label, path, fmt in rows:
+        vals = []
+        for n in cps:
+            if fmt is None:
+                v = g(C[n], *path, fmt="{}")
+                vals.append(f"{int(v) / 1e9:.2f}" if v not in ("—",) and v.isdigit() else v)
+            elif fmt == "MB":
+                v = g(C[n], *path, fmt="{}")
+                vals.append(f"{int(v) / 1e6:.1f}" if v.lstrip("-").isdigit() else v)
+            else:
+                vals.append(g(C[n], *path, fmt=fmt))
+        if label.startswith("freshness: delivered"):
+            vals = [f"{g(C[n], 'freshness', 'sent', fmt='{:,}')} / {g(C[n], 'freshness', 'found', fmt='{:,}')}" for n in cps]
+        out.append(f"| {label} | " + " | ".join(vals) + " |")
+    for n in cps:
+        for k in ("backup_first", "backup_incremental", "restore_verify"):
+            if isinstance(C[n].get(k), dict) and "skipped" in C[n][k]:
+                out.append(f"\n{n}M `{k}` skipped: {C[n][k]['skipped']}")
+    sh = ["| million | seed | wall s | msgs/s | CPU s | peak RSS MiB | index GB after | index ÷ mail | segments | `index` flags |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in res["shards"]:
+        sh.append(f"| {r['n']} | {r['seed']} | {r['wall_s']:.0f} | {r['rate']:,.0f} | {r['user_s'] + r['sys_s']:.0f} | "
+                  f"{r['rss_kb'] / 1024:,.0f} | {r['index_bytes_after'] / 1e9:.2f} | {r['ratio_after']:.3f} | "
+                  f"{r.get('segments_after', '')} | {r.get('index_args') or 'default'} |")
+    return "\n".join(out) + "\n\n" + "\n".join(sh) + "\n"
 
 
 def summarise(c):
@@ -504,11 +591,18 @@ def main():
     ap.add_argument("--fresh-secs", type=int, default=60)
     ap.add_argument("--new-mail", default="/work/scale/extra",
                     help="NEW_MAIL/n<checkpoint>: mail indexed between the first and the incremental backup")
+    ap.add_argument("--index-args", default="", help="extra arguments of `gleaner index` (e.g. --commit-every N)")
+    ap.add_argument("--stop-file", default="/work/scale/STOP", help="if it exists after a shard: checkpoint there and stop")
     ap.add_argument("--min-free", type=float, default=8.0, help="GB that must stay free after a backup/restore")
     ap.add_argument("--verify-timeout", type=int, default=300)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
     ap.add_argument("--redo", action="store_true", help="re-measure checkpoint steps already recorded")
+    ap.add_argument("--tables", action="store_true", help="print Markdown tables from OUT/scale.json and exit")
     a = ap.parse_args()
+    if a.tables:
+        with open(os.path.join(a.out, "scale.json")) as f:
+            print(tables(json.load(f)))
+        return
     Bench(a).run()
 
 
