@@ -277,7 +277,10 @@ class Bench:
         return self.run_latency(self.a.queries, self.a.runs, facets)
 
     def m_big(self, n):
-        docs = self.res["checkpoints"][str(n)].get("size", {}).get("docs") or n * 1_000_000
+        size = self.res["checkpoints"][str(n)].get("size", {})
+        m = re.search(r"messages:\s+(\d+)", size.get("stats", ""))
+        # live messages (`gleaner stats`); max_doc also counts deleted documents
+        docs = int(m[1]) if m else size.get("docs") or n * 1_000_000
         tried = []
         for q in self.a.big_queries:
             with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as f:
