@@ -463,7 +463,7 @@ class Bench:
                 self.index_shard(i, seed)
             if i in cps:
                 self.checkpoint(i)
-            elif self.a.stop_file and os.path.exists(self.a.stop_file):
+            elif self.a.stop_file and os.path.exists(self.a.stop_file) and i >= len(done):
                 log(f"{self.a.stop_file} exists: last checkpoint at {i}M, then stop")
                 self.checkpoint(i)
                 break
