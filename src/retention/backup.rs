@@ -652,7 +652,15 @@ impl Run<'_> {
     /// Copies everything but the manifest into the snapshot directory `tmp`.
     fn take(&mut self, data: &Path, opts: &BackupOptions<'_>) -> Done {
         let db = self.tmp.join("gleaner.db");
-        backup_db(&data.join("gleaner.db"), &db, opts, &mut self.bar)?;
+        let live_db = data.join("gleaner.db");
+        if live_db.exists() {
+            backup_db(&live_db, &db, opts, &mut self.bar)?;
+        } else {
+            // Only `index` has run here (the database is made by the first
+            // command that needs it): the snapshot holds an empty one.
+            let empty = Connection::open(&db).at(&db)?;
+            crate::db::configure(&empty).at(&db)?;
+        }
         self.copied(entry("gleaner.db", "gleaner.db", false, hash_path(&db)?));
         let sources = data.join("sources.json");
         match File::open(&sources) {
@@ -1024,6 +1032,28 @@ mod tests {
             w,
             body,
         }
+    }
+
+    /// A data directory only `index` has written (no database yet) backs up
+    /// and restores: the snapshot carries an empty database.
+    #[test]
+    fn a_data_directory_without_a_database_backs_up_and_restores() {
+        let f = fixture();
+        fs::remove_file(f.data.join("gleaner.db")).unwrap();
+        let _ = fs::remove_file(f.data.join("gleaner.db-wal"));
+        let _ = fs::remove_file(f.data.join("gleaner.db-shm"));
+        run(&f);
+        assert!(
+            !f.data.join("gleaner.db").exists(),
+            "the data directory is not written"
+        );
+        let (out, _) = restore_to(&f, None, "restored-nodb");
+        assert_eq!(docs(&out, "banana"), docs(&f.data, "banana"));
+        let db = Connection::open(out.join("gleaner.db")).unwrap();
+        let tables: i64 = db
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0, "an empty database");
     }
 
     fn run(f: &Fix) -> BackupReport {
