@@ -85,7 +85,7 @@ proptest! {
         for op in ops {
             match op {
                 Op::Upsert { loc } => {
-                    let doc = message(loc % 6);
+                    let doc = std::sync::Arc::new(message(loc % 6));
                     let w = writer.get_or_insert_with(|| Writer::new(&index, 1).unwrap());
                     w.upsert(&doc, &location(loc), "").unwrap();
                     pending.entry(doc.subject.clone()).or_default().insert(location(loc).to_uri());

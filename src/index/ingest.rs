@@ -317,7 +317,7 @@ fn apply(
             for d in &doc.defects {
                 *report.defects.entry(d.clone()).or_default() += 1;
             }
-            match writer.upsert_shared(&doc, &loc, &flags)? {
+            match writer.upsert(&doc, &loc, &flags)? {
                 Outcome::Added => {
                     report.indexed += 1;
                     *since_commit += 1;

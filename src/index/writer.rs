@@ -196,18 +196,9 @@ impl Writer {
         }))
     }
 
-    /// Adds or merges `doc`, found at `location` with Maildir `flags`.
+    /// Adds or merges `doc`, found at `location` with Maildir `flags`. The
+    /// writer keeps `doc` (shared, not copied) among the documents written last.
     pub fn upsert(
-        &mut self,
-        doc: &MailDoc,
-        location: &Location,
-        flags: &str,
-    ) -> Result<Outcome, IndexError> {
-        self.upsert_shared(&Arc::new(doc.clone()), location, flags)
-    }
-
-    /// [`Writer::upsert`] of a document the writer may keep without copying it.
-    pub fn upsert_shared(
         &mut self,
         doc: &Arc<MailDoc>,
         location: &Location,
@@ -288,9 +279,10 @@ impl Writer {
                 .insert(p.stable_key.clone(), key.to_string());
         }
         self.threads.record(key, tokens, thread);
-        self.recent.put(&lowercase_key(key), doc.clone());
+        let lower = lowercase_key(key);
+        self.recent.put(&lower, doc.clone());
         self.pending.insert(
-            lowercase_key(key),
+            lower,
             Pending {
                 content_hash: super::doc::identity(doc),
                 places,
@@ -505,7 +497,7 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, raw).expect("write");
             let loc = Location::File { path };
-            w.upsert(&doc, &loc, "").expect("upsert");
+            w.upsert(&Arc::new(doc.clone()), &loc, "").expect("upsert");
             locs.push(loc.stable_key());
         }
         w.commit().expect("commit");

@@ -37,7 +37,7 @@ static INDEX: LazyLock<(tempfile::TempDir, MailIndex)> = LazyLock::new(|| {
         let doc = crate::extract::extract(raw.as_bytes(), &Default::default()).expect("extract");
         let path = dir.path().join(n.to_string());
         std::fs::write(&path, raw).expect("write");
-        w.upsert(&doc, &Location::File { path }, "")
+        w.upsert(&std::sync::Arc::new(doc), &Location::File { path }, "")
             .expect("upsert");
     }
     w.commit().expect("commit");

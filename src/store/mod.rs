@@ -481,18 +481,16 @@ impl LocationReader {
         let Location::Mbox { path, offset, len } = loc else {
             return read_location(loc);
         };
-        let cursor = match self.mbox.iter().position(|c| c.path() == path) {
+        let mut cursor = match self.mbox.iter().position(|c| c.path() == path) {
             Some(i) => self.mbox.remove(i),
             None => mbox::MboxCursor::open(path)?,
         };
+        let read = cursor.read(*offset, *len);
         if self.mbox.len() >= OPEN_MBOXES {
             self.mbox.remove(0);
         }
         self.mbox.push(cursor);
-        match self.mbox.last_mut() {
-            Some(cursor) => cursor.read(*offset, *len),
-            None => read_location(loc),
-        }
+        read
     }
 }
 
