@@ -374,9 +374,9 @@ class Gleaner(Tool):
         return [self.path, "search", "--data", self.data, "--limit", str(self.args.limit), q]
 
     def count_argv(self, q):
-        # Large enough for every hit, small enough not to make a top-k collector allocate much.
-        return [self.path, "search", "--data", self.data, "--json",
-                "--limit", str(max(self.corpus.messages, 1)), q]
+        # Every hit, one line each, no snippets (a top-k --json listing is capped
+        # by the server's max_hits, 10,000 by default, and refused above it).
+        return [self.path, "search", "--data", self.data, "--output", "ids", q]
 
     def indexed_count(self, timeout):
         r = run([self.path, "stats", "--data", self.data, "--json"], self.env, timeout)

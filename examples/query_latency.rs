@@ -4,6 +4,7 @@
 //!
 //! cargo run --release --example query_latency -- DATA_DIR bench/queries.tsv [RUNS]
 //!
+//! With `EXECUTOR=N` the segments are searched on N threads.
 //! With `FACETS=1` each run also computes the facets and timeline, as `/api/search` does.
 //! With `GROUP=thread` each query also runs grouped by conversation
 //! (`/api/search?group=thread`, `gleaner search --threads`), the two
@@ -30,7 +31,23 @@ fn main() -> anyhow::Result<()> {
         "usage: query_latency DATA_DIR QUERIES.tsv [RUNS]"
     );
     let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(50);
-    let index = MailIndex::open(&std::path::Path::new(&args[1]).join("index"), false)?;
+    let mut index = MailIndex::open(&std::path::Path::new(&args[1]).join("index"), false)?;
+    // EXECUTOR=N: search the segments on N threads (tantivy's multi-thread
+    // executor) instead of serve's one: what more cores do for one query's
+    // latency (docs/SCALING.md, "More cores").
+    if let Some(n) = std::env::var("EXECUTOR")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 1)
+    {
+        index.index.set_multithread_executor(n)?;
+        index.reader = index
+            .index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        eprintln!("searching segments on {n} threads");
+    }
     let tsv = std::fs::read_to_string(&args[2])?;
     let with_facets = std::env::var("FACETS").is_ok_and(|v| v == "1");
     // As in `serve`, which this models.
