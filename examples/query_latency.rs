@@ -33,19 +33,14 @@ fn main() -> anyhow::Result<()> {
     let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(50);
     let mut index = MailIndex::open(&std::path::Path::new(&args[1]).join("index"), false)?;
     // EXECUTOR=N: search the segments on N threads (tantivy's multi-thread
-    // executor) instead of serve's one: what more cores do for one query's
-    // latency (docs/SCALING.md, "More cores").
+    // executor), as `[limits] search_threads = N` makes serve do: what more
+    // cores do for one query's latency (docs/SCALING.md, "More cores").
     if let Some(n) = std::env::var("EXECUTOR")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 1)
     {
-        index.index.set_multithread_executor(n)?;
-        index.reader = index
-            .index
-            .reader_builder()
-            .reload_policy(tantivy::ReloadPolicy::Manual)
-            .try_into()?;
+        index.set_search_threads(n)?;
         eprintln!("searching segments on {n} threads");
     }
     let tsv = std::fs::read_to_string(&args[2])?;

@@ -80,7 +80,8 @@ pub fn check_listen(addr: SocketAddr, auth: bool) -> Result<(), RunError> {
 pub fn state(config: &Config, watermark: SharedWatermark) -> Result<AppState, RunError> {
     check_listen(config.http.listen, config.http.auth)?;
     crate::query::limits::set(config.limits.clone());
-    let index = MailIndex::open(&config.data.join("index"), true)?;
+    let mut index = MailIndex::open(&config.data.join("index"), true)?;
+    index.set_search_threads(config.limits.search_threads)?;
     if let Ok(mut w) = watermark.write() {
         *w = crate::index::live::start_watermark(&index);
     }

@@ -16,12 +16,13 @@ use super::TokenCommand;
 
 /// Opens what the MCP server needs from the data directory.
 pub fn open(config: &Config, data: &Path) -> anyhow::Result<Mcp> {
-    let index = MailIndex::open(&data.join("index"), false).with_context(|| {
+    let mut index = MailIndex::open(&data.join("index"), false).with_context(|| {
         format!(
             "opening the index in {} (run `gleaner index` first)",
             data.display()
         )
     })?;
+    index.set_search_threads(config.limits.search_threads)?;
     let users = Users::open(data)?;
     let curation = Curation::open(data, &config.http.public_url())?;
     curation.sync_config_policies(&config.review)?;

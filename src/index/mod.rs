@@ -79,6 +79,15 @@ pub struct MailIndex {
 
 const VERSION_FILE: &str = "gleaner-schema-version";
 
+fn reader(index: &Index) -> Result<IndexReader, IndexError> {
+    Ok(index
+        .reader_builder()
+        // No polling thread: whoever commits reloads (the live indexer does),
+        // and one-shot commands open a fresh reader.
+        .reload_policy(ReloadPolicy::Manual)
+        .try_into()?)
+}
+
 impl MailIndex {
     /// Opens the index in `dir`, creating it when `create` is true and none exists.
     pub fn open(dir: &Path, create: bool) -> Result<MailIndex, IndexError> {
@@ -115,18 +124,25 @@ impl MailIndex {
             });
         }
         analysis::register(&index);
-        let reader = index
-            .reader_builder()
-            // No polling thread: whoever commits reloads (the live indexer does),
-            // and one-shot commands open a fresh reader.
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let reader = reader(&index)?;
         Ok(MailIndex {
             index,
             fields,
             reader,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Searches visit the segments on `threads` threads (tantivy's
+    /// multi-thread executor) when it is above 1; the reader is re-opened so
+    /// its searchers use it. For long-running servers: a one-shot command
+    /// would pay the threads' start for nothing.
+    pub fn set_search_threads(&mut self, threads: usize) -> Result<(), IndexError> {
+        if threads > 1 {
+            self.index.set_multithread_executor(threads)?;
+            self.reader = reader(&self.index)?;
+        }
+        Ok(())
     }
 
     /// The commit payload of the last commit (tail checkpoints), if any.

@@ -45,6 +45,11 @@ pub struct Limits {
     /// archive run's plan, a review queue built for the CLI or for
     /// retention, an export's reading of the mail (default 3600000).
     pub job_deadline_ms: u64,
+    /// Threads one search may use to visit the index's segments (tantivy's
+    /// multi-thread executor; default 1: every search on the thread that
+    /// asked). More divides a broad query's latency on an idle server by up
+    /// to the number of cores (docs/SCALING.md, "More cores").
+    pub search_threads: usize,
 }
 
 impl Limits {
@@ -58,6 +63,7 @@ impl Limits {
         max_hits: 10_000,
         deadline_ms: 10_000,
         job_deadline_ms: 3_600_000,
+        search_threads: 1,
     };
 
     /// The deadline as a duration.
