@@ -45,8 +45,10 @@ fn main() -> anyhow::Result<()> {
     }
     let tsv = std::fs::read_to_string(&args[2])?;
     let with_facets = std::env::var("FACETS").is_ok_and(|v| v == "1");
-    // As in `serve`, which this models.
+    // As in `serve`, which this models: its dictionaries kept, its facet
+    // columns decoded by its warmer thread from the start.
     gleaner::index::column_terms::keep();
+    gleaner::index::facet_rows::warm(&index.reader.searcher());
     let grouped = std::env::var("GROUP").is_ok_and(|v| v == "thread");
     let mut all = Vec::new();
     let mut all_grouped = Vec::new();

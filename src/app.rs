@@ -304,6 +304,13 @@ pub async fn serve(
             state.metrics.indexer.clone(),
         ),
     };
+    // Facet columns decoded ahead of the searches that count them.
+    let warmer = crate::index::facet_rows::spawn_warmer(
+        state.index.reader.clone(),
+        live_stop.clone(),
+        std::time::Duration::from_secs(2),
+    )
+    .ok();
     let metrics = state.metrics.clone();
     // Review rounds on schedule and the weekly digest (`[[round]]`, `[mail]`);
     // a standby leaves both to its primary (its database is the primary's).
@@ -448,6 +455,9 @@ pub async fn serve(
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
     if let Some(handle) = backups {
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
+    if let Some(handle) = warmer {
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
     }
     for handle in followers {

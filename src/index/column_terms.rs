@@ -49,6 +49,11 @@ pub fn keep() {
     KEEP.store(true, Ordering::Relaxed);
 }
 
+/// Did this process turn the caches on ([`keep`])?
+pub fn kept() -> bool {
+    KEEP.load(Ordering::Relaxed)
+}
+
 fn cache() -> &'static Mutex<Cache> {
     static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     CACHE.get_or_init(Default::default)

@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod column_terms;
 pub mod doc;
+pub mod facet_rows;
 pub mod imap;
 pub mod imap_terms;
 pub mod ingest;

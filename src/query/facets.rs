@@ -7,6 +7,7 @@
 //! exact and cover exactly the messages the request may see.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -15,6 +16,8 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::{QueryError, Request};
+pub use crate::index::facet_rows::year_month;
+use crate::index::facet_rows::{self, days_from_civil, Rows, FAR, MANY, NONE, UNDATED};
 use crate::index::{column_terms, MailIndex};
 
 /// Lists reported, by count.
@@ -136,6 +139,17 @@ enum OrdCounts {
     Sparse(FxHashMap<u64, u32>),
 }
 
+fn add(counts: &mut OrdCounts, ord: u64) {
+    match counts {
+        OrdCounts::Dense(v) => {
+            if let Some(n) = usize::try_from(ord).ok().and_then(|i| v.get_mut(i)) {
+                *n += 1;
+            }
+        }
+        OrdCounts::Sparse(m) => *m.entry(ord).or_default() += 1,
+    }
+}
+
 /// Dictionaries up to this many terms are counted in a flat array.
 const DENSE_TERMS: usize = 1 << 14;
 
@@ -165,14 +179,16 @@ impl TermCounter {
 
     fn count(&mut self, doc: DocId) {
         for ord in self.column.ords().values_for_doc(doc) {
-            match &mut self.counts {
-                OrdCounts::Dense(v) => {
-                    if let Some(n) = usize::try_from(ord).ok().and_then(|i| v.get_mut(i)) {
-                        *n += 1;
-                    }
-                }
-                OrdCounts::Sparse(m) => *m.entry(ord).or_default() += 1,
-            }
+            add(&mut self.counts, ord);
+        }
+    }
+
+    /// Counts `doc` by its decoded row (`ord`, or [`NONE`] / [`MANY`]).
+    fn count_row(&mut self, doc: DocId, ord: u32) {
+        match ord {
+            NONE => {}
+            MANY => self.count(doc),
+            ord => add(&mut self.counts, u64::from(ord)),
         }
     }
 
@@ -224,6 +240,8 @@ pub struct FacetSegment {
     list: Option<TermCounter>,
     from: Option<TermCounter>,
     dates: Column<i64>,
+    /// The segment's decoded columns, in a long-running process.
+    rows: Option<Arc<Rows>>,
     months: Vec<u32>,
     late_months: Months,
     /// The month of the last date seen: `[start, end)` in unix seconds and its
@@ -244,6 +262,7 @@ impl Collector for FacetCollector {
             list: TermCounter::open(segment, "list")?,
             from: TermCounter::open(segment, "from_addr")?,
             dates: segment.fast_fields().i64("date")?,
+            rows: facet_rows::rows(segment),
             months: Vec::new(),
             late_months: Months::new(),
             current: (0, 0, 0),
@@ -309,13 +328,19 @@ impl FacetSegment {
             self.current = (start, days_from_civil(ny, nm) * 86_400, idx);
             idx
         };
+        self.count_month(idx);
+    }
+
+    /// Counts a hit in the month `idx` months after 1970-01.
+    fn count_month(&mut self, idx: usize) {
         if idx < DENSE_MONTHS {
             if self.months.len() <= idx {
                 self.months.resize(idx + 1, 0);
             }
             self.months[idx] += 1;
         } else {
-            *self.late_months.entry(year_month(secs)).or_default() += 1;
+            let key = (1970 + (idx / 12) as i32, (idx % 12) as u8 + 1);
+            *self.late_months.entry(key).or_default() += 1;
         }
     }
 }
@@ -324,6 +349,29 @@ impl SegmentCollector for FacetSegment {
     type Fruit = SegmentCounts;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
+        let d = doc as usize;
+        let row = self
+            .rows
+            .as_ref()
+            .and_then(|r| Some((*r.list.get(d)?, *r.from.get(d)?, *r.month.get(d)?)));
+        if let Some((list, from, month)) = row {
+            if let Some(c) = &mut self.list {
+                c.count_row(doc, list);
+            }
+            if let Some(c) = &mut self.from {
+                c.count_row(doc, from);
+            }
+            match month {
+                UNDATED => {}
+                FAR => {
+                    if let Some(date) = self.dates.first(doc) {
+                        self.count_date(date);
+                    }
+                }
+                m => self.count_month(usize::from(m) - 1),
+            }
+            return;
+        }
         if let Some(c) = &mut self.list {
             c.count(doc);
         }
@@ -345,61 +393,4 @@ impl SegmentCollector for FacetSegment {
     }
 }
 
-/// Days since 1970-01-01 of the first day of `month` in `year` (proleptic
-/// Gregorian; Howard Hinnant's days-from-civil).
-fn days_from_civil(year: i32, month: u8) -> i64 {
-    let y = i64::from(year) - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil (proleptic Gregorian) year and month of unix seconds, UTC.
-pub fn year_month(secs: i64) -> (i32, u8) {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year as i32, month as u8)
-}
-
 type Months = BTreeMap<(i32, u8), u64>;
-
-#[cfg(test)]
-mod tests {
-    use super::{days_from_civil, year_month};
-
-    #[test]
-    fn days_from_civil_inverts_year_month() {
-        for (y, m) in [
-            (1970, 1),
-            (2000, 2),
-            (2000, 3),
-            (2018, 12),
-            (2019, 3),
-            (2100, 2),
-        ] {
-            let start = days_from_civil(y, m) * 86_400;
-            assert_eq!(year_month(start), (y, m));
-            assert_ne!(year_month(start - 1), (y, m));
-        }
-    }
-
-    #[test]
-    fn year_month_matches_known_dates() {
-        assert_eq!(year_month(0), (1970, 1));
-        assert_eq!(year_month(951_782_400), (2000, 2)); // 2000-02-29
-        assert_eq!(year_month(951_868_799), (2000, 2)); // 2000-02-29T23:59:59
-        assert_eq!(year_month(951_868_800), (2000, 3));
-        assert_eq!(year_month(1_551_434_400), (2019, 3)); // 2019-03-01T10:00
-        assert_eq!(year_month(1_546_300_799), (2018, 12));
-    }
-}
