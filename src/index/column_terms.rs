@@ -16,12 +16,13 @@
 //!
 //! Knows nothing of queries or of what the texts mean.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use tantivy::columnar::StrColumn;
 use tantivy::SegmentReader;
+
+use super::kept::Kept;
 
 /// Columns with more terms than this are not cached.
 pub const MAX_TERMS: usize = 1 << 16;
@@ -33,13 +34,6 @@ const MAX_BYTES: usize = 64 << 20;
 pub type Terms = Arc<[Box<str>]>;
 
 type Key = (tantivy::index::SegmentId, &'static str);
-
-#[derive(Default)]
-struct Cache {
-    entries: HashMap<Key, (Terms, usize)>,
-    order: VecDeque<Key>,
-    bytes: usize,
-}
 
 static KEEP: AtomicBool = AtomicBool::new(false);
 
@@ -54,9 +48,9 @@ pub fn kept() -> bool {
     KEEP.load(Ordering::Relaxed)
 }
 
-fn cache() -> &'static Mutex<Cache> {
-    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
+fn cache() -> &'static Kept<Key, Terms> {
+    static CACHE: OnceLock<Kept<Key, Terms>> = OnceLock::new();
+    CACHE.get_or_init(|| Kept::new(MAX_BYTES))
 }
 
 /// The terms of `segment`'s column `field` (already opened as `column`), by
@@ -68,10 +62,8 @@ pub fn terms(segment: &SegmentReader, field: &'static str, column: &StrColumn) -
         return None;
     }
     let key = (segment.segment_id(), field);
-    if let Ok(c) = cache().lock() {
-        if let Some((terms, _)) = c.entries.get(&key) {
-            return Some(terms.clone());
-        }
+    if let Some(terms) = cache().get(&key) {
+        return Some(terms);
     }
     let mut all = Vec::with_capacity(column.num_terms());
     let mut bytes = 0;
@@ -85,20 +77,6 @@ pub fn terms(segment: &SegmentReader, field: &'static str, column: &StrColumn) -
         return None;
     }
     let terms: Terms = all.into();
-    if let Ok(mut c) = cache().lock() {
-        if !c.entries.contains_key(&key) {
-            while c.bytes + bytes > MAX_BYTES {
-                let Some(old) = c.order.pop_front() else {
-                    break;
-                };
-                if let Some((_, n)) = c.entries.remove(&old) {
-                    c.bytes -= n;
-                }
-            }
-            c.entries.insert(key, (terms.clone(), bytes));
-            c.order.push_back(key);
-            c.bytes += bytes;
-        }
-    }
+    cache().insert(key, terms.clone(), bytes);
     Some(terms)
 }

@@ -15,14 +15,15 @@
 //! Knows nothing of queries; the civil calendar ([`year_month`]) lives here
 //! because the months are computed here.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tantivy::columnar::StrColumn;
 use tantivy::index::SegmentId;
 use tantivy::{DocId, SegmentReader};
+
+use super::kept::Kept;
 
 /// A document without a value in the column.
 pub const NONE: u32 = u32::MAX;
@@ -53,16 +54,9 @@ impl Rows {
     }
 }
 
-#[derive(Default)]
-struct Cache {
-    entries: HashMap<SegmentId, Arc<Rows>>,
-    order: VecDeque<SegmentId>,
-    bytes: usize,
-}
-
-fn cache() -> &'static Mutex<Cache> {
-    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
+fn cache() -> &'static Kept<SegmentId, Arc<Rows>> {
+    static CACHE: OnceLock<Kept<SegmentId, Arc<Rows>>> = OnceLock::new();
+    CACHE.get_or_init(|| Kept::new(MAX_BYTES))
 }
 
 /// `segment`'s decoded rows, decoded now if no search has yet; `None` when
@@ -73,28 +67,11 @@ pub fn rows(segment: &SegmentReader) -> Option<Arc<Rows>> {
         return None;
     }
     let id = segment.segment_id();
-    if let Ok(c) = cache().lock() {
-        if let Some(rows) = c.entries.get(&id) {
-            return Some(rows.clone());
-        }
+    if let Some(rows) = cache().get(&id) {
+        return Some(rows);
     }
     let rows = Arc::new(decode(segment)?);
-    let bytes = rows.bytes();
-    if let Ok(mut c) = cache().lock() {
-        if !c.entries.contains_key(&id) {
-            while c.bytes + bytes > MAX_BYTES {
-                let Some(old) = c.order.pop_front() else {
-                    break;
-                };
-                if let Some(r) = c.entries.remove(&old) {
-                    c.bytes -= r.bytes();
-                }
-            }
-            c.entries.insert(id, rows.clone());
-            c.order.push_back(id);
-            c.bytes += bytes;
-        }
-    }
+    cache().insert(id, rows.clone(), rows.bytes());
     Some(rows)
 }
 
@@ -198,10 +175,9 @@ pub fn year_month(secs: i64) -> (i32, u8) {
 }
 
 /// Is `segment` decoded in the cache?
-pub fn is_decoded(segment: SegmentId) -> bool {
-    cache()
-        .lock()
-        .is_ok_and(|c| c.entries.contains_key(&segment))
+#[cfg(test)]
+fn is_decoded(segment: SegmentId) -> bool {
+    cache().get(&segment).is_some()
 }
 
 #[cfg(test)]

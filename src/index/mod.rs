@@ -11,6 +11,7 @@ pub mod facet_rows;
 pub mod imap;
 pub mod imap_terms;
 pub mod ingest;
+pub mod kept;
 pub mod live;
 pub mod merges;
 pub mod recent;
