@@ -38,6 +38,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import scale  # noqa: E402  (its /usr/bin/time runner)
 
 
 def log(*a):
@@ -45,15 +47,13 @@ def log(*a):
 
 
 def timed(argv, env=None):
-    """Runs argv under /usr/bin/time; wall, user, sys, peak RSS and output."""
-    t = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S %M"] + argv, env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    m = re.search(r"TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", t.stderr)
-    if t.returncode != 0 or not m:
-        raise SystemExit(f"{argv} failed ({t.returncode}): {t.stderr[-2000:]}")
-    wall, user, sys_, rss = float(m[1]), float(m[2]), float(m[3]), int(m[4])
-    return {"wall_s": wall, "cpu_s": round(user + sys_, 2), "rss_mib": round(rss / 1024),
-            "out": t.stdout}
+    """Runs argv under /usr/bin/time (bench/scale.py's runner); wall, CPU, peak RSS
+    and output, or exits with its error."""
+    r = scale.timed(argv, env=env)
+    if r.get("rc") != 0 or "user_s" not in r:
+        raise SystemExit(f"{argv} failed ({r.get('rc')}): {r['stderr'][-2000:]}")
+    return {"wall_s": r["wall_s"], "cpu_s": round(r["user_s"] + r["sys_s"], 2),
+            "rss_mib": round(r["rss_kb"] / 1024), "out": r["stdout"]}
 
 
 def messages(bin_, data):
