@@ -221,7 +221,19 @@ fn protocol_trace(t: &str) -> bool {
         "IMAP< ", "IMAP> ", "POP3< ", "POP3> ", "SMTP< ", "SMTP> ", "LMTP< ", "LMTP> ", "S: ",
         "C: ", "<<< ", ">>> ",
     ];
-    P.iter().any(|p| t.starts_with(p)) || t.contains(" IMAP< ") || t.contains(" POP3< ")
+    P.iter().any(|p| t.starts_with(p)) || traced_inside(t)
+}
+
+/// Whether ` IMAP< ` or ` POP3< ` occurs in `t`: one scan for `<` instead of
+/// one per needle (this runs on every line of every message).
+fn traced_inside(t: &str) -> bool {
+    let b = t.as_bytes();
+    memchr::memchr_iter(b'<', b).any(|i| {
+        i >= 5
+            && b.get(i + 1) == Some(&b' ')
+            && b[i - 5] == b' '
+            && matches!(&b[i - 4..i], b"IMAP" | b"POP3")
+    })
 }
 
 /// `#0  0x00007f in main () at x.c:12`, `at foo(File.java:3)`,
@@ -245,11 +257,26 @@ fn backtrace(t: &str) -> bool {
 
 /// `0000: 4a 6f 68 6e ...` or a line of eight or more hex byte pairs.
 fn hex_dump(t: &str) -> bool {
-    let pairs = t
-        .split_whitespace()
-        .filter(|w| w.len() == 2 && w.bytes().all(|c| c.is_ascii_hexdigit()))
-        .count();
-    pairs >= 8
+    const PAIRS: usize = 8;
+    let is_pair = |w: &[u8]| w.len() == 2 && w.iter().all(u8::is_ascii_hexdigit);
+    // Eight pairs and the seven spaces between them.
+    if t.len() < PAIRS * 3 - 1 {
+        return false;
+    }
+    if t.is_ascii() {
+        // ASCII whitespace is what `char::is_whitespace` accepts below 0x80;
+        // splitting bytes skips decoding every character of every line.
+        t.as_bytes()
+            .split(|&c| matches!(c, b'\t'..=b'\r' | b' '))
+            .filter(|w| is_pair(w))
+            .nth(PAIRS - 1)
+            .is_some()
+    } else {
+        t.split_whitespace()
+            .filter(|w| is_pair(w.as_bytes()))
+            .nth(PAIRS - 1)
+            .is_some()
+    }
 }
 
 /// Compiler, linker, make and configure output.
@@ -330,6 +357,26 @@ mod tests {
     fn a_persons_sentences_and_commands_are_not_machine_output() {
         let text = "Note: this matters.\nRun this:\n$ fetchmail -vvv --nodetach\npoll pop.example.org proto pop3\nI tried it at 10:00 today: it works.";
         assert_eq!(count(text, Kind::Machine), 0, "{:?}", kinds(text));
+    }
+
+    /// The definitions the fast scans replaced.
+    fn hex_dump_by_words(t: &str) -> bool {
+        t.split_whitespace()
+            .filter(|w| w.len() == 2 && w.bytes().all(|c| c.is_ascii_hexdigit()))
+            .count()
+            >= 8
+    }
+
+    fn traced_by_contains(t: &str) -> bool {
+        t.contains(" IMAP< ") || t.contains(" POP3< ")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hex_dumps_and_traces_are_found_as_by_their_definitions(t in "([0-9a-fA-FgG]{1,3}|IMAP< |POP3< |[ \t\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{2003}é<])*") {
+            proptest::prop_assert_eq!(hex_dump(&t), hex_dump_by_words(&t), "{:?}", t);
+            proptest::prop_assert_eq!(traced_inside(&t), traced_by_contains(&t), "{:?}", t);
+        }
     }
 
     #[test]

@@ -209,10 +209,12 @@ pub enum ExtractError {
 
 /// Cap on the text kept for `body + quoted + footer`, and on `attachment_text`.
 pub const TEXT_CAP: usize = 1 << 20;
-/// mail-parser set up as its default (each registered header by its own
-/// parser) except `Received:`, which is skipped: only the newest one's date is
-/// read, from the raw bytes ([`headers::dates`]), and parsing every hop of every
-/// message was 3% of indexing.
+/// mail-parser set up to parse only the headers extraction reads through their
+/// parsed values; every other header (`Received:`, DKIM and ARC signatures,
+/// `X-` headers) is skipped over and read, when at all, from its raw bytes
+/// ([`headers::raw_header`], [`headers::dates`]). Parsing every hop of every
+/// message was 3% of indexing, and the other unregistered headers 2% of
+/// indexing real list mail.
 fn parser() -> &'static MessageParser {
     static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
     PARSER.get_or_init(|| {
@@ -227,7 +229,7 @@ fn parser() -> &'static MessageParser {
             .header_comma_separated(HeaderName::Keywords)
             .header_comma_separated(HeaderName::ContentLanguage)
             .header_address(HeaderName::Other(author::X_ORIGINAL_FROM.into()))
-            .ignore_header(HeaderName::Received);
+            .default_header_ignore();
         for list in [
             HeaderName::ListArchive,
             HeaderName::ListHelp,

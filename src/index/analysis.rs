@@ -466,7 +466,7 @@ impl MailTokenStream<'_> {
         match self.fold.as_deref_mut() {
             None => self.token.text.push_str(word),
             Some(_) if word.len() >= MAX_TOKEN_BYTES => return false,
-            Some(_) if word.chars().all(folds_to_itself) => {
+            Some(_) if word.is_ascii() || word.chars().all(folds_to_itself) => {
                 self.token.text.push_str(word);
                 self.token.text.make_ascii_lowercase();
             }
