@@ -19,21 +19,41 @@ pub enum Kind {
 /// output that is indented (a folded header, a stack frame) is machine output
 /// too; lines inside a diff's hunks are patch lines.
 pub fn kinds(text: &str) -> Vec<Kind> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::with_capacity(lines.len());
-    let mut in_hunk = false;
-    let mut prev = Kind::Other;
-    for (i, line) in lines.iter().enumerate() {
-        let next = lines.get(i + 1).copied().unwrap_or("");
+    classify(text).map(|(_, kind)| kind).collect()
+}
+
+/// Every line of `text` (as `str::lines` splits it) with its kind, as
+/// [`kinds`] gives them, read in one pass.
+pub fn classify(text: &str) -> Classify<'_> {
+    Classify {
+        lines: text.lines().peekable(),
+        in_hunk: false,
+        prev: Kind::Other,
+    }
+}
+
+/// The iterator of [`classify`].
+pub struct Classify<'a> {
+    lines: std::iter::Peekable<std::str::Lines<'a>>,
+    in_hunk: bool,
+    prev: Kind,
+}
+
+impl<'a> Iterator for Classify<'a> {
+    type Item = (&'a str, Kind);
+
+    fn next(&mut self) -> Option<(&'a str, Kind)> {
+        let line = self.lines.next()?;
+        let next = self.lines.peek().copied().unwrap_or("");
         let kind = if starts_patch(line, next) || line.starts_with("@@ ") {
-            in_hunk = line.starts_with("@@ ") || in_hunk;
+            self.in_hunk = line.starts_with("@@ ") || self.in_hunk;
             Kind::Patch
-        } else if in_hunk && (line.starts_with([' ', '+', '-']) || line.is_empty()) {
+        } else if self.in_hunk && (line.starts_with([' ', '+', '-']) || line.is_empty()) {
             Kind::Patch
         } else {
-            in_hunk = false;
+            self.in_hunk = false;
             if is_machine(line)
-                || (prev == Kind::Machine
+                || (self.prev == Kind::Machine
                     && line.starts_with([' ', '\t'])
                     && !line.trim().is_empty())
             {
@@ -42,10 +62,9 @@ pub fn kinds(text: &str) -> Vec<Kind> {
                 Kind::Other
             }
         };
-        out.push(kind);
-        prev = kind;
+        self.prev = kind;
+        Some((line, kind))
     }
-    out
 }
 
 /// The first line of a diff: `diff --git`, `Index: file` (svn), or a
@@ -152,15 +171,17 @@ pub fn is_machine(line: &str) -> bool {
     let n = t.len().min(buf.len());
     buf[..n].copy_from_slice(&t.as_bytes()[..n]);
     buf.make_ascii_lowercase();
-    let lower_start = String::from_utf8_lossy(&buf[..n]);
+    let lower_start = &buf[..n];
     syslog_stamp(t)
         || iso_stamp(t)
         || dmesg_stamp(t)
         || protocol_trace(t)
         || backtrace(t)
         || hex_dump(t)
-        || build_output(t, &lower_start)
-        || HEADER_NAMES.iter().any(|h| lower_start.starts_with(h))
+        || build_output(t, lower_start)
+        || HEADER_NAMES
+            .iter()
+            .any(|h| lower_start.starts_with(h.as_bytes()))
         || program_prefix(t)
 }
 
@@ -265,12 +286,25 @@ fn hex_dump(t: &str) -> bool {
     }
     if t.is_ascii() {
         // ASCII whitespace is what `char::is_whitespace` accepts below 0x80;
-        // splitting bytes skips decoding every character of every line.
-        t.as_bytes()
-            .split(|&c| matches!(c, b'\t'..=b'\r' | b' '))
-            .filter(|w| is_pair(w))
-            .nth(PAIRS - 1)
-            .is_some()
+        // one pass over the bytes, no decoding of characters, no slices.
+        let mut pairs = 0;
+        // Length of the current word (capped at 3), and whether it is all hex.
+        let (mut len, mut hex) = (0u8, true);
+        for &c in t.as_bytes().iter().chain(std::iter::once(&b' ')) {
+            if matches!(c, b'\t'..=b'\r' | b' ') {
+                if len == 2 && hex {
+                    pairs += 1;
+                    if pairs == PAIRS {
+                        return true;
+                    }
+                }
+                (len, hex) = (0, true);
+            } else {
+                len = (len + 1).min(3);
+                hex &= c.is_ascii_hexdigit();
+            }
+        }
+        false
     } else {
         t.split_whitespace()
             .filter(|w| is_pair(w.as_bytes()))
@@ -280,7 +314,7 @@ fn hex_dump(t: &str) -> bool {
 }
 
 /// Compiler, linker, make and configure output.
-fn build_output(t: &str, lower: &str) -> bool {
+fn build_output(t: &str, lower: &[u8]) -> bool {
     const P: &[&str] = &[
         "gcc ",
         "cc ",
@@ -300,7 +334,7 @@ fn build_output(t: &str, lower: &str) -> bool {
         "warning: unused",
         "compiling ",
     ];
-    if P.iter().any(|p| lower.starts_with(p)) {
+    if P.iter().any(|p| lower.starts_with(p.as_bytes())) {
         return true;
     }
     // `file.c:123: error ...` / `src/x.rs:12:5: warning`
@@ -315,9 +349,17 @@ fn build_output(t: &str, lower: &str) -> bool {
 
 /// `fetchmail: reading message ...`, `kernel: usb 1-1: ...`, `postfix/smtpd[12]: ...`.
 fn program_prefix(t: &str) -> bool {
-    let Some((word, rest)) = t.split_once(": ") else {
+    // `t.split_once(": ")`, found with memchr.
+    let b = t.as_bytes();
+    let Some(at) = memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b' ')) else {
         return false;
     };
+    program_label(t, &t[..at], &t[at + 2..])
+}
+
+/// Whether `word` (before the first `: ` of the line `t`, `rest` after it)
+/// names a program.
+fn program_label(t: &str, word: &str, rest: &str) -> bool {
     let name = word.split('[').next().unwrap_or(word);
     !name.is_empty()
         && name.len() <= 24
@@ -367,6 +409,11 @@ mod tests {
             >= 8
     }
 
+    fn program_prefix_by_split_once(t: &str) -> bool {
+        t.split_once(": ")
+            .is_some_and(|(word, rest)| program_label(t, word, rest))
+    }
+
     fn traced_by_contains(t: &str) -> bool {
         t.contains(" IMAP< ") || t.contains(" POP3< ")
     }
@@ -376,6 +423,11 @@ mod tests {
         fn hex_dumps_and_traces_are_found_as_by_their_definitions(t in "([0-9a-fA-FgG]{1,3}|IMAP< |POP3< |[ \t\u{b}\u{c}\r\u{1c}\u{85}\u{a0}\u{2003}é<])*") {
             proptest::prop_assert_eq!(hex_dump(&t), hex_dump_by_words(&t), "{:?}", t);
             proptest::prop_assert_eq!(traced_inside(&t), traced_by_contains(&t), "{:?}", t);
+        }
+
+        #[test]
+        fn program_prefixes_are_found_as_by_split_once(t in "([a-z]{1,12}|[:\\[\\] /.é]|: ){0,12}") {
+            proptest::prop_assert_eq!(program_prefix(&t), program_prefix_by_split_once(&t), "{:?}", t);
         }
     }
 

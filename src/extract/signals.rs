@@ -177,7 +177,7 @@ pub fn signals(text: &str) -> Signals {
         }
     }
     let mut numbered = 0;
-    for (line, kind) in text.lines().zip(super::lines::kinds(text)) {
+    for (line, kind) in super::lines::classify(text) {
         match kind {
             Kind::Patch => s.patch += 1,
             Kind::Machine => s.machine += 1,
@@ -403,12 +403,7 @@ fn looks_like_code(line: &str) -> bool {
     }
     // Indented lines with code punctuation.
     let indented = line.starts_with("    ") || line.starts_with('\t');
-    let punct = t.ends_with(';')
-        || t.ends_with('{')
-        || t == "}"
-        || t.contains("::")
-        || t.contains("->")
-        || t.contains("=>");
+    let punct = t.ends_with(';') || t.ends_with('{') || t == "}" || has_arrow(t);
     if indented && (punct || t.contains('=') || t.contains('/')) {
         return true;
     }
@@ -424,6 +419,17 @@ fn looks_like_code(line: &str) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || "_.-[]".contains(c));
     }
     t.starts_with('/') && t.len() > 4 && !t.contains(' ')
+}
+
+/// Whether `t` contains `::`, `->` or `=>` (one scan instead of three).
+fn has_arrow(t: &str) -> bool {
+    let b = t.as_bytes();
+    memchr::memchr3_iter(b':', b'-', b'=', b).any(|i| {
+        matches!(
+            (b[i], b.get(i + 1)),
+            (b':', Some(b':')) | (b'-' | b'=', Some(b'>'))
+        )
+    })
 }
 
 /// Message-IDs mentioned in the text.
@@ -504,6 +510,14 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn arrows_are_found_as_by_contains(t in "[:=\\->a é]{0,16}") {
+            let by_contains = t.contains("::") || t.contains("->") || t.contains("=>");
+            proptest::prop_assert_eq!(has_arrow(&t), by_contains, "{:?}", t);
+        }
+    }
 
     #[test]
     fn confirmations_and_steps_are_counted() {
