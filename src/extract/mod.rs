@@ -426,11 +426,15 @@ fn push_words(buf: &mut Vec<u8>, s: &str) {
             // Bytes past the space that cannot start a whitespace character:
             // all but the lead bytes of U+0085, U+00A0 (0xC2), U+1680 (0xE1),
             // U+2000..U+205F (0xE2) and U+3000 (0xE3).
-            while bytes
-                .get(i)
-                .is_some_and(|&b| b > b' ' && !matches!(b, 0xc2 | 0xe1..=0xe3))
-            {
+            let plain = |b: &u8| *b > b' ' && !matches!(b, 0xc2 | 0xe1..=0xe3);
+            while bytes.get(i).is_some_and(plain) {
                 i += 1;
+            }
+            // One space between two such bytes is what the output puts between
+            // words: the run goes on (one copy per line, not one per word).
+            if bytes.get(i) == Some(&b' ') && bytes.get(i + 1).is_some_and(plain) {
+                i += 2;
+                continue;
             }
             match whitespace_at(s, i) {
                 Some((false, len)) => i += len,

@@ -27,7 +27,7 @@ const BARE_SIG_MAX_LINES: usize = 12;
 
 /// Splits cleaned text (LF line ends).
 pub(crate) fn split(text: &str) -> Split {
-    let lines: Vec<&str> = text.split('\n').collect();
+    let lines = lines_of(text);
     let footer_start = list_footer_start(&lines);
     let body = &lines[..footer_start];
     let history = history_start(body);
@@ -98,7 +98,7 @@ pub(crate) fn split(text: &str) -> Split {
 /// Splits text that is quoted history as a whole (what an HTML client marked
 /// as quoted): attribution lines at its top are kept apart, the rest is quoted.
 pub(crate) fn split_history(text: &str) -> Split {
-    let lines: Vec<&str> = text.split('\n').collect();
+    let lines = lines_of(text);
     let mut attributions = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -141,6 +141,14 @@ pub(crate) fn history_start(lines: &[&str]) -> Option<(usize, Start)> {
     (0..lines.len())
         .filter(|&i| !is_quoted(lines[i]))
         .find_map(|i| history::start(lines, i).map(|s| (i, s)))
+}
+
+/// The `\n`-separated lines of `text`, counted first so the vector is
+/// allocated once (growing it was 1% of indexing).
+fn lines_of(text: &str) -> Vec<&str> {
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
+    lines.extend(text.split('\n'));
+    lines
 }
 
 pub(crate) fn is_quoted(line: &str) -> bool {
