@@ -15,15 +15,10 @@ pub enum Kind {
     Other,
 }
 
-/// The kind of every line of `text`, in order. A line right after machine
-/// output that is indented (a folded header, a stack frame) is machine output
-/// too; lines inside a diff's hunks are patch lines.
-pub fn kinds(text: &str) -> Vec<Kind> {
-    classify(text).map(|(_, kind)| kind).collect()
-}
-
-/// Every line of `text` (as `str::lines` splits it) with its kind, as
-/// [`kinds`] gives them, read in one pass.
+/// Every line of `text` (as `str::lines` splits it) with its kind, in order,
+/// read in one pass. A line right after machine output that is indented (a
+/// folded header, a stack frame) is machine output too; lines inside a diff's
+/// hunks are patch lines.
 pub fn classify(text: &str) -> Classify<'_> {
     Classify {
         lines: text.lines().peekable(),
@@ -279,7 +274,6 @@ fn backtrace(t: &str) -> bool {
 /// `0000: 4a 6f 68 6e ...` or a line of eight or more hex byte pairs.
 fn hex_dump(t: &str) -> bool {
     const PAIRS: usize = 8;
-    let is_pair = |w: &[u8]| w.len() == 2 && w.iter().all(u8::is_ascii_hexdigit);
     // Eight pairs and the seven spaces between them.
     if t.len() < PAIRS * 3 - 1 {
         return false;
@@ -307,7 +301,7 @@ fn hex_dump(t: &str) -> bool {
         false
     } else {
         t.split_whitespace()
-            .filter(|w| is_pair(w.as_bytes()))
+            .filter(|w| w.len() == 2 && w.bytes().all(|c| c.is_ascii_hexdigit()))
             .nth(PAIRS - 1)
             .is_some()
     }
@@ -375,6 +369,11 @@ fn program_label(t: &str, word: &str, rest: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kind of every line of `text`, in order.
+    fn kinds(text: &str) -> Vec<Kind> {
+        classify(text).map(|(_, kind)| kind).collect()
+    }
 
     fn count(text: &str, k: Kind) -> usize {
         kinds(text).into_iter().filter(|x| *x == k).count()
