@@ -139,13 +139,25 @@ fn decode(segment: &SegmentReader) -> Option<Rows> {
         .map(|doc| match dates.first(doc) {
             Some(secs) if secs > 0 => {
                 let (y, m) = year_month(secs);
-                let idx = i64::from(y - 1970) * 12 + i64::from(m);
-                u16::try_from(idx).ok().filter(|i| *i < FAR).unwrap_or(FAR)
+                u16::try_from(month_index(y, m) + 1)
+                    .ok()
+                    .filter(|i| *i < FAR)
+                    .unwrap_or(FAR)
             }
             _ => UNDATED,
         })
         .collect();
     Some(Rows { list, from, month })
+}
+
+/// Months from 1970-01 to `month` of `year` (0 for January 1970).
+pub fn month_index(year: i32, month: u8) -> i64 {
+    i64::from(year - 1970) * 12 + i64::from(month) - 1
+}
+
+/// The year and month `idx` months after January 1970 (inverse of [`month_index`]).
+pub fn month_of_index(idx: usize) -> (i32, u8) {
+    (1970 + (idx / 12) as i32, (idx % 12) as u8 + 1)
 }
 
 /// Days since 1970-01-01 of the first day of `month` in `year` (proleptic
@@ -255,6 +267,16 @@ mod tests {
             let start = days_from_civil(y, m) * 86_400;
             assert_eq!(year_month(start), (y, m));
             assert_ne!(year_month(start - 1), (y, m));
+        }
+    }
+
+    #[test]
+    fn month_indexes_count_from_january_1970_both_ways() {
+        assert_eq!(super::month_index(1970, 1), 0);
+        assert_eq!(super::month_index(2019, 3), 590);
+        for idx in [0usize, 11, 12, 590, 1_199] {
+            let (y, m) = super::month_of_index(idx);
+            assert_eq!(super::month_index(y, m), idx as i64);
         }
     }
 

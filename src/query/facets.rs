@@ -17,7 +17,9 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::{QueryError, Request};
 pub use crate::index::facet_rows::year_month;
-use crate::index::facet_rows::{self, days_from_civil, Rows, FAR, MANY, NONE, UNDATED};
+use crate::index::facet_rows::{
+    self, days_from_civil, month_index, month_of_index, Rows, FAR, MANY, NONE, UNDATED,
+};
 use crate::index::{column_terms, MailIndex};
 
 /// Lists reported, by count.
@@ -328,8 +330,7 @@ impl Collector for FacetCollector {
         }
         for (i, n) in months.into_iter().enumerate() {
             if n > 0 {
-                let key = (1970 + (i / 12) as i32, (i % 12) as u8 + 1);
-                *out.months.entry(key).or_default() += n;
+                *out.months.entry(month_of_index(i)).or_default() += n;
             }
         }
         Ok(out)
@@ -355,7 +356,7 @@ impl FacetSegment {
             idx
         } else {
             let (y, m) = year_month(secs);
-            let idx = (y - 1970) as usize * 12 + usize::from(m) - 1;
+            let idx = month_index(y, m) as usize;
             let start = days_from_civil(y, m) * 86_400;
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
             self.current = (start, days_from_civil(ny, nm) * 86_400, idx);
@@ -372,8 +373,7 @@ impl FacetSegment {
             }
             self.months[idx] += 1;
         } else {
-            let key = (1970 + (idx / 12) as i32, (idx % 12) as u8 + 1);
-            *self.late_months.entry(key).or_default() += 1;
+            *self.late_months.entry(month_of_index(idx)).or_default() += 1;
         }
     }
 }
